@@ -1,0 +1,153 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# evbus: kernel module, libevbus, the evbus command and the tests.
+#
+#   make                 module (for KDIR) + library + CLI + tests
+#   make check           all of it, host tests, then the kselftests in a VM
+#   make KDIR=/path      build the module against another kernel tree
+#   make W=1 / make C=2  extra warnings / sparse, forwarded to kbuild
+#
+# KDIR defaults to the running kernel's build tree when it exists, otherwise
+# to the Debian headers of the kernel the test VM boots (installed on demand
+# by tests/vm/deps).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+REPO := $(CURDIR)
+B := $(REPO)/build
+DEPS := $(REPO)/tests/vm/deps
+KERNEL ?= default
+
+HOST_KDIR := /lib/modules/$(shell uname -r)/build
+ifeq ($(origin KDIR),undefined)
+ifneq ($(wildcard $(HOST_KDIR)/Makefile),)
+KDIR := $(HOST_KDIR)
+else
+# Evaluated once, on first use, so targets that need no kernel stay fast.
+KDIR = $(eval KDIR := $(shell $(DEPS) --kernel $(KERNEL) --print kdir))$(KDIR)
+endif
+endif
+kver_of = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"$$/\1/p' $(1)/include/generated/utsrelease.h)
+
+CC ?= gcc
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 -Wstrict-prototypes
+# The project's own uapi header, never /usr/include/linux/evbus.h.
+CPPFLAGS_ALL := -I$(REPO)/uapi -I$(REPO)/userlib -D_GNU_SOURCE
+KSFT := $(B)/kselftest
+
+LIB_MAJOR := 1
+LIB_VERSION := 1.0.0
+LIB_SO := $(B)/lib/libevbus.so.$(LIB_VERSION)
+LIB_A := $(B)/lib/libevbus.a
+CLI := $(B)/bin/evbus
+
+KSFT_TESTS := $(patsubst tests/kselftest/%.c,$(B)/tests/%,$(wildcard tests/kselftest/*.c))
+HOST_TESTS := $(B)/tests/topic_test $(B)/tests/topic_fuzz_sa
+
+.PHONY: all module lib cli tests deps kselftest-headers check check-host lint \
+	vm-smoke clean help
+
+all: module lib cli tests
+
+help:
+	@sed -n '3,13p' Makefile
+
+deps:
+	@$(DEPS) --kernel $(KERNEL)
+
+# --- the module --------------------------------------------------------------
+# Sources are linked into build/<release>/ so each kernel gets its own objects.
+module:
+	@kdir='$(KDIR)'; [ -n "$$kdir" ] || exit 1; \
+	kver=$$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$$/\1/p' "$$kdir/include/generated/utsrelease.h"); \
+	out=$(B)/$$kver; mkdir -p "$$out/module"; \
+	ln -sfn $(REPO)/Kbuild "$$out/Kbuild"; ln -sfn $(REPO)/uapi "$$out/uapi"; \
+	for f in $(REPO)/module/*.[ch]; do ln -sfn "$$f" "$$out/module/"; done; \
+	find -L "$$out/module" -maxdepth 1 -type l -exec rm -f {} +; \
+	$(MAKE) --no-print-directory -C "$$kdir" M="$$out" modules && \
+	if [ "$$kdir" = '$(HOST_KDIR)' ] || [ "$(origin KDIR)" != "command line" ]; then \
+		cp "$$out/evbus.ko" $(REPO)/evbus.ko; fi
+
+# --- userspace ---------------------------------------------------------------
+LIB_SRCS := $(wildcard userlib/*.c)
+LIB_HDRS := $(wildcard userlib/*.h) uapi/linux/evbus.h
+
+$(B)/lib/pic/%.o: userlib/%.c $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -c $< -o $@
+$(B)/lib/static/%.o: userlib/%.c $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) -fvisibility=hidden -c $< -o $@
+
+$(LIB_SO): $(patsubst userlib/%.c,$(B)/lib/pic/%.o,$(LIB_SRCS)) userlib/libevbus.map
+	$(CC) -shared -Wl,-soname,libevbus.so.$(LIB_MAJOR) -Wl,--version-script=userlib/libevbus.map \
+		-o $@ $(filter %.o,$^)
+	ln -sfn libevbus.so.$(LIB_VERSION) $(B)/lib/libevbus.so.$(LIB_MAJOR)
+	ln -sfn libevbus.so.$(LIB_MAJOR) $(B)/lib/libevbus.so
+$(LIB_A): $(patsubst userlib/%.c,$(B)/lib/static/%.o,$(LIB_SRCS))
+	rm -f $@; ar rcs $@ $^
+
+lib: $(LIB_SO) $(LIB_A)
+
+$(CLI): cli/evbus.c $(LIB_A) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $< $(LIB_A) -o $@
+cli: $(CLI)
+
+# --- tests ---------------------------------------------------------------------
+# The kernel's own kselftest headers, extracted from Debian's linux-source-6.1.
+KSFT_SRC = $(firstword $(wildcard /usr/src/linux-source-6.1.tar.xz))
+$(KSFT)/kselftest_harness.h:
+	@$(DEPS) >/dev/null
+	@mkdir -p $(KSFT)
+	tar -xJf /usr/src/linux-source-6.1.tar.xz -C $(KSFT) --strip-components=4 \
+		linux-source-6.1/tools/testing/selftests/kselftest_harness.h \
+		linux-source-6.1/tools/testing/selftests/kselftest.h
+	touch $@
+kselftest-headers: $(KSFT)/kselftest_harness.h
+
+# kselftests are static so the guest needs nothing but the binary.
+$(B)/tests/%: tests/kselftest/%.c tests/kselftest/*.h $(LIB_A) $(LIB_HDRS) $(KSFT)/kselftest_harness.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) -I$(KSFT) -Itests/kselftest $(CFLAGS) -Wall -static -pthread $< $(LIB_A) -luring -o $@
+
+$(B)/tests/topic_test: tests/unit/topic_test.c module/topic.c module/topic.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) -Imodule $(CFLAGS) $(WARN) -Werror module/topic.c $< -o $@
+$(B)/tests/topic_fuzz_sa: tests/fuzz/topic_fuzz.c tests/fuzz/topic_ref.h module/topic.c module/topic.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) -Imodule -O1 -g -fsanitize=address,undefined -DEVBUS_FUZZ_STANDALONE \
+		module/topic.c $< -o $@
+$(B)/tests/topic_fuzz: tests/fuzz/topic_fuzz.c tests/fuzz/topic_ref.h module/topic.c module/topic.h
+	@mkdir -p $(@D)
+	clang $(CPPFLAGS_ALL) -Imodule -O1 -g -fsanitize=fuzzer,address,undefined module/topic.c $< -o $@
+
+tests: $(KSFT_TESTS) $(HOST_TESTS)
+
+# --- checks --------------------------------------------------------------------
+# Warnings are errors here: W=1 and sparse over the module, -Wextra over the rest.
+lint:
+	@$(DEPS) >/dev/null
+	@rm -rf $(B)/lint; log=$(B)/lint.log; \
+	$(MAKE) --no-print-directory module W=1 C=2 KDIR='$(KDIR)' >$$log 2>&1 || { cat $$log; exit 1; }; \
+	if grep -E 'warning:|error:' $$log; then echo "lint: warnings in the module build (W=1 C=2)"; exit 1; fi; \
+	echo "lint: module clean with W=1 and sparse (C=2)"
+
+check-host: $(HOST_TESTS)
+	tests/vm/scan-log-test
+	$(B)/tests/topic_test
+	$(B)/tests/topic_fuzz_sa 200000
+
+check: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory check-host
+	tests/vm/run --kernel $(KERNEL) -- tests/run-kselftests $(B)/tests
+
+vm-smoke: module
+	tests/vm/run --kernel $(KERNEL) -- /bin/sh -c 'grep evbus /proc/modules && ls -l /dev/evbus'
+
+clean:
+	rm -rf $(B) evbus.ko

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * evbus: a cross-process event bus on /dev/evbus.
+ *
+ * Every open file is a subscriber with its own ring and may also publish.
+ * Publishing is an ioctl; delivery is read() of whole records, with poll()
+ * readiness.  The kernel stamps every event with a global sequence number,
+ * two clocks and the sender's identity, and reports every event a
+ * subscriber lost in an in-band LAGGED record.
+ *
+ * Rules for this header: fixed-width types only, user pointers as __u64,
+ * explicit padding, every struct a multiple of 8 bytes, reserved fields that
+ * the kernel requires to be zero.  Valid-flag masks live in the module.
+ */
+#ifndef _UAPI_LINUX_EVBUS_H
+#define _UAPI_LINUX_EVBUS_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define EVBUS_ABI_VERSION	1
+
+/* Feature bits returned by EVBUS_IOC_VERSION. */
+#define EVBUS_FEAT_PUBLISH	(1ULL << 0)	/* EVBUS_IOC_PUBLISH */
+#define EVBUS_FEAT_BATCH	(1ULL << 1)	/* EVBUS_IOC_PUBLISH_BATCH */
+#define EVBUS_FEAT_WILDCARD	(1ULL << 2)	/* '*' and '>' patterns */
+#define EVBUS_FEAT_DROP_NEWEST	(1ULL << 3)	/* EVBUS_POLICY_DROP_NEWEST */
+#define EVBUS_FEAT_NS_XLATE	(1ULL << 4)	/* pid/uid seen from reader's ns */
+#define EVBUS_FEAT_WAKE_MIN	(1ULL << 5)	/* evbus_ring.wake_min_bytes */
+
+/* Limits that are part of the ABI. */
+#define EVBUS_TOPIC_MAX		255	/* bytes, excluding the NUL */
+#define EVBUS_SEGMENTS_MAX	20	/* dot-separated segments */
+#define EVBUS_BATCH_MAX		1024	/* events per EVBUS_IOC_PUBLISH_BATCH */
+
+/*
+ * EVBUS_IOC_VERSION: ABI handshake.  Userspace zeroes the struct; the kernel
+ * fills in abi_version, features and the current limits.  Nonzero flags or
+ * reserved fields give EINVAL.
+ */
+struct evbus_version {
+	__u32 abi_version;	/* out: EVBUS_ABI_VERSION */
+	__u32 flags;		/* in: must be 0 */
+	__u64 features;		/* out: EVBUS_FEAT_* */
+	__u32 max_payload;	/* out: current max payload, bytes */
+	__u32 max_subs;		/* out: subscriptions per file */
+	__u32 ring_default;	/* out: default ring size, bytes */
+	__u32 ring_max;		/* out: largest ring, bytes */
+	__u64 reserved[4];	/* must be 0 */
+};
+
+/*
+ * EVBUS_IOC_SUBSCRIBE: add a pattern to this file.  Patterns are topics
+ * with two wildcards: '*' matches exactly one segment, '>' as the last
+ * segment matches one or more remaining segments.  Returns the id in
+ * sub_id; ids are unique per file and never reused while the file is open.
+ */
+struct evbus_sub {
+	__u64 pattern;		/* in: user pointer, not NUL-terminated */
+	__u32 pattern_len;	/* in: 1..EVBUS_TOPIC_MAX */
+	__u32 flags;		/* in: must be 0 */
+	__u32 sub_id;		/* out */
+	__u32 reserved;		/* must be 0 */
+};
+
+/* Flags for struct evbus_pub. */
+#define EVBUS_PUB_NO_WAKEUP	(1U << 0)	/* queue, but wake nobody */
+
+/*
+ * EVBUS_IOC_PUBLISH: publish one event.  The kernel stamps seq, both clocks
+ * and the sender's identity; the publisher supplies topic, payload, type,
+ * corr and parent, which are carried verbatim.
+ */
+struct evbus_pub {
+	__u64 topic;		/* in: user pointer, not NUL-terminated */
+	__u64 payload;		/* in: user pointer, may be 0 if payload_len 0 */
+	__u32 topic_len;	/* in: 1..EVBUS_TOPIC_MAX */
+	__u32 payload_len;	/* in: 0..max_payload */
+	__u32 type;		/* in: application type code */
+	__u32 flags;		/* in: EVBUS_PUB_* */
+	__u64 corr;		/* in: correlation id */
+	__u64 parent;		/* in: parent sequence number */
+	__u64 seq;		/* out: assigned sequence number */
+	__u64 reserved[2];	/* must be 0 */
+};
+
+/*
+ * EVBUS_IOC_PUBLISH_BATCH: publish up to EVBUS_BATCH_MAX events in order.
+ * The whole array is validated first; an invalid event fails the call with
+ * nothing published and error_index set.  Once validated, events are
+ * published in order; if one fails (EFAULT, ENOMEM) the ones before it
+ * stay published, the rest are not, and the call fails with that errno.
+ * In every case 'published', 'first_seq' and 'error_index' are written back.
+ * Subscribers are woken at most once per batch.
+ */
+struct evbus_pub_batch {
+	__u64 events;		/* in: user pointer to struct evbus_pub[count] */
+	__u32 count;		/* in: 1..EVBUS_BATCH_MAX */
+	__u32 flags;		/* in: EVBUS_PUB_* applied to the whole batch */
+	__u32 published;	/* out: events published */
+	__u32 error_index;	/* out: index of the failing event, or count */
+	__u64 first_seq;	/* out: seq of the first published event */
+	__u64 reserved[2];	/* must be 0 */
+};
+
+/* Overflow policies. */
+#define EVBUS_POLICY_DROP_OLDEST	0	/* default: oldest make room */
+#define EVBUS_POLICY_DROP_NEWEST	1	/* the new event is dropped */
+
+/*
+ * EVBUS_IOC_SET_RING / EVBUS_IOC_GET_RING: ring capacity and overflow
+ * policy.  size is rounded up to a power of two within the module's
+ * ring_min..ring_max; resizing needs an empty ring (EBUSY otherwise).
+ * size 0 keeps the current size.  wake_min_bytes: a blocked reader is
+ * woken only once that many bytes are queued (0 or 1: on the first record).
+ */
+struct evbus_ring {
+	__u32 size;		/* in/out: bytes */
+	__u32 policy;		/* in/out: EVBUS_POLICY_* */
+	__u32 wake_min_bytes;	/* in/out */
+	__u32 flags;		/* in: must be 0 */
+	__u64 reserved[2];	/* must be 0 */
+};
+
+/* EVBUS_IOC_STATS: this file's counters. */
+struct evbus_stats {
+	__u64 queued_events;	/* records queued now */
+	__u64 queued_bytes;	/* bytes of records queued now */
+	__u64 delivered;	/* event records copied out by read() */
+	__u64 lost;		/* events dropped for this file */
+	__u64 lag_records;	/* LAGGED records copied out by read() */
+	__u64 published;	/* events this file published */
+	__u32 capacity;		/* ring size, bytes (0: no ring yet) */
+	__u32 policy;		/* EVBUS_POLICY_* */
+	__u32 subscriptions;	/* subscriptions held */
+	__u32 flags;		/* in: must be 0 */
+	__u64 reserved[4];	/* out: 0 */
+};
+
+#define EVBUS_IOC_MAGIC		0xE5
+
+#define EVBUS_IOC_VERSION	_IOWR(EVBUS_IOC_MAGIC, 0x00, struct evbus_version)
+#define EVBUS_IOC_SUBSCRIBE	_IOWR(EVBUS_IOC_MAGIC, 0x01, struct evbus_sub)
+#define EVBUS_IOC_UNSUBSCRIBE	_IOW(EVBUS_IOC_MAGIC, 0x02, __u32)
+#define EVBUS_IOC_PUBLISH	_IOWR(EVBUS_IOC_MAGIC, 0x03, struct evbus_pub)
+#define EVBUS_IOC_PUBLISH_BATCH	_IOWR(EVBUS_IOC_MAGIC, 0x04, struct evbus_pub_batch)
+#define EVBUS_IOC_SET_RING	_IOWR(EVBUS_IOC_MAGIC, 0x05, struct evbus_ring)
+#define EVBUS_IOC_GET_RING	_IOR(EVBUS_IOC_MAGIC, 0x06, struct evbus_ring)
+#define EVBUS_IOC_STATS		_IOWR(EVBUS_IOC_MAGIC, 0x07, struct evbus_stats)
+
+/*
+ * Records returned by read().  Every record starts with struct
+ * evbus_rec_hdr; len covers the whole record including padding and is a
+ * multiple of 8, so records can be walked with EVBUS_REC_NEXT().  The same
+ * layout is what the ring holds internally, so a future mmap()ed ring uses
+ * this exact format (where EVBUS_REC_PAD records also appear; read() never
+ * returns them).
+ */
+#define EVBUS_REC_EVENT		1
+#define EVBUS_REC_LAGGED	2
+#define EVBUS_REC_PAD		3	/* ring filler, skipped by read() */
+
+#define EVBUS_REC_ALIGN		8
+
+struct evbus_rec_hdr {
+	__u32 len;		/* whole record, bytes, multiple of 8 */
+	__u16 kind;		/* EVBUS_REC_* */
+	__u16 hdr_len;		/* size of the fixed part for this kind */
+};
+
+/*
+ * An event.  The topic follows the fixed part at offset hdr_len, NUL
+ * terminated; the payload follows at offset hdr_len + topic_off_len,
+ * where topic_off_len is topic_len + 1 rounded up to 8.
+ */
+struct evbus_event {
+	struct evbus_rec_hdr hdr;
+	__u32 topic_len;	/* bytes, excluding the NUL */
+	__u32 payload_len;	/* bytes */
+	__u64 seq;		/* global sequence number */
+	__u64 time_ns;		/* CLOCK_REALTIME at publish */
+	__u64 mono_ns;		/* CLOCK_MONOTONIC at publish */
+	__u32 pid;		/* sender tgid in the reader's pid ns, or 0 */
+	__u32 tid;		/* sender tid in the reader's pid ns, or 0 */
+	__u32 uid;		/* sender euid in the reader's user ns */
+	__u32 gid;		/* sender egid in the reader's user ns */
+	__u32 type;		/* application type code */
+	__u32 flags;		/* 0 for now */
+	__u64 corr;		/* correlation id */
+	__u64 parent;		/* parent sequence number */
+};
+
+/*
+ * Events lost for this file: 'lost' events with sequence numbers from
+ * first_seq to last_seq inclusive (the range also spans events that never
+ * matched this file).  Delivered in order, before any event after the gap.
+ */
+struct evbus_lagged {
+	struct evbus_rec_hdr hdr;
+	__u32 flags;		/* 0 for now */
+	__u32 reserved;		/* 0 */
+	__u64 lost;
+	__u64 first_seq;
+	__u64 last_seq;
+};
+
+#define EVBUS_ALIGN(x)		(((x) + EVBUS_REC_ALIGN - 1) & ~(__u64)(EVBUS_REC_ALIGN - 1))
+
+/* Does buf (len bytes left) start with a complete, well-formed record? */
+#define EVBUS_REC_OK(rec, left)						\
+	((left) >= sizeof(struct evbus_rec_hdr) &&			\
+	 (rec)->len >= sizeof(struct evbus_rec_hdr) &&			\
+	 (rec)->len <= (left) && ((rec)->len & (EVBUS_REC_ALIGN - 1)) == 0)
+
+/* Step to the next record; 'left' is decreased by the record's length. */
+#define EVBUS_REC_NEXT(rec, left)					\
+	((left) -= (rec)->len,						\
+	 (struct evbus_rec_hdr *)((char *)(rec) + (rec)->len))
+
+#define EVBUS_EVENT_TOPIC(ev)	((const char *)(ev) + (ev)->hdr.hdr_len)
+#define EVBUS_EVENT_PAYLOAD(ev)						\
+	((const void *)((const char *)(ev) + (ev)->hdr.hdr_len +	\
+			EVBUS_ALIGN((ev)->topic_len + 1)))
+
+#endif /* _UAPI_LINUX_EVBUS_H */
