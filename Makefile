@@ -43,7 +43,7 @@ LIB_SO := $(B)/lib/libevbus.so.$(LIB_VERSION)
 LIB_A := $(B)/lib/libevbus.a
 CLI := $(B)/bin/evbus
 
-KSFT_TESTS := $(patsubst tests/kselftest/%.c,$(B)/tests/%,$(wildcard tests/kselftest/*.c))
+KSFT_TESTS := $(patsubst tests/kselftest/%.c,$(B)/ksft/%,$(wildcard tests/kselftest/*.c))
 HOST_TESTS := $(B)/tests/topic_test $(B)/tests/topic_fuzz_sa
 
 .PHONY: all module lib cli tests deps kselftest-headers check check-host lint \
@@ -70,31 +70,8 @@ module:
 	if [ "$$kdir" = '$(HOST_KDIR)' ] || [ "$(origin KDIR)" != "command line" ]; then \
 		cp "$$out/evbus.ko" $(REPO)/evbus.ko; fi
 
-# --- userspace ---------------------------------------------------------------
-LIB_SRCS := $(wildcard userlib/*.c)
-LIB_HDRS := $(wildcard userlib/*.h) uapi/linux/evbus.h
-
-$(B)/lib/pic/%.o: userlib/%.c $(LIB_HDRS)
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -c $< -o $@
-$(B)/lib/static/%.o: userlib/%.c $(LIB_HDRS)
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) -fvisibility=hidden -c $< -o $@
-
-$(LIB_SO): $(patsubst userlib/%.c,$(B)/lib/pic/%.o,$(LIB_SRCS)) userlib/libevbus.map
-	$(CC) -shared -Wl,-soname,libevbus.so.$(LIB_MAJOR) -Wl,--version-script=userlib/libevbus.map \
-		-o $@ $(filter %.o,$^)
-	ln -sfn libevbus.so.$(LIB_VERSION) $(B)/lib/libevbus.so.$(LIB_MAJOR)
-	ln -sfn libevbus.so.$(LIB_MAJOR) $(B)/lib/libevbus.so
-$(LIB_A): $(patsubst userlib/%.c,$(B)/lib/static/%.o,$(LIB_SRCS))
-	rm -f $@; ar rcs $@ $^
-
-lib: $(LIB_SO) $(LIB_A)
-
-$(CLI): cli/evbus.c $(LIB_A) $(LIB_HDRS)
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $< $(LIB_A) -o $@
-cli: $(CLI)
+# --- userspace: libevbus and the evbus command (userlib/lib.mk) ------------
+include userlib/lib.mk
 
 # --- tests ---------------------------------------------------------------------
 # The kernel's own kselftest headers, extracted from Debian's linux-source-6.1.
@@ -109,9 +86,9 @@ $(KSFT)/kselftest_harness.h:
 kselftest-headers: $(KSFT)/kselftest_harness.h
 
 # kselftests are static so the guest needs nothing but the binary.
-$(B)/tests/%: tests/kselftest/%.c tests/kselftest/*.h $(LIB_A) $(LIB_HDRS) $(KSFT)/kselftest_harness.h
+$(B)/ksft/%: tests/kselftest/%.c tests/kselftest/*.h uapi/linux/evbus.h $(KSFT)/kselftest_harness.h
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) -I$(KSFT) -Itests/kselftest $(CFLAGS) -Wall -static -pthread $< $(LIB_A) -luring -o $@
+	$(CC) $(CPPFLAGS_ALL) -I$(KSFT) -Itests/kselftest $(CFLAGS) -Wall -static -pthread $< -o $@
 
 $(B)/tests/topic_test: tests/unit/topic_test.c module/topic.c module/topic.h
 	@mkdir -p $(@D)
@@ -144,7 +121,7 @@ check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory check-host
-	tests/vm/run --kernel $(KERNEL) -- tests/run-kselftests $(B)/tests
+	tests/vm/run --kernel $(KERNEL) -- tests/run-kselftests $(B)/ksft
 
 vm-smoke: module
 	tests/vm/run --kernel $(KERNEL) -- /bin/sh -c 'grep evbus /proc/modules && ls -l /dev/evbus'

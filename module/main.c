@@ -1,36 +1,759 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * evbus: a cross-process event bus on /dev/evbus.
+ *
+ * Theory of operation
+ * -------------------
+ * Objects.  There is one bus per module.  Every open file of /dev/evbus is
+ * a struct evbus_file (file->private_data): a subscriber with its own ring
+ * (ring.c) and a list of subscriptions, and a publisher.  A subscription
+ * (struct evbus_sub_entry) belongs to exactly one file and sits in the
+ * subscription index (index.c), a trie of topic segments.  Nothing is
+ * reference counted per event: an event is copied into each matching ring
+ * at publish time, with the sender's identity already translated into that
+ * reader's namespaces, and the publisher's buffers are freed on return.
+ *
+ * Publish.  The payload and topic are copied from userspace into a staging
+ * buffer first, with no lock held.  Then, under evbus_bus_lock, the event
+ * gets the next global sequence number and its timestamps, the index is
+ * walked for matching files, and the record is written into each ring under
+ * that ring's lock.  Holding evbus_bus_lock across numbering and fan-out is
+ * what makes every reader see sequence numbers in increasing order.  A full
+ * ring never makes the publisher wait: depending on the file's policy the
+ * oldest records are evicted or the new event is dropped, and either way the
+ * loss is counted in the ring's lag runs and later read as a LAGGED record.
+ *
+ * Wake-ups.  A ring wakes its readers only when it goes from nothing to
+ * read to readable, and a batch publish wakes each file at most once, after
+ * the whole batch (per staging chunk) is queued.  A reader that is behind
+ * costs the publisher no wake-ups at all.
+ *
+ * Read.  read() copies whole records from the head of the ring (ring.c):
+ * first a pending LAGGED record, then events in order.
+ *
+ * Locks, in the order they nest:
+ *   evbus_file.lock  control ioctls of one file (subscriptions, ring setup)
+ *   evbus_bus_lock   the index, the sequence counter, every file's
+ *                    match_seq/wake_link, ring data/size replacement
+ *   evbus_ring.lock  one ring's contents and counters (a spinlock; readers
+ *                    take only this one)
+ * The bus lock is a mutex: publishers never sleep under it except to
+ * allocate nothing; subscribe allocates index nodes under it.
+ */
 #include <linux/module.h>
 #include <linux/miscdevice.h>
 #include <linux/fs.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/mm.h>
 #include <linux/uaccess.h>
-#include <linux/evbus.h>
+#include <linux/timekeeping.h>
+#include <linux/pid_namespace.h>
+#include <linux/user_namespace.h>
+#include <linux/cred.h>
+#include <linux/seq_file.h>
+#include <linux/log2.h>
+#include <linux/sizes.h>
+#include <linux/sched.h>
 
-static long evbus_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+#include "evbus.h"
+
+/* Hard ceilings: module parameters can be lowered, never raised past them. */
+#define EVBUS_PAYLOAD_CEILING	SZ_1M
+#define EVBUS_RING_CEILING	SZ_256M
+#define EVBUS_RING_FLOOR	SZ_4K
+#define EVBUS_SUBS_CEILING	4096
+/* Publishers stage up to this many bytes of a batch per bus-lock hold. */
+#define EVBUS_STAGE_CHUNK	SZ_64K
+/* A single small event is staged on the stack. */
+#define EVBUS_STAGE_SMALL	512
+
+static unsigned int max_payload = SZ_64K;
+static unsigned int ring_default = SZ_128K;
+static unsigned int ring_min = SZ_4K;
+static unsigned int ring_max = SZ_16M;
+static unsigned int max_subs = 64;
+static unsigned short dev_mode = 0660;
+
+static int evbus_param_set_payload(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 0, EVBUS_PAYLOAD_CEILING);
+}
+
+static int evbus_param_set_ring(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, EVBUS_RING_FLOOR,
+				     EVBUS_RING_CEILING);
+}
+
+static int evbus_param_set_subs(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 1, EVBUS_SUBS_CEILING);
+}
+
+static const struct kernel_param_ops evbus_payload_ops = {
+	.set = evbus_param_set_payload,
+	.get = param_get_uint,
+};
+
+static const struct kernel_param_ops evbus_ring_ops = {
+	.set = evbus_param_set_ring,
+	.get = param_get_uint,
+};
+
+static const struct kernel_param_ops evbus_subs_ops = {
+	.set = evbus_param_set_subs,
+	.get = param_get_uint,
+};
+
+module_param_cb(max_payload, &evbus_payload_ops, &max_payload, 0644);
+MODULE_PARM_DESC(max_payload, "Largest event payload in bytes (default 65536, at most 1 MiB)");
+module_param_cb(ring_default, &evbus_ring_ops, &ring_default, 0644);
+MODULE_PARM_DESC(ring_default, "Ring size of a new subscriber in bytes (default 131072)");
+module_param_cb(ring_min, &evbus_ring_ops, &ring_min, 0644);
+MODULE_PARM_DESC(ring_min, "Smallest ring EVBUS_IOC_SET_RING accepts (default 4096)");
+module_param_cb(ring_max, &evbus_ring_ops, &ring_max, 0644);
+MODULE_PARM_DESC(ring_max, "Largest ring EVBUS_IOC_SET_RING accepts (default 16 MiB, at most 256 MiB)");
+module_param_cb(max_subs, &evbus_subs_ops, &max_subs, 0644);
+MODULE_PARM_DESC(max_subs, "Subscriptions per open file (default 64, at most 4096)");
+module_param(dev_mode, ushort, 0444);
+MODULE_PARM_DESC(dev_mode, "Mode of /dev/evbus at load time (default 0660)");
+
+static u64 evbus_seq;		/* evbus_bus_lock: last sequence number */
+
+static u32 evbus_ring_size(u32 want)
+{
+	return roundup_pow_of_two(clamp(want, READ_ONCE(ring_min),
+					READ_ONCE(ring_max)));
+}
+
+/* ---------------------------------------------------------------- open */
+
+static int evbus_open(struct inode *inode, struct file *file)
+{
+	struct evbus_file *ef;
+
+	ef = kzalloc(sizeof(*ef), GFP_KERNEL_ACCOUNT);
+	if (!ef)
+		return -ENOMEM;
+	mutex_init(&ef->lock);
+	INIT_LIST_HEAD(&ef->subs);
+	INIT_LIST_HEAD(&ef->wake_link);
+	evbus_ring_init(&ef->ring);
+	ef->next_sub_id = 1;
+	ef->pid_ns = get_pid_ns(task_active_pid_ns(current));
+	ef->user_ns = get_user_ns(file->f_cred->user_ns);
+	file->private_data = ef;
+	return nonseekable_open(inode, file);
+}
+
+static int evbus_release(struct inode *inode, struct file *file)
+{
+	struct evbus_file *ef = file->private_data;
+	struct evbus_sub_entry *sub, *tmp;
+
+	mutex_lock(&evbus_bus_lock);
+	list_for_each_entry(sub, &ef->subs, file_link)
+		evbus_index_del(sub);
+	mutex_unlock(&evbus_bus_lock);
+
+	list_for_each_entry_safe(sub, tmp, &ef->subs, file_link)
+		kfree(sub);
+	evbus_ring_free(&ef->ring);
+	put_user_ns(ef->user_ns);
+	put_pid_ns(ef->pid_ns);
+	mutex_destroy(&ef->lock);
+	kfree(ef);
+	return 0;
+}
+
+/* -------------------------------------------------------------- publish */
+
+struct evbus_pub_ctx {
+	const struct evbus_msg *msg;
+	struct list_head wake;		/* files to wake after the chunk */
+	/* Identity cache: most readers share the sender's namespaces. */
+	struct pid_namespace *pid_ns;
+	struct user_namespace *user_ns;
+	struct evbus_ident ident;
+};
+
+static void evbus_ident_for(struct evbus_pub_ctx *ctx, struct evbus_file *ef)
+{
+	if (ctx->pid_ns != ef->pid_ns) {
+		ctx->pid_ns = ef->pid_ns;
+		ctx->ident.pid = task_tgid_nr_ns(current, ef->pid_ns);
+		ctx->ident.tid = task_pid_nr_ns(current, ef->pid_ns);
+	}
+	if (ctx->user_ns != ef->user_ns) {
+		ctx->user_ns = ef->user_ns;
+		ctx->ident.uid = from_kuid_munged(ef->user_ns, current_euid());
+		ctx->ident.gid = from_kgid_munged(ef->user_ns, current_egid());
+	}
+}
+
+static void evbus_deliver(struct evbus_file *ef, void *arg)
+{
+	struct evbus_pub_ctx *ctx = arg;
+
+	evbus_ident_for(ctx, ef);
+	if (evbus_ring_push(&ef->ring, ctx->msg, &ctx->ident) &&
+	    list_empty(&ef->wake_link))
+		list_add_tail(&ef->wake_link, &ctx->wake);
+}
+
+/* Wake every file the chunk made readable; still under evbus_bus_lock. */
+static void evbus_wake_all(struct evbus_pub_ctx *ctx)
+{
+	struct evbus_file *ef, *tmp;
+
+	list_for_each_entry_safe(ef, tmp, &ctx->wake, wake_link) {
+		list_del_init(&ef->wake_link);
+		wake_up_interruptible_poll(&ef->ring.wq, EPOLLIN | EPOLLRDNORM);
+	}
+}
+
+/* A validated event staged in kernel memory, ready to go under the lock. */
+struct evbus_staged {
+	struct evbus_msg msg;
+	u32 index;
+};
+
+/* Check one descriptor and copy its topic and payload to dst. */
+static int evbus_stage_one(const struct evbus_pub *p, u32 limit, char *dst,
+			   struct evbus_msg *m)
+{
+	if (p->flags || p->reserved[0] || p->reserved[1])
+		return -EINVAL;
+	if (!p->topic_len || p->topic_len > EVBUS_TOPIC_MAX)
+		return -EINVAL;
+	if (p->payload_len > limit)
+		return -EMSGSIZE;
+	if (copy_from_user(dst, u64_to_user_ptr(p->topic), p->topic_len))
+		return -EFAULT;
+	if (evbus_topic_parse(dst, p->topic_len, &m->segs))
+		return -EINVAL;
+	if (p->payload_len &&
+	    copy_from_user(dst + p->topic_len, u64_to_user_ptr(p->payload),
+			   p->payload_len))
+		return -EFAULT;
+	m->topic = dst;
+	m->payload = dst + p->topic_len;
+	m->topic_len = p->topic_len;
+	m->payload_len = p->payload_len;
+	m->type = p->type;
+	m->corr = p->corr;
+	m->parent = p->parent;
+	m->rec_len = evbus_event_rec_len(p->topic_len, p->payload_len);
+	return 0;
+}
+
+/*
+ * Publish descs[0..n) in order.  Returns the number published; *err gets
+ * 0 or the errno of the first failing event (nothing after it goes out).
+ */
+static u32 evbus_publish(struct evbus_file *ef, const struct evbus_pub *descs,
+			 u32 n, u64 *first_seq, int *err)
+{
+	u32 limit = READ_ONCE(max_payload);	/* one value for the whole call */
+	struct evbus_staged st1, *st = &st1;
+	char small[EVBUS_STAGE_SMALL];
+	struct evbus_pub_ctx ctx;
+	size_t stage_size = 0;
+	u32 done = 0, i, k, chunk = 1;
+	char *stage = small;
+
+	*err = 0;
+	*first_seq = 0;
+	/* Invalid sizes are rejected while staging; only bound them here. */
+	for (i = 0; i < n; i++)
+		stage_size = max_t(size_t, stage_size,
+				   min_t(u32, descs[i].topic_len, EVBUS_TOPIC_MAX) +
+				   min(descs[i].payload_len, limit));
+	if (n > 1) {
+		stage_size = max_t(size_t, stage_size,
+				   min_t(size_t, EVBUS_STAGE_CHUNK,
+					 n * (EVBUS_TOPIC_MAX + 64)));
+		chunk = min_t(u32, n, EVBUS_STAGE_CHUNK / sizeof(*st));
+		st = kvmalloc_array(chunk, sizeof(*st), GFP_KERNEL);
+	}
+	if (n > 1 || stage_size > sizeof(small))
+		stage = kvmalloc(stage_size, GFP_KERNEL);
+	if (!stage || !st) {
+		*err = -ENOMEM;
+		goto out_free;
+	}
+
+	while (done < n) {
+		size_t used = 0;
+
+		/* Stage as many events as fit, stopping at the first bad one. */
+		for (k = 0; k < chunk && done + k < n; k++) {
+			const struct evbus_pub *p = &descs[done + k];
+			size_t len = (size_t)p->topic_len + p->payload_len;
+
+			if (k && used + len > stage_size)
+				break;
+			*err = evbus_stage_one(p, limit, stage + used, &st[k].msg);
+			if (*err)
+				break;
+			used += len;
+		}
+
+		if (k) {
+			INIT_LIST_HEAD(&ctx.wake);
+			ctx.pid_ns = NULL;
+			ctx.user_ns = NULL;
+			mutex_lock(&evbus_bus_lock);
+			for (i = 0; i < k; i++) {
+				struct evbus_msg *m = &st[i].msg;
+
+				m->seq = ++evbus_seq;
+				m->time_ns = ktime_get_real_ns();
+				m->mono_ns = ktime_get_ns();
+				if (!done && !i)
+					*first_seq = m->seq;
+				ctx.msg = m;
+				evbus_index_match(m, evbus_deliver, &ctx);
+			}
+			evbus_wake_all(&ctx);
+			mutex_unlock(&evbus_bus_lock);
+			done += k;
+			atomic64_add(k, &ef->published);
+		}
+		if (*err)
+			break;
+		cond_resched();
+	}
+out_free:
+	if (st != &st1)
+		kvfree(st);
+	if (stage != small)
+		kvfree(stage);
+	return done;
+}
+
+static long evbus_ioctl_publish(struct evbus_file *ef, void __user *argp)
+{
+	struct evbus_pub p;
+	u64 seq;
+	int err;
+
+	if (copy_from_user(&p, argp, sizeof(p)))
+		return -EFAULT;
+	if (!evbus_publish(ef, &p, 1, &seq, &err))
+		return err;
+	p.seq = seq;
+	if (put_user(seq, (u64 __user *)(argp + offsetof(struct evbus_pub, seq))))
+		return -EFAULT;
+	return 0;
+}
+
+static long evbus_ioctl_publish_batch(struct evbus_file *ef, void __user *argp)
+{
+	struct evbus_pub_batch b;
+	struct evbus_pub *descs;
+	u32 done;
+	int err;
+
+	if (copy_from_user(&b, argp, sizeof(b)))
+		return -EFAULT;
+	if (b.flags || b.reserved32 || b.reserved[0] || b.reserved[1])
+		return -EINVAL;
+	if (!b.count || b.count > EVBUS_BATCH_MAX)
+		return -EINVAL;
+	descs = vmemdup_user(u64_to_user_ptr(b.events),
+			     array_size(b.count, sizeof(*descs)));
+	if (IS_ERR(descs))
+		return PTR_ERR(descs);
+
+	done = evbus_publish(ef, descs, b.count, &b.first_seq, &err);
+	kvfree(descs);
+	b.published = done;
+	b.error = err;
+	b.error_index = err ? done : b.count;
+	if (copy_to_user(argp, &b, sizeof(b)))
+		return done ? done : -EFAULT;
+	return done ? done : err;
+}
+
+/* ------------------------------------------------------- subscriptions */
+
+/* Allocate the ring on first need; ef->lock held. */
+static int evbus_ring_ensure(struct evbus_file *ef)
+{
+	u32 size;
+	void *data;
+
+	lockdep_assert_held(&ef->lock);
+	if (ef->ring.data)
+		return 0;
+	size = evbus_ring_size(READ_ONCE(ring_default));
+	data = kvmalloc(size, GFP_KERNEL_ACCOUNT);
+	if (!data)
+		return -ENOMEM;
+	mutex_lock(&evbus_bus_lock);
+	spin_lock(&ef->ring.lock);
+	ef->ring.data = data;
+	ef->ring.size = size;
+	spin_unlock(&ef->ring.lock);
+	mutex_unlock(&evbus_bus_lock);
+	return 0;
+}
+
+static long evbus_ioctl_subscribe(struct evbus_file *ef, void __user *argp)
+{
+	char buf[EVBUS_TOPIC_MAX];
+	struct evbus_sub_entry *sub;
+	struct evbus_segs segs;
+	struct evbus_sub s;
+	int ret;
+
+	if (copy_from_user(&s, argp, sizeof(s)))
+		return -EFAULT;
+	if (s.flags || s.reserved)
+		return -EINVAL;
+	if (!s.pattern_len || s.pattern_len > EVBUS_TOPIC_MAX)
+		return -EINVAL;
+	if (copy_from_user(buf, u64_to_user_ptr(s.pattern), s.pattern_len))
+		return -EFAULT;
+	if (evbus_pattern_parse(buf, s.pattern_len, &segs))
+		return -EINVAL;
+
+	sub = kmalloc(struct_size(sub, pattern, s.pattern_len), GFP_KERNEL_ACCOUNT);
+	if (!sub)
+		return -ENOMEM;
+	memcpy(sub->pattern, buf, s.pattern_len);
+	sub->pattern_len = s.pattern_len;
+	sub->owner = ef;
+
+	mutex_lock(&ef->lock);
+	ret = -ENOSPC;
+	if (ef->nr_subs >= READ_ONCE(max_subs))
+		goto err_unlock;
+	ret = evbus_ring_ensure(ef);
+	if (ret)
+		goto err_unlock;
+	sub->id = ef->next_sub_id;
+	s.sub_id = sub->id;
+	/* Report the id before the subscription can be seen. */
+	ret = -EFAULT;
+	if (put_user(s.sub_id, (u32 __user *)(argp + offsetof(struct evbus_sub, sub_id))))
+		goto err_unlock;
+
+	mutex_lock(&evbus_bus_lock);
+	ret = evbus_index_add(sub, &segs);
+	if (!ret)
+		list_add_tail(&sub->file_link, &ef->subs);
+	mutex_unlock(&evbus_bus_lock);
+	if (ret)
+		goto err_unlock;
+	ef->next_sub_id++;
+	ef->nr_subs++;
+	mutex_unlock(&ef->lock);
+	return 0;
+
+err_unlock:
+	mutex_unlock(&ef->lock);
+	kfree(sub);
+	return ret;
+}
+
+static long evbus_ioctl_unsubscribe(struct evbus_file *ef, u32 __user *argp)
+{
+	struct evbus_sub_entry *sub;
+	u32 id;
+
+	if (get_user(id, argp))
+		return -EFAULT;
+	mutex_lock(&ef->lock);
+	list_for_each_entry(sub, &ef->subs, file_link) {
+		if (sub->id != id)
+			continue;
+		mutex_lock(&evbus_bus_lock);
+		evbus_index_del(sub);
+		list_del(&sub->file_link);
+		mutex_unlock(&evbus_bus_lock);
+		ef->nr_subs--;
+		mutex_unlock(&ef->lock);
+		kfree(sub);
+		return 0;
+	}
+	mutex_unlock(&ef->lock);
+	return -ENOENT;
+}
+
+/* ------------------------------------------------------------- the ring */
+
+static long evbus_ioctl_set_ring(struct evbus_file *ef, void __user *argp)
+{
+	struct evbus_ring *r = &ef->ring;
+	struct evbus_ring_cfg cfg;
+	void *data = NULL, *old = NULL;
+	u32 size = 0;
+	int ret = 0;
+
+	if (copy_from_user(&cfg, argp, sizeof(cfg)))
+		return -EFAULT;
+	if (cfg.flags || cfg.reserved32 || cfg.reserved[0] || cfg.reserved[1])
+		return -EINVAL;
+	if (cfg.policy != EVBUS_POLICY_DROP_OLDEST &&
+	    cfg.policy != EVBUS_POLICY_DROP_NEWEST)
+		return -EINVAL;
+	if (cfg.size) {
+		if (cfg.size < READ_ONCE(ring_min) || cfg.size > READ_ONCE(ring_max))
+			return -EINVAL;
+		size = evbus_ring_size(cfg.size);
+	}
+
+	mutex_lock(&ef->lock);
+	if (size && size != r->size) {
+		data = kvmalloc(size, GFP_KERNEL_ACCOUNT);
+		if (!data) {
+			ret = -ENOMEM;
+			goto out_unlock;
+		}
+	}
+	mutex_lock(&evbus_bus_lock);
+	spin_lock(&r->lock);
+	if (data && (r->head != r->tail || r->head_lag.count)) {
+		ret = -EBUSY;
+	} else {
+		if (data) {
+			old = r->data;
+			r->data = data;
+			r->size = size;
+			r->head = 0;
+			r->tail = 0;
+			data = NULL;
+		}
+		r->policy = cfg.policy;
+	}
+	spin_unlock(&r->lock);
+	mutex_unlock(&evbus_bus_lock);
+out_unlock:
+	mutex_unlock(&ef->lock);
+	kvfree(data);
+	kvfree(old);
+	return ret;
+}
+
+static long evbus_ioctl_get_ring(struct evbus_file *ef, void __user *argp)
+{
+	struct evbus_ring_cfg cfg = {};
+
+	spin_lock(&ef->ring.lock);
+	cfg.size = ef->ring.size;
+	cfg.policy = ef->ring.policy;
+	spin_unlock(&ef->ring.lock);
+	if (!cfg.size)
+		cfg.size = evbus_ring_size(READ_ONCE(ring_default));
+	return copy_to_user(argp, &cfg, sizeof(cfg)) ? -EFAULT : 0;
+}
+
+static void evbus_fill_stats(struct evbus_file *ef, struct evbus_stats *st)
+{
+	struct evbus_ring *r = &ef->ring;
+
+	memset(st, 0, sizeof(*st));
+	spin_lock(&r->lock);
+	st->queued_events = r->queued;
+	st->queued_bytes = r->tail - r->head;
+	st->delivered = r->delivered;
+	st->lost = r->lost;
+	st->lag_records = r->lag_records;
+	st->capacity = r->size;
+	st->policy = r->policy;
+	spin_unlock(&r->lock);
+	st->subscriptions = READ_ONCE(ef->nr_subs);
+	st->published = atomic64_read(&ef->published);
+}
+
+static long evbus_ioctl_stats(struct evbus_file *ef, void __user *argp)
+{
+	struct evbus_stats st;
+
+	if (copy_from_user(&st, argp, sizeof(st)))
+		return -EFAULT;
+	if (st.flags || memchr_inv(st.reserved, 0, sizeof(st.reserved)))
+		return -EINVAL;
+	evbus_fill_stats(ef, &st);
+	return copy_to_user(argp, &st, sizeof(st)) ? -EFAULT : 0;
+}
+
+static long evbus_ioctl_version(void __user *argp)
 {
 	struct evbus_version v;
 
+	if (copy_from_user(&v, argp, sizeof(v)))
+		return -EFAULT;
+	if (v.flags || memchr_inv(v.reserved, 0, sizeof(v.reserved)))
+		return -EINVAL;
+	memset(&v, 0, sizeof(v));
+	v.abi_version = EVBUS_ABI_VERSION;
+	v.features = EVBUS_FEAT_PUBLISH | EVBUS_FEAT_BATCH |
+		     EVBUS_FEAT_WILDCARD | EVBUS_FEAT_DROP_NEWEST |
+		     EVBUS_FEAT_NS_XLATE;
+	v.max_payload = READ_ONCE(max_payload);
+	v.max_subs = READ_ONCE(max_subs);
+	v.ring_default = evbus_ring_size(READ_ONCE(ring_default));
+	v.ring_max = READ_ONCE(ring_max);
+	return copy_to_user(argp, &v, sizeof(v)) ? -EFAULT : 0;
+}
+
+static long evbus_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct evbus_file *ef = file->private_data;
+	void __user *argp = (void __user *)arg;
+
+	/* Publishing needs a file open for writing, subscribing one for reading. */
+	switch (cmd) {
+	case EVBUS_IOC_PUBLISH:
+	case EVBUS_IOC_PUBLISH_BATCH:
+		if (!(file->f_mode & FMODE_WRITE))
+			return -EBADF;
+		break;
+	case EVBUS_IOC_SUBSCRIBE:
+	case EVBUS_IOC_SET_RING:
+		if (!(file->f_mode & FMODE_READ))
+			return -EBADF;
+		break;
+	}
+
 	switch (cmd) {
 	case EVBUS_IOC_VERSION:
-		if (copy_from_user(&v, (void __user *)arg, sizeof(v)))
-			return -EFAULT;
-		v.abi_version = EVBUS_ABI_VERSION;
-		if (copy_to_user((void __user *)arg, &v, sizeof(v)))
-			return -EFAULT;
-		return 0;
+		return evbus_ioctl_version(argp);
+	case EVBUS_IOC_SUBSCRIBE:
+		return evbus_ioctl_subscribe(ef, argp);
+	case EVBUS_IOC_UNSUBSCRIBE:
+		return evbus_ioctl_unsubscribe(ef, argp);
+	case EVBUS_IOC_PUBLISH:
+		return evbus_ioctl_publish(ef, argp);
+	case EVBUS_IOC_PUBLISH_BATCH:
+		return evbus_ioctl_publish_batch(ef, argp);
+	case EVBUS_IOC_SET_RING:
+		return evbus_ioctl_set_ring(ef, argp);
+	case EVBUS_IOC_GET_RING:
+		return evbus_ioctl_get_ring(ef, argp);
+	case EVBUS_IOC_STATS:
+		return evbus_ioctl_stats(ef, argp);
+	default:
+		return -ENOIOCTLCMD;
 	}
-	return -ENOIOCTLCMD;
+}
+
+/* ------------------------------------------------------- read and poll */
+
+static ssize_t evbus_read(struct file *file, char __user *buf, size_t count,
+			  loff_t *ppos)
+{
+	struct evbus_file *ef = file->private_data;
+	struct evbus_ring *r = &ef->ring;
+	ssize_t ret;
+
+	for (;;) {
+		ret = evbus_ring_read(r, buf, count);
+		if (ret != -EAGAIN || (file->f_flags & O_NONBLOCK))
+			return ret;
+		ret = wait_event_interruptible(r->wq, evbus_ring_readable(r));
+		if (ret)
+			return ret;
+	}
+}
+
+static __poll_t evbus_poll(struct file *file, struct poll_table_struct *wait)
+{
+	struct evbus_file *ef = file->private_data;
+
+	poll_wait(file, &ef->ring.wq, wait);
+	/* See evbus_ring_readable() for why the racy check is enough. */
+	return evbus_ring_readable(&ef->ring) ? EPOLLIN | EPOLLRDNORM : 0;
+}
+
+static const char *const evbus_policy_names[] = {
+	[EVBUS_POLICY_DROP_OLDEST] = "drop-oldest",
+	[EVBUS_POLICY_DROP_NEWEST] = "drop-newest",
+};
+
+static void evbus_show_fdinfo(struct seq_file *m, struct file *file)
+{
+	struct evbus_file *ef = file->private_data;
+	struct evbus_sub_entry *sub;
+	struct evbus_stats st;
+
+	evbus_fill_stats(ef, &st);
+	seq_printf(m, "evbus-ring:\t%u\n", st.capacity);
+	seq_printf(m, "evbus-policy:\t%s\n", evbus_policy_names[st.policy]);
+	seq_printf(m, "evbus-queued:\t%llu\n", st.queued_events);
+	seq_printf(m, "evbus-queued-bytes:\t%llu\n", st.queued_bytes);
+	seq_printf(m, "evbus-delivered:\t%llu\n", st.delivered);
+	seq_printf(m, "evbus-lost:\t%llu\n", st.lost);
+	seq_printf(m, "evbus-lag-records:\t%llu\n", st.lag_records);
+	seq_printf(m, "evbus-published:\t%llu\n", st.published);
+	seq_printf(m, "evbus-subscriptions:\t%u\n", st.subscriptions);
+	mutex_lock(&ef->lock);
+	list_for_each_entry(sub, &ef->subs, file_link)
+		seq_printf(m, "evbus-sub:\t%u %.*s\n", sub->id,
+			   (int)sub->pattern_len, sub->pattern);
+	mutex_unlock(&ef->lock);
 }
 
 static const struct file_operations evbus_fops = {
 	.owner = THIS_MODULE,
+	.open = evbus_open,
+	.release = evbus_release,
+	.read = evbus_read,
+	.poll = evbus_poll,
 	.unlocked_ioctl = evbus_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.show_fdinfo = evbus_show_fdinfo,
+	.llseek = no_llseek,
 };
 
 static struct miscdevice evbus_misc = {
 	.minor = MISC_DYNAMIC_MINOR,
 	.name = "evbus",
 	.fops = &evbus_fops,
-	.mode = 0660,
 };
-module_misc_device(evbus_misc);
+
+static int __init evbus_init(void)
+{
+	int ret;
+
+	BUILD_BUG_ON(sizeof(struct evbus_version) != 64);
+	BUILD_BUG_ON(sizeof(struct evbus_sub) != 24);
+	BUILD_BUG_ON(sizeof(struct evbus_pub) != 72);
+	BUILD_BUG_ON(sizeof(struct evbus_pub_batch) != 56);
+	BUILD_BUG_ON(sizeof(struct evbus_ring_cfg) != 32);
+	BUILD_BUG_ON(sizeof(struct evbus_stats) != 96);
+	BUILD_BUG_ON(sizeof(struct evbus_event) != 80);
+	BUILD_BUG_ON(sizeof(struct evbus_lagged) != 40);
+
+	if (dev_mode & ~0777) {
+		pr_err("evbus: dev_mode %#o is not a permission mode\n", dev_mode);
+		return -EINVAL;
+	}
+	evbus_misc.mode = dev_mode;
+	ret = evbus_index_init();
+	if (ret)
+		return ret;
+	ret = misc_register(&evbus_misc);
+	if (ret) {
+		evbus_index_exit();
+		return ret;
+	}
+	return 0;
+}
+
+static void __exit evbus_exit(void)
+{
+	misc_deregister(&evbus_misc);
+	evbus_index_exit();
+}
+
+module_init(evbus_init);
+module_exit(evbus_exit);
+
+MODULE_DESCRIPTION("evbus: a cross-process event bus on /dev/evbus");
+MODULE_AUTHOR("evbus developers");
 MODULE_LICENSE("GPL");

@@ -26,7 +26,6 @@
 #define EVBUS_FEAT_WILDCARD	(1ULL << 2)	/* '*' and '>' patterns */
 #define EVBUS_FEAT_DROP_NEWEST	(1ULL << 3)	/* EVBUS_POLICY_DROP_NEWEST */
 #define EVBUS_FEAT_NS_XLATE	(1ULL << 4)	/* pid/uid seen from reader's ns */
-#define EVBUS_FEAT_WAKE_MIN	(1ULL << 5)	/* evbus_ring.wake_min_bytes */
 
 /* Limits that are part of the ABI. */
 #define EVBUS_TOPIC_MAX		255	/* bytes, excluding the NUL */
@@ -63,9 +62,6 @@ struct evbus_sub {
 	__u32 reserved;		/* must be 0 */
 };
 
-/* Flags for struct evbus_pub. */
-#define EVBUS_PUB_NO_WAKEUP	(1U << 0)	/* queue, but wake nobody */
-
 /*
  * EVBUS_IOC_PUBLISH: publish one event.  The kernel stamps seq, both clocks
  * and the sender's identity; the publisher supplies topic, payload, type,
@@ -77,7 +73,7 @@ struct evbus_pub {
 	__u32 topic_len;	/* in: 1..EVBUS_TOPIC_MAX */
 	__u32 payload_len;	/* in: 0..max_payload */
 	__u32 type;		/* in: application type code */
-	__u32 flags;		/* in: EVBUS_PUB_* */
+	__u32 flags;		/* in: must be 0 */
 	__u64 corr;		/* in: correlation id */
 	__u64 parent;		/* in: parent sequence number */
 	__u64 seq;		/* out: assigned sequence number */
@@ -85,21 +81,26 @@ struct evbus_pub {
 };
 
 /*
- * EVBUS_IOC_PUBLISH_BATCH: publish up to EVBUS_BATCH_MAX events in order.
- * The whole array is validated first; an invalid event fails the call with
- * nothing published and error_index set.  Once validated, events are
- * published in order; if one fails (EFAULT, ENOMEM) the ones before it
- * stay published, the rest are not, and the call fails with that errno.
- * In every case 'published', 'first_seq' and 'error_index' are written back.
- * Subscribers are woken at most once per batch.
+ * EVBUS_IOC_PUBLISH_BATCH: publish 1..EVBUS_BATCH_MAX events, in order, like
+ * a partial write():
+ *  - every event is validated and published in turn; the first one that
+ *    fails stops the batch and nothing after it is published;
+ *  - the ioctl returns the number of events published (> 0), or -1 with
+ *    errno set when the very first event failed (nothing published);
+ *  - first_seq, published, error (0 or a negative errno) and error_index
+ *    (index of the failing event, or count) are always written back.
+ * Each event is published whole or not at all.  A subscriber is woken at
+ * most once per batch.
  */
 struct evbus_pub_batch {
 	__u64 events;		/* in: user pointer to struct evbus_pub[count] */
 	__u32 count;		/* in: 1..EVBUS_BATCH_MAX */
-	__u32 flags;		/* in: EVBUS_PUB_* applied to the whole batch */
-	__u32 published;	/* out: events published */
-	__u32 error_index;	/* out: index of the failing event, or count */
+	__u32 flags;		/* in: must be 0 */
 	__u64 first_seq;	/* out: seq of the first published event */
+	__u32 published;	/* out: events published */
+	__s32 error;		/* out: 0, or -errno of the failing event */
+	__u32 error_index;	/* out: index of the failing event, or count */
+	__u32 reserved32;	/* must be 0 */
 	__u64 reserved[2];	/* must be 0 */
 };
 
@@ -109,16 +110,15 @@ struct evbus_pub_batch {
 
 /*
  * EVBUS_IOC_SET_RING / EVBUS_IOC_GET_RING: ring capacity and overflow
- * policy.  size is rounded up to a power of two within the module's
- * ring_min..ring_max; resizing needs an empty ring (EBUSY otherwise).
- * size 0 keeps the current size.  wake_min_bytes: a blocked reader is
- * woken only once that many bytes are queued (0 or 1: on the first record).
+ * policy.  size is rounded up to a power of two and must lie within the
+ * module's ring_min..ring_max (EINVAL otherwise); changing the size needs
+ * an empty ring (EBUSY otherwise).  size 0 keeps the current size.
  */
-struct evbus_ring {
+struct evbus_ring_cfg {
 	__u32 size;		/* in/out: bytes */
 	__u32 policy;		/* in/out: EVBUS_POLICY_* */
-	__u32 wake_min_bytes;	/* in/out */
 	__u32 flags;		/* in: must be 0 */
+	__u32 reserved32;	/* must be 0 */
 	__u64 reserved[2];	/* must be 0 */
 };
 
@@ -134,7 +134,7 @@ struct evbus_stats {
 	__u32 policy;		/* EVBUS_POLICY_* */
 	__u32 subscriptions;	/* subscriptions held */
 	__u32 flags;		/* in: must be 0 */
-	__u64 reserved[4];	/* out: 0 */
+	__u64 reserved[4];	/* in: must be 0 */
 };
 
 #define EVBUS_IOC_MAGIC		0xE5
@@ -144,8 +144,8 @@ struct evbus_stats {
 #define EVBUS_IOC_UNSUBSCRIBE	_IOW(EVBUS_IOC_MAGIC, 0x02, __u32)
 #define EVBUS_IOC_PUBLISH	_IOWR(EVBUS_IOC_MAGIC, 0x03, struct evbus_pub)
 #define EVBUS_IOC_PUBLISH_BATCH	_IOWR(EVBUS_IOC_MAGIC, 0x04, struct evbus_pub_batch)
-#define EVBUS_IOC_SET_RING	_IOWR(EVBUS_IOC_MAGIC, 0x05, struct evbus_ring)
-#define EVBUS_IOC_GET_RING	_IOR(EVBUS_IOC_MAGIC, 0x06, struct evbus_ring)
+#define EVBUS_IOC_SET_RING	_IOWR(EVBUS_IOC_MAGIC, 0x05, struct evbus_ring_cfg)
+#define EVBUS_IOC_GET_RING	_IOR(EVBUS_IOC_MAGIC, 0x06, struct evbus_ring_cfg)
 #define EVBUS_IOC_STATS		_IOWR(EVBUS_IOC_MAGIC, 0x07, struct evbus_stats)
 
 /*

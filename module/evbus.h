@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * evbus internals shared by main.c (device, publish, read), index.c
+ * (subscription index) and ring.c (per-file ring and lag accounting).
+ * The theory of operation is at the top of main.c.
+ */
+#ifndef _EVBUS_INTERNAL_H
+#define _EVBUS_INTERNAL_H
+
+#include <linux/types.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/evbus.h>
+
+#include "topic.h"
+
+/* One event being published: built once, copied into every matching ring. */
+struct evbus_msg {
+	u64 seq;
+	u64 time_ns;
+	u64 mono_ns;
+	u64 corr;
+	u64 parent;
+	u32 type;
+	u32 topic_len;
+	u32 payload_len;
+	u32 rec_len;		/* event record length in a ring */
+	const char *topic;
+	const void *payload;
+	struct evbus_segs segs;
+};
+
+/* The sender as one subscriber sees it (pid and user namespaces). */
+struct evbus_ident {
+	u32 pid;
+	u32 tid;
+	u32 uid;
+	u32 gid;
+};
+
+/* A run of lost events: count, and the first and last lost seq. */
+struct evbus_lag {
+	u64 count;
+	u64 first;
+	u64 last;
+};
+
+/*
+ * A subscriber's ring of records, in the uapi record format.  Records never
+ * wrap: one that does not fit before the end is preceded by an
+ * EVBUS_REC_PAD filler.  head and tail are free-running byte positions.
+ *
+ * Lost events that are not in the ring are kept as two runs:
+ * head_lag, lost before the oldest queued record (drop-oldest evictions),
+ * read first; tail_lag, lost after the newest (drop-newest), written into
+ * the ring as a LAGGED record just before the next event that fits.  An
+ * empty ring never has a tail_lag: it is folded into head_lag.
+ */
+struct evbus_ring {
+	spinlock_t lock;		/* protects all fields below */
+	void *data;			/* size bytes, NULL until needed */
+	u32 size;			/* power of two, or 0 */
+	u32 policy;			/* EVBUS_POLICY_* */
+	u64 head;			/* oldest queued byte */
+	u64 tail;			/* next byte to write */
+	u64 queued;			/* event + lag records queued */
+	struct evbus_lag head_lag;
+	struct evbus_lag tail_lag;
+	u64 delivered;			/* event records read */
+	u64 lost;			/* events dropped for this file */
+	u64 lag_records;		/* LAGGED records read */
+	wait_queue_head_t wq;		/* readers and pollers */
+};
+
+struct evbus_file;
+
+/*
+ * One subscription: a pattern held by a file.  Linked into the index node
+ * where the pattern ends (exact or '>' list) and into its file's list.
+ */
+struct evbus_sub_entry {
+	struct hlist_node node_link;	/* bus.lock */
+	struct list_head file_link;	/* evbus_file.lock and bus.lock */
+	struct evbus_file *owner;
+	struct evbus_node *node;
+	u32 id;
+	u16 pattern_len;
+	bool tail;			/* pattern ends with '>' */
+	char pattern[];			/* not NUL-terminated */
+};
+
+/* Per open file of /dev/evbus. */
+struct evbus_file {
+	struct mutex lock;		/* serialises control ioctls: subs, ring setup */
+	struct list_head subs;		/* evbus_sub_entry.file_link */
+	u32 nr_subs;
+	u32 next_sub_id;
+	struct evbus_ring ring;
+	struct pid_namespace *pid_ns;	/* the opener's, for sender pids */
+	struct user_namespace *user_ns;	/* the opener's, for sender ids */
+	/* bus.lock: */
+	u64 match_seq;			/* last seq delivered, to deliver once */
+	struct list_head wake_link;	/* on the publisher's wake list */
+	atomic64_t published;		/* events published through this file */
+};
+
+/* index.c; callers hold bus.lock. */
+int evbus_index_init(void);
+void evbus_index_exit(void);
+int evbus_index_add(struct evbus_sub_entry *sub, const struct evbus_segs *segs);
+void evbus_index_del(struct evbus_sub_entry *sub);
+typedef void (*evbus_match_fn)(struct evbus_file *ef, void *arg);
+void evbus_index_match(const struct evbus_msg *msg, evbus_match_fn fn, void *arg);
+extern struct mutex evbus_bus_lock;
+
+/* ring.c */
+void evbus_ring_init(struct evbus_ring *r);
+void evbus_ring_free(struct evbus_ring *r);
+bool evbus_ring_readable(struct evbus_ring *r);
+bool evbus_ring_push(struct evbus_ring *r, const struct evbus_msg *msg,
+		     const struct evbus_ident *id);
+ssize_t evbus_ring_read(struct evbus_ring *r, char __user *buf, size_t count);
+u32 evbus_event_rec_len(u32 topic_len, u32 payload_len);
+
+#define EVBUS_LAG_REC_LEN	((u32)sizeof(struct evbus_lagged))
+
+#endif /* _EVBUS_INTERNAL_H */

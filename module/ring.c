@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * evbus per-file rings: queueing records, overflow policies, exact lag
+ * accounting and read().
+ *
+ * Writers (publishers) hold bus.lock and then ring.lock; readers take only
+ * ring.lock.  read() copies records to userspace with page faults disabled
+ * while holding ring.lock, so the ring never has to pin or bounce records;
+ * when a copy would fault, the lock is dropped, the user buffer faulted in,
+ * and the walk restarts from the (possibly changed) head.
+ */
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/pagemap.h>
+#include <linux/sched.h>
+#include <linux/sizes.h>
+
+#include "evbus.h"
+
+/* Bytes read() copies per hold of ring.lock. */
+#define EVBUS_READ_CHUNK	SZ_64K
+
+u32 evbus_event_rec_len(u32 topic_len, u32 payload_len)
+{
+	return sizeof(struct evbus_event) + EVBUS_ALIGN(topic_len + 1) +
+	       EVBUS_ALIGN(payload_len);
+}
+
+void evbus_ring_init(struct evbus_ring *r)
+{
+	spin_lock_init(&r->lock);
+	init_waitqueue_head(&r->wq);
+	r->policy = EVBUS_POLICY_DROP_OLDEST;
+}
+
+void evbus_ring_free(struct evbus_ring *r)
+{
+	kvfree(r->data);
+	r->data = NULL;
+	r->size = 0;
+}
+
+static inline void *evbus_ring_at(struct evbus_ring *r, u64 pos)
+{
+	return r->data + (pos & (r->size - 1));
+}
+
+static inline bool evbus_ring_empty(struct evbus_ring *r)
+{
+	return r->head == r->tail;
+}
+
+bool evbus_ring_readable(struct evbus_ring *r)
+{
+	/*
+	 * Racy read from poll() and wait_event(): both re-check after
+	 * queueing on r->wq, and every writer that makes the ring readable
+	 * wakes r->wq after dropping r->lock, so a stale answer is corrected.
+	 */
+	return READ_ONCE(r->head) != READ_ONCE(r->tail) ||
+	       READ_ONCE(r->head_lag.count);
+}
+
+static void evbus_lag_add(struct evbus_lag *lag, u64 count, u64 first, u64 last)
+{
+	if (!lag->count)
+		lag->first = first;
+	lag->last = last;
+	lag->count += count;
+}
+
+/* An empty ring has no tail_lag: the two runs are adjacent, merge them. */
+static void evbus_ring_normalize(struct evbus_ring *r)
+{
+	lockdep_assert_held(&r->lock);
+	if (!evbus_ring_empty(r))
+		return;
+	r->head = 0;
+	r->tail = 0;
+	if (r->tail_lag.count) {
+		evbus_lag_add(&r->head_lag, r->tail_lag.count,
+			      r->tail_lag.first, r->tail_lag.last);
+		memset(&r->tail_lag, 0, sizeof(r->tail_lag));
+	}
+}
+
+/* Bytes a run of records would take from tail on, fillers included. */
+static u64 evbus_ring_need(struct evbus_ring *r, const u32 *lens, int n)
+{
+	u64 pos = r->tail;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		u64 off = pos & (r->size - 1);
+
+		if (off + lens[i] > r->size)
+			pos += r->size - off;
+		pos += lens[i];
+	}
+	return pos - r->tail;
+}
+
+/* Drop the oldest record; what it held becomes part of head_lag. */
+static void evbus_ring_evict(struct evbus_ring *r)
+{
+	struct evbus_rec_hdr *h = evbus_ring_at(r, r->head);
+
+	lockdep_assert_held(&r->lock);
+	if (h->kind == EVBUS_REC_EVENT) {
+		struct evbus_event *ev = (struct evbus_event *)h;
+
+		evbus_lag_add(&r->head_lag, 1, ev->seq, ev->seq);
+		r->lost++;
+		r->queued--;
+	} else if (h->kind == EVBUS_REC_LAGGED) {
+		struct evbus_lagged *lg = (struct evbus_lagged *)h;
+
+		evbus_lag_add(&r->head_lag, lg->lost, lg->first_seq,
+			      lg->last_seq);
+		r->queued--;
+	}
+	r->head += h->len;
+}
+
+/* Reserve len contiguous bytes at tail; the caller checked the space. */
+static void *evbus_ring_reserve(struct evbus_ring *r, u32 len)
+{
+	u64 off = r->tail & (r->size - 1);
+	void *p;
+
+	if (off + len > r->size) {
+		struct evbus_rec_hdr *pad = evbus_ring_at(r, r->tail);
+
+		pad->len = r->size - off;
+		pad->kind = EVBUS_REC_PAD;
+		pad->hdr_len = sizeof(*pad);
+		r->tail += pad->len;
+	}
+	p = evbus_ring_at(r, r->tail);
+	r->tail += len;
+	return p;
+}
+
+static void evbus_ring_put_lag(struct evbus_ring *r, const struct evbus_lag *lag)
+{
+	struct evbus_lagged *lg = evbus_ring_reserve(r, EVBUS_LAG_REC_LEN);
+
+	memset(lg, 0, sizeof(*lg));
+	lg->hdr.len = EVBUS_LAG_REC_LEN;
+	lg->hdr.kind = EVBUS_REC_LAGGED;
+	lg->hdr.hdr_len = sizeof(*lg);
+	lg->lost = lag->count;
+	lg->first_seq = lag->first;
+	lg->last_seq = lag->last;
+	r->queued++;
+}
+
+static void evbus_ring_put_event(struct evbus_ring *r,
+				 const struct evbus_msg *m,
+				 const struct evbus_ident *id)
+{
+	struct evbus_event *ev;
+	u32 toff = sizeof(*ev), tpad = EVBUS_ALIGN(m->topic_len + 1);
+	char *p;
+
+	ev = evbus_ring_reserve(r, m->rec_len);
+	ev->hdr.len = m->rec_len;
+	ev->hdr.kind = EVBUS_REC_EVENT;
+	ev->hdr.hdr_len = sizeof(*ev);
+	ev->topic_len = m->topic_len;
+	ev->payload_len = m->payload_len;
+	ev->seq = m->seq;
+	ev->time_ns = m->time_ns;
+	ev->mono_ns = m->mono_ns;
+	ev->pid = id->pid;
+	ev->tid = id->tid;
+	ev->uid = id->uid;
+	ev->gid = id->gid;
+	ev->type = m->type;
+	ev->flags = 0;
+	ev->corr = m->corr;
+	ev->parent = m->parent;
+
+	/* Topic, NUL, payload; every padding byte is written too. */
+	p = (char *)ev + toff;
+	memcpy(p, m->topic, m->topic_len);
+	memset(p + m->topic_len, 0, tpad - m->topic_len);
+	p += tpad;
+	memcpy(p, m->payload, m->payload_len);
+	memset(p + m->payload_len, 0, m->rec_len - toff - tpad - m->payload_len);
+	r->queued++;
+}
+
+/*
+ * Queue one event, or count it lost for this file.  Returns true if the
+ * ring went from nothing to read to readable, i.e. a reader needs a wake-up.
+ */
+bool evbus_ring_push(struct evbus_ring *r, const struct evbus_msg *m,
+		     const struct evbus_ident *id)
+{
+	u32 lens[2];
+	bool was_readable;
+	u64 need;
+	int n;
+
+	spin_lock(&r->lock);
+	was_readable = !evbus_ring_empty(r) || r->head_lag.count;
+	for (;;) {
+		evbus_ring_normalize(r);
+		n = 0;
+		if (r->tail_lag.count)
+			lens[n++] = EVBUS_LAG_REC_LEN;
+		lens[n++] = m->rec_len;
+		need = evbus_ring_need(r, lens, n);
+		if (need <= r->size - (r->tail - r->head))
+			break;
+		if (r->policy != EVBUS_POLICY_DROP_OLDEST ||
+		    evbus_ring_empty(r) || need > r->size)
+			goto drop;
+		evbus_ring_evict(r);
+	}
+	if (r->tail_lag.count) {
+		evbus_ring_put_lag(r, &r->tail_lag);
+		memset(&r->tail_lag, 0, sizeof(r->tail_lag));
+	}
+	evbus_ring_put_event(r, m, id);
+	goto out;
+
+drop:
+	/* An empty ring keeps its losses in head_lag (see normalize). */
+	evbus_lag_add(evbus_ring_empty(r) ? &r->head_lag : &r->tail_lag,
+		      1, m->seq, m->seq);
+	r->lost++;
+out:
+	spin_unlock(&r->lock);
+	return !was_readable;
+}
+
+/*
+ * Copy whole records to buf.  Returns bytes copied, -EAGAIN if there is
+ * nothing to read, -EINVAL if the next record does not fit in count, or
+ * -EFAULT if buf is bad before anything was copied.
+ */
+ssize_t evbus_ring_read(struct evbus_ring *r, char __user *buf, size_t count)
+{
+	struct evbus_lagged lg;
+	size_t copied = 0, held;
+	bool too_small = false;
+	size_t want;
+
+retry:
+	spin_lock(&r->lock);
+	for (held = 0;; held += want) {
+		struct evbus_rec_hdr *h;
+
+		if (evbus_ring_empty(r))
+			evbus_ring_normalize(r);
+
+		if (r->head_lag.count) {
+			want = sizeof(lg);
+			if (want > count - copied) {
+				too_small = true;
+				break;
+			}
+			memset(&lg, 0, sizeof(lg));
+			lg.hdr.len = sizeof(lg);
+			lg.hdr.kind = EVBUS_REC_LAGGED;
+			lg.hdr.hdr_len = sizeof(lg);
+			lg.lost = r->head_lag.count;
+			lg.first_seq = r->head_lag.first;
+			lg.last_seq = r->head_lag.last;
+			if (copy_to_user_nofault(buf + copied, &lg, sizeof(lg)))
+				goto fault;
+			memset(&r->head_lag, 0, sizeof(r->head_lag));
+			r->lag_records++;
+			copied += sizeof(lg);
+			continue;
+		}
+		if (evbus_ring_empty(r))
+			break;
+
+		h = evbus_ring_at(r, r->head);
+		if (h->kind == EVBUS_REC_PAD) {
+			r->head += h->len;
+			want = 0;
+			continue;
+		}
+		want = h->len;
+		if (want > count - copied) {
+			too_small = true;
+			break;
+		}
+		/* Bound the time writers can spin on r->lock behind us. */
+		if (held >= EVBUS_READ_CHUNK) {
+			spin_unlock(&r->lock);
+			cond_resched();
+			goto retry;
+		}
+		if (copy_to_user_nofault(buf + copied, h, want))
+			goto fault;
+		if (h->kind == EVBUS_REC_EVENT)
+			r->delivered++;
+		else
+			r->lag_records++;
+		r->queued--;
+		r->head += want;
+		copied += want;
+	}
+	spin_unlock(&r->lock);
+
+	if (copied)
+		return copied;
+	return too_small ? -EINVAL : -EAGAIN;
+
+fault:
+	spin_unlock(&r->lock);
+	/* Fault the destination in with the lock dropped, then try again. */
+	if (fault_in_writeable(buf + copied, want))
+		return copied ? copied : -EFAULT;
+	cond_resched();
+	goto retry;
+}
