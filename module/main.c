@@ -707,7 +707,6 @@ static const struct file_operations evbus_fops = {
 	.unlocked_ioctl = evbus_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.show_fdinfo = evbus_show_fdinfo,
-	.llseek = no_llseek,
 };
 
 static struct miscdevice evbus_misc = {

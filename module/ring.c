@@ -101,8 +101,8 @@ static u64 evbus_ring_need(struct evbus_ring *r, const u32 *lens, int n)
 	return pos - r->tail;
 }
 
-/* Drop the oldest record; what it held becomes part of head_lag. */
-static void evbus_ring_evict(struct evbus_ring *r)
+/* Fold the record at head into head_lag (events are counted as lost). */
+static void evbus_ring_drop_head(struct evbus_ring *r)
 {
 	struct evbus_rec_hdr *h = evbus_ring_at(r, r->head);
 
@@ -121,6 +121,23 @@ static void evbus_ring_evict(struct evbus_ring *r)
 		r->queued--;
 	}
 	r->head += h->len;
+}
+
+/*
+ * Evict the oldest record.  A LAGGED record (or filler) that becomes the
+ * head is folded in too: it is adjacent to head_lag, and consecutive
+ * losses are reported as one record.
+ */
+static void evbus_ring_evict(struct evbus_ring *r)
+{
+	evbus_ring_drop_head(r);
+	while (!evbus_ring_empty(r)) {
+		struct evbus_rec_hdr *h = evbus_ring_at(r, r->head);
+
+		if (h->kind == EVBUS_REC_EVENT)
+			break;
+		evbus_ring_drop_head(r);
+	}
 }
 
 /* Reserve len contiguous bytes at tail; the caller checked the space. */
@@ -215,8 +232,9 @@ bool evbus_ring_push(struct evbus_ring *r, const struct evbus_msg *m,
 		need = evbus_ring_need(r, lens, n);
 		if (need <= r->size - (r->tail - r->head))
 			break;
+		/* Evicting cannot help a record larger than the whole ring. */
 		if (r->policy != EVBUS_POLICY_DROP_OLDEST ||
-		    evbus_ring_empty(r) || need > r->size)
+		    evbus_ring_empty(r) || m->rec_len > r->size)
 			goto drop;
 		evbus_ring_evict(r);
 	}

@@ -137,7 +137,7 @@ struct evbus_stats {
 	__u64 reserved[4];	/* in: must be 0 */
 };
 
-#define EVBUS_IOC_MAGIC		0xE5
+#define EVBUS_IOC_MAGIC		0xEB	/* unassigned in ioctl-number.rst (6.1) */
 
 #define EVBUS_IOC_VERSION	_IOWR(EVBUS_IOC_MAGIC, 0x00, struct evbus_version)
 #define EVBUS_IOC_SUBSCRIBE	_IOWR(EVBUS_IOC_MAGIC, 0x01, struct evbus_sub)
