@@ -12,6 +12,7 @@
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
+#include <linux/percpu.h>
 #include <linux/evbus.h>
 
 #include "topic.h"
@@ -59,6 +60,7 @@ struct evbus_lag {
  * empty ring never has a tail_lag: it is folded into head_lag.
  */
 struct evbus_ring {
+	u64 file_id;			/* for tracepoints; set at open */
 	spinlock_t lock;		/* protects all fields below */
 	void *data;			/* size bytes, NULL until needed */
 	u32 size;			/* power of two, or 0 */
@@ -66,6 +68,7 @@ struct evbus_ring {
 	u64 head;			/* oldest queued byte */
 	u64 tail;			/* next byte to write */
 	u64 queued;			/* event + lag records queued */
+	u64 queued_bytes;		/* their bytes, fillers excluded */
 	struct evbus_lag head_lag;
 	struct evbus_lag tail_lag;
 	u64 delivered;			/* event records read */
@@ -105,6 +108,39 @@ struct evbus_file {
 	struct list_head wake_link;	/* on the publisher's wake list */
 	atomic64_t published;		/* events published through this file */
 };
+
+/*
+ * stats.c: global counters, per CPU, summed when /sys/kernel/evbus/stats/
+ * is read.  All s64 so one summing routine serves them all.
+ */
+struct evbus_pcpu_stats {
+	s64 published;		/* events published */
+	s64 published_bytes;	/* payload bytes published */
+	s64 deliveries;		/* event x matching file, queued or lost */
+	s64 lost;		/* deliveries dropped by a full ring */
+	s64 read_events;	/* event records returned by read() */
+	s64 read_bytes;		/* bytes returned by read() */
+	s64 lag_records;	/* LAGGED records returned by read() */
+	s64 queued_events;	/* event records in rings now */
+	s64 queued_bytes;	/* event and LAGGED record bytes in rings now */
+	s64 subscriptions;	/* subscriptions now */
+	s64 open_files;		/* open files now */
+	s64 publish_err_einval;
+	s64 publish_err_efault;
+	s64 publish_err_emsgsize;
+	s64 publish_err_enomem;
+	s64 publish_err_ebadf;
+	s64 publish_err_other;
+	s64 ioctl_errors;	/* every failed evbus ioctl */
+};
+DECLARE_PER_CPU(struct evbus_pcpu_stats, evbus_pcpu_stats);
+#define evbus_count(field, n)	this_cpu_add(evbus_pcpu_stats.field, (n))
+
+int evbus_stats_init(void);
+void evbus_stats_exit(void);
+void evbus_stats_ring_alloc(s64 bytes);
+void evbus_stats_ring_free(s64 bytes);
+void evbus_stats_publish_error(int err);
 
 /* index.c; callers hold bus.lock. */
 int evbus_index_init(void);

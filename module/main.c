@@ -58,6 +58,9 @@
 
 #include "evbus.h"
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
 /* Hard ceilings: module parameters can be lowered, never raised past them. */
 #define EVBUS_PAYLOAD_CEILING	SZ_1M
 #define EVBUS_RING_CEILING	SZ_256M
@@ -120,6 +123,7 @@ module_param(dev_mode, ushort, 0444);
 MODULE_PARM_DESC(dev_mode, "Mode of /dev/evbus at load time (default 0660)");
 
 static u64 evbus_seq;		/* evbus_bus_lock: last sequence number */
+static atomic64_t evbus_file_ids = ATOMIC64_INIT(0);
 
 static u32 evbus_ring_size(u32 want)
 {
@@ -140,10 +144,12 @@ static int evbus_open(struct inode *inode, struct file *file)
 	INIT_LIST_HEAD(&ef->subs);
 	INIT_LIST_HEAD(&ef->wake_link);
 	evbus_ring_init(&ef->ring);
+	ef->ring.file_id = atomic64_inc_return(&evbus_file_ids);
 	ef->next_sub_id = 1;
 	ef->pid_ns = get_pid_ns(task_active_pid_ns(current));
 	ef->user_ns = get_user_ns(file->f_cred->user_ns);
 	file->private_data = ef;
+	evbus_count(open_files, 1);
 	return nonseekable_open(inode, file);
 }
 
@@ -159,6 +165,8 @@ static int evbus_release(struct inode *inode, struct file *file)
 
 	list_for_each_entry_safe(sub, tmp, &ef->subs, file_link)
 		kfree(sub);
+	evbus_count(subscriptions, -(s64)ef->nr_subs);
+	evbus_count(open_files, -1);
 	evbus_ring_free(&ef->ring);
 	put_user_ns(ef->user_ns);
 	put_pid_ns(ef->pid_ns);
@@ -197,6 +205,7 @@ static void evbus_deliver(struct evbus_file *ef, void *arg)
 	struct evbus_pub_ctx *ctx = arg;
 
 	evbus_ident_for(ctx, ef);
+	evbus_count(deliveries, 1);
 	if (evbus_ring_push(&ef->ring, ctx->msg, &ctx->ident) &&
 	    list_empty(&ef->wake_link))
 		list_add_tail(&ef->wake_link, &ctx->wake);
@@ -301,6 +310,8 @@ static u32 evbus_publish(struct evbus_file *ef, const struct evbus_pub *descs,
 		}
 
 		if (k) {
+			u64 bytes = 0;
+
 			INIT_LIST_HEAD(&ctx.wake);
 			ctx.pid_ns = NULL;
 			ctx.user_ns = NULL;
@@ -314,18 +325,26 @@ static u32 evbus_publish(struct evbus_file *ef, const struct evbus_pub *descs,
 				if (!done && !i)
 					*first_seq = m->seq;
 				ctx.msg = m;
+				trace_evbus_publish(ef->ring.file_id, m->seq, m->topic,
+						    m->topic_len, m->payload_len,
+						    m->type);
 				evbus_index_match(m, evbus_deliver, &ctx);
+				bytes += m->payload_len;
 			}
 			evbus_wake_all(&ctx);
 			mutex_unlock(&evbus_bus_lock);
 			done += k;
 			atomic64_add(k, &ef->published);
+			evbus_count(published, k);
+			evbus_count(published_bytes, bytes);
 		}
 		if (*err)
 			break;
 		cond_resched();
 	}
 out_free:
+	if (*err)
+		evbus_stats_publish_error(*err);
 	if (st != &st1)
 		kvfree(st);
 	if (stage != small)
@@ -339,8 +358,10 @@ static long evbus_ioctl_publish(struct evbus_file *ef, void __user *argp)
 	u64 seq;
 	int err;
 
-	if (copy_from_user(&p, argp, sizeof(p)))
+	if (copy_from_user(&p, argp, sizeof(p))) {
+		evbus_stats_publish_error(-EFAULT);
 		return -EFAULT;
+	}
 	if (!evbus_publish(ef, &p, 1, &seq, &err))
 		return err;
 	p.seq = seq;
@@ -356,16 +377,20 @@ static long evbus_ioctl_publish_batch(struct evbus_file *ef, void __user *argp)
 	u32 done;
 	int err;
 
+	err = -EFAULT;
 	if (copy_from_user(&b, argp, sizeof(b)))
-		return -EFAULT;
+		goto err_count;
+	err = -EINVAL;
 	if (b.flags || b.reserved32 || b.reserved[0] || b.reserved[1])
-		return -EINVAL;
+		goto err_count;
 	if (!b.count || b.count > EVBUS_BATCH_MAX)
-		return -EINVAL;
+		goto err_count;
 	descs = vmemdup_user(u64_to_user_ptr(b.events),
 			     array_size(b.count, sizeof(*descs)));
-	if (IS_ERR(descs))
-		return PTR_ERR(descs);
+	if (IS_ERR(descs)) {
+		err = PTR_ERR(descs);
+		goto err_count;
+	}
 
 	done = evbus_publish(ef, descs, b.count, &b.first_seq, &err);
 	kvfree(descs);
@@ -375,6 +400,10 @@ static long evbus_ioctl_publish_batch(struct evbus_file *ef, void __user *argp)
 	if (copy_to_user(argp, &b, sizeof(b)))
 		return done ? done : -EFAULT;
 	return done ? done : err;
+
+err_count:
+	evbus_stats_publish_error(err);
+	return err;
 }
 
 /* ------------------------------------------------------- subscriptions */
@@ -398,6 +427,7 @@ static int evbus_ring_ensure(struct evbus_file *ef)
 	ef->ring.size = size;
 	spin_unlock(&ef->ring.lock);
 	mutex_unlock(&evbus_bus_lock);
+	evbus_stats_ring_alloc(size);
 	return 0;
 }
 
@@ -450,7 +480,10 @@ static long evbus_ioctl_subscribe(struct evbus_file *ef, void __user *argp)
 		goto err_unlock;
 	ef->next_sub_id++;
 	ef->nr_subs++;
+	trace_evbus_subscribe(ef->ring.file_id, sub->id, sub->pattern,
+			      sub->pattern_len);
 	mutex_unlock(&ef->lock);
+	evbus_count(subscriptions, 1);
 	return 0;
 
 err_unlock:
@@ -475,8 +508,10 @@ static long evbus_ioctl_unsubscribe(struct evbus_file *ef, u32 __user *argp)
 		list_del(&sub->file_link);
 		mutex_unlock(&evbus_bus_lock);
 		ef->nr_subs--;
+		trace_evbus_unsubscribe(ef->ring.file_id, id);
 		mutex_unlock(&ef->lock);
 		kfree(sub);
+		evbus_count(subscriptions, -1);
 		return 0;
 	}
 	mutex_unlock(&ef->lock);
@@ -490,7 +525,7 @@ static long evbus_ioctl_set_ring(struct evbus_file *ef, void __user *argp)
 	struct evbus_ring *r = &ef->ring;
 	struct evbus_ring_cfg cfg;
 	void *data = NULL, *old = NULL;
-	u32 size = 0;
+	u32 size = 0, old_size = 0;
 	int ret = 0;
 
 	if (copy_from_user(&cfg, argp, sizeof(cfg)))
@@ -521,6 +556,7 @@ static long evbus_ioctl_set_ring(struct evbus_file *ef, void __user *argp)
 	} else {
 		if (data) {
 			old = r->data;
+			old_size = r->size;
 			r->data = data;
 			r->size = size;
 			r->head = 0;
@@ -531,6 +567,11 @@ static long evbus_ioctl_set_ring(struct evbus_file *ef, void __user *argp)
 	}
 	spin_unlock(&r->lock);
 	mutex_unlock(&evbus_bus_lock);
+	if (!ret && size && size != old_size) {
+		evbus_stats_ring_alloc(size);
+		if (old)
+			evbus_stats_ring_free(old_size);
+	}
 out_unlock:
 	mutex_unlock(&ef->lock);
 	kvfree(data);
@@ -558,7 +599,7 @@ static void evbus_fill_stats(struct evbus_file *ef, struct evbus_stats *st)
 	memset(st, 0, sizeof(*st));
 	spin_lock(&r->lock);
 	st->queued_events = r->queued;
-	st->queued_bytes = r->tail - r->head;
+	st->queued_bytes = r->queued_bytes;
 	st->delivered = r->delivered;
 	st->lost = r->lost;
 	st->lag_records = r->lag_records;
@@ -601,7 +642,8 @@ static long evbus_ioctl_version(void __user *argp)
 	return copy_to_user(argp, &v, sizeof(v)) ? -EFAULT : 0;
 }
 
-static long evbus_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+static long evbus_ioctl_cmd(struct file *file, unsigned int cmd,
+			    unsigned long arg)
 {
 	struct evbus_file *ef = file->private_data;
 	void __user *argp = (void __user *)arg;
@@ -610,8 +652,10 @@ static long evbus_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	switch (cmd) {
 	case EVBUS_IOC_PUBLISH:
 	case EVBUS_IOC_PUBLISH_BATCH:
-		if (!(file->f_mode & FMODE_WRITE))
+		if (!(file->f_mode & FMODE_WRITE)) {
+			evbus_stats_publish_error(-EBADF);
 			return -EBADF;
+		}
 		break;
 	case EVBUS_IOC_SUBSCRIBE:
 	case EVBUS_IOC_SET_RING:
@@ -640,6 +684,15 @@ static long evbus_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	default:
 		return -ENOIOCTLCMD;
 	}
+}
+
+static long evbus_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	long ret = evbus_ioctl_cmd(file, cmd, arg);
+
+	if (ret < 0 && ret != -ENOIOCTLCMD)
+		evbus_count(ioctl_errors, 1);
+	return ret;
 }
 
 /* ------------------------------------------------------- read and poll */
@@ -682,6 +735,7 @@ static void evbus_show_fdinfo(struct seq_file *m, struct file *file)
 	struct evbus_stats st;
 
 	evbus_fill_stats(ef, &st);
+	seq_printf(m, "evbus-id:\t%llu\n", ef->ring.file_id);
 	seq_printf(m, "evbus-ring:\t%u\n", st.capacity);
 	seq_printf(m, "evbus-policy:\t%s\n", evbus_policy_names[st.policy]);
 	seq_printf(m, "evbus-queued:\t%llu\n", st.queued_events);
@@ -736,17 +790,25 @@ static int __init evbus_init(void)
 	ret = evbus_index_init();
 	if (ret)
 		return ret;
+	ret = evbus_stats_init();
+	if (ret)
+		goto err_index;
 	ret = misc_register(&evbus_misc);
-	if (ret) {
-		evbus_index_exit();
-		return ret;
-	}
+	if (ret)
+		goto err_stats;
 	return 0;
+
+err_stats:
+	evbus_stats_exit();
+err_index:
+	evbus_index_exit();
+	return ret;
 }
 
 static void __exit evbus_exit(void)
 {
 	misc_deregister(&evbus_misc);
+	evbus_stats_exit();
 	evbus_index_exit();
 }
 

@@ -17,6 +17,7 @@
 #include <linux/sizes.h>
 
 #include "evbus.h"
+#include "trace.h"
 
 /* Bytes read() copies per hold of ring.lock. */
 #define EVBUS_READ_CHUNK	SZ_64K
@@ -34,8 +35,13 @@ void evbus_ring_init(struct evbus_ring *r)
 	r->policy = EVBUS_POLICY_DROP_OLDEST;
 }
 
+/* The file is gone: its queued records leave the global gauges. */
 void evbus_ring_free(struct evbus_ring *r)
 {
+	evbus_count(queued_events, -(s64)r->queued);
+	evbus_count(queued_bytes, -(s64)r->queued_bytes);
+	if (r->data)
+		evbus_stats_ring_free(r->size);
 	kvfree(r->data);
 	r->data = NULL;
 	r->size = 0;
@@ -78,6 +84,7 @@ static void evbus_ring_normalize(struct evbus_ring *r)
 		return;
 	r->head = 0;
 	r->tail = 0;
+	WARN_ON_ONCE(r->queued || r->queued_bytes);
 	if (r->tail_lag.count) {
 		evbus_lag_add(&r->head_lag, r->tail_lag.count,
 			      r->tail_lag.first, r->tail_lag.last);
@@ -113,12 +120,18 @@ static void evbus_ring_drop_head(struct evbus_ring *r)
 		evbus_lag_add(&r->head_lag, 1, ev->seq, ev->seq);
 		r->lost++;
 		r->queued--;
+		evbus_count(lost, 1);
+		trace_evbus_drop(r->file_id, ev->seq, true, r->lost);
+		evbus_count(queued_events, -1);
 	} else if (h->kind == EVBUS_REC_LAGGED) {
 		struct evbus_lagged *lg = (struct evbus_lagged *)h;
 
 		evbus_lag_add(&r->head_lag, lg->lost, lg->first_seq,
 			      lg->last_seq);
-		r->queued--;
+	}
+	if (h->kind != EVBUS_REC_PAD) {
+		r->queued_bytes -= h->len;
+		evbus_count(queued_bytes, -(s64)h->len);
 	}
 	r->head += h->len;
 }
@@ -170,7 +183,8 @@ static void evbus_ring_put_lag(struct evbus_ring *r, const struct evbus_lag *lag
 	lg->lost = lag->count;
 	lg->first_seq = lag->first;
 	lg->last_seq = lag->last;
-	r->queued++;
+	r->queued_bytes += EVBUS_LAG_REC_LEN;
+	evbus_count(queued_bytes, EVBUS_LAG_REC_LEN);
 }
 
 static void evbus_ring_put_event(struct evbus_ring *r,
@@ -207,6 +221,9 @@ static void evbus_ring_put_event(struct evbus_ring *r,
 	memcpy(p, m->payload, m->payload_len);
 	memset(p + m->payload_len, 0, m->rec_len - toff - tpad - m->payload_len);
 	r->queued++;
+	r->queued_bytes += m->rec_len;
+	evbus_count(queued_events, 1);
+	evbus_count(queued_bytes, m->rec_len);
 }
 
 /*
@@ -243,6 +260,7 @@ bool evbus_ring_push(struct evbus_ring *r, const struct evbus_msg *m,
 		memset(&r->tail_lag, 0, sizeof(r->tail_lag));
 	}
 	evbus_ring_put_event(r, m, id);
+	trace_evbus_deliver(r->file_id, m->seq, r->queued);
 	goto out;
 
 drop:
@@ -250,6 +268,8 @@ drop:
 	evbus_lag_add(evbus_ring_empty(r) ? &r->head_lag : &r->tail_lag,
 		      1, m->seq, m->seq);
 	r->lost++;
+	evbus_count(lost, 1);
+	trace_evbus_drop(r->file_id, m->seq, false, r->lost);
 out:
 	spin_unlock(&r->lock);
 	return !was_readable;
@@ -292,6 +312,7 @@ retry:
 				goto fault;
 			memset(&r->head_lag, 0, sizeof(r->head_lag));
 			r->lag_records++;
+			evbus_count(lag_records, 1);
 			copied += sizeof(lg);
 			continue;
 		}
@@ -317,25 +338,37 @@ retry:
 		}
 		if (copy_to_user_nofault(buf + copied, h, want))
 			goto fault;
-		if (h->kind == EVBUS_REC_EVENT)
+		if (h->kind == EVBUS_REC_EVENT) {
 			r->delivered++;
-		else
+			r->queued--;
+			evbus_count(read_events, 1);
+			evbus_count(queued_events, -1);
+		} else {
 			r->lag_records++;
-		r->queued--;
+			evbus_count(lag_records, 1);
+		}
+		r->queued_bytes -= want;
+		evbus_count(queued_bytes, -(s64)want);
 		r->head += want;
 		copied += want;
 	}
 	spin_unlock(&r->lock);
 
-	if (copied)
+	if (copied) {
+		evbus_count(read_bytes, copied);
 		return copied;
+	}
 	return too_small ? -EINVAL : -EAGAIN;
 
 fault:
 	spin_unlock(&r->lock);
 	/* Fault the destination in with the lock dropped, then try again. */
-	if (fault_in_writeable(buf + copied, want))
-		return copied ? copied : -EFAULT;
+	if (fault_in_writeable(buf + copied, want)) {
+		if (!copied)
+			return -EFAULT;
+		evbus_count(read_bytes, copied);
+		return copied;
+	}
 	cond_resched();
 	goto retry;
 }

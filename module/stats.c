@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * evbus global counters, one value per file in /sys/kernel/evbus/stats/.
+ *
+ * Counters that move on the publish and read paths are per-CPU and summed
+ * when read, so the hot paths never share a cache line.  Gauges (queued
+ * events and bytes) are per-CPU deltas too: one CPU's part can be negative,
+ * the sum cannot.  Ring memory and open files change only on open, close
+ * and ring setup and are plain atomics.
+ */
+#include <linux/kobject.h>
+#include <linux/sysfs.h>
+#include <linux/percpu.h>
+#include <linux/atomic.h>
+
+#include "evbus.h"
+
+DEFINE_PER_CPU(struct evbus_pcpu_stats, evbus_pcpu_stats);
+
+static atomic64_t evbus_ring_bytes = ATOMIC64_INIT(0);
+static atomic64_t evbus_ring_bytes_max = ATOMIC64_INIT(0);
+static struct kobject *evbus_kobj;
+
+void evbus_stats_ring_alloc(s64 bytes)
+{
+	s64 now = atomic64_add_return(bytes, &evbus_ring_bytes);
+	s64 max = atomic64_read(&evbus_ring_bytes_max);
+
+	while (now > max) {
+		s64 old = atomic64_cmpxchg(&evbus_ring_bytes_max, max, now);
+
+		if (old == max)
+			break;
+		max = old;
+	}
+}
+
+void evbus_stats_ring_free(s64 bytes)
+{
+	atomic64_sub(bytes, &evbus_ring_bytes);
+}
+
+/* A failed publish or batch: count it by cause. */
+void evbus_stats_publish_error(int err)
+{
+	switch (err) {
+	case -EINVAL:
+		evbus_count(publish_err_einval, 1);
+		break;
+	case -EFAULT:
+		evbus_count(publish_err_efault, 1);
+		break;
+	case -EMSGSIZE:
+		evbus_count(publish_err_emsgsize, 1);
+		break;
+	case -ENOMEM:
+		evbus_count(publish_err_enomem, 1);
+		break;
+	case -EBADF:
+		evbus_count(publish_err_ebadf, 1);
+		break;
+	default:
+		evbus_count(publish_err_other, 1);
+		break;
+	}
+}
+
+static s64 evbus_sum(size_t off)
+{
+	s64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += *(s64 *)((char *)per_cpu_ptr(&evbus_pcpu_stats, cpu) + off);
+	return sum;
+}
+
+struct evbus_stat_attr {
+	struct kobj_attribute attr;
+	size_t off;			/* in struct evbus_pcpu_stats */
+};
+
+static ssize_t evbus_stat_show(struct kobject *kobj, struct kobj_attribute *attr,
+			       char *buf)
+{
+	struct evbus_stat_attr *sa = container_of(attr, struct evbus_stat_attr, attr);
+
+	return sysfs_emit(buf, "%lld\n", evbus_sum(sa->off));
+}
+
+#define EVBUS_STAT(_name)						\
+	static struct evbus_stat_attr evbus_attr_##_name = {		\
+		.attr = __ATTR(_name, 0444, evbus_stat_show, NULL),	\
+		.off = offsetof(struct evbus_pcpu_stats, _name),	\
+	}
+
+EVBUS_STAT(published);
+EVBUS_STAT(published_bytes);
+EVBUS_STAT(deliveries);
+EVBUS_STAT(lost);
+EVBUS_STAT(read_events);
+EVBUS_STAT(read_bytes);
+EVBUS_STAT(lag_records);
+EVBUS_STAT(queued_events);
+EVBUS_STAT(queued_bytes);
+EVBUS_STAT(subscriptions);
+EVBUS_STAT(open_files);
+EVBUS_STAT(publish_err_einval);
+EVBUS_STAT(publish_err_efault);
+EVBUS_STAT(publish_err_emsgsize);
+EVBUS_STAT(publish_err_enomem);
+EVBUS_STAT(publish_err_ebadf);
+EVBUS_STAT(publish_err_other);
+EVBUS_STAT(ioctl_errors);
+
+static ssize_t ring_bytes_show(struct kobject *kobj, struct kobj_attribute *attr,
+			       char *buf)
+{
+	return sysfs_emit(buf, "%lld\n", atomic64_read(&evbus_ring_bytes));
+}
+
+static ssize_t ring_bytes_max_show(struct kobject *kobj,
+				   struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lld\n", atomic64_read(&evbus_ring_bytes_max));
+}
+
+static struct kobj_attribute evbus_attr_ring_bytes = __ATTR_RO(ring_bytes);
+static struct kobj_attribute evbus_attr_ring_bytes_max = __ATTR_RO(ring_bytes_max);
+
+static struct attribute *evbus_stat_attrs[] = {
+	&evbus_attr_published.attr.attr,
+	&evbus_attr_published_bytes.attr.attr,
+	&evbus_attr_deliveries.attr.attr,
+	&evbus_attr_lost.attr.attr,
+	&evbus_attr_read_events.attr.attr,
+	&evbus_attr_read_bytes.attr.attr,
+	&evbus_attr_lag_records.attr.attr,
+	&evbus_attr_queued_events.attr.attr,
+	&evbus_attr_queued_bytes.attr.attr,
+	&evbus_attr_subscriptions.attr.attr,
+	&evbus_attr_open_files.attr.attr,
+	&evbus_attr_publish_err_einval.attr.attr,
+	&evbus_attr_publish_err_efault.attr.attr,
+	&evbus_attr_publish_err_emsgsize.attr.attr,
+	&evbus_attr_publish_err_enomem.attr.attr,
+	&evbus_attr_publish_err_ebadf.attr.attr,
+	&evbus_attr_publish_err_other.attr.attr,
+	&evbus_attr_ioctl_errors.attr.attr,
+	&evbus_attr_ring_bytes.attr,
+	&evbus_attr_ring_bytes_max.attr,
+	NULL,
+};
+
+static const struct attribute_group evbus_stat_group = {
+	.name = "stats",
+	.attrs = evbus_stat_attrs,
+};
+
+int evbus_stats_init(void)
+{
+	int ret;
+
+	evbus_kobj = kobject_create_and_add("evbus", kernel_kobj);
+	if (!evbus_kobj)
+		return -ENOMEM;
+	ret = sysfs_create_group(evbus_kobj, &evbus_stat_group);
+	if (ret)
+		kobject_put(evbus_kobj);
+	return ret;
+}
+
+void evbus_stats_exit(void)
+{
+	sysfs_remove_group(evbus_kobj, &evbus_stat_group);
+	kobject_put(evbus_kobj);
+}

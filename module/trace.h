@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * evbus tracepoints (system "evbus"): publish, deliver, drop, subscribe
+ * and unsubscribe.  Files are named by the id shown in their fdinfo.
+ */
+#undef TRACE_SYSTEM
+#define TRACE_SYSTEM evbus
+
+#if !defined(_EVBUS_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
+#define _EVBUS_TRACE_H
+
+#include <linux/tracepoint.h>
+
+/* Topics are not NUL-terminated where they are traced: copy with a NUL. */
+#define evbus_trace_copy_topic(dst, src, len)				\
+	do {								\
+		char *__d = (char *)(dst);				\
+									\
+		memcpy(__d, src, len);					\
+		__d[len] = '\0';					\
+	} while (0)
+
+TRACE_EVENT(evbus_publish,
+	TP_PROTO(u64 file_id, u64 seq, const char *topic, u32 topic_len,
+		 u32 payload_len, u32 type),
+	TP_ARGS(file_id, seq, topic, topic_len, payload_len, type),
+	TP_STRUCT__entry(
+		__field(u64, file_id)
+		__field(u64, seq)
+		__field(u32, payload_len)
+		__field(u32, type)
+		__field(pid_t, pid)
+		__dynamic_array(char, topic, topic_len + 1)
+	),
+	TP_fast_assign(
+		__entry->file_id = file_id;
+		__entry->seq = seq;
+		__entry->payload_len = payload_len;
+		__entry->type = type;
+		__entry->pid = current->tgid;
+		evbus_trace_copy_topic(__get_dynamic_array(topic), topic, topic_len);
+	),
+	TP_printk("file=%llu seq=%llu pid=%d topic=%s len=%u type=%u",
+		  __entry->file_id, __entry->seq, __entry->pid,
+		  __get_str(topic), __entry->payload_len, __entry->type)
+);
+
+TRACE_EVENT(evbus_deliver,
+	TP_PROTO(u64 file_id, u64 seq, u64 queued),
+	TP_ARGS(file_id, seq, queued),
+	TP_STRUCT__entry(
+		__field(u64, file_id)
+		__field(u64, seq)
+		__field(u64, queued)
+	),
+	TP_fast_assign(
+		__entry->file_id = file_id;
+		__entry->seq = seq;
+		__entry->queued = queued;
+	),
+	TP_printk("file=%llu seq=%llu queued=%llu",
+		  __entry->file_id, __entry->seq, __entry->queued)
+);
+
+TRACE_EVENT(evbus_drop,
+	TP_PROTO(u64 file_id, u64 seq, bool evicted, u64 lost),
+	TP_ARGS(file_id, seq, evicted, lost),
+	TP_STRUCT__entry(
+		__field(u64, file_id)
+		__field(u64, seq)
+		__field(u64, lost)
+		__field(bool, evicted)
+	),
+	TP_fast_assign(
+		__entry->file_id = file_id;
+		__entry->seq = seq;
+		__entry->lost = lost;
+		__entry->evicted = evicted;
+	),
+	TP_printk("file=%llu seq=%llu %s lost=%llu", __entry->file_id,
+		  __entry->seq, __entry->evicted ? "evicted" : "dropped",
+		  __entry->lost)
+);
+
+TRACE_EVENT(evbus_subscribe,
+	TP_PROTO(u64 file_id, u32 sub_id, const char *pattern, u32 len),
+	TP_ARGS(file_id, sub_id, pattern, len),
+	TP_STRUCT__entry(
+		__field(u64, file_id)
+		__field(u32, sub_id)
+		__dynamic_array(char, pattern, len + 1)
+	),
+	TP_fast_assign(
+		__entry->file_id = file_id;
+		__entry->sub_id = sub_id;
+		evbus_trace_copy_topic(__get_dynamic_array(pattern), pattern, len);
+	),
+	TP_printk("file=%llu sub=%u pattern=%s", __entry->file_id,
+		  __entry->sub_id, __get_str(pattern))
+);
+
+TRACE_EVENT(evbus_unsubscribe,
+	TP_PROTO(u64 file_id, u32 sub_id),
+	TP_ARGS(file_id, sub_id),
+	TP_STRUCT__entry(
+		__field(u64, file_id)
+		__field(u32, sub_id)
+	),
+	TP_fast_assign(
+		__entry->file_id = file_id;
+		__entry->sub_id = sub_id;
+	),
+	TP_printk("file=%llu sub=%u", __entry->file_id, __entry->sub_id)
+);
+
+#endif /* _EVBUS_TRACE_H */
+
+/* This part must be outside the include guard. */
+#undef TRACE_INCLUDE_PATH
+#define TRACE_INCLUDE_PATH .
+#undef TRACE_INCLUDE_FILE
+#define TRACE_INCLUDE_FILE trace
+#include <trace/define_trace.h>
