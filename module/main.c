@@ -85,8 +85,20 @@ static int evbus_param_set_payload(const char *val, const struct kernel_param *k
 
 static int evbus_param_set_ring(const char *val, const struct kernel_param *kp)
 {
-	return param_set_uint_minmax(val, kp, EVBUS_RING_FLOOR,
-				     EVBUS_RING_CEILING);
+	unsigned int v, *p = kp->arg;
+	int ret;
+
+	ret = kstrtouint(val, 0, &v);
+	if (ret)
+		return ret;
+	if (v < EVBUS_RING_FLOOR || v > EVBUS_RING_CEILING)
+		return -EINVAL;
+	/* Writes are serialised by the module's parameter lock. */
+	if ((p == &ring_min && v > ring_max) ||
+	    (p == &ring_max && v < ring_min))
+		return -EINVAL;
+	*p = v;
+	return 0;
 }
 
 static int evbus_param_set_subs(const char *val, const struct kernel_param *kp)
