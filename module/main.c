@@ -538,6 +538,7 @@ static long evbus_ioctl_set_ring(struct evbus_file *ef, void __user *argp)
 	struct evbus_ring_cfg cfg;
 	void *data = NULL, *old = NULL;
 	u32 size = 0, old_size = 0;
+	bool swapped = false;
 	int ret = 0;
 
 	if (copy_from_user(&cfg, argp, sizeof(cfg)))
@@ -569,6 +570,7 @@ static long evbus_ioctl_set_ring(struct evbus_file *ef, void __user *argp)
 		if (data) {
 			old = r->data;
 			old_size = r->size;
+			swapped = true;
 			r->data = data;
 			r->size = size;
 			r->head = 0;
@@ -579,7 +581,7 @@ static long evbus_ioctl_set_ring(struct evbus_file *ef, void __user *argp)
 	}
 	spin_unlock(&r->lock);
 	mutex_unlock(&evbus_bus_lock);
-	if (!ret && size && size != old_size) {
+	if (swapped) {
 		evbus_stats_ring_alloc(size);
 		if (old)
 			evbus_stats_ring_free(old_size);
