@@ -47,7 +47,7 @@ KSFT_TESTS := $(patsubst tests/kselftest/%.c,$(B)/ksft/%,$(wildcard tests/kselft
 HOST_TESTS := $(B)/tests/topic_test $(B)/tests/topic_fuzz_sa
 
 .PHONY: all module lib cli tests deps kselftest-headers check check-host lint \
-	vm-smoke clean help
+	debug-kernel check-debug demo lib-tests install uninstall vm-smoke clean help
 
 all: module lib cli tests
 
@@ -101,7 +101,7 @@ $(B)/tests/topic_fuzz: tests/fuzz/topic_fuzz.c tests/fuzz/topic_ref.h module/top
 	@mkdir -p $(@D)
 	clang $(CPPFLAGS_ALL) -Imodule -O1 -g -fsanitize=fuzzer,address,undefined module/topic.c $< -o $@
 
-tests: $(KSFT_TESTS) $(HOST_TESTS)
+tests: $(KSFT_TESTS) $(HOST_TESTS) lib-tests
 
 # --- checks --------------------------------------------------------------------
 # Warnings are errors here: W=1 and sparse over the module, -Wextra over the rest.
@@ -122,6 +122,21 @@ check: deps
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory check-host
 	tests/vm/run --kernel $(KERNEL) -- tests/run-kselftests $(B)/ksft
+
+# The debug kernel (KASAN, lockdep, kmemleak, UBSAN, ...), cached in
+# ~/.cache/evbus; the whole suite, then a kmemleak scan, in one boot.
+debug-kernel:
+	tests/vm/debug-kernel
+
+check-debug: debug-kernel
+	@$(MAKE) --no-print-directory all
+	tests/vm/run --debug --timeout 3000 --append "panic_on_warn=1" -- \
+		/bin/sh -c 'tests/run-kselftests $(B)/ksft; rc=$$?; tests/kmemleak-check || rc=1; exit $$rc'
+
+# The README's first command: a real cross-process session in the VM.
+demo: deps
+	@$(MAKE) --no-print-directory module lib cli
+	tests/vm/run --kernel $(KERNEL) -- tests/demo/demo.sh
 
 vm-smoke: module
 	tests/vm/run --kernel $(KERNEL) -- /bin/sh -c 'grep evbus /proc/modules && ls -l /dev/evbus'

@@ -68,6 +68,8 @@
 #define EVBUS_SUBS_CEILING	4096
 /* Publishers stage up to this many bytes of a batch per bus-lock hold. */
 #define EVBUS_STAGE_CHUNK	SZ_64K
+/* Flags this module understands (kept here, not in uapi). */
+#define EVBUS_BATCH_VALID	EVBUS_BATCH_SEQ
 /* A single small event is staged on the stack. */
 #define EVBUS_STAGE_SMALL	512
 
@@ -274,7 +276,8 @@ static int evbus_stage_one(const struct evbus_pub *p, u32 limit, char *dst,
  * 0 or the errno of the first failing event (nothing after it goes out).
  */
 static u32 evbus_publish(struct evbus_file *ef, const struct evbus_pub *descs,
-			 u32 n, u64 *first_seq, int *err)
+			 struct evbus_pub __user *udescs, u32 n, u64 *first_seq,
+			 int *err)
 {
 	u32 limit = READ_ONCE(max_payload);	/* one value for the whole call */
 	struct evbus_staged st1, *st = &st1;
@@ -345,10 +348,18 @@ static u32 evbus_publish(struct evbus_file *ef, const struct evbus_pub *descs,
 			}
 			evbus_wake_all(&ctx);
 			mutex_unlock(&evbus_bus_lock);
-			done += k;
 			atomic64_add(k, &ef->published);
 			evbus_count(published, k);
 			evbus_count(published_bytes, bytes);
+			/* A batch reports each event's seq in its descriptor. */
+			for (i = 0; udescs && i < k; i++) {
+				if (put_user(st[i].msg.seq, &udescs[done + i].seq)) {
+					*err = -EFAULT;
+					k = i + 1;
+					break;
+				}
+			}
+			done += k;
 		}
 		if (*err)
 			break;
@@ -374,7 +385,7 @@ static long evbus_ioctl_publish(struct evbus_file *ef, void __user *argp)
 		evbus_stats_publish_error(-EFAULT);
 		return -EFAULT;
 	}
-	if (!evbus_publish(ef, &p, 1, &seq, &err))
+	if (!evbus_publish(ef, &p, NULL, 1, &seq, &err))
 		return err;
 	p.seq = seq;
 	if (put_user(seq, (u64 __user *)(argp + offsetof(struct evbus_pub, seq))))
@@ -393,7 +404,8 @@ static long evbus_ioctl_publish_batch(struct evbus_file *ef, void __user *argp)
 	if (copy_from_user(&b, argp, sizeof(b)))
 		goto err_count;
 	err = -EINVAL;
-	if (b.flags || b.reserved32 || b.reserved[0] || b.reserved[1])
+	if ((b.flags & ~EVBUS_BATCH_VALID) || b.reserved32 || b.reserved[0] ||
+	    b.reserved[1])
 		goto err_count;
 	if (!b.count || b.count > EVBUS_BATCH_MAX)
 		goto err_count;
@@ -404,7 +416,9 @@ static long evbus_ioctl_publish_batch(struct evbus_file *ef, void __user *argp)
 		goto err_count;
 	}
 
-	done = evbus_publish(ef, descs, b.count, &b.first_seq, &err);
+	done = evbus_publish(ef, descs,
+			     (b.flags & EVBUS_BATCH_SEQ) ? u64_to_user_ptr(b.events) : NULL,
+			     b.count, &b.first_seq, &err);
 	kvfree(descs);
 	b.published = done;
 	b.error = err;

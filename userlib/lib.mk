@@ -1,26 +1,176 @@
-# libevbus and the evbus command; included by the top-level Makefile.
+# libevbus, the evbus command, their tests and `make install`; included by
+# the top-level Makefile, which defines B, CC, CFLAGS, WARN, CPPFLAGS_ALL,
+# KSFT, KDIR, kver_of, LIB_MAJOR, LIB_VERSION, LIB_SO, LIB_A and CLI.
+#
+#   make lib         libevbus.so.$(LIB_VERSION) and libevbus.a in build/lib
+#   make cli         build/bin/evbus
+#   make lib-tests   build/ksft/lib_*: library and CLI tests for the VM
+#   make install     PREFIX=/usr/local DESTDIR= : module, library, headers,
+#                    evbus.pc, the evbus command and the man pages
+#   make uninstall   the reverse (same PREFIX and DESTDIR)
+
 LIB_SRCS := $(wildcard userlib/*.c)
 LIB_HDRS := $(wildcard userlib/*.h) uapi/linux/evbus.h
+# The module's topic parser is pure C: the library checks topics with it.
+LIB_KSRCS := module/topic.c
+LIB_DEPS := $(LIB_HDRS) module/topic.h userlib/lib.mk
 
-$(B)/lib/pic/%.o: userlib/%.c $(LIB_HDRS)
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -c $< -o $@
-$(B)/lib/static/%.o: userlib/%.c $(LIB_HDRS)
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) -fvisibility=hidden -c $< -o $@
+lib_objs = $(patsubst userlib/%.c,$(B)/lib/$(1)/%.o,$(LIB_SRCS)) $(B)/lib/$(1)/ktopic.o
+lib_ver = $(word $(1),$(subst ., ,$(LIB_VERSION)))
+LIB_CFLAGS := $(CPPFLAGS_ALL) -I$(REPO)/module $(CFLAGS) $(WARN) -fvisibility=hidden \
+	-DEVBUS_MK_MAJOR=$(call lib_ver,1) -DEVBUS_MK_MINOR=$(call lib_ver,2) \
+	-DEVBUS_MK_PATCH=$(call lib_ver,3)
 
-$(LIB_SO): $(patsubst userlib/%.c,$(B)/lib/pic/%.o,$(LIB_SRCS)) userlib/libevbus.map
-	$(CC) -shared -Wl,-soname,libevbus.so.$(LIB_MAJOR) -Wl,--version-script=userlib/libevbus.map \
+$(B)/lib/pic/%.o: userlib/%.c $(LIB_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -fPIC -c $< -o $@
+$(B)/lib/static/%.o: userlib/%.c $(LIB_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+$(B)/lib/pic/ktopic.o: $(LIB_KSRCS) $(LIB_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -fPIC -c $< -o $@
+$(B)/lib/static/ktopic.o: $(LIB_KSRCS) $(LIB_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+$(LIB_SO): $(call lib_objs,pic) userlib/libevbus.map
+	$(CC) $(CFLAGS) -shared -Wl,-soname,libevbus.so.$(LIB_MAJOR) \
+		-Wl,--version-script=userlib/libevbus.map -Wl,--no-undefined \
 		-o $@ $(filter %.o,$^)
 	ln -sfn libevbus.so.$(LIB_VERSION) $(B)/lib/libevbus.so.$(LIB_MAJOR)
 	ln -sfn libevbus.so.$(LIB_MAJOR) $(B)/lib/libevbus.so
-$(LIB_A): $(patsubst userlib/%.c,$(B)/lib/static/%.o,$(LIB_SRCS))
+$(LIB_A): $(call lib_objs,static)
 	rm -f $@; ar rcs $@ $^
 
 lib: $(LIB_SO) $(LIB_A)
 
-$(CLI): cli/evbus.c $(LIB_A) $(LIB_HDRS)
+# --- the evbus command: linked statically against libevbus.a ----------------
+CLI_SRCS := $(wildcard cli/*.c)
+CLI_DEPS := $(wildcard cli/*.h) $(LIB_HDRS)
+CLI_OBJS := $(patsubst cli/%.c,$(B)/cli/%.o,$(CLI_SRCS))
+# Everything but main(), for tests of the formatting code.
+CLI_HELPERS := $(B)/cli/libcli.a
+
+$(B)/cli/%.o: cli/%.c $(CLI_DEPS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $< $(LIB_A) -o $@
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) -c $< -o $@
+$(CLI_HELPERS): $(filter-out $(B)/cli/evbus.o,$(CLI_OBJS))
+	rm -f $@; ar rcs $@ $^
+$(CLI): $(CLI_OBJS) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(CLI_OBJS) $(LIB_A) -o $@
 cli: $(CLI)
 
+# --- install locations ---------------------------------------------------------
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MODDIR = /lib/modules/$(1)/extra
+
+MAN3 := $(wildcard userlib/man/*.3)
+MAN7 := $(wildcard userlib/man/*.7)
+MAN1 := $(wildcard cli/*.1)
+MAN_PAGES := $(MAN3) $(MAN7) $(MAN1)
+
+# --- tests: build/ksft/lib_*, run in the VM by tests/run-kselftests ---------
+# tests/lib/X.c is a kselftest_harness program, built static as lib_X.
+# lib_cli is tests/lib/cli_test.sh.  lib_pkgconfig{,_static} are built with
+# nothing but `pkg-config --cflags --libs evbus` against a staged install.
+STAGE := $(B)/stage
+STAGE_PC := $(STAGE)/usr/lib/pkgconfig/evbus.pc
+PKG_CONFIG ?= pkg-config
+stage_pkg_config = PKG_CONFIG_SYSROOT_DIR=$(STAGE) PKG_CONFIG_LIBDIR=$(STAGE)/usr/lib/pkgconfig \
+	PKG_CONFIG_PATH= $(PKG_CONFIG)
+
+LIB_TESTS := $(patsubst tests/lib/%.c,$(B)/ksft/lib_%,$(wildcard tests/lib/*.c)) \
+	$(B)/ksft/lib_cli $(B)/ksft/lib_pkgconfig $(B)/ksft/lib_pkgconfig_static
+
+$(B)/ksft/lib_%: tests/lib/%.c $(wildcard tests/lib/*.h) $(LIB_A) $(CLI_HELPERS) \
+		$(LIB_HDRS) $(KSFT)/kselftest_harness.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) -I$(KSFT) -I$(REPO)/tests/lib -I$(REPO)/cli -I$(REPO)/module \
+		$(CFLAGS) -Wall -static -pthread $< $(CLI_HELPERS) $(LIB_A) -o $@
+$(B)/ksft/lib_cli: tests/lib/cli_test.sh $(CLI)
+	@mkdir -p $(@D)
+	install -m 0755 $< $@
+
+$(STAGE_PC): $(LIB_SO) $(LIB_A) $(CLI) userlib/evbus.pc.in $(MAN_PAGES) userlib/lib.mk
+	rm -rf $(STAGE)
+	$(MAKE) --no-print-directory install-user DESTDIR=$(STAGE) PREFIX=/usr \
+		BINDIR=/usr/bin LIBDIR=/usr/lib INCLUDEDIR=/usr/include \
+		MANDIR=/usr/share/man PKGCONFIGDIR=/usr/lib/pkgconfig || \
+		{ rm -rf $(STAGE); exit 1; }
+$(B)/ksft/lib_pkgconfig: tests/lib/pkgconfig/consumer.c $(STAGE_PC)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< $$($(stage_pkg_config) --cflags --libs evbus) \
+		-Wl,-rpath,$(STAGE)/usr/lib -o $@
+	@readelf -d $@ | grep -q 'NEEDED.*libevbus\.so\.$(LIB_MAJOR)\]' || \
+		{ echo "$@ does not link libevbus.so.$(LIB_MAJOR)" >&2; rm -f $@; exit 1; }
+$(B)/ksft/lib_pkgconfig_static: tests/lib/pkgconfig/consumer.c $(STAGE_PC)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -static $< $$($(stage_pkg_config) --static --cflags --libs evbus) -o $@
+
+lib-tests: $(LIB_TESTS)
+
+# --- install -------------------------------------------------------------------
+# depmod only on the live system, and only if it is there.
+run_depmod = if [ -n "$(DESTDIR)" ]; then :; \
+	elif d=$$(PATH=$$PATH:/sbin:/usr/sbin command -v depmod); then $$d -a $(1); \
+	else echo "depmod not found, skipped" >&2; fi
+
+.PHONY: lib cli lib-tests install install-user install-lib install-cli install-man \
+	install-module uninstall uninstall-user uninstall-module
+
+install: install-module install-user
+install-user: install-lib install-cli install-man
+
+install-module: module
+	@kver='$(call kver_of,$(KDIR))'; \
+	[ -n "$$kver" ] || { echo "install: no kernel release in $(KDIR)" >&2; exit 1; }; \
+	set -x; install -D -m 0644 $(B)/$$kver/evbus.ko \
+		$(DESTDIR)$(call MODDIR,$$kver)/evbus.ko; \
+	{ set +x; } 2>/dev/null; $(call run_depmod,$$kver)
+
+install-lib: lib
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(INCLUDEDIR)/linux
+	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sfn libevbus.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/libevbus.so.$(LIB_MAJOR)
+	ln -sfn libevbus.so.$(LIB_MAJOR) $(DESTDIR)$(LIBDIR)/libevbus.so
+	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 0644 userlib/evbus.h $(DESTDIR)$(INCLUDEDIR)/evbus.h
+	install -m 0644 uapi/linux/evbus.h $(DESTDIR)$(INCLUDEDIR)/linux/evbus.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(LIB_VERSION)|' \
+	    userlib/evbus.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/evbus.pc
+	@[ -n "$(DESTDIR)" ] || ! command -v ldconfig >/dev/null || ldconfig
+
+install-cli: cli
+	install -D -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/evbus
+
+install-man:
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/
+	install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
+
+uninstall: uninstall-module uninstall-user
+uninstall-module:
+	@kver='$(call kver_of,$(KDIR))'; \
+	[ -n "$$kver" ] || { echo "uninstall: no kernel release in $(KDIR)" >&2; exit 1; }; \
+	set -x; rm -f $(DESTDIR)$(call MODDIR,$$kver)/evbus.ko; \
+	rmdir --ignore-fail-on-non-empty $(DESTDIR)$(call MODDIR,$$kver) 2>/dev/null; \
+	{ set +x; } 2>/dev/null; $(call run_depmod,$$kver)
+uninstall-user:
+	rm -f $(DESTDIR)$(LIBDIR)/libevbus.so.$(LIB_VERSION) \
+	      $(DESTDIR)$(LIBDIR)/libevbus.so.$(LIB_MAJOR) $(DESTDIR)$(LIBDIR)/libevbus.so \
+	      $(DESTDIR)$(LIBDIR)/libevbus.a $(DESTDIR)$(PKGCONFIGDIR)/evbus.pc \
+	      $(DESTDIR)$(INCLUDEDIR)/evbus.h $(DESTDIR)$(INCLUDEDIR)/linux/evbus.h \
+	      $(DESTDIR)$(BINDIR)/evbus
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN3))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
+	@[ -n "$(DESTDIR)" ] || ! command -v ldconfig >/dev/null || ldconfig

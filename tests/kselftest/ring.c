@@ -1312,7 +1312,7 @@ TEST(batch_header_errors)
 	batch_init(&b, ev, 1025);
 	EXPECT_EQ(-EINVAL, batch_raw(fd, &b));
 	batch_init(&b, ev, 5);
-	b.flags = 1;
+	b.flags = 2;		/* unknown */
 	EXPECT_EQ(-EINVAL, batch_raw(fd, &b));
 	batch_init(&b, ev, 5);
 	b.reserved32 = 1;
@@ -1676,6 +1676,48 @@ TEST_F_TIMEOUT(slow, open_sub_pub_read_close_cycles_do_not_leak, 120)
 	EXPECT_GT(2048, slab1 - slab0);
 	/* 1000 leaked 128 KiB rings would be ~125 MiB. */
 	EXPECT_GT(32 * 1024, avail0 - avail1);
+}
+
+TEST(batch_seq_flag_writes_back_each_seq)
+{
+	const char *t = "ringt.batch.seqs";
+	struct evbus_pub_batch b;
+	struct evbus_pub *ev;
+	int fd = sub_fd(t, 0, 0);
+
+	ASSERT_LE(0, fd);
+	ev = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ev);
+	for (int i = 0; i < 8; i++) {
+		pub_init(&ev[i], t, "s", 1);
+		ev[i].seq = 0xcccccccccccccccc;
+	}
+	/* Without the flag the descriptors are left alone. */
+	batch_init(&b, ev, 4);
+	ASSERT_EQ(4, batch_raw(fd, &b));
+	for (int i = 0; i < 4; i++)
+		EXPECT_EQ(0xcccccccccccccccc, ev[i].seq);
+
+	batch_init(&b, ev, 4);
+	b.flags = EVBUS_BATCH_SEQ;
+	ASSERT_EQ(4, batch_raw(fd, &b));
+	EXPECT_EQ(b.first_seq, ev[0].seq);
+	for (int i = 1; i < 4; i++)
+		EXPECT_LT(ev[i - 1].seq, ev[i].seq);
+
+	/* Read-only descriptors: the first event goes out, then EFAULT. */
+	for (int i = 0; i < 4; i++)
+		ev[i].seq = 0;
+	ASSERT_EQ(0, mprotect(ev, 4096, PROT_READ));
+	batch_init(&b, ev, 4);
+	b.flags = EVBUS_BATCH_SEQ;
+	EXPECT_EQ(1, batch_raw(fd, &b));
+	EXPECT_EQ(1, b.published);
+	EXPECT_EQ(-EFAULT, b.error);
+	EXPECT_EQ(0, ev[0].seq);
+	munmap(ev, 4096);
+	close(fd);
 }
 
 TEST_HARNESS_MAIN

@@ -88,14 +88,21 @@ struct evbus_pub {
  *  - the ioctl returns the number of events published (> 0), or -1 with
  *    errno set when the very first event failed (nothing published);
  *  - first_seq, published, error (0 or a negative errno) and error_index
- *    (index of the failing event, or count) are always written back.
+ *    (index of the failing event, or count) are always written back;
+ *  - with EVBUS_BATCH_SEQ, each published event's sequence number is also
+ *    written to its own evbus_pub.seq (numbers within a batch increase, but
+ *    other publishers' events may interleave); if that write faults,
+ *    publishing stops after that event with error -EFAULT.
  * Each event is published whole or not at all.  A subscriber is woken at
  * most once per batch.
  */
+/* Flags for struct evbus_pub_batch. */
+#define EVBUS_BATCH_SEQ		(1U << 0)	/* write back each event's seq */
+
 struct evbus_pub_batch {
 	__u64 events;		/* in: user pointer to struct evbus_pub[count] */
 	__u32 count;		/* in: 1..EVBUS_BATCH_MAX */
-	__u32 flags;		/* in: must be 0 */
+	__u32 flags;		/* in: EVBUS_BATCH_* */
 	__u64 first_seq;	/* out: seq of the first published event */
 	__u32 published;	/* out: events published */
 	__s32 error;		/* out: 0, or -errno of the failing event */

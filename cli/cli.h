@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The evbus command: shared declarations.
+ *
+ * Exit status: 0 success, 1 runtime error, 2 usage error.  Every message
+ * goes to stderr as "evbus: ...".
+ */
+#ifndef EVBUS_CLI_H
+#define EVBUS_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <signal.h>
+
+#include "evbus.h"
+
+#define EXIT_RUNTIME	1
+#define EXIT_USAGE	2
+
+/* Environment knobs (documented in evbus(1)). */
+#define ENV_DEVICE	"EVBUS_DEVICE"	/* device node instead of /dev/evbus */
+#define ENV_SYSFS	"EVBUS_SYSFS"	/* prefix for /sys paths, for tests */
+
+int cmd_pub(int argc, char **argv);
+int cmd_sub(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+/* util.c */
+void __attribute__((format(printf, 1, 2))) cli_err(const char *fmt, ...);
+int cli_usage_err(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int cli_bad_opt(const char *cmd, int opt, char **argv);
+int cli_open(struct evbus **bus, unsigned int flags);
+int cli_check_name(const char *s, bool pattern);
+int cli_errno_exit(const char *what, int err);
+bool parse_u64(const char *s, uint64_t *out);
+bool parse_u32(const char *s, uint32_t *out);
+bool parse_size(const char *s, uint32_t *out);
+bool parse_secs(const char *s, long long *ms);
+long long now_ms(void);
+int signalfd_open(sigset_t *old);
+
+/* format.c: printing records and values */
+bool utf8_valid(const void *buf, size_t len);
+void put_json_str(FILE *f, const void *buf, size_t len);
+void put_base64(FILE *f, const void *buf, size_t len);
+void put_text(FILE *f, const void *buf, size_t len);
+void put_record_json(FILE *f, const struct evbus_record *rec);
+void put_record_human(FILE *f, const struct evbus_record *rec);
+
+#endif /* EVBUS_CLI_H */

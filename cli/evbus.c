@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * evbus: publish, subscribe and inspect the evbus event bus from a shell.
+ *
+ *   evbus pub [-v] [--type N] [--corr ID] [--parent SEQ] TOPIC [DATA]
+ *   evbus sub [--json] [--ready] [--count N] [--timeout SECS] [--ring BYTES]
+ *             [--policy drop-oldest|drop-newest] PATTERN...
+ *   evbus stat [--json] [--watch SECS]
+ *   evbus version
+ *
+ * Each subcommand lives in its own file; this one dispatches and
+ * implements `version`.  Exit status: 0 ok, 1 runtime error, 2 usage error.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char main_usage[] =
+"usage: evbus COMMAND [OPTIONS] [ARGS]\n"
+"\n"
+"  pub [-v] [--type N] [--corr ID] [--parent SEQ] TOPIC [DATA]\n"
+"        publish DATA, or each line of stdin, on TOPIC\n"
+"  sub [--json] [--ready] [--count N] [--timeout SECS] [--ring BYTES]\n"
+"      [--policy drop-oldest|drop-newest] PATTERN...\n"
+"        print events matching the patterns as they arrive\n"
+"  stat [--json] [--watch SECS]\n"
+"        show the module's counters and parameters\n"
+"  version\n"
+"        show the library version and the kernel ABI and features\n"
+"\n"
+"'evbus COMMAND --help' describes a command; see also evbus(1).\n";
+
+static const struct {
+	uint64_t bit;
+	const char *name;
+} features[] = {
+	{ EVBUS_FEAT_PUBLISH, "publish" },
+	{ EVBUS_FEAT_BATCH, "batch" },
+	{ EVBUS_FEAT_WILDCARD, "wildcard" },
+	{ EVBUS_FEAT_DROP_NEWEST, "drop-newest" },
+	{ EVBUS_FEAT_NS_XLATE, "ns-xlate" },
+};
+
+static void print_features(uint64_t feat)
+{
+	uint64_t known = 0;
+	size_t i;
+
+	printf("features:     0x%" PRIx64, feat);
+	for (i = 0; i < sizeof(features) / sizeof(features[0]); i++) {
+		known |= features[i].bit;
+		if (feat & features[i].bit)
+			printf(" %s", features[i].name);
+	}
+	if (feat & ~known)
+		printf(" (unknown: 0x%" PRIx64 ")", feat & ~known);
+	putchar('\n');
+}
+
+int cmd_version(int argc, char **argv)
+{
+	struct evbus_version v;
+	struct evbus *bus;
+	int ret;
+
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		puts("usage: evbus version\n\nShow the library version and the kernel ABI version, features and limits.");
+		return 0;
+	}
+	if (argc > 1)
+		return cli_usage_err("version", "version takes no arguments ('%s')", argv[1]);
+
+	printf("libevbus:     %s (built for kernel ABI %d)\n", evbus_lib_version(),
+	       EVBUS_ABI_VERSION);
+	fflush(stdout);
+	ret = cli_open(&bus, EVBUS_OPEN_RDONLY);
+	if (ret)
+		return ret;
+	ret = evbus_query(bus, &v);
+	evbus_close(bus);
+	if (ret)
+		return cli_errno_exit("EVBUS_IOC_VERSION", ret);
+	printf("kernel ABI:   %u%s\n", v.abi_version,
+	       v.abi_version == EVBUS_ABI_VERSION ? "" : " (differs from the library's)");
+	print_features(v.features);
+	printf("max_payload:  %u bytes\n", v.max_payload);
+	printf("max_subs:     %u per file\n", v.max_subs);
+	printf("ring_default: %u bytes\n", v.ring_default);
+	printf("ring_max:     %u bytes\n", v.ring_max);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int argc, char **argv);
+	} cmds[] = {
+		{ "pub", cmd_pub },
+		{ "sub", cmd_sub },
+		{ "stat", cmd_stat },
+		{ "version", cmd_version },
+	};
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+	size_t i;
+
+	opterr = 0;	/* every command reports its own option errors */
+	if (!cmd) {
+		fputs(main_usage, stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		fputs(main_usage, stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V"))
+		cmd = "version";
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(cmd, cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	return cli_usage_err(NULL, "unknown command '%s' (pub, sub, stat or version)", cmd);
+}

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Rendering records: JSON Lines for programs, one readable line per record
+ * for people.  Payloads are bytes; JSON gets them as a string only when they
+ * are valid UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past
+ * U+10FFFF), otherwise as base64 in "payload_b64".
+ */
+#include <inttypes.h>
+#include <time.h>
+
+#include "cli.h"
+
+/* Length of the UTF-8 sequence at p (n bytes left), or 0 if invalid. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0];
+	size_t len, i;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;	/* continuation byte, 0xc0/0xc1 or 0xf5.. */
+	}
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+bool utf8_valid(const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	size_t i = 0, n;
+
+	while (i < len) {
+		n = utf8_seq(p + i, len - i);
+		if (!n)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+/* A JSON string; buf must be valid UTF-8 (bytes >= 0x80 are copied as is). */
+void put_json_str(FILE *f, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	size_t i;
+
+	fputc('"', f);
+	for (i = 0; i < len; i++) {
+		unsigned char c = p[i];
+
+		switch (c) {
+		case '"':  fputs("\\\"", f); break;
+		case '\\': fputs("\\\\", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\r': fputs("\\r", f); break;
+		case '\t': fputs("\\t", f); break;
+		case '\b': fputs("\\b", f); break;
+		case '\f': fputs("\\f", f); break;
+		default:
+			if (c < 0x20 || c == 0x7f)
+				fprintf(f, "\\u%04x", c);
+			else
+				fputc(c, f);
+		}
+	}
+	fputc('"', f);
+}
+
+void put_base64(FILE *f, const void *buf, size_t len)
+{
+	static const char tbl[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i + 2 < len; i += 3) {
+		uint32_t v = p[i] << 16 | p[i + 1] << 8 | p[i + 2];
+
+		fputc(tbl[v >> 18], f);
+		fputc(tbl[(v >> 12) & 63], f);
+		fputc(tbl[(v >> 6) & 63], f);
+		fputc(tbl[v & 63], f);
+	}
+	if (len - i == 1) {
+		fputc(tbl[p[i] >> 2], f);
+		fputc(tbl[(p[i] & 3) << 4], f);
+		fputs("==", f);
+	} else if (len - i == 2) {
+		uint32_t v = p[i] << 8 | p[i + 1];
+
+		fputc(tbl[v >> 10], f);
+		fputc(tbl[(v >> 4) & 63], f);
+		fputc(tbl[(v & 15) << 2], f);
+		fputc('=', f);
+	}
+}
+
+/*
+ * A payload on one line for people: valid UTF-8 text is shown as it is,
+ * except that control characters and backslashes are escaped; anything
+ * else (binary) is shown with every non-printable byte as \xNN.
+ */
+void put_text(FILE *f, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	bool text = utf8_valid(buf, len);
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = p[i];
+
+		if (c == '\\')
+			fputs("\\\\", f);
+		else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !text))
+			fprintf(f, "\\x%02x", c);
+		else
+			fputc(c, f);
+	}
+}
+
+static void put_event_json(FILE *f, const struct evbus_record *rec)
+{
+	const struct evbus_event *ev = rec->event;
+
+	fprintf(f, "{\"seq\":%" PRIu64 ",\"time_ns\":%" PRIu64
+		",\"mono_ns\":%" PRIu64 ",\"topic\":",
+		(uint64_t)ev->seq, (uint64_t)ev->time_ns, (uint64_t)ev->mono_ns);
+	put_json_str(f, rec->topic, rec->topic_len);
+	fprintf(f, ",\"type\":%u,\"pid\":%u,\"tid\":%u,\"uid\":%u,\"gid\":%u"
+		",\"corr\":%" PRIu64 ",\"parent\":%" PRIu64,
+		ev->type, ev->pid, ev->tid, ev->uid, ev->gid,
+		(uint64_t)ev->corr, (uint64_t)ev->parent);
+	if (utf8_valid(rec->payload, rec->payload_len)) {
+		fputs(",\"payload\":", f);
+		put_json_str(f, rec->payload, rec->payload_len);
+	} else {
+		fputs(",\"payload_b64\":\"", f);
+		put_base64(f, rec->payload, rec->payload_len);
+		fputc('"', f);
+	}
+	fputs("}\n", f);
+}
+
+void put_record_json(FILE *f, const struct evbus_record *rec)
+{
+	const struct evbus_lagged *lg = rec->lagged;
+
+	if (rec->event) {
+		put_event_json(f, rec);
+	} else if (lg) {
+		fprintf(f, "{\"lagged\":%" PRIu64 ",\"first_seq\":%" PRIu64
+			",\"last_seq\":%" PRIu64 "}\n", (uint64_t)lg->lost,
+			(uint64_t)lg->first_seq, (uint64_t)lg->last_seq);
+	}
+}
+
+static void put_time(FILE *f, uint64_t ns)
+{
+	time_t sec = (time_t)(ns / 1000000000);
+	struct tm tm;
+	char buf[32];
+
+	if (!localtime_r(&sec, &tm) ||
+	    !strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(buf, sizeof(buf), "@%lld", (long long)sec);
+	fprintf(f, "%s.%06u", buf, (unsigned int)(ns % 1000000000 / 1000));
+}
+
+/*
+ *   42 2025-01-31 12:00:00.123456 pid=812 uid=1000 app.start hello
+ *   !! lagged: 17 events lost (seq 43..59)
+ */
+void put_record_human(FILE *f, const struct evbus_record *rec)
+{
+	const struct evbus_event *ev = rec->event;
+	const struct evbus_lagged *lg = rec->lagged;
+
+	if (lg) {
+		fprintf(f, "!! lagged: %" PRIu64 " event%s lost (seq %" PRIu64
+			"..%" PRIu64 ")\n", (uint64_t)lg->lost,
+			lg->lost == 1 ? "" : "s", (uint64_t)lg->first_seq,
+			(uint64_t)lg->last_seq);
+		return;
+	}
+	if (!ev)
+		return;
+	fprintf(f, "%" PRIu64 " ", (uint64_t)ev->seq);
+	put_time(f, ev->time_ns);
+	fprintf(f, " pid=%u uid=%u", ev->pid, ev->uid);
+	if (ev->type)
+		fprintf(f, " type=%u", ev->type);
+	if (ev->corr)
+		fprintf(f, " corr=%" PRIu64, (uint64_t)ev->corr);
+	if (ev->parent)
+		fprintf(f, " parent=%" PRIu64, (uint64_t)ev->parent);
+	fprintf(f, " %s ", rec->topic);
+	put_text(f, rec->payload, rec->payload_len);
+	fputc('\n', f);
+}

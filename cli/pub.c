@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * evbus pub: publish DATA, or every line of stdin as one event.
+ *
+ * Lines are published in batches of whatever one read() of stdin brought
+ * in (at most EVBUS_BATCH_MAX per ioctl), so a slow producer sees its lines
+ * go out as they are written and a fast one gets big batches.  With -v each
+ * line is published on its own: the batch ioctl reports only the first
+ * sequence number, and other publishers may interleave with the rest.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* A line can be at most the payload ceiling (1 MiB) plus its newline. */
+#define PUB_LINE_MAX	((1U << 20) + 1)
+#define PUB_READ_CHUNK	(64U << 10)
+
+static const char pub_usage[] =
+"usage: evbus pub [-v] [--type N] [--corr ID] [--parent SEQ] TOPIC [DATA]\n"
+"\n"
+"Publish DATA on TOPIC, or, without DATA, each line of stdin as one event\n"
+"(without its newline; published in batches).\n"
+"\n"
+"  -v, --verbose     print each event's sequence number on stdout\n"
+"      --type N      application type code (32 bits)\n"
+"      --corr ID     correlation id (64 bits)\n"
+"      --parent SEQ  sequence number of the event this one follows from\n"
+"  -h, --help        this text\n";
+
+struct pub_ctx {
+	struct evbus *bus;
+	struct evbus_pub_opts po;
+	const char *topic;
+	bool verbose;
+	/* stdin mode */
+	struct evbus_pub evs[EVBUS_BATCH_MAX];
+	unsigned int n;		/* events in evs */
+	uint64_t line;		/* line number of evs[0] */
+};
+
+static int pub_error(struct pub_ctx *c, int err, uint64_t line, size_t len)
+{
+	struct evbus_version v;
+	char where[48] = "";
+
+	if (line)
+		snprintf(where, sizeof(where), " line %" PRIu64 " of stdin", line);
+	if (err == -EMSGSIZE && !evbus_query(c->bus, &v)) {
+		cli_err("cannot publish%s: payload of %zu bytes exceeds the module's max_payload of %u bytes",
+			where, len, v.max_payload);
+		return EXIT_RUNTIME;
+	}
+	cli_err("cannot publish%s on '%s': %s", where, c->topic, strerror(-err));
+	return EXIT_RUNTIME;
+}
+
+static int pub_one(struct pub_ctx *c, const void *data, size_t len,
+		   uint64_t line)
+{
+	uint64_t seq;
+	int ret;
+
+	ret = evbus_publish(c->bus, c->topic, data, len, &c->po, &seq);
+	if (ret)
+		return pub_error(c, ret, line, len);
+	if (c->verbose && printf("%" PRIu64 "\n", seq) < 0)
+		return EXIT_RUNTIME;
+	return 0;
+}
+
+/* Publish the queued lines; a partial batch is retried to get its error. */
+static int pub_flush(struct pub_ctx *c)
+{
+	unsigned int off = 0;
+	int ret;
+
+	while (off < c->n) {
+		ret = evbus_publish_batch(c->bus, c->evs + off, c->n - off, NULL);
+		if (ret < 0)
+			return pub_error(c, ret, c->line + off,
+					 c->evs[off].payload_len);
+		off += ret;
+	}
+	c->line += c->n;
+	c->n = 0;
+	return 0;
+}
+
+static int pub_line(struct pub_ctx *c, const char *p, size_t len)
+{
+	struct evbus_pub *e;
+
+	if (c->verbose) {
+		c->line++;
+		return pub_one(c, p, len, c->line);
+	}
+	e = &c->evs[c->n++];
+	evbus_pub_prep(e, c->topic, p, len);
+	e->type = c->po.type;
+	e->corr = c->po.corr;
+	e->parent = c->po.parent;
+	return c->n == EVBUS_BATCH_MAX ? pub_flush(c) : 0;
+}
+
+/* Queue every complete line of buf[0..len); returns bytes consumed or -exit. */
+static long pub_lines(struct pub_ctx *c, const char *buf, size_t len)
+{
+	size_t start = 0;
+	const char *nl;
+	int ret;
+
+	while ((nl = memchr(buf + start, '\n', len - start))) {
+		ret = pub_line(c, buf + start, nl - (buf + start));
+		if (ret)
+			return -ret;
+		start = nl - buf + 1;
+	}
+	ret = pub_flush(c);
+	return ret ? -ret : (long)start;
+}
+
+static int pub_stdin(struct pub_ctx *c)
+{
+	size_t len = 0, cap = PUB_READ_CHUNK * 2;
+	char *buf = malloc(cap), *nbuf;
+	int ret = 0;
+	long used;
+	ssize_t n;
+
+	if (!buf)
+		return cli_errno_exit("out of memory", -ENOMEM);
+	c->line = c->verbose ? 0 : 1;
+	for (;;) {
+		if (cap - len < PUB_READ_CHUNK) {
+			if (cap >= 2 * PUB_LINE_MAX) {
+				cli_err("line %" PRIu64 " of stdin is longer than the largest possible payload (1 MiB)",
+					c->verbose ? c->line + 1 : c->line);
+				ret = EXIT_RUNTIME;
+				break;
+			}
+			nbuf = realloc(buf, cap * 2);
+			if (!nbuf) {
+				ret = cli_errno_exit("out of memory", -ENOMEM);
+				break;
+			}
+			buf = nbuf;
+			cap *= 2;
+		}
+		n = read(STDIN_FILENO, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = cli_errno_exit("reading stdin", -errno);
+			break;
+		}
+		if (n == 0) {
+			/* A last line without a newline is an event too. */
+			if (len && !(ret = pub_line(c, buf, len)))
+				ret = pub_flush(c);
+			break;
+		}
+		len += n;
+		used = pub_lines(c, buf, len);
+		if (used < 0) {
+			ret = (int)-used;
+			break;
+		}
+		memmove(buf, buf + used, len - used);
+		len -= used;
+	}
+	free(buf);
+	return ret;
+}
+
+int cmd_pub(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "type", required_argument, NULL, 't' },
+		{ "corr", required_argument, NULL, 'c' },
+		{ "parent", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct pub_ctx *c;
+	int opt, ret;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return cli_errno_exit("out of memory", -ENOMEM);
+	c->po.sz = sizeof(c->po);
+	while ((opt = getopt_long(argc, argv, "+:vh", opts, NULL)) != -1) {
+		ret = 0;
+		switch (opt) {
+		case 'v':
+			c->verbose = true;
+			break;
+		case 't':
+			if (!parse_u32(optarg, &c->po.type))
+				ret = cli_usage_err("pub", "--type wants a number from 0 to 4294967295, not '%s'", optarg);
+			break;
+		case 'c':
+			if (!parse_u64(optarg, &c->po.corr))
+				ret = cli_usage_err("pub", "--corr wants an unsigned 64-bit number, not '%s'", optarg);
+			break;
+		case 'p':
+			if (!parse_u64(optarg, &c->po.parent))
+				ret = cli_usage_err("pub", "--parent wants a sequence number, not '%s'", optarg);
+			break;
+		case 'h':
+			fputs(pub_usage, stdout);
+			goto out;
+		default:
+			ret = cli_bad_opt("pub", opt, argv);
+		}
+		if (ret)
+			goto out;
+	}
+	argc -= optind;
+	argv += optind;
+	ret = EXIT_USAGE;
+	if (argc < 1) {
+		cli_usage_err("pub", "pub needs a TOPIC");
+		goto out;
+	}
+	if (argc > 2) {
+		cli_usage_err("pub", "too many arguments: quote DATA if it has spaces");
+		goto out;
+	}
+	c->topic = argv[0];
+	ret = cli_check_name(c->topic, false);
+	if (ret)
+		goto out;
+	ret = cli_open(&c->bus, EVBUS_OPEN_WRONLY);
+	if (ret)
+		goto out;
+	if (argc == 2)
+		ret = pub_one(c, argv[1], strlen(argv[1]), 0);
+	else
+		ret = pub_stdin(c);
+	if (!ret && fflush(stdout))
+		ret = cli_errno_exit("writing stdout", -errno);
+	evbus_close(c->bus);
+out:
+	free(c);
+	return ret;
+}

@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * evbus stat: the module's counters (/sys/kernel/evbus/stats/, one value
+ * per file, file name = counter name) and parameters
+ * (/sys/module/evbus/parameters/), as a table or as JSON; --watch repeats
+ * every SECS seconds and adds per-second rates.  Whatever files exist are
+ * shown, sorted by name.  EVBUS_SYSFS=DIR reads DIR/sys/... instead.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+#define STATS_DIR	"/sys/kernel/evbus/stats"
+#define PARAMS_DIR	"/sys/module/evbus/parameters"
+#define MODULE_DIR	"/sys/module/evbus"
+
+static const char stat_usage[] =
+"usage: evbus stat [--json] [--watch SECS]\n"
+"\n"
+"Show the module's counters (" STATS_DIR ") and parameters\n"
+"(" PARAMS_DIR ").\n"
+"\n"
+"      --json        one JSON object: a key per counter, plus \"parameters\"\n"
+"                    (and \"rates\", per second, with --watch)\n"
+"      --watch SECS  repeat every SECS seconds with per-second rates, until\n"
+"                    SIGINT or SIGTERM\n"
+"  -h, --help        this text\n";
+
+struct stat_val {
+	char name[NAME_MAX + 1];
+	char text[64];		/* the file's first line */
+	bool numeric;
+	bool neg;		/* gauges may print as signed */
+	uint64_t num;		/* magnitude */
+};
+
+struct stat_set {
+	struct stat_val *v;
+	int n;
+};
+
+static void stat_set_free(struct stat_set *s)
+{
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
+static bool stat_read_val(int dfd, const char *name, struct stat_val *v)
+{
+	ssize_t len;
+	int fd;
+
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	len = read(fd, v->text, sizeof(v->text) - 1);
+	close(fd);
+	if (len < 0)
+		return false;
+	v->text[len] = '\0';
+	v->text[strcspn(v->text, "\n")] = '\0';
+	while (len && (v->text[len - 1] == ' ' || v->text[len - 1] == '\n'))
+		v->text[--len] = '\0';
+	snprintf(v->name, sizeof(v->name), "%s", name);
+	v->neg = v->text[0] == '-';
+	v->numeric = parse_u64(v->text + v->neg, &v->num) &&
+		     (!v->neg || v->num <= (uint64_t)INT64_MAX + 1);
+	return true;
+}
+
+static int stat_skip_dots(const struct dirent *d)
+{
+	return d->d_name[0] != '.';
+}
+
+/* Read every readable file of dir, sorted; -errno if dir cannot be read. */
+static int stat_read_dir(const char *dir, struct stat_set *s)
+{
+	struct dirent **names;
+	int i, n, dfd;
+
+	s->v = NULL;
+	s->n = 0;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	n = scandirat(dfd, ".", &names, stat_skip_dots, alphasort);
+	if (n < 0) {
+		n = -errno;
+		close(dfd);
+		return n;
+	}
+	s->v = calloc(n ? n : 1, sizeof(*s->v));
+	for (i = 0; i < n; i++) {
+		if (s->v && stat_read_val(dfd, names[i]->d_name, &s->v[s->n]))
+			s->n++;
+		free(names[i]);
+	}
+	free(names);
+	close(dfd);
+	return s->v ? 0 : -ENOMEM;
+}
+
+struct stat_snap {
+	struct stat_set counters;
+	struct stat_set params;
+	long long ms;		/* monotonic time of the sample */
+};
+
+static void stat_path(char *buf, size_t size, const char *path)
+{
+	const char *root = getenv(ENV_SYSFS);
+
+	snprintf(buf, size, "%s%s", root ? root : "", path);
+}
+
+static int stat_sample(struct stat_snap *snap)
+{
+	char dir[PATH_MAX], mod[PATH_MAX];
+	struct stat st;
+	int ret;
+
+	stat_path(dir, sizeof(dir), STATS_DIR);
+	ret = stat_read_dir(dir, &snap->counters);
+	if (ret == -ENOENT) {
+		stat_path(mod, sizeof(mod), MODULE_DIR);
+		if (stat(mod, &st)) {
+			cli_err("the evbus module is not loaded (%s is missing).  Load it with\n"
+				"  sudo modprobe evbus        (installed with 'make install')\n"
+				"  sudo insmod evbus.ko       (from the build tree)", mod);
+		} else {
+			cli_err("%s does not exist: the loaded evbus module exports no counters\n"
+				"(it predates them; rebuild and reload a newer module)", dir);
+		}
+		return EXIT_RUNTIME;
+	}
+	if (ret)
+		return cli_errno_exit(dir, ret);
+	stat_path(dir, sizeof(dir), PARAMS_DIR);
+	ret = stat_read_dir(dir, &snap->params);
+	if (ret && ret != -ENOENT) {
+		stat_set_free(&snap->counters);
+		return cli_errno_exit(dir, ret);
+	}
+	snap->ms = now_ms();
+	return 0;
+}
+
+static void stat_snap_free(struct stat_snap *snap)
+{
+	stat_set_free(&snap->counters);
+	stat_set_free(&snap->params);
+}
+
+/* The previous sample's value of counter name, if it had one. */
+static const struct stat_val *stat_find(const struct stat_set *s, const char *name)
+{
+	int i;
+
+	for (i = 0; s && i < s->n; i++)
+		if (!strcmp(s->v[i].name, name))
+			return &s->v[i];
+	return NULL;
+}
+
+static double stat_value(const struct stat_val *v)
+{
+	return v->neg ? -(double)v->num : (double)v->num;
+}
+
+static bool stat_rate(const struct stat_val *v, const struct stat_snap *prev,
+		      long long ms, double *rate)
+{
+	const struct stat_val *old;
+
+	if (!prev || !v->numeric || ms <= prev->ms)
+		return false;
+	old = stat_find(&prev->counters, v->name);
+	if (!old || !old->numeric)
+		return false;
+	*rate = (stat_value(v) - stat_value(old)) * 1000.0 / (double)(ms - prev->ms);
+	return true;
+}
+
+static int stat_width(const struct stat_set *s, int w)
+{
+	int i, len;
+
+	for (i = 0; i < s->n; i++) {
+		len = (int)strlen(s->v[i].name);
+		if (len > w)
+			w = len;
+	}
+	return w;
+}
+
+static void stat_print_table(const struct stat_snap *snap,
+			     const struct stat_snap *prev, bool watch)
+{
+	int w = stat_width(&snap->params, stat_width(&snap->counters, 9));
+	double rate;
+	int i;
+
+	if (watch) {
+		time_t now = time(NULL);
+		struct tm tm;
+		char when[16] = "";
+
+		if (localtime_r(&now, &tm))
+			strftime(when, sizeof(when), "%H:%M:%S", &tm);
+		printf("--- %s\n", when);
+		printf("%-*s %20s %12s\n", w, "COUNTER", "VALUE", "RATE/s");
+	} else {
+		printf("%-*s %20s\n", w, "COUNTER", "VALUE");
+	}
+	if (!snap->counters.n)
+		printf("(no counters yet)\n");
+	for (i = 0; i < snap->counters.n; i++) {
+		const struct stat_val *v = &snap->counters.v[i];
+
+		printf("%-*s %20s", w, v->name, v->text);
+		if (watch && stat_rate(v, prev, snap->ms, &rate))
+			printf(" %12.1f", rate);
+		else if (watch)
+			printf(" %12s", "-");
+		putchar('\n');
+	}
+	if (snap->params.n)
+		printf("\n%-*s %20s\n", w, "PARAMETER", "VALUE");
+	for (i = 0; i < snap->params.n; i++)
+		printf("%-*s %20s\n", w, snap->params.v[i].name, snap->params.v[i].text);
+}
+
+static void stat_put_val(const struct stat_val *v)
+{
+	if (v->numeric)
+		printf("%s%" PRIu64, v->neg && v->num ? "-" : "", v->num);
+	else
+		put_json_str(stdout, v->text, strlen(v->text));
+}
+
+static void stat_print_json(const struct stat_snap *snap,
+			    const struct stat_snap *prev)
+{
+	const char *sep = "";
+	double rate;
+	int i;
+
+	putchar('{');
+	for (i = 0; i < snap->counters.n; i++) {
+		printf("%s", sep);
+		put_json_str(stdout, snap->counters.v[i].name,
+			     strlen(snap->counters.v[i].name));
+		putchar(':');
+		stat_put_val(&snap->counters.v[i]);
+		sep = ",";
+	}
+	printf("%s\"parameters\":{", sep);
+	for (i = 0; i < snap->params.n; i++) {
+		printf("%s", i ? "," : "");
+		put_json_str(stdout, snap->params.v[i].name,
+			     strlen(snap->params.v[i].name));
+		putchar(':');
+		stat_put_val(&snap->params.v[i]);
+	}
+	putchar('}');
+	if (prev) {
+		sep = "";
+		printf(",\"rates\":{");
+		for (i = 0; i < snap->counters.n; i++) {
+			if (!stat_rate(&snap->counters.v[i], prev, snap->ms, &rate))
+				continue;
+			printf("%s", sep);
+			put_json_str(stdout, snap->counters.v[i].name,
+				     strlen(snap->counters.v[i].name));
+			printf(":%.3f", rate);
+			sep = ",";
+		}
+		putchar('}');
+	}
+	puts("}");
+}
+
+static int stat_show(bool json, bool watch, const struct stat_snap *snap,
+		     const struct stat_snap *prev)
+{
+	if (json)
+		stat_print_json(snap, prev);
+	else
+		stat_print_table(snap, prev, watch);
+	if (watch && !json)
+		putchar('\n');
+	if (fflush(stdout))
+		return cli_errno_exit("writing stdout", -errno);
+	return 0;
+}
+
+/* Sample every period ms until a signal arrives on sigfd. */
+static int stat_watch(bool json, long long period, int sigfd)
+{
+	struct stat_snap snap[2] = {};
+	struct pollfd pfd = { .fd = sigfd, .events = POLLIN };
+	long long next = now_ms(), left;
+	int cur = 0, ret;
+
+	for (;;) {
+		ret = stat_sample(&snap[cur]);
+		if (!ret)
+			ret = stat_show(json, true, &snap[cur],
+					snap[!cur].ms ? &snap[!cur] : NULL);
+		if (ret)
+			break;
+		stat_snap_free(&snap[!cur]);
+		cur = !cur;
+		next += period;
+		do {
+			left = next - now_ms();
+			if (left < 0)
+				left = 0;
+			ret = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		} while (ret < 0 && errno == EINTR);
+		if (ret > 0) {
+			ret = 0;	/* SIGINT or SIGTERM: a clean exit */
+			break;
+		}
+		ret = 0;
+	}
+	stat_snap_free(&snap[0]);
+	stat_snap_free(&snap[1]);
+	return ret;
+}
+
+int cmd_stat(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "watch", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	long long period = -1;
+	struct stat_snap snap;
+	bool json = false;
+	int opt, ret, sigfd;
+
+	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			json = true;
+			break;
+		case 'w':
+			if (!parse_secs(optarg, &period) || period <= 0)
+				return cli_usage_err("stat", "--watch wants a positive number of seconds, not '%s'", optarg);
+			break;
+		case 'h':
+			fputs(stat_usage, stdout);
+			return 0;
+		default:
+			return cli_bad_opt("stat", opt, argv);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_err("stat", "stat takes no arguments ('%s')", argv[optind]);
+
+	if (period < 0) {
+		ret = stat_sample(&snap);
+		if (ret)
+			return ret;
+		ret = stat_show(json, false, &snap, NULL);
+		stat_snap_free(&snap);
+		return ret;
+	}
+	sigfd = signalfd_open(NULL);
+	if (sigfd < 0)
+		return cli_errno_exit("signalfd", sigfd);
+	ret = stat_watch(json, period, sigfd);
+	close(sigfd);
+	return ret;
+}

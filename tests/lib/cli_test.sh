@@ -1,0 +1,497 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Tests of the evbus command, as separate processes talking over
+# /dev/evbus: JSON and human output, identities, batches from stdin, lag
+# records under both policies, signals, timeouts, stat, and the messages and
+# exit codes of bad input.  Installed as build/ksft/lib_cli; prints
+# kselftest-style totals for tests/run-kselftests.
+#
+#   tests/lib/cli_test.sh            (or build/ksft/lib_cli)
+#   EVBUS=/path/to/evbus tests/lib/cli_test.sh
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+if [ -z "${EVBUS:-}" ]; then
+	for c in "$here/../bin/evbus" "$here/../../build/bin/evbus"; do
+		[ -x "$c" ] && { EVBUS=$(cd "$(dirname "$c")" && pwd)/evbus; break; }
+	done
+fi
+[ -x "${EVBUS:-}" ] || { echo "cli_test: cannot find the evbus binary (set EVBUS)" >&2; exit 1; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/evbus-cli.XXXXXX")
+# Kill what a test left running (every background process records a .pid).
+reap() {
+	local f p
+	for f in "$tmp"/*.pid; do
+		[ -f "$f" ] || continue
+		p=$(cat "$f")
+		kill -CONT "$p" 2>/dev/null
+		kill -KILL "$p" 2>/dev/null
+		rm -f "$f"
+	done
+}
+trap 'reap; rm -rf "$tmp"' EXIT
+
+n=0 pass=0 fail=0 skip=0
+T=clitest$$		# topic prefix private to this run
+
+echo "TAP version 13"
+diag() { sed 's/^/# /' >&2; }
+
+# run_test NAME: runs the function t_NAME; its status decides ok / not ok.
+run_test() {
+	local name=$1 rc t0
+	n=$((n + 1))
+	t0=$(date +%s%N)
+	( set -u; "t_$name" ) >"$tmp/log" 2>&1
+	rc=$?
+	reap
+	echo "# $name: $((($(date +%s%N) - t0) / 1000000)) ms"
+	if [ $rc = 0 ]; then
+		echo "ok $n $name"; pass=$((pass + 1))
+	elif [ $rc = 77 ]; then
+		echo "ok $n $name # SKIP $(tail -n1 "$tmp/log")"; skip=$((skip + 1))
+	else
+		echo "not ok $n $name"; fail=$((fail + 1))
+		diag <"$tmp/log"
+	fi
+}
+
+die() { echo "FAIL: $*"; exit 1; }
+expect_eq() { [ "$1" = "$2" ] || die "${3:-value}: expected '$1', got '$2'"; }
+
+# Background subscriber: sub_start NAME ARGS...; output in $tmp/NAME.{out,err}.
+sub_start() {
+	local name=$1; shift
+	"$EVBUS" sub --ready "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+	echo $! >"$tmp/$name.pid"
+	wait_for "$tmp/$name.err" '^ready$' || die "sub $name never got ready: $(cat "$tmp/$name.err")"
+}
+sub_pid() { cat "$tmp/$1.pid"; }
+# sub_wait NAME: wait for the subscriber; its exit status in $sub_rc.
+sub_wait() {
+	sub_rc=0
+	wait "$(sub_pid "$1")" || sub_rc=$?
+	rm -f "$tmp/$1.pid"
+}
+# Stop a process and wait until it really is stopped.
+stop_proc() {
+	local i
+	kill -STOP "$1"
+	for ((i = 0; i < 200; i++)); do
+		[ "$(awk '{ print $3 }' "/proc/$1/stat")" = T ] && return 0
+		sleep 0.05
+	done
+	die "process $1 did not stop"
+}
+# wait_for FILE REGEX [TENTHS]: until a line of FILE matches (default 20 s).
+wait_for() {
+	local i
+	for ((i = 0; i < ${3:-200}; i++)); do
+		grep -qE "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# jget FILE LINE EXPR: evaluate a Python expression on JSON line LINE (1-based) as r.
+jget() {
+	python3 -c '
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+r = json.loads(lines[int(sys.argv[2]) - 1])
+v = eval(sys.argv[3])
+print(v if not isinstance(v, bool) else str(v).lower())
+' "$@"
+}
+# jcheck FILE CODE [ARGS...]: run Python CODE with recs (every JSON line of
+# FILE), r (the first) and a (ARGS); an AssertionError fails the test.
+jcheck() {
+	local f=$1 code=$2; shift 2
+	python3 -c '
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+r = recs[0] if recs else None
+a = sys.argv[3:]
+try:
+    exec(sys.argv[2])
+except AssertionError as e:
+    print("assertion failed:", e, "in", recs[:4])
+    sys.exit(1)
+' "$f" "$code" "$@" || die "check failed on $f"
+}
+need_device() { [ -c /dev/evbus ] || { echo "no /dev/evbus"; exit 77; }; }
+# expect_fail CODE REGEX CMD...: CMD exits CODE with a stderr line matching
+# REGEX, and prints nothing on stdout unless ef_stdout_ok is set.
+expect_fail() {
+	local code=$1 re=$2 rc=0; shift 2
+	"$@" >"$tmp/ef.out" 2>"$tmp/ef.err" || rc=$?
+	[ "$rc" = "$code" ] || die "'$*' exited $rc, expected $code; stderr: $(cat "$tmp/ef.err")"
+	grep -qE -- "$re" "$tmp/ef.err" || die "'$*': stderr lacks /$re/: $(cat "$tmp/ef.err")"
+	[ -n "${ef_stdout_ok:-}" ] || [ ! -s "$tmp/ef.out" ] || die "'$*' wrote to stdout: $(cat "$tmp/ef.out")"
+}
+
+# ---------------------------------------------------------------- the tests
+
+t_version_reports_library_and_kernel_abi() {
+	need_device
+	"$EVBUS" version >"$tmp/v" || die "exit $?"
+	grep -q '^libevbus: *1\.0\.0 ' "$tmp/v" || die "no library version: $(cat "$tmp/v")"
+	grep -qE '^kernel ABI: *1$' "$tmp/v" || die "no ABI: $(cat "$tmp/v")"
+	grep -qE '^features: *0x[0-9a-f]+ .*publish.*batch' "$tmp/v" || die "no features"
+	grep -qE '^max_payload: *[0-9]+' "$tmp/v" || die "no limits"
+}
+
+t_json_event_from_another_process() {
+	need_device
+	sub_start s --json --count 1 "$T.json.>"
+	sh -c 'echo $$ >"$1"; exec "$2" pub -v --type 5 --corr 18446744073709551615 --parent 3 "$3" "a \"b\""' \
+		sh "$tmp/pubpid" "$EVBUS" "$T.json.a" >"$tmp/seq" || die "pub failed"
+	sub_wait s; expect_eq 0 "$sub_rc" "sub exit"
+	expect_eq "ready" "$(cat "$tmp/s.err")" "stderr"
+	jcheck "$tmp/s.out" '
+import time
+pid, seq, uid, gid, topic = a
+assert len(recs) == 1
+assert list(r) == "seq time_ns mono_ns topic type pid tid uid gid corr parent payload".split(), list(r)
+assert r["seq"] == int(seq), ("seq", seq)
+assert r["pid"] == int(pid) and r["tid"] == int(pid), ("pid", pid)
+assert r["uid"] == int(uid) and r["gid"] == int(gid), ("uid/gid", uid, gid)
+assert r["topic"] == topic
+assert (r["type"], r["corr"], r["parent"]) == (5, 2**64 - 1, 3)
+assert r["payload"] == "a \"b\""
+assert abs(r["time_ns"] / 1e9 - time.time()) < 60 and r["mono_ns"] > 0
+' "$(cat "$tmp/pubpid")" "$(cat "$tmp/seq")" "$(id -u)" "$(id -g)" "$T.json.a"
+}
+
+t_json_payload_is_exact() {
+	need_device
+	# Compare byte for byte through Python, which reads the payload from a file.
+	printf 'h\xc3\xa9llo "q" \\ tab\t\x01 end' >"$tmp/payload"
+	sub_start s --json --count 1 "$T.exact"
+	"$EVBUS" pub "$T.exact" "$(cat "$tmp/payload")" || die "pub"
+	sub_wait s; expect_eq 0 "$sub_rc" "sub exit"
+	python3 -c '
+import json, sys
+r = json.loads(open(sys.argv[1]).readline())
+want = open(sys.argv[2], "rb").read().decode()
+sys.exit(0 if r["payload"] == want and "payload_b64" not in r else 1)
+' "$tmp/s.out" "$tmp/payload" || die "payload differs: $(cat "$tmp/s.out")"
+}
+
+t_identity_of_another_user() {
+	need_device
+	[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
+	command -v setpriv >/dev/null || { echo "needs setpriv"; exit 77; }
+	local dir=$tmp/other pid
+	# A private node for the same device, so uid 4321 can open it.
+	mkdir -m 0755 "$dir" && chmod 0711 "$tmp"
+	mknod -m 0666 "$dir/evbus" c $(stat -c '%t %T' /dev/evbus | while read -r a b; do echo $((16#$a)) $((16#$b)); done) ||
+		{ echo "cannot mknod in $tmp"; exit 77; }
+	sub_start s --json --count 1 "$T.user"
+	EVBUS_DEVICE=$dir/evbus setpriv --reuid 4321 --regid 4322 --clear-groups \
+		sh -c 'echo $$; exec "$1" pub "$2" hi' sh "$EVBUS" "$T.user" >"$tmp/pubpid" ||
+		die "pub as uid 4321 failed"
+	sub_wait s; expect_eq 0 "$sub_rc" "sub exit"
+	jcheck "$tmp/s.out" 'assert (r["pid"], r["uid"], r["gid"]) == (int(a[0]), 4321, 4322), a' \
+		"$(cat "$tmp/pubpid")"
+}
+
+t_human_format() {
+	need_device
+	local pid
+	sub_start s --count 2 "$T.human.*"
+	sh -c 'echo $$ >"$1"; exec "$2" pub "$3" "hello world"' sh "$tmp/pubpid" "$EVBUS" "$T.human.a" || die pub
+	"$EVBUS" pub --type 9 --corr 4 "$T.human.b" $'bin\xff\x01\\' || die pub2
+	sub_wait s; expect_eq 0 "$sub_rc" "sub exit"
+	pid=$(cat "$tmp/pubpid")
+	grep -qE "^[0-9]+ [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}\.[0-9]{6} pid=$pid uid=$(id -u) $T\.human\.a hello world\$" "$tmp/s.out" ||
+		die "line 1: $(head -n1 "$tmp/s.out")"
+	grep -qF " type=9 corr=4 $T.human.b bin\\xff\\x01\\\\" "$tmp/s.out" ||
+		die "line 2: $(sed -n 2p "$tmp/s.out")"
+}
+
+t_binary_payload_is_base64_in_json() {
+	need_device
+	sub_start s --json --count 1 "$T.bin"
+	"$EVBUS" pub "$T.bin" $'\xff\xfe' || die pub
+	sub_wait s; expect_eq 0 "$sub_rc" "sub exit"
+	jcheck "$tmp/s.out" 'assert r["payload_b64"] == "//4=" and "payload" not in r'
+}
+
+t_stdin_lines_are_published_in_order() {
+	need_device
+	sub_start s --json --count 4 "$T.lines"
+	printf 'one\ntwo\n\nthree' | "$EVBUS" pub "$T.lines" || die "pub exit $?"
+	sub_wait s; expect_eq 0 "$sub_rc" "sub exit"
+	expect_eq "one|two||three" "$(python3 -c '
+import json, sys
+print("|".join(json.loads(l)["payload"] for l in open(sys.argv[1])))' "$tmp/s.out")" payloads
+	python3 -c '
+import json, sys
+s = [json.loads(l)["seq"] for l in open(sys.argv[1])]
+sys.exit(0 if s == sorted(s) and len(set(s)) == 4 else 1)' "$tmp/s.out" || die "seqs not increasing"
+}
+
+t_stdin_with_v_prints_every_seq() {
+	need_device
+	sub_start s --json --count 3 "$T.v"
+	printf 'a\nb\nc\n' | "$EVBUS" pub -v "$T.v" >"$tmp/seqs" || die "pub exit $?"
+	sub_wait s; expect_eq 0 "$sub_rc" "sub exit"
+	expect_eq "$(tr '\n' ' ' <"$tmp/seqs")" "$(python3 -c '
+import json, sys
+print(" ".join(str(json.loads(l)["seq"]) for l in open(sys.argv[1])), end=" ")' "$tmp/s.out")" seqs
+}
+
+t_many_stdin_lines_go_out_in_batches() {
+	need_device
+	local lines=3000
+	sub_start s --json --ring 1M --count $lines "$T.many"
+	seq 1 $lines | "$EVBUS" pub "$T.many" || die "pub exit $?"
+	sub_wait s; expect_eq 0 "$sub_rc" "sub exit"
+	expect_eq $lines "$(wc -l <"$tmp/s.out")" lines
+	expect_eq "$lines" "$(jget "$tmp/s.out" $lines 'r["payload"]')" "last payload"
+}
+
+t_patterns_select_topics() {
+	need_device
+	sub_start s --json --count 3 "$T.sel.a" "$T.sel.b.*"
+	for t in sel.a sel.c sel.b.x sel.b sel.b.y; do
+		"$EVBUS" pub "$T.$t" "$t" || die "pub $t"
+	done
+	sub_wait s; expect_eq 0 "$sub_rc" "sub exit"
+	expect_eq "sel.a sel.b.x sel.b.y" "$(python3 -c '
+import json, sys
+print(" ".join(json.loads(l)["payload"] for l in open(sys.argv[1])))' "$tmp/s.out")" payloads
+}
+
+# Publish 200 events of 100 bytes while a 4 KiB subscriber is stopped.
+flood() {
+	local first
+	first=$(head -c 100 /dev/zero | tr '\0' x | "$EVBUS" pub -v "$T.lag" | head -n1)
+	for ((i = 0; i < 199; i++)); do printf '%0100d\n' $i; done | "$EVBUS" pub "$T.lag" || die "flood pub"
+	echo "$first"
+}
+
+t_drop_oldest_lag_record_comes_first() {
+	need_device
+	local first pid
+	sub_start s --json --ring 4096 "$T.lag"
+	pid=$(sub_pid s)
+	stop_proc "$pid"
+	first=$(flood)
+	"$EVBUS" pub "$T.lag" end || die "pub end"
+	kill -CONT "$pid"
+	wait_for "$tmp/s.out" '"payload":"end"' || die "end never arrived"
+	kill -TERM "$pid"
+	sub_wait s; expect_eq 0 "$sub_rc" "exit after SIGTERM"
+	python3 -c '
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+first = int(sys.argv[2])
+lag, evs = recs[0], recs[1:]
+assert set(lag) == {"lagged", "first_seq", "last_seq"}, lag
+assert lag["first_seq"] == first, (lag, first)
+assert lag["last_seq"] == first + lag["lagged"] - 1, lag
+assert all("seq" in e for e in evs), evs
+assert [e["seq"] for e in evs] == list(range(lag["last_seq"] + 1, first + 201)), evs
+assert lag["lagged"] + len(evs) == 201
+' "$tmp/s.out" "$first" || die "records: $(head -c 600 "$tmp/s.out")"
+}
+
+t_drop_newest_lag_record_comes_last() {
+	need_device
+	local first pid
+	sub_start s --json --ring 4096 --policy drop-newest "$T.lag"
+	pid=$(sub_pid s)
+	stop_proc "$pid"
+	first=$(flood)
+	kill -CONT "$pid"
+	wait_for "$tmp/s.out" '"lagged"' || die "no lag record"
+	kill -INT "$pid"
+	sub_wait s; expect_eq 0 "$sub_rc" "exit after SIGINT"
+	python3 -c '
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+first = int(sys.argv[2])
+evs, lag = recs[:-1], recs[-1]
+assert [e["seq"] for e in evs] == list(range(first, first + len(evs))), evs
+assert lag == {"lagged": 200 - len(evs), "first_seq": first + len(evs), "last_seq": first + 199}, lag
+' "$tmp/s.out" "$first" || die "records: $(head -c 600 "$tmp/s.out")"
+}
+
+t_count_includes_lag_records_and_human_lag_line() {
+	need_device
+	local pid
+	sub_start s --ring 4096 --count 2 "$T.lag"
+	pid=$(sub_pid s)
+	stop_proc "$pid"
+	flood >/dev/null
+	kill -CONT "$pid"
+	sub_wait s; expect_eq 0 "$sub_rc" "sub exit"
+	expect_eq 2 "$(wc -l <"$tmp/s.out")" lines
+	grep -qE '^!! lagged: [0-9]+ events lost \(seq [0-9]+\.\.[0-9]+\)$' "$tmp/s.out" ||
+		die "no lag line: $(cat "$tmp/s.out")"
+}
+
+t_timeout_exits_zero() {
+	need_device
+	local t0 t1 rc=0
+	t0=$(date +%s%N)
+	"$EVBUS" sub --timeout 0.5 "$T.quiet" >"$tmp/out" 2>"$tmp/err" || rc=$?
+	t1=$(date +%s%N)
+	expect_eq 0 $rc exit
+	[ ! -s "$tmp/out" ] && [ ! -s "$tmp/err" ] || die "output: $(cat "$tmp/out" "$tmp/err")"
+	[ $(((t1 - t0) / 1000000)) -ge 500 ] || die "returned after $(((t1 - t0) / 1000000)) ms"
+}
+
+t_sigint_and_sigterm_exit_zero() {
+	need_device
+	local sig
+	for sig in INT TERM; do
+		sub_start s "$T.quiet"
+		kill -$sig "$(sub_pid s)"
+		sub_wait s; expect_eq 0 "$sub_rc" "exit after SIG$sig"
+	done
+}
+
+t_usage_errors_exit_2() {
+	local long
+	long=$(printf 'a%.0s' $(seq 1 256))
+	expect_fail 2 'usage: evbus' "$EVBUS"
+	expect_fail 2 "unknown command 'frob'" "$EVBUS" frob
+	expect_fail 2 'needs a TOPIC' "$EVBUS" pub
+	expect_fail 2 'too many arguments' "$EVBUS" pub a b c
+	expect_fail 2 "invalid topic 'a..b': it has an empty segment" "$EVBUS" pub a..b x
+	expect_fail 2 "invalid topic '.a'.*empty segment" "$EVBUS" pub .a x
+	expect_fail 2 "invalid topic 'a.\*'.*wildcard" "$EVBUS" pub 'a.*' x
+	expect_fail 2 'longer than 255 bytes' "$EVBUS" pub "$long" x
+	expect_fail 2 'has more than 20 segments' "$EVBUS" pub "$(printf 'a.%.0s' $(seq 1 20))a" x
+	expect_fail 2 'character other than' "$EVBUS" pub 'a b' x
+	expect_fail 2 "--type wants a number" "$EVBUS" pub --type 4294967296 a x
+	expect_fail 2 "--corr wants" "$EVBUS" pub --corr -1 a x
+	expect_fail 2 "--parent wants" "$EVBUS" pub --parent x a x
+	expect_fail 2 "unknown option '--bogus'" "$EVBUS" pub --bogus a x
+	expect_fail 2 'at least one PATTERN' "$EVBUS" sub
+	expect_fail 2 "invalid pattern 'a.>.b'.*last segment" "$EVBUS" sub --ready 'a.>.b'
+	grep -q ready "$tmp/ef.err" && die "ready printed before a usage error"
+	expect_fail 2 "invalid pattern 'ab\*'.*whole segment" "$EVBUS" sub 'ab*'
+	expect_fail 2 '--count wants a positive number' "$EVBUS" sub --count 0 a
+	expect_fail 2 '--count wants' "$EVBUS" sub --count abc a
+	expect_fail 2 '--timeout wants' "$EVBUS" sub --timeout -1 a
+	expect_fail 2 '--ring wants' "$EVBUS" sub --ring 12X a
+	expect_fail 2 '--policy is drop-oldest or drop-newest' "$EVBUS" sub --policy foo a
+	expect_fail 2 "option '--count' needs a value" "$EVBUS" sub a --count
+	expect_fail 2 'stat takes no arguments' "$EVBUS" stat extra
+	expect_fail 2 '--watch wants' "$EVBUS" stat --watch 0
+	expect_fail 2 'version takes no arguments' "$EVBUS" version extra
+	"$EVBUS" sub --help | grep -q '^usage: evbus sub' || die "sub --help"
+	"$EVBUS" --help | grep -q '^usage: evbus' || die "--help"
+}
+
+t_missing_device_says_how_to_load_the_module() {
+	local cmd
+	for cmd in "pub $T.x data" "sub $T.x" "version"; do
+		# shellcheck disable=SC2086
+		EVBUS_DEVICE=$tmp/no-such-device ef_stdout_ok=1 expect_fail 1 'modprobe evbus' "$EVBUS" $cmd
+		grep -q 'insmod evbus.ko' "$tmp/ef.err" || die "$cmd: no insmod hint"
+	done
+}
+
+t_runtime_errors_exit_1() {
+	need_device
+	local max
+	max=$(cat /sys/module/evbus/parameters/max_payload)
+	expect_fail 1 "ring_min\.\.ring_max" "$EVBUS" sub --ring 1K "$T.x"
+	head -c $((max + 1)) /dev/zero | tr '\0' a >"$tmp/big"
+	expect_fail 1 "exceeds the module's max_payload of $max bytes" "$EVBUS" pub "$T.x" "$(cat "$tmp/big")"
+	expect_fail 1 "line 2 of stdin: .*max_payload" sh -c '{ echo small; cat "$1"; echo; } | "$2" pub "$3"' \
+		sh "$tmp/big" "$EVBUS" "$T.x"
+}
+
+t_stat_reads_the_live_counters() {
+	need_device
+	[ -d /sys/kernel/evbus/stats ] || { echo "module has no /sys/kernel/evbus/stats"; exit 77; }
+	local before after
+	"$EVBUS" stat >"$tmp/table" || die "stat exit $?"
+	grep -qE '^COUNTER +VALUE$' "$tmp/table" || die "no header: $(cat "$tmp/table")"
+	grep -qE '^published +[0-9]+$' "$tmp/table" || die "no published row"
+	grep -qE '^max_payload +[0-9]+$' "$tmp/table" || die "no parameter row"
+	"$EVBUS" stat --json >"$tmp/j1" || die "stat --json exit $?"
+	"$EVBUS" pub "$T.stat" x || die pub
+	"$EVBUS" stat --json >"$tmp/j2" || die "stat --json exit $?"
+	cat "$tmp/j2" >>"$tmp/j1"
+	jcheck "$tmp/j1" '
+before, after = recs
+assert after["published"] > before["published"], (before["published"], after["published"])
+assert [k for k in after if k != "parameters"] == sorted(a[1].split()), list(after)
+assert all(isinstance(after[k], int) for k in after if k != "parameters")
+assert after["parameters"]["max_payload"] == int(a[0])
+' "$(cat /sys/module/evbus/parameters/max_payload)" "$(ls /sys/kernel/evbus/stats)"
+}
+
+# A fake sysfs tree: EVBUS_SYSFS=DIR makes stat read DIR/sys/...
+fake_sysfs() {
+	local root=$tmp/fake
+	rm -rf "$root"
+	mkdir -p "$root/sys/kernel/evbus/stats" "$root/sys/module/evbus/parameters"
+	echo 7 >"$root/sys/kernel/evbus/stats/zeta"
+	echo 100 >"$root/sys/kernel/evbus/stats/alpha"
+	echo 42 >"$root/sys/kernel/evbus/stats/mid_counter"
+	echo 65536 >"$root/sys/module/evbus/parameters/max_payload"
+	echo 'Y' >"$root/sys/module/evbus/parameters/flag"
+	echo "$root"
+}
+
+t_stat_renders_whatever_files_exist() {
+	local root
+	root=$(fake_sysfs)
+	EVBUS_SYSFS=$root "$EVBUS" stat >"$tmp/table" || die "stat exit $?"
+	expect_eq "alpha mid_counter zeta" "$(sed -n '2,4p' "$tmp/table" | awk '{print $1}' | tr '\n' ' ' | sed 's/ $//')" order
+	grep -qE '^zeta +7$' "$tmp/table" || die "zeta: $(cat "$tmp/table")"
+	grep -qE '^flag +Y$' "$tmp/table" || die "flag: $(cat "$tmp/table")"
+	EVBUS_SYSFS=$root "$EVBUS" stat --json >"$tmp/j" || die "json exit $?"
+	expect_eq '{"alpha":100,"mid_counter":42,"zeta":7,"parameters":{"flag":"Y","max_payload":65536}}' "$(cat "$tmp/j")" json
+
+	rm -r "$root/sys/kernel/evbus"
+	EVBUS_SYSFS=$root expect_fail 1 'stats does not exist' "$EVBUS" stat
+	rm -r "$root/sys/module/evbus"
+	EVBUS_SYSFS=$root expect_fail 1 'module is not loaded.*' "$EVBUS" stat
+	grep -q 'modprobe evbus' "$tmp/ef.err" || die "no load hint"
+}
+
+t_stat_watch_adds_rates_until_a_signal() {
+	local root pid rc=0
+	root=$(fake_sysfs)
+	EVBUS_SYSFS=$root "$EVBUS" stat --json --watch 0.3 >"$tmp/w" 2>"$tmp/werr" &
+	pid=$!
+	echo $pid >"$tmp/watch.pid"
+	wait_for "$tmp/w" '.' || die "no first sample"
+	echo 130 >"$root/sys/kernel/evbus/stats/alpha"
+	wait_for "$tmp/w" '"rates"' || die "no rates"
+	kill -INT $pid
+	wait $pid || rc=$?
+	expect_eq 0 $rc "exit after SIGINT"
+	expect_eq False "$(jget "$tmp/w" 1 'str("rates" in r)')" "no rates in the first sample"
+	python3 -c '
+import json, sys
+rs = [json.loads(l) for l in open(sys.argv[1])][1:]
+assert all(set(r["rates"]) == {"alpha", "mid_counter", "zeta"} for r in rs), rs
+assert any(r["rates"]["alpha"] > 0 for r in rs), rs
+' "$tmp/w" || die "rates: $(cat "$tmp/w")"
+	EVBUS_SYSFS=$root "$EVBUS" stat --watch 0.2 >"$tmp/t" &
+	pid=$!
+	echo $pid >"$tmp/watch.pid"
+	wait_for "$tmp/t" 'RATE/s' || die "no table"
+	sleep 0.5
+	kill -TERM $pid
+	wait $pid || die "exit after SIGTERM"
+	grep -qE '^alpha +130 +[0-9.-]+$' "$tmp/t" || die "table: $(cat "$tmp/t")"
+}
+
+for t in $(declare -F | awk '$3 ~ /^t_/ { print substr($3, 3) }'); do
+	run_test "$t"
+done
+echo "1..$n"
+echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
+[ $fail = 0 ]

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * The handle: open and close, the file descriptor, the version and feature
+ * query, subscriptions, ring configuration and per-file counters.  Each
+ * call is one ioctl on the handle's file.
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "internal.h"
+
+#define EVBUS_OPEN_VALID	(EVBUS_OPEN_RDONLY | EVBUS_OPEN_WRONLY)
+
+static int evbus_open_mode(unsigned int flags)
+{
+	switch (flags & (EVBUS_OPEN_RDONLY | EVBUS_OPEN_WRONLY)) {
+	case EVBUS_OPEN_RDONLY:
+		return O_RDONLY;
+	case EVBUS_OPEN_WRONLY:
+		return O_WRONLY;
+	case 0:
+		return O_RDWR;
+	default:
+		return -EINVAL;
+	}
+}
+
+EVBUS_API int evbus_open(struct evbus **busp, const struct evbus_opts *opts)
+{
+	const char *path = OPTS_GET(opts, path, NULL);
+	unsigned int flags = OPTS_GET(opts, flags, 0);
+	size_t read_buf = OPTS_GET(opts, read_buf, 0);
+	struct evbus *bus;
+	int mode, fd;
+
+	if (!busp)
+		return -EINVAL;
+	*busp = NULL;
+	if (!OPTS_VALID(opts, evbus_opts) || (flags & ~EVBUS_OPEN_VALID) ||
+	    OPTS_GET(opts, reserved0, 0))
+		return -EINVAL;
+	mode = evbus_open_mode(flags);
+	if (mode < 0)
+		return mode;
+	if (read_buf > EVBUS_READ_BUF_MAX)
+		return -EINVAL;
+
+	bus = sys_calloc(1, sizeof(*bus));
+	if (!bus)
+		return -ENOMEM;
+	bus->flags = flags;
+	bus->buf_size = read_buf ? read_buf : EVBUS_READ_BUF_DEFAULT;
+
+	fd = sys_open(path ? path : EVBUS_DEVICE_PATH,
+		      mode | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		sys_free(bus);
+		return fd;
+	}
+	bus->fd = fd;
+	*busp = bus;
+	return 0;
+}
+
+EVBUS_API void evbus_close(struct evbus *bus)
+{
+	if (!bus)
+		return;
+	sys_close(bus->fd);
+	sys_free(bus->buf);
+	sys_free(bus);
+}
+
+EVBUS_API int evbus_fd(const struct evbus *bus)
+{
+	return bus ? bus->fd : -EINVAL;
+}
+
+EVBUS_API int evbus_query(struct evbus *bus, struct evbus_version *ver)
+{
+	if (!bus || !ver)
+		return -EINVAL;
+	memset(ver, 0, sizeof(*ver));
+	return sys_ioctl(bus->fd, EVBUS_IOC_VERSION, ver);
+}
+
+EVBUS_API int evbus_subscribe(struct evbus *bus, const char *pattern,
+			      uint32_t *sub_id)
+{
+	struct evbus_sub s;
+	size_t len;
+	int ret;
+
+	if (!bus || !pattern)
+		return -EINVAL;
+	len = strlen(pattern);
+	if (!len || len > EVBUS_TOPIC_MAX)
+		return -EINVAL;
+	memset(&s, 0, sizeof(s));
+	s.pattern = (uintptr_t)pattern;
+	s.pattern_len = (uint32_t)len;
+	ret = sys_ioctl(bus->fd, EVBUS_IOC_SUBSCRIBE, &s);
+	if (ret)
+		return ret;
+	if (sub_id)
+		*sub_id = s.sub_id;
+	return 0;
+}
+
+EVBUS_API int evbus_unsubscribe(struct evbus *bus, uint32_t sub_id)
+{
+	if (!bus)
+		return -EINVAL;
+	return sys_ioctl(bus->fd, EVBUS_IOC_UNSUBSCRIBE, &sub_id);
+}
+
+EVBUS_API int evbus_set_ring(struct evbus *bus, uint32_t size, uint32_t policy)
+{
+	struct evbus_ring_cfg cfg;
+
+	if (!bus)
+		return -EINVAL;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.size = size;
+	cfg.policy = policy;
+	return sys_ioctl(bus->fd, EVBUS_IOC_SET_RING, &cfg);
+}
+
+EVBUS_API int evbus_get_ring(struct evbus *bus, uint32_t *size,
+			     uint32_t *policy)
+{
+	struct evbus_ring_cfg cfg;
+	int ret;
+
+	if (!bus)
+		return -EINVAL;
+	memset(&cfg, 0, sizeof(cfg));
+	ret = sys_ioctl(bus->fd, EVBUS_IOC_GET_RING, &cfg);
+	if (ret)
+		return ret;
+	if (size)
+		*size = cfg.size;
+	if (policy)
+		*policy = cfg.policy;
+	return 0;
+}
+
+EVBUS_API int evbus_get_stats(struct evbus *bus, struct evbus_stats *stats)
+{
+	if (!bus || !stats)
+		return -EINVAL;
+	memset(stats, 0, sizeof(*stats));
+	return sys_ioctl(bus->fd, EVBUS_IOC_STATS, stats);
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later OR MIT */
+/*
+ * libevbus internals.  Nothing here is installed.
+ *
+ * Error convention: public functions return -errno and leave errno as the
+ * caller had it.  The sys_*() helpers below are the only places that call
+ * libc functions which may set errno; each restores it before returning.
+ */
+#ifndef _EVBUS_INTERNAL_H
+#define _EVBUS_INTERNAL_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "evbus.h"
+
+#define EVBUS_API	__attribute__((visibility("default")))
+
+#define EVBUS_READ_BUF_DEFAULT	(64U << 10)
+/* The largest record: the fixed part, a topic, the payload ceiling (1 MiB). */
+#define EVBUS_READ_BUF_MAX	(2U << 20)
+
+/* The handle behind struct evbus. */
+struct evbus {
+	int fd;			/* O_NONBLOCK, O_CLOEXEC */
+	unsigned int flags;	/* EVBUS_OPEN_* */
+	char *buf;		/* read() buffer */
+	size_t buf_size;
+	size_t buf_len;		/* bytes filled by the last read() */
+	size_t buf_off;		/* next record */
+	struct evbus_record rec; /* what evbus_read() hands out */
+};
+
+/*
+ * Option structs, as in libbpf: a NULL pointer means all defaults; sz must
+ * cover at least the size field, and bytes past what this library knows
+ * must be zero (a newer caller asking for something we cannot do).
+ */
+bool evbus_opts_valid(const void *opts, size_t user_sz, size_t known_sz);
+
+#define OPTS_VALID(opts, type)						\
+	(!(opts) || evbus_opts_valid((opts), (opts)->sz, sizeof(struct type)))
+#define offsetofend(type, field)					\
+	(offsetof(type, field) + sizeof(((type *)0)->field))
+#define OPTS_HAS(opts, field)						\
+	((opts) && (opts)->sz >= offsetofend(__typeof__(*(opts)), field))
+#define OPTS_GET(opts, field, fallback)					\
+	(OPTS_HAS(opts, field) ? (opts)->field : (fallback))
+
+/* libc calls that return -errno and preserve errno (sys.c). */
+int sys_open(const char *path, int flags);
+int sys_close(int fd);
+int sys_ioctl(int fd, unsigned long req, void *arg);
+ssize_t sys_read(int fd, void *buf, size_t len);
+int sys_poll_in(int fd, int timeout_ms);
+void *sys_calloc(size_t n, size_t size);
+void *sys_realloc(void *p, size_t size);
+void sys_free(void *p);
+long long sys_now_ms(void);
+
+#endif /* _EVBUS_INTERNAL_H */

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * The only libc calls libevbus makes, each returning -errno on failure and
+ * leaving errno exactly as the caller had it.
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+
+#include "internal.h"
+
+bool evbus_opts_valid(const void *opts, size_t user_sz, size_t known_sz)
+{
+	const unsigned char *p = opts;
+	size_t i;
+
+	if (user_sz < sizeof(size_t))
+		return false;
+	for (i = known_sz; i < user_sz; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+int sys_open(const char *path, int flags)
+{
+	int saved = errno, fd;
+
+	fd = open(path, flags);
+	if (fd < 0)
+		fd = -errno;
+	errno = saved;
+	return fd;
+}
+
+int sys_close(int fd)
+{
+	int saved = errno, ret;
+
+	ret = close(fd) ? -errno : 0;
+	errno = saved;
+	return ret;
+}
+
+int sys_ioctl(int fd, unsigned long req, void *arg)
+{
+	int saved = errno, ret;
+
+	ret = ioctl(fd, req, arg);
+	if (ret < 0)
+		ret = -errno;
+	errno = saved;
+	return ret;
+}
+
+ssize_t sys_read(int fd, void *buf, size_t len)
+{
+	int saved = errno;
+	ssize_t ret;
+
+	ret = read(fd, buf, len);
+	if (ret < 0)
+		ret = -errno;
+	errno = saved;
+	return ret;
+}
+
+/* 1 if fd is readable, 0 on timeout, -errno (-EINTR on a signal). */
+int sys_poll_in(int fd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int saved = errno, ret;
+
+	ret = poll(&pfd, 1, timeout_ms);
+	if (ret < 0)
+		ret = -errno;
+	else if (ret > 0 && (pfd.revents & POLLNVAL))
+		ret = -EBADF;
+	else if (ret > 0 && (pfd.revents & POLLERR))
+		ret = -EIO;
+	else if (ret > 0 && !(pfd.revents & POLLIN))
+		ret = -EPIPE;	/* POLLHUP: the device is going away */
+	errno = saved;
+	return ret;
+}
+
+void *sys_calloc(size_t n, size_t size)
+{
+	int saved = errno;
+	void *p = calloc(n, size);
+
+	errno = saved;
+	return p;
+}
+
+void *sys_realloc(void *p, size_t size)
+{
+	int saved = errno;
+	void *q = realloc(p, size);
+
+	errno = saved;
+	return q;
+}
+
+void sys_free(void *p)
+{
+	int saved = errno;
+
+	free(p);
+	errno = saved;
+}
+
+long long sys_now_ms(void)
+{
+	struct timespec ts;
+
+	/* CLOCK_MONOTONIC cannot fail with a valid pointer. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
