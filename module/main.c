@@ -133,7 +133,17 @@ module_param_cb(ring_max, &evbus_ring_ops, &ring_max, 0644);
 MODULE_PARM_DESC(ring_max, "Largest ring EVBUS_IOC_SET_RING accepts (default 16 MiB, at most 256 MiB)");
 module_param_cb(max_subs, &evbus_subs_ops, &max_subs, 0644);
 MODULE_PARM_DESC(max_subs, "Subscriptions per open file (default 64, at most 4096)");
-module_param(dev_mode, ushort, 0444);
+static int evbus_param_get_mode(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%#o\n", *(unsigned short *)kp->arg);
+}
+
+static const struct kernel_param_ops evbus_mode_ops = {
+	.set = param_set_ushort,
+	.get = evbus_param_get_mode,
+};
+
+module_param_cb(dev_mode, &evbus_mode_ops, &dev_mode, 0444);
 MODULE_PARM_DESC(dev_mode, "Mode of /dev/evbus at load time (default 0660)");
 
 static u64 evbus_seq;		/* evbus_bus_lock: last sequence number */
