@@ -13,6 +13,7 @@
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/percpu.h>
+#include <linux/uio.h>
 #include <linux/evbus.h>
 
 #include "topic.h"
@@ -157,7 +158,7 @@ void evbus_ring_free(struct evbus_ring *r);
 bool evbus_ring_readable(struct evbus_ring *r);
 bool evbus_ring_push(struct evbus_ring *r, const struct evbus_msg *msg,
 		     const struct evbus_ident *id);
-ssize_t evbus_ring_read(struct evbus_ring *r, char __user *buf, size_t count);
+ssize_t evbus_ring_read(struct evbus_ring *r, struct iov_iter *to);
 u32 evbus_event_rec_len(u32 topic_len, u32 payload_len);
 
 #define EVBUS_LAG_REC_LEN	((u32)sizeof(struct evbus_lagged))

@@ -57,6 +57,7 @@
 #include <linux/sched.h>
 
 #include "evbus.h"
+#include "compat.h"
 
 #define CREATE_TRACE_POINTS
 #include "trace.h"
@@ -173,6 +174,8 @@ static int evbus_open(struct inode *inode, struct file *file)
 	ef->pid_ns = get_pid_ns(task_active_pid_ns(current));
 	ef->user_ns = get_user_ns(file->f_cred->user_ns);
 	file->private_data = ef;
+	/* Reads honour IOCB_NOWAIT: io_uring can poll instead of blocking. */
+	file->f_mode |= FMODE_NOWAIT;
 	evbus_count(open_files, 1);
 	return nonseekable_open(inode, file);
 }
@@ -672,7 +675,8 @@ static long evbus_ioctl_version(void __user *argp)
 	v.abi_version = EVBUS_ABI_VERSION;
 	v.features = EVBUS_FEAT_PUBLISH | EVBUS_FEAT_BATCH |
 		     EVBUS_FEAT_WILDCARD | EVBUS_FEAT_DROP_NEWEST |
-		     EVBUS_FEAT_NS_XLATE;
+		     EVBUS_FEAT_NS_XLATE | EVBUS_FEAT_URING_CMD |
+		     EVBUS_FEAT_NOWAIT_READ;
 	v.max_payload = READ_ONCE(max_payload);
 	v.max_subs = READ_ONCE(max_subs);
 	v.ring_default = evbus_ring_size(READ_ONCE(ring_default));
@@ -733,18 +737,48 @@ static long evbus_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	return ret;
 }
 
+/*
+ * io_uring: IORING_OP_URING_CMD publishes, completing inline with what the
+ * ioctl would return.  Publishing never waits for subscribers, so this runs
+ * in the issuing context even with IO_URING_F_NONBLOCK.
+ */
+static int evbus_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
+{
+	const struct evbus_uring_cmd *c = evbus_uring_cmd_area(ioucmd);
+	u64 arg = READ_ONCE(c->arg);
+	unsigned int cmd;
+
+	if (READ_ONCE(c->flags) || READ_ONCE(c->reserved)) {
+		evbus_count(ioctl_errors, 1);
+		return -EINVAL;
+	}
+	switch (ioucmd->cmd_op) {
+	case EVBUS_URING_PUBLISH:
+		cmd = EVBUS_IOC_PUBLISH;
+		break;
+	case EVBUS_URING_PUBLISH_BATCH:
+		cmd = EVBUS_IOC_PUBLISH_BATCH;
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+	return evbus_ioctl(ioucmd->file, cmd, (unsigned long)u64_to_user_ptr(arg));
+}
+
 /* ------------------------------------------------------- read and poll */
 
-static ssize_t evbus_read(struct file *file, char __user *buf, size_t count,
-			  loff_t *ppos)
+/* read() and io_uring reads; IOCB_NOWAIT lets io_uring poll instead of block. */
+static ssize_t evbus_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
-	struct evbus_file *ef = file->private_data;
+	struct evbus_file *ef = iocb->ki_filp->private_data;
+	bool nowait = (iocb->ki_flags & IOCB_NOWAIT) ||
+		      (iocb->ki_filp->f_flags & O_NONBLOCK);
 	struct evbus_ring *r = &ef->ring;
 	ssize_t ret;
 
 	for (;;) {
-		ret = evbus_ring_read(r, buf, count);
-		if (ret != -EAGAIN || (file->f_flags & O_NONBLOCK))
+		ret = evbus_ring_read(r, to);
+		if (ret != -EAGAIN || nowait)
 			return ret;
 		ret = wait_event_interruptible(r->wq, evbus_ring_readable(r));
 		if (ret)
@@ -794,7 +828,8 @@ static const struct file_operations evbus_fops = {
 	.owner = THIS_MODULE,
 	.open = evbus_open,
 	.release = evbus_release,
-	.read = evbus_read,
+	.read_iter = evbus_read_iter,
+	.uring_cmd = evbus_uring_cmd,
 	.poll = evbus_poll,
 	.unlocked_ioctl = evbus_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,

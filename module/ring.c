@@ -4,10 +4,11 @@
  * accounting and read().
  *
  * Writers (publishers) hold bus.lock and then ring.lock; readers take only
- * ring.lock.  read() copies records to userspace with page faults disabled
- * while holding ring.lock, so the ring never has to pin or bounce records;
- * when a copy would fault, the lock is dropped, the user buffer faulted in,
- * and the walk restarts from the (possibly changed) head.
+ * ring.lock.  read() (and io_uring reads) copy records to userspace with
+ * page faults disabled while holding ring.lock, so the ring never has to
+ * pin or bounce records; when a copy would fault, the lock is dropped, the
+ * user buffer faulted in, and the walk restarts from the (possibly
+ * changed) head.
  */
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -15,6 +16,7 @@
 #include <linux/pagemap.h>
 #include <linux/sched.h>
 #include <linux/sizes.h>
+#include <linux/uio.h>
 
 #include "evbus.h"
 #include "trace.h"
@@ -276,11 +278,28 @@ out:
 }
 
 /*
- * Copy whole records to buf.  Returns bytes copied, -EAGAIN if there is
- * nothing to read, -EINVAL if the next record does not fit in count, or
- * -EFAULT if buf is bad before anything was copied.
+ * Copy one record to the iterator with page faults disabled (we hold
+ * r->lock).  All or nothing: a short copy is undone and reported.
  */
-ssize_t evbus_ring_read(struct evbus_ring *r, char __user *buf, size_t count)
+static bool evbus_copy_rec(const void *rec, size_t len, struct iov_iter *to)
+{
+	size_t n;
+
+	pagefault_disable();
+	n = copy_to_iter(rec, len, to);
+	pagefault_enable();
+	if (n == len)
+		return true;
+	iov_iter_revert(to, n);
+	return false;
+}
+
+/*
+ * Copy whole records to the iterator.  Returns bytes copied, -EAGAIN if
+ * there is nothing to read, -EINVAL if the next record does not fit, or
+ * -EFAULT if the buffer is bad before anything was copied.
+ */
+ssize_t evbus_ring_read(struct evbus_ring *r, struct iov_iter *to)
 {
 	struct evbus_lagged lg;
 	size_t copied = 0, held;
@@ -297,7 +316,7 @@ retry:
 
 		if (r->head_lag.count) {
 			want = sizeof(lg);
-			if (want > count - copied) {
+			if (want > iov_iter_count(to)) {
 				too_small = true;
 				break;
 			}
@@ -308,12 +327,12 @@ retry:
 			lg.lost = r->head_lag.count;
 			lg.first_seq = r->head_lag.first;
 			lg.last_seq = r->head_lag.last;
-			if (copy_to_user_nofault(buf + copied, &lg, sizeof(lg)))
+			if (!evbus_copy_rec(&lg, want, to))
 				goto fault;
 			memset(&r->head_lag, 0, sizeof(r->head_lag));
 			r->lag_records++;
 			evbus_count(lag_records, 1);
-			copied += sizeof(lg);
+			copied += want;
 			continue;
 		}
 		if (evbus_ring_empty(r))
@@ -326,7 +345,7 @@ retry:
 			continue;
 		}
 		want = h->len;
-		if (want > count - copied) {
+		if (want > iov_iter_count(to)) {
 			too_small = true;
 			break;
 		}
@@ -336,7 +355,7 @@ retry:
 			cond_resched();
 			goto retry;
 		}
-		if (copy_to_user_nofault(buf + copied, h, want))
+		if (!evbus_copy_rec(h, want, to))
 			goto fault;
 		if (h->kind == EVBUS_REC_EVENT) {
 			r->delivered++;
@@ -363,7 +382,7 @@ retry:
 fault:
 	spin_unlock(&r->lock);
 	/* Fault the destination in with the lock dropped, then try again. */
-	if (fault_in_writeable(buf + copied, want)) {
+	if (fault_in_iov_iter_writeable(to, want)) {
 		if (!copied)
 			return -EFAULT;
 		evbus_count(read_bytes, copied);

@@ -156,6 +156,27 @@ struct evbus_stats {
 #define EVBUS_IOC_STATS		_IOWR(EVBUS_IOC_MAGIC, 0x07, struct evbus_stats)
 
 /*
+ * io_uring.  IORING_OP_URING_CMD on an evbus file publishes: sqe->cmd_op is
+ * EVBUS_URING_PUBLISH or EVBUS_URING_PUBLISH_BATCH and the command area of
+ * the SQE (16 bytes in a 64-byte SQE) holds struct evbus_uring_cmd, whose
+ * arg points to the same struct evbus_pub / evbus_pub_batch the ioctls
+ * take.  The CQE's res is what the ioctl would return (0, a count, or
+ * -errno) and the same fields are written back.  IORING_OP_READ (and, from
+ * Linux 6.7, IORING_OP_READ_MULTISHOT) behave exactly like read().
+ */
+#define EVBUS_URING_PUBLISH		1
+#define EVBUS_URING_PUBLISH_BATCH	2
+
+struct evbus_uring_cmd {
+	__u64 arg;		/* user pointer to the command's struct */
+	__u32 flags;		/* must be 0 */
+	__u32 reserved;		/* must be 0 */
+};
+
+#define EVBUS_FEAT_URING_CMD	(1ULL << 5)	/* EVBUS_URING_* commands */
+#define EVBUS_FEAT_NOWAIT_READ	(1ULL << 6)	/* poll-driven io_uring reads */
+
+/*
  * Records returned by read().  Every record starts with struct
  * evbus_rec_hdr; len covers the whole record including padding and is a
  * multiple of 8, so records can be walked with EVBUS_REC_NEXT().  The same
