@@ -102,6 +102,7 @@ struct evbus_file {
 	u32 nr_subs;
 	u32 next_sub_id;
 	struct evbus_ring ring;
+	struct evbus_user *user;	/* the opener's euid, for per-user caps */
 	struct pid_namespace *pid_ns;	/* the opener's, for sender pids */
 	struct user_namespace *user_ns;	/* the opener's, for sender ids */
 	/* bus.lock: */
@@ -142,6 +143,13 @@ void evbus_stats_exit(void);
 void evbus_stats_ring_alloc(s64 bytes);
 void evbus_stats_ring_free(s64 bytes);
 void evbus_stats_publish_error(int err);
+
+/* user.c: per-user caps */
+struct evbus_user;
+int evbus_user_get(struct evbus_file *ef, unsigned int max_files);
+void evbus_user_put(struct evbus_file *ef);
+int evbus_user_charge(struct evbus_file *ef, u64 bytes, u64 max_bytes);
+void evbus_user_uncharge(struct evbus_file *ef, u64 bytes);
 
 /* index.c; callers hold bus.lock. */
 int evbus_index_init(void);

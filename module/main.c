@@ -69,6 +69,11 @@
 #define EVBUS_SUBS_CEILING	4096
 /* Publishers stage up to this many bytes of a batch per bus-lock hold. */
 #define EVBUS_STAGE_CHUNK	SZ_64K
+/*
+ * Rings are charged to the opener's memory cgroup; past its limit the
+ * allocation fails (ENOMEM) instead of invoking the OOM killer.
+ */
+#define EVBUS_RING_GFP	(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
 /* Flags this module understands (kept here, not in uapi). */
 #define EVBUS_BATCH_VALID	EVBUS_BATCH_SEQ
 /* A single small event is staged on the stack. */
@@ -79,6 +84,8 @@ static unsigned int ring_default = SZ_128K;
 static unsigned int ring_min = SZ_4K;
 static unsigned int ring_max = SZ_16M;
 static unsigned int max_subs = 64;
+static unsigned int max_user_files = 1024;
+static unsigned int max_user_ring_bytes = SZ_256M;
 static unsigned short dev_mode = 0660;
 
 static int evbus_param_set_payload(const char *val, const struct kernel_param *kp)
@@ -109,6 +116,28 @@ static int evbus_param_set_subs(const char *val, const struct kernel_param *kp)
 	return param_set_uint_minmax(val, kp, 1, EVBUS_SUBS_CEILING);
 }
 
+static int evbus_param_set_user_files(const char *val,
+				      const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 1, 1U << 20);
+}
+
+static int evbus_param_set_user_ring(const char *val,
+				     const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, EVBUS_RING_FLOOR, UINT_MAX);
+}
+
+static const struct kernel_param_ops evbus_user_files_ops = {
+	.set = evbus_param_set_user_files,
+	.get = param_get_uint,
+};
+
+static const struct kernel_param_ops evbus_user_ring_ops = {
+	.set = evbus_param_set_user_ring,
+	.get = param_get_uint,
+};
+
 static const struct kernel_param_ops evbus_payload_ops = {
 	.set = evbus_param_set_payload,
 	.get = param_get_uint,
@@ -133,6 +162,10 @@ MODULE_PARM_DESC(ring_min, "Smallest ring EVBUS_IOC_SET_RING accepts (default 40
 module_param_cb(ring_max, &evbus_ring_ops, &ring_max, 0644);
 MODULE_PARM_DESC(ring_max, "Largest ring EVBUS_IOC_SET_RING accepts (default 16 MiB, at most 256 MiB)");
 module_param_cb(max_subs, &evbus_subs_ops, &max_subs, 0644);
+module_param_cb(max_user_files, &evbus_user_files_ops, &max_user_files, 0644);
+MODULE_PARM_DESC(max_user_files, "Open evbus files per user (default 1024; EMFILE past it)");
+module_param_cb(max_user_ring_bytes, &evbus_user_ring_ops, &max_user_ring_bytes, 0644);
+MODULE_PARM_DESC(max_user_ring_bytes, "Ring memory per user in bytes (default 256 MiB; EDQUOT past it)");
 MODULE_PARM_DESC(max_subs, "Subscriptions per open file (default 64, at most 4096)");
 static int evbus_param_get_mode(char *buf, const struct kernel_param *kp)
 {
@@ -161,10 +194,16 @@ static u32 evbus_ring_size(u32 want)
 static int evbus_open(struct inode *inode, struct file *file)
 {
 	struct evbus_file *ef;
+	int ret;
 
 	ef = kzalloc(sizeof(*ef), GFP_KERNEL_ACCOUNT);
 	if (!ef)
 		return -ENOMEM;
+	ret = evbus_user_get(ef, READ_ONCE(max_user_files));
+	if (ret) {
+		kfree(ef);
+		return ret;
+	}
 	mutex_init(&ef->lock);
 	INIT_LIST_HEAD(&ef->subs);
 	INIT_LIST_HEAD(&ef->wake_link);
@@ -194,7 +233,10 @@ static int evbus_release(struct inode *inode, struct file *file)
 		kfree(sub);
 	evbus_count(subscriptions, -(s64)ef->nr_subs);
 	evbus_count(open_files, -1);
+	if (ef->ring.data)
+		evbus_user_uncharge(ef, ef->ring.size);
 	evbus_ring_free(&ef->ring);
+	evbus_user_put(ef);
 	put_user_ns(ef->user_ns);
 	put_pid_ns(ef->pid_ns);
 	mutex_destroy(&ef->lock);
@@ -457,9 +499,13 @@ static int evbus_ring_ensure(struct evbus_file *ef)
 	if (ef->ring.data)
 		return 0;
 	size = evbus_ring_size(READ_ONCE(ring_default));
-	data = kvmalloc(size, GFP_KERNEL_ACCOUNT);
-	if (!data)
+	if (evbus_user_charge(ef, size, READ_ONCE(max_user_ring_bytes)))
+		return -EDQUOT;
+	data = kvmalloc(size, EVBUS_RING_GFP);
+	if (!data) {
+		evbus_user_uncharge(ef, size);
 		return -ENOMEM;
+	}
 	mutex_lock(&evbus_bus_lock);
 	spin_lock(&ef->ring.lock);
 	ef->ring.data = data;
@@ -583,8 +629,17 @@ static long evbus_ioctl_set_ring(struct evbus_file *ef, void __user *argp)
 
 	mutex_lock(&ef->lock);
 	if (size && size != r->size) {
-		data = kvmalloc(size, GFP_KERNEL_ACCOUNT);
+		/*
+		 * The old ring is given back right after the swap: judge the
+		 * cap as if it already were (ef->lock keeps r->size stable).
+		 */
+		ret = evbus_user_charge(ef, size,
+					(u64)READ_ONCE(max_user_ring_bytes) + r->size);
+		if (ret)
+			goto out_unlock;
+		data = kvmalloc(size, EVBUS_RING_GFP);
 		if (!data) {
+			evbus_user_uncharge(ef, size);
 			ret = -ENOMEM;
 			goto out_unlock;
 		}
@@ -610,8 +665,12 @@ static long evbus_ioctl_set_ring(struct evbus_file *ef, void __user *argp)
 	mutex_unlock(&evbus_bus_lock);
 	if (swapped) {
 		evbus_stats_ring_alloc(size);
-		if (old)
+		if (old) {
 			evbus_stats_ring_free(old_size);
+			evbus_user_uncharge(ef, old_size);
+		}
+	} else if (data) {
+		evbus_user_uncharge(ef, size);	/* EBUSY: the new ring goes */
 	}
 out_unlock:
 	mutex_unlock(&ef->lock);
