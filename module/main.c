@@ -228,6 +228,8 @@ static int evbus_release(struct inode *inode, struct file *file)
 	list_for_each_entry(sub, &ef->subs, file_link)
 		evbus_index_del(sub);
 	mutex_unlock(&evbus_bus_lock);
+	/* As eventfd does: in-kernel waiters learn the file is going away. */
+	wake_up_poll(&ef->ring.wq, EPOLLHUP);
 
 	list_for_each_entry_safe(sub, tmp, &ef->subs, file_link)
 		kfree(sub);
