@@ -130,6 +130,75 @@ const char *evbus_lib_version(void);
 int evbus_lib_version_major(void);
 int evbus_lib_version_minor(void);
 
+/* ====================== io_uring helpers (LIBEVBUS_1.1) ====================== */
+/*
+ * Publishing and reading through io_uring with liburing: build with
+ * `pkg-config --cflags --libs evbus`, which brings in -luring when linking
+ * statically.  These functions only fill SQEs, probe and parse buffers;
+ * the ring, submission and completions stay the caller's (liburing's).
+ * See evbus_prep_publish(3), evbus_records_next(3) and evbus_uring_probe(3).
+ *
+ * Nothing here needs <liburing.h>: the liburing types are only pointed to.
+ */
+struct io_uring;
+struct io_uring_sqe;
+
+/* evbus_uring_probe() result bits. */
+#define EVBUS_URING_CAN_PUBLISH		(1U << 0)	/* IORING_OP_URING_CMD publish */
+#define EVBUS_URING_CAN_READ		(1U << 1)	/* IORING_OP_READ waits by polling */
+#define EVBUS_URING_CAN_READ_MULTISHOT	(1U << 2)	/* IORING_OP_READ_MULTISHOT (6.7+) */
+
+int evbus_uring_probe(struct io_uring *ring, int fd);
+
+/*
+ * Fill a whole 64-byte SQE (user_data and flags included: set those after)
+ * with an IORING_OP_URING_CMD publishing pub, or the batch b, on fd.  The
+ * command area holds a copy of the struct evbus_uring_cmd, so cmd (NULL for
+ * the default: flags and reserved 0) need not outlive the call; pub, or b
+ * with its events, topics and payloads, must stay in place until the CQE:
+ * the kernel reads them when it issues the request and writes seq (and
+ * the batch's result fields) back before completing it.
+ */
+int evbus_prep_publish(struct io_uring_sqe *sqe, int fd, struct evbus_pub *pub,
+		       const struct evbus_uring_cmd *cmd);
+int evbus_prep_publish_batch(struct io_uring_sqe *sqe, int fd,
+			     struct evbus_pub_batch *b,
+			     const struct evbus_uring_cmd *cmd);
+
+/*
+ * IORING_OP_READ of up to len bytes into buf (whole records, like read()),
+ * and IORING_OP_READ_MULTISHOT from the provided buffers of group
+ * buf_group (each buffer at least as big as the largest record).
+ */
+int evbus_prep_read(struct io_uring_sqe *sqe, int fd, void *buf, unsigned int len);
+int evbus_prep_read_multishot(struct io_uring_sqe *sqe, int fd,
+			      unsigned int buf_group);
+
+/*
+ * Walk the records of a buffer filled by read() or an io_uring read.  The
+ * records handed out point into buf, which must outlive them.
+ *	struct evbus_rec_iter it;
+ *	const struct evbus_record *rec;
+ *	evbus_records_init(&it, buf, cqe->res);
+ *	while (!(ret = evbus_records_next(&it, &rec)))
+ *		...;
+ *	(ret is -ENODATA at the end, -EBADMSG for a malformed buffer)
+ */
+struct evbus_rec_iter {
+	const unsigned char *buf;
+	size_t len;
+	size_t off;			/* next record */
+	struct evbus_record rec;	/* what evbus_records_next() hands out */
+	uint64_t reserved[2];
+};
+
+int evbus_records_init(struct evbus_rec_iter *it, const void *buf, size_t len);
+int evbus_records_next(struct evbus_rec_iter *it, const struct evbus_record **rec);
+int evbus_parse_records(const void *buf, size_t len,
+			int (*cb)(const struct evbus_record *rec, void *arg),
+			void *arg);
+/* ==================== end of io_uring helpers (LIBEVBUS_1.1) ================== */
+
 #ifdef __cplusplus
 }
 #endif

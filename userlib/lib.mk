@@ -5,6 +5,7 @@
 #   make lib         libevbus.so.$(LIB_VERSION) and libevbus.a in build/lib
 #   make cli         build/bin/evbus
 #   make lib-tests   build/ksft/lib_*: library and CLI tests for the VM
+#   make examples    build/examples/*: userlib/examples/*.c (lib-tests needs them)
 #   make install     PREFIX=/usr/local DESTDIR= : module, library, headers,
 #                    evbus.pc, the evbus command and the man pages
 #   make uninstall   the reverse (same PREFIX and DESTDIR)
@@ -14,6 +15,9 @@ LIB_HDRS := $(wildcard userlib/*.h) uapi/linux/evbus.h
 # The module's topic parser is pure C: the library checks topics with it.
 LIB_KSRCS := module/topic.c
 LIB_DEPS := $(LIB_HDRS) module/topic.h userlib/lib.mk
+# The io_uring helpers (userlib/uring.c) need liburing: libevbus.so links
+# liburing.so.2, static users add -luring (evbus.pc: Requires.private).
+LIB_LIBS := -luring
 
 lib_objs = $(patsubst userlib/%.c,$(B)/lib/$(1)/%.o,$(LIB_SRCS)) $(B)/lib/$(1)/ktopic.o
 lib_ver = $(word $(1),$(subst ., ,$(LIB_VERSION)))
@@ -37,7 +41,7 @@ $(B)/lib/static/ktopic.o: $(LIB_KSRCS) $(LIB_DEPS)
 $(LIB_SO): $(call lib_objs,pic) userlib/libevbus.map
 	$(CC) $(CFLAGS) -shared -Wl,-soname,libevbus.so.$(LIB_MAJOR) \
 		-Wl,--version-script=userlib/libevbus.map -Wl,--no-undefined \
-		-o $@ $(filter %.o,$^)
+		-o $@ $(filter %.o,$^) $(LIB_LIBS)
 	ln -sfn libevbus.so.$(LIB_VERSION) $(B)/lib/libevbus.so.$(LIB_MAJOR)
 	ln -sfn libevbus.so.$(LIB_MAJOR) $(B)/lib/libevbus.so
 $(LIB_A): $(call lib_objs,static)
@@ -83,7 +87,10 @@ MAN_PAGES := $(MAN3) $(MAN7) $(MAN1)
 STAGE := $(B)/stage
 STAGE_PC := $(STAGE)/usr/lib/pkgconfig/evbus.pc
 PKG_CONFIG ?= pkg-config
-stage_pkg_config = PKG_CONFIG_SYSROOT_DIR=$(STAGE) PKG_CONFIG_LIBDIR=$(STAGE)/usr/lib/pkgconfig \
+# The system's own .pc files come after the stage's, for Requires.private:
+# liburing (its -L gets the sysroot prefix too, a harmless missing directory).
+stage_pkg_config = PKG_CONFIG_SYSROOT_DIR=$(STAGE) \
+	PKG_CONFIG_LIBDIR=$(STAGE)/usr/lib/pkgconfig:$$($(PKG_CONFIG) --variable pc_path pkg-config) \
 	PKG_CONFIG_PATH= $(PKG_CONFIG)
 
 LIB_TESTS := $(patsubst tests/lib/%.c,$(B)/ksft/lib_%,$(wildcard tests/lib/*.c)) \
@@ -93,7 +100,7 @@ $(B)/ksft/lib_%: tests/lib/%.c $(wildcard tests/lib/*.h) $(LIB_A) $(CLI_HELPERS)
 		$(LIB_HDRS) $(KSFT)/kselftest_harness.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_ALL) -I$(KSFT) -I$(REPO)/tests/lib -I$(REPO)/cli -I$(REPO)/module \
-		$(CFLAGS) -Wall -static -pthread $< $(CLI_HELPERS) $(LIB_A) -o $@
+		$(CFLAGS) -Wall -static -pthread $< $(CLI_HELPERS) $(LIB_A) $(LIB_LIBS) -o $@
 $(B)/ksft/lib_cli: tests/lib/cli_test.sh $(CLI)
 	@mkdir -p $(@D)
 	install -m 0755 $< $@
@@ -114,7 +121,15 @@ $(B)/ksft/lib_pkgconfig_static: tests/lib/pkgconfig/consumer.c $(STAGE_PC)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -static $< $$($(stage_pkg_config) --static --cflags --libs evbus) -o $@
 
-lib-tests: $(LIB_TESTS)
+# --- examples: userlib/examples/X.c as build/examples/X, static like the tests --
+EXAMPLES := $(patsubst userlib/examples/%.c,$(B)/examples/%,$(wildcard userlib/examples/*.c))
+
+$(B)/examples/%: userlib/examples/%.c $(LIB_A) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) -static $< $(LIB_A) $(LIB_LIBS) -o $@
+examples: $(EXAMPLES)
+
+lib-tests: $(LIB_TESTS) examples
 
 # --- install -------------------------------------------------------------------
 # depmod only on the live system, and only if it is there.
@@ -122,7 +137,7 @@ run_depmod = if [ -n "$(DESTDIR)" ]; then :; \
 	elif d=$$(PATH=$$PATH:/sbin:/usr/sbin command -v depmod); then $$d -a $(1); \
 	else echo "depmod not found, skipped" >&2; fi
 
-.PHONY: lib cli lib-tests install install-user install-lib install-cli install-man \
+.PHONY: lib cli lib-tests examples install install-user install-lib install-cli install-man \
 	install-module uninstall uninstall-user uninstall-module
 
 install: install-module install-user
