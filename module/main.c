@@ -801,7 +801,10 @@ static long evbus_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 /*
  * io_uring: IORING_OP_URING_CMD publishes, completing inline with what the
  * ioctl would return.  Publishing never waits for subscribers, so this runs
- * in the issuing context even with IO_URING_F_NONBLOCK.
+ * in the issuing context even with IO_URING_F_NONBLOCK.  The sender is the
+ * thread that issues the command: the submitter, or for IOSQE_ASYNC and
+ * SQPOLL rings one of io_uring's threads of the same process (same pid,
+ * its own tid).
  */
 static int evbus_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 {
@@ -821,6 +824,7 @@ static int evbus_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags
 		cmd = EVBUS_IOC_PUBLISH_BATCH;
 		break;
 	default:
+		evbus_count(ioctl_errors, 1);
 		return -EOPNOTSUPP;
 	}
 	return evbus_ioctl(ioucmd->file, cmd, (unsigned long)u64_to_user_ptr(arg));

@@ -26,9 +26,9 @@ extern "C" {
 #endif
 
 #define EVBUS_LIB_VERSION_MAJOR	1
-#define EVBUS_LIB_VERSION_MINOR	0
+#define EVBUS_LIB_VERSION_MINOR	1
 #define EVBUS_LIB_VERSION_PATCH	0
-#define EVBUS_LIB_VERSION	"1.0.0"
+#define EVBUS_LIB_VERSION	"1.1.0"
 
 #define EVBUS_DEVICE_PATH	"/dev/evbus"
 

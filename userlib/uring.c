@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * io_uring helpers (LIBEVBUS_1.1): SQE preparation for publishing with
+ * IORING_OP_URING_CMD and for reading, a probe, and a parser for the
+ * buffers reads complete with.  Built against liburing 2.3, which predates
+ * IORING_OP_READ_MULTISHOT; the opcode number comes from the kernel's
+ * enum io_uring_op (6.7+).
+ *
+ * Like the rest of the library: 0 or -errno, errno left alone.  liburing
+ * calls that may allocate or make syscalls are wrapped to restore errno.
+ */
+#include <stddef.h>
+#include <string.h>
+#include <liburing.h>
+
+#include "internal.h"
+
+#ifndef IORING_OP_READ_MULTISHOT
+/* include/uapi/linux/io_uring.h: ..., SENDMSG_ZC = 48, READ_MULTISHOT = 49 */
+#define IORING_OP_READ_MULTISHOT	49
+#endif
+
+/*
+ * The command area of a 64-byte SQE starts at offset 48 (it overlays addr3
+ * and __pad2) and holds 16 bytes: exactly struct evbus_uring_cmd.
+ */
+_Static_assert(offsetof(struct io_uring_sqe, cmd) == 48, "SQE command area");
+_Static_assert(sizeof(struct io_uring_sqe) == 64, "SQE size");
+_Static_assert(sizeof(struct evbus_uring_cmd) == 16, "evbus_uring_cmd size");
+_Static_assert(offsetof(struct io_uring_sqe, cmd) + sizeof(struct evbus_uring_cmd) <=
+	       sizeof(struct io_uring_sqe), "evbus_uring_cmd fits a 64-byte SQE");
+
+/* ------------------------------------------------------------- publishing */
+
+static int evbus_prep_cmd(struct io_uring_sqe *sqe, int fd, uint32_t op,
+			  void *arg, const struct evbus_uring_cmd *tmpl)
+{
+	struct evbus_uring_cmd c;
+
+	if (!sqe || fd < 0 || !arg)
+		return -EINVAL;
+	memset(&c, 0, sizeof(c));
+	if (tmpl) {
+		/* The caller's flags and reserved go out as given (the kernel
+		 * checks them); arg is ours to fill. */
+		if (tmpl->arg && tmpl->arg != (uintptr_t)arg)
+			return -EINVAL;
+		c.flags = tmpl->flags;
+		c.reserved = tmpl->reserved;
+	}
+	c.arg = (uintptr_t)arg;
+
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = fd;
+	sqe->cmd_op = op;
+	/* Through a char pointer: cmd[] is a zero-length array to fortify. */
+	memcpy((unsigned char *)sqe + offsetof(struct io_uring_sqe, cmd), &c,
+	       sizeof(c));
+	return 0;
+}
+
+EVBUS_API int evbus_prep_publish(struct io_uring_sqe *sqe, int fd,
+				 struct evbus_pub *pub,
+				 const struct evbus_uring_cmd *cmd)
+{
+	return evbus_prep_cmd(sqe, fd, EVBUS_URING_PUBLISH, pub, cmd);
+}
+
+EVBUS_API int evbus_prep_publish_batch(struct io_uring_sqe *sqe, int fd,
+				       struct evbus_pub_batch *b,
+				       const struct evbus_uring_cmd *cmd)
+{
+	return evbus_prep_cmd(sqe, fd, EVBUS_URING_PUBLISH_BATCH, b, cmd);
+}
+
+/* ---------------------------------------------------------------- reading */
+
+/*
+ * The file is not seekable and read() ignores the position; offset 0
+ * (rather than -1, "the file position") keeps io_uring away from f_pos.
+ */
+EVBUS_API int evbus_prep_read(struct io_uring_sqe *sqe, int fd, void *buf,
+			      unsigned int len)
+{
+	if (!sqe || fd < 0 || !buf || !len)
+		return -EINVAL;
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_READ;
+	sqe->fd = fd;
+	sqe->addr = (uintptr_t)buf;
+	sqe->len = len;
+	return 0;
+}
+
+/* Multishot reads take their buffer from the group: addr and len are 0. */
+EVBUS_API int evbus_prep_read_multishot(struct io_uring_sqe *sqe, int fd,
+					unsigned int buf_group)
+{
+	if (!sqe || fd < 0 || buf_group > UINT16_MAX)
+		return -EINVAL;
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_READ_MULTISHOT;
+	sqe->fd = fd;
+	sqe->flags = IOSQE_BUFFER_SELECT;
+	sqe->buf_group = (uint16_t)buf_group;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- probing */
+
+static int uring_init(struct io_uring *ring)
+{
+	int saved = errno, ret;
+
+	ret = io_uring_queue_init(2, ring, 0);
+	errno = saved;
+	return ret;
+}
+
+static void uring_exit(struct io_uring *ring)
+{
+	int saved = errno;
+
+	io_uring_queue_exit(ring);
+	errno = saved;
+}
+
+static struct io_uring_probe *uring_get_probe(struct io_uring *ring)
+{
+	int saved = errno;
+	struct io_uring_probe *p = io_uring_get_probe_ring(ring);
+
+	errno = saved;
+	return p;
+}
+
+static void uring_free_probe(struct io_uring_probe *p)
+{
+	int saved = errno;
+
+	io_uring_free_probe(p);
+	errno = saved;
+}
+
+/*
+ * What works on fd through io_uring: the kernel's opcodes (from ring, or a
+ * throw-away ring when ring is NULL) and, when fd >= 0, the module's
+ * EVBUS_FEAT_URING_CMD and EVBUS_FEAT_NOWAIT_READ.  Creating the ring is
+ * what fails with -ENOSYS (no io_uring) or -EPERM (io_uring_disabled, or
+ * not allowed to this process).
+ */
+EVBUS_API int evbus_uring_probe(struct io_uring *ring, int fd)
+{
+	uint64_t features = EVBUS_FEAT_URING_CMD | EVBUS_FEAT_NOWAIT_READ;
+	struct io_uring_probe *probe;
+	struct io_uring tmp;
+	int bits = 0, ret;
+
+	if (fd >= 0) {
+		struct evbus_version v;
+
+		memset(&v, 0, sizeof(v));
+		ret = sys_ioctl(fd, EVBUS_IOC_VERSION, &v);
+		if (ret)
+			return ret;
+		features = v.features;
+	}
+	if (!ring) {
+		ret = uring_init(&tmp);
+		if (ret)
+			return ret;
+	}
+	probe = uring_get_probe(ring ? ring : &tmp);
+	if (!ring)
+		uring_exit(&tmp);
+	if (!probe)
+		return -ENOSYS;	/* before 5.6: no IORING_REGISTER_PROBE, no OP_READ */
+
+	if ((features & EVBUS_FEAT_URING_CMD) &&
+	    io_uring_opcode_supported(probe, IORING_OP_URING_CMD))
+		bits |= EVBUS_URING_CAN_PUBLISH;
+	if ((features & EVBUS_FEAT_NOWAIT_READ) &&
+	    io_uring_opcode_supported(probe, IORING_OP_READ)) {
+		bits |= EVBUS_URING_CAN_READ;
+		if (io_uring_opcode_supported(probe, IORING_OP_READ_MULTISHOT))
+			bits |= EVBUS_URING_CAN_READ_MULTISHOT;
+	}
+	uring_free_probe(probe);
+	return bits;
+}
+
+/* ---------------------------------------------------------------- parsing */
+
+/* Same checks as evbus_read() (read.c): -EBADMSG if h is malformed. */
+static int rec_decode(struct evbus_record *rec, const struct evbus_rec_hdr *h)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->kind = h->kind;
+	rec->len = h->len;
+	rec->hdr = h;
+
+	if (h->kind == EVBUS_REC_EVENT) {
+		const struct evbus_event *ev = (const void *)h;
+		uint64_t need;
+
+		if (h->hdr_len < sizeof(*ev) || h->len < sizeof(*ev))
+			return -EBADMSG;
+		need = (uint64_t)h->hdr_len + EVBUS_ALIGN((uint64_t)ev->topic_len + 1) +
+		       ev->payload_len;
+		if (need > h->len || ev->topic_len > EVBUS_TOPIC_MAX ||
+		    EVBUS_EVENT_TOPIC(ev)[ev->topic_len] != '\0')
+			return -EBADMSG;
+		rec->event = ev;
+		rec->topic = EVBUS_EVENT_TOPIC(ev);
+		rec->topic_len = ev->topic_len;
+		rec->payload = EVBUS_EVENT_PAYLOAD(ev);
+		rec->payload_len = ev->payload_len;
+	} else if (h->kind == EVBUS_REC_LAGGED) {
+		if (h->hdr_len < sizeof(struct evbus_lagged) ||
+		    h->len < sizeof(struct evbus_lagged))
+			return -EBADMSG;
+		rec->lagged = (const void *)h;
+	}
+	return 0;
+}
+
+EVBUS_API int evbus_records_init(struct evbus_rec_iter *it, const void *buf,
+				 size_t len)
+{
+	if (!it || (!buf && len))
+		return -EINVAL;
+	memset(it, 0, sizeof(*it));
+	it->buf = buf;
+	it->len = len;
+	return 0;
+}
+
+/*
+ * The next record: 0 with *rec set, -ENODATA at the end of the buffer,
+ * -EBADMSG (and the rest of the buffer dropped) for a malformed record.
+ * Records must be 8-byte aligned in memory, as read() buffers from malloc()
+ * or provided-buffer rings are.
+ */
+EVBUS_API int evbus_records_next(struct evbus_rec_iter *it,
+				 const struct evbus_record **rec)
+{
+	if (!it || !rec)
+		return -EINVAL;
+	*rec = NULL;
+	if ((uintptr_t)it->buf & (EVBUS_REC_ALIGN - 1)) {
+		it->off = it->len;
+		return -EBADMSG;
+	}
+	for (;;) {
+		const struct evbus_rec_hdr *h;
+		size_t left = it->len - it->off;
+		int ret;
+
+		if (!left)
+			return -ENODATA;
+		h = (const void *)(it->buf + it->off);
+		if (!EVBUS_REC_OK(h, left)) {
+			it->off = it->len;
+			return -EBADMSG;
+		}
+		it->off += h->len;
+		if (h->kind == EVBUS_REC_PAD)
+			continue;
+		ret = rec_decode(&it->rec, h);
+		if (ret) {
+			it->off = it->len;
+			return ret;
+		}
+		*rec = &it->rec;
+		return 0;
+	}
+}
+
+/*
+ * cb for every record in turn.  Returns the number of records handed to cb,
+ * stopping early when cb returns nonzero: a positive value just stops (the
+ * count includes that record), a negative one is returned as is.  -EBADMSG
+ * for a malformed buffer, after cb saw every record before the bad one.
+ */
+EVBUS_API int evbus_parse_records(const void *buf, size_t len,
+				  int (*cb)(const struct evbus_record *rec, void *arg),
+				  void *arg)
+{
+	const struct evbus_record *rec;
+	struct evbus_rec_iter it;
+	int n = 0, ret;
+
+	if (!cb)
+		return -EINVAL;
+	ret = evbus_records_init(&it, buf, len);
+	if (ret)
+		return ret;
+	while (!(ret = evbus_records_next(&it, &rec))) {
+		if (n == INT32_MAX)
+			return -EOVERFLOW;
+		n++;
+		ret = cb(rec, arg);
+		if (ret < 0)
+			return ret;
+		if (ret > 0)
+			return n;
+	}
+	return ret == -ENODATA ? n : ret;
+}
