@@ -163,8 +163,9 @@ struct evbus_stats {
  * take.  The CQE's res is what the ioctl would return (0, a count, or
  * -errno) and the same fields are written back.  The event's tid is that
  * of the thread that issued the command: with IOSQE_ASYNC or SQPOLL, an
- * io_uring thread of the same process (pid is the same).  IORING_OP_READ (and, from
- * Linux 6.7, IORING_OP_READ_MULTISHOT) behave exactly like read().
+ * io_uring thread of the same process (pid is the same).  IORING_OP_READ
+ * (and, from Linux 6.7, IORING_OP_READ_MULTISHOT) behave exactly like
+ * read().
  */
 #define EVBUS_URING_PUBLISH		1
 #define EVBUS_URING_PUBLISH_BATCH	2
