@@ -47,7 +47,8 @@ KSFT_TESTS := $(patsubst tests/kselftest/%.c,$(B)/ksft/%,$(wildcard tests/kselft
 HOST_TESTS := $(B)/tests/topic_test $(B)/tests/topic_fuzz_sa
 
 .PHONY: all module lib cli tests deps kselftest-headers check check-host lint \
-	debug-kernel check-debug demo lib-tests install uninstall vm-smoke clean help
+	debug-kernel check-debug demo bench-syscalls lib-tests install uninstall vm-smoke \
+	clean help
 
 all: module lib cli tests
 
@@ -141,6 +142,11 @@ check-debug: debug-kernel
 demo: deps
 	@$(MAKE) --no-print-directory module lib cli
 	tests/vm/run --kernel $(KERNEL) -- tests/demo/demo.sh
+
+# Syscalls per published event for ioctl, batch ioctl and io_uring (strace -c).
+bench-syscalls: deps
+	@$(MAKE) --no-print-directory module lib-tests
+	tests/vm/run --kernel $(KERNEL) -- tests/bench/syscalls.sh $(B)/examples/pub_bench
 
 vm-smoke: module
 	tests/vm/run --kernel $(KERNEL) -- /bin/sh -c 'grep evbus /proc/modules && ls -l /dev/evbus'
