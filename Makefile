@@ -102,7 +102,9 @@ $(B)/tests/topic_fuzz: tests/fuzz/topic_fuzz.c tests/fuzz/topic_ref.h module/top
 	@mkdir -p $(@D)
 	clang $(CPPFLAGS_ALL) -Imodule -O1 -g -fsanitize=fuzzer,address,undefined module/topic.c $< -o $@
 
-tests: $(KSFT_TESTS) $(HOST_TESTS) lib-tests
+tests: $(KSFT_TESTS) $(HOST_TESTS) lib-tests stress-build $(B)/ksft/stress_short
+
+include tests/stress/stress.mk
 
 # --- checks --------------------------------------------------------------------
 # Warnings are errors here: W=1 and sparse over the module, -Wextra over the rest.

@@ -381,6 +381,19 @@ static u32 evbus_publish(struct evbus_file *ef, const struct evbus_pub *descs,
 			used += len;
 		}
 
+		/*
+		 * With EVBUS_BATCH_SEQ, an event whose seq cannot be reported
+		 * is not published: probe each slot by writing back what the
+		 * caller had there, before the event goes out.
+		 */
+		for (i = 0; udescs && i < k; i++) {
+			if (put_user(descs[done + i].seq, &udescs[done + i].seq)) {
+				*err = -EFAULT;
+				k = i;
+				break;
+			}
+		}
+
 		if (k) {
 			u64 bytes = 0;
 
@@ -408,14 +421,14 @@ static u32 evbus_publish(struct evbus_file *ef, const struct evbus_pub *descs,
 			atomic64_add(k, &ef->published);
 			evbus_count(published, k);
 			evbus_count(published_bytes, bytes);
-			/* A batch reports each event's seq in its descriptor. */
-			for (i = 0; udescs && i < k; i++) {
-				if (put_user(st[i].msg.seq, &udescs[done + i].seq)) {
-					*err = -EFAULT;
-					k = i + 1;
+			/*
+			 * Report each seq in its descriptor.  The slots were
+			 * probed above, so this fails only if the caller unmaps
+			 * them meanwhile; the events stay published regardless.
+			 */
+			for (i = 0; udescs && i < k; i++)
+				if (put_user(st[i].msg.seq, &udescs[done + i].seq))
 					break;
-				}
-			}
 			done += k;
 		}
 		if (*err)
@@ -438,16 +451,17 @@ static long evbus_ioctl_publish(struct evbus_file *ef, void __user *argp)
 	u64 seq;
 	int err;
 
-	if (copy_from_user(&p, argp, sizeof(p))) {
+	u64 __user *useq = argp + offsetof(struct evbus_pub, seq);
+
+	/* The seq slot must be writable before the event goes out. */
+	if (copy_from_user(&p, argp, sizeof(p)) || put_user(p.seq, useq)) {
 		evbus_stats_publish_error(-EFAULT);
 		return -EFAULT;
 	}
 	if (!evbus_publish(ef, &p, NULL, 1, &seq, &err))
 		return err;
-	p.seq = seq;
-	if (put_user(seq, (u64 __user *)(argp + offsetof(struct evbus_pub, seq))))
-		return -EFAULT;
-	return 0;
+	/* Fails only if the caller unmapped the struct meanwhile. */
+	return put_user(seq, useq) ? -EFAULT : 0;
 }
 
 static long evbus_ioctl_publish_batch(struct evbus_file *ef, void __user *argp)
@@ -457,9 +471,10 @@ static long evbus_ioctl_publish_batch(struct evbus_file *ef, void __user *argp)
 	u32 done;
 	int err;
 
-	err = -EFAULT;
-	if (copy_from_user(&b, argp, sizeof(b)))
-		goto err_count;
+	if (copy_from_user(&b, argp, sizeof(b))) {
+		evbus_stats_publish_error(-EFAULT);
+		return -EFAULT;
+	}
 	err = -EINVAL;
 	if ((b.flags & ~EVBUS_BATCH_VALID) || b.reserved32 || b.reserved[0] ||
 	    b.reserved[1])
@@ -480,12 +495,20 @@ static long evbus_ioctl_publish_batch(struct evbus_file *ef, void __user *argp)
 	b.published = done;
 	b.error = err;
 	b.error_index = err ? done : b.count;
+	/* A read-only struct loses the details, not the result. */
 	if (copy_to_user(argp, &b, sizeof(b)))
-		return done ? done : -EFAULT;
-	return done ? done : err;
+		return done ? (long)done : err;
+	return done ? (long)done : err;
 
 err_count:
+	/* Nothing was published: say so in the struct too. */
 	evbus_stats_publish_error(err);
+	b.first_seq = 0;
+	b.published = 0;
+	b.error = err;
+	b.error_index = 0;
+	if (copy_to_user(argp, &b, sizeof(b)))
+		return err;
 	return err;
 }
 

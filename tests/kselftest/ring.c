@@ -1706,17 +1706,48 @@ TEST(batch_seq_flag_writes_back_each_seq)
 	for (int i = 1; i < 4; i++)
 		EXPECT_LT(ev[i - 1].seq, ev[i].seq);
 
-	/* Read-only descriptors: the first event goes out, then EFAULT. */
-	for (int i = 0; i < 4; i++)
-		ev[i].seq = 0;
+	/* A read-only descriptor is not published: the batch stops before it. */
 	ASSERT_EQ(0, mprotect(ev, 4096, PROT_READ));
 	batch_init(&b, ev, 4);
 	b.flags = EVBUS_BATCH_SEQ;
-	EXPECT_EQ(1, batch_raw(fd, &b));
-	EXPECT_EQ(1, b.published);
+	EXPECT_EQ(-EFAULT, batch_raw(fd, &b));
+	EXPECT_EQ(0, b.published);
 	EXPECT_EQ(-EFAULT, b.error);
-	EXPECT_EQ(0, ev[0].seq);
+	EXPECT_EQ(0, b.error_index);
 	munmap(ev, 4096);
+	close(fd);
+}
+
+TEST(batch_seq_flag_stops_at_the_first_unwritable_descriptor)
+{
+	const char *t = "ringt.batch.seqro";
+	struct evbus_pub_batch b;
+	struct evbus_pub *ev;
+	struct evbus_stats st;
+	char *map;
+	int fd = sub_fd(t, 0, 0);
+
+	ASSERT_LE(0, fd);
+	map = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	/* ev[0] and ev[1] end the writable page, ev[2..] are read-only. */
+	ev = (struct evbus_pub *)(map + 4096 - 2 * sizeof(*ev));
+	for (int i = 0; i < 5; i++)
+		pub_init(&ev[i], t, "r", 1);
+	ASSERT_EQ(0, mprotect(map + 4096, 4096, PROT_READ));
+	batch_init(&b, ev, 5);
+	b.flags = EVBUS_BATCH_SEQ;
+	EXPECT_EQ(2, batch_raw(fd, &b));
+	EXPECT_EQ(2, b.published);
+	EXPECT_EQ(-EFAULT, b.error);
+	EXPECT_EQ(2, b.error_index);
+	EXPECT_EQ(b.first_seq, ev[0].seq);
+	EXPECT_LT(ev[0].seq, ev[1].seq);
+	ASSERT_EQ(0, evt_stats(fd, &st));
+	EXPECT_EQ(2, st.published);
+	EXPECT_EQ(2, st.queued_events);
+	munmap(map, 8192);
 	close(fd);
 }
 

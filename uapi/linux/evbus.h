@@ -91,8 +91,8 @@ struct evbus_pub {
  *    (index of the failing event, or count) are always written back;
  *  - with EVBUS_BATCH_SEQ, each published event's sequence number is also
  *    written to its own evbus_pub.seq (numbers within a batch increase, but
- *    other publishers' events may interleave); if that write faults,
- *    publishing stops after that event with error -EFAULT.
+ *    other publishers' events may interleave); an event whose descriptor is
+ *    not writable is not published: the batch stops before it with -EFAULT.
  * Each event is published whole or not at all.  A subscriber is woken at
  * most once per batch.
  */
