@@ -105,6 +105,7 @@ $(B)/tests/topic_fuzz: tests/fuzz/topic_fuzz.c tests/fuzz/topic_ref.h module/top
 tests: $(KSFT_TESTS) $(HOST_TESTS) lib-tests stress-build $(B)/ksft/stress_short
 
 include tests/stress/stress.mk
+include tests/fuzz/fuzz.mk
 
 # --- checks --------------------------------------------------------------------
 # Warnings are errors here: W=1 and sparse over the module, -Wextra over the rest.

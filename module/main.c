@@ -464,13 +464,19 @@ static long evbus_ioctl_publish(struct evbus_file *ef, void __user *argp)
 	return put_user(seq, useq) ? -EFAULT : 0;
 }
 
-static long evbus_ioctl_publish_batch(struct evbus_file *ef, void __user *argp)
+/*
+ * Returns the number published, or -errno if none was; *fail gets the
+ * errno of the event that stopped the batch (0 if all went out).
+ */
+static long evbus_ioctl_publish_batch(struct evbus_file *ef, void __user *argp,
+				      int *fail)
 {
 	struct evbus_pub_batch b;
 	struct evbus_pub *descs;
 	u32 done;
 	int err;
 
+	*fail = -EFAULT;
 	if (copy_from_user(&b, argp, sizeof(b))) {
 		evbus_stats_publish_error(-EFAULT);
 		return -EFAULT;
@@ -495,6 +501,7 @@ static long evbus_ioctl_publish_batch(struct evbus_file *ef, void __user *argp)
 	b.published = done;
 	b.error = err;
 	b.error_index = err ? done : b.count;
+	*fail = err;
 	/* A read-only struct loses the details, not the result. */
 	if (copy_to_user(argp, &b, sizeof(b)))
 		return done ? (long)done : err;
@@ -502,6 +509,7 @@ static long evbus_ioctl_publish_batch(struct evbus_file *ef, void __user *argp)
 
 err_count:
 	/* Nothing was published: say so in the struct too. */
+	*fail = err;
 	evbus_stats_publish_error(err);
 	b.first_seq = 0;
 	b.published = 0;
@@ -773,6 +781,7 @@ static long evbus_ioctl_cmd(struct file *file, unsigned int cmd,
 {
 	struct evbus_file *ef = file->private_data;
 	void __user *argp = (void __user *)arg;
+	int fail;
 
 	/* Publishing needs a file open for writing, subscribing one for reading. */
 	switch (cmd) {
@@ -800,7 +809,7 @@ static long evbus_ioctl_cmd(struct file *file, unsigned int cmd,
 	case EVBUS_IOC_PUBLISH:
 		return evbus_ioctl_publish(ef, argp);
 	case EVBUS_IOC_PUBLISH_BATCH:
-		return evbus_ioctl_publish_batch(ef, argp);
+		return evbus_ioctl_publish_batch(ef, argp, &fail);
 	case EVBUS_IOC_SET_RING:
 		return evbus_ioctl_set_ring(ef, argp);
 	case EVBUS_IOC_GET_RING:
@@ -822,35 +831,53 @@ static long evbus_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 }
 
 /*
- * io_uring: IORING_OP_URING_CMD publishes, completing inline with what the
- * ioctl would return.  Publishing never waits for subscribers, so this runs
- * in the issuing context even with IO_URING_F_NONBLOCK.  The sender is the
- * thread that issues the command: the submitter, or for IOSQE_ASYNC and
- * SQPOLL rings one of io_uring's threads of the same process (same pid,
- * its own tid).
+ * io_uring: IORING_OP_URING_CMD publishes, completing inline.  The CQE's
+ * res is 0 once every event went out, else the errno of the event that
+ * failed; the structs are written back exactly as by the ioctls.  (Never a
+ * positive res: 6.1's io_uring_cmd() takes one for an error code and, from
+ * io-wq, never completes the request.)
+ *
+ * Publishing never waits for subscribers, so this runs in the issuing
+ * context even with IO_URING_F_NONBLOCK.  The sender is the thread that
+ * issues the command: the submitter, or for IOSQE_ASYNC and SQPOLL rings
+ * one of io_uring's threads of the same process (same pid, its own tid).
  */
 static int evbus_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 {
 	const struct evbus_uring_cmd *c = evbus_uring_cmd_area(ioucmd);
-	u64 arg = READ_ONCE(c->arg);
-	unsigned int cmd;
+	struct evbus_file *ef = ioucmd->file->private_data;
+	void __user *argp = u64_to_user_ptr(READ_ONCE(c->arg));
+	long ret;
+	int fail;
 
 	if (READ_ONCE(c->flags) || READ_ONCE(c->reserved)) {
-		evbus_count(ioctl_errors, 1);
-		return -EINVAL;
+		ret = -EINVAL;
+		goto out;
 	}
 	switch (ioucmd->cmd_op) {
 	case EVBUS_URING_PUBLISH:
-		cmd = EVBUS_IOC_PUBLISH;
-		break;
 	case EVBUS_URING_PUBLISH_BATCH:
-		cmd = EVBUS_IOC_PUBLISH_BATCH;
 		break;
 	default:
-		evbus_count(ioctl_errors, 1);
-		return -EOPNOTSUPP;
+		ret = -EOPNOTSUPP;
+		goto out;
 	}
-	return evbus_ioctl(ioucmd->file, cmd, (unsigned long)u64_to_user_ptr(arg));
+	if (!(ioucmd->file->f_mode & FMODE_WRITE)) {
+		evbus_stats_publish_error(-EBADF);
+		ret = -EBADF;
+		goto out;
+	}
+	if (ioucmd->cmd_op == EVBUS_URING_PUBLISH) {
+		ret = evbus_ioctl_publish(ef, argp);
+	} else {
+		ret = evbus_ioctl_publish_batch(ef, argp, &fail);
+		if (ret > 0)
+			ret = fail;
+	}
+out:
+	if (ret < 0)
+		evbus_count(ioctl_errors, 1);
+	return ret;
 }
 
 /* ------------------------------------------------------- read and poll */

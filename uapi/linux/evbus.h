@@ -160,8 +160,10 @@ struct evbus_stats {
  * EVBUS_URING_PUBLISH or EVBUS_URING_PUBLISH_BATCH and the command area of
  * the SQE (16 bytes in a 64-byte SQE) holds struct evbus_uring_cmd, whose
  * arg points to the same struct evbus_pub / evbus_pub_batch the ioctls
- * take.  The CQE's res is what the ioctl would return (0, a count, or
- * -errno) and the same fields are written back.  The event's tid is that
+ * take.  The CQE's res is 0 once every event was published, or the -errno
+ * the ioctl would report (for a batch: of the event that stopped it, with
+ * published/error_index saying how far it got); the same fields are
+ * written back as by the ioctls.  The event's tid is that
  * of the thread that issued the command: with IOSQE_ASYNC or SQPOLL, an
  * io_uring thread of the same process (pid is the same).  IORING_OP_READ
  * (and, from Linux 6.7, IORING_OP_READ_MULTISHOT) behave exactly like
