@@ -643,9 +643,18 @@ static void pub_batch(struct pub_ctx *c, bool ro)
 
 	if (ro) {
 		c->res->efault_batches++;
+		c->res->ioctl_fail++;
+		/* Under --faults the batch may fail before its seq probe. */
+		if (ret == -1 && e == ENOMEM && opt.faults) {
+			c->res->enomem_batch++;
+			c->res->pub_err_enomem++;
+			if (b.published != 0 || b.error != -ENOMEM || b.error_index != 0)
+				PERR(c, "publisher %d: failed read-only batch wrote back published %u error %d error_index %u",
+				     c->id, b.published, b.error, b.error_index);
+			return;
+		}
 		c->res->pub_err_efault++;
 		/* Documented: an unwritable descriptor is not published. */
-		c->res->ioctl_fail++;
 		if (ret != -1 || e != EFAULT || b.published != 0 ||
 		    b.error != -EFAULT || b.error_index != 0) {
 			PERR(c, "publisher %d: read-only batch of %u: ret %d (%s) published %u error %d error_index %u",
