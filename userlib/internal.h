@@ -60,4 +60,7 @@ void *sys_realloc(void *p, size_t size);
 void sys_free(void *p);
 long long sys_now_ms(void);
 
+/* read.c: decode one raw record; -EBADMSG if it is malformed. */
+int evbus_rec_decode(struct evbus_record *rec, const struct evbus_rec_hdr *h);
+
 #endif /* _EVBUS_INTERNAL_H */

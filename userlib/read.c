@@ -13,11 +13,12 @@
 
 #include "internal.h"
 
-/* Fill in bus->rec from the raw record h; -EBADMSG if it is malformed. */
-static int evbus_decode(struct evbus *bus, const struct evbus_rec_hdr *h)
+/*
+ * Fill in rec from the raw record h; -EBADMSG if it is malformed.  Shared
+ * by evbus_read() and the io_uring buffer iterator (uring.c).
+ */
+int evbus_rec_decode(struct evbus_record *rec, const struct evbus_rec_hdr *h)
 {
-	struct evbus_record *rec = &bus->rec;
-
 	memset(rec, 0, sizeof(*rec));
 	rec->kind = h->kind;
 	rec->len = h->len;
@@ -70,7 +71,7 @@ static int evbus_next(struct evbus *bus)
 		bus->buf_off += h->len;
 		if (h->kind == EVBUS_REC_PAD)
 			continue;
-		ret = evbus_decode(bus, h);
+		ret = evbus_rec_decode(&bus->rec, h);
 		if (ret)
 			bus->buf_off = bus->buf_len;
 		return ret;

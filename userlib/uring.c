@@ -192,39 +192,6 @@ EVBUS_API int evbus_uring_probe(struct io_uring *ring, int fd)
 
 /* ---------------------------------------------------------------- parsing */
 
-/* Same checks as evbus_read() (read.c): -EBADMSG if h is malformed. */
-static int rec_decode(struct evbus_record *rec, const struct evbus_rec_hdr *h)
-{
-	memset(rec, 0, sizeof(*rec));
-	rec->kind = h->kind;
-	rec->len = h->len;
-	rec->hdr = h;
-
-	if (h->kind == EVBUS_REC_EVENT) {
-		const struct evbus_event *ev = (const void *)h;
-		uint64_t need;
-
-		if (h->hdr_len < sizeof(*ev) || h->len < sizeof(*ev))
-			return -EBADMSG;
-		need = (uint64_t)h->hdr_len + EVBUS_ALIGN((uint64_t)ev->topic_len + 1) +
-		       ev->payload_len;
-		if (need > h->len || ev->topic_len > EVBUS_TOPIC_MAX ||
-		    EVBUS_EVENT_TOPIC(ev)[ev->topic_len] != '\0')
-			return -EBADMSG;
-		rec->event = ev;
-		rec->topic = EVBUS_EVENT_TOPIC(ev);
-		rec->topic_len = ev->topic_len;
-		rec->payload = EVBUS_EVENT_PAYLOAD(ev);
-		rec->payload_len = ev->payload_len;
-	} else if (h->kind == EVBUS_REC_LAGGED) {
-		if (h->hdr_len < sizeof(struct evbus_lagged) ||
-		    h->len < sizeof(struct evbus_lagged))
-			return -EBADMSG;
-		rec->lagged = (const void *)h;
-	}
-	return 0;
-}
-
 EVBUS_API int evbus_records_init(struct evbus_rec_iter *it, const void *buf,
 				 size_t len)
 {
@@ -267,7 +234,7 @@ EVBUS_API int evbus_records_next(struct evbus_rec_iter *it,
 		it->off += h->len;
 		if (h->kind == EVBUS_REC_PAD)
 			continue;
-		ret = rec_decode(&it->rec, h);
+		ret = evbus_rec_decode(&it->rec, h);
 		if (ret) {
 			it->off = it->len;
 			return ret;
