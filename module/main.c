@@ -502,9 +502,9 @@ static long evbus_ioctl_publish_batch(struct evbus_file *ef, void __user *argp,
 	b.error = err;
 	b.error_index = err ? done : b.count;
 	*fail = err;
-	/* A read-only struct loses the details, not the result. */
-	if (copy_to_user(argp, &b, sizeof(b)))
-		return done ? (long)done : err;
+	/* Once events went out, their count beats a failed write-back. */
+	if (copy_to_user(argp, &b, sizeof(b)) && !done)
+		return -EFAULT;
 	return done ? (long)done : err;
 
 err_count:
@@ -515,9 +515,7 @@ err_count:
 	b.published = 0;
 	b.error = err;
 	b.error_index = 0;
-	if (copy_to_user(argp, &b, sizeof(b)))
-		return err;
-	return err;
+	return copy_to_user(argp, &b, sizeof(b)) ? -EFAULT : err;
 }
 
 /* ------------------------------------------------------- subscriptions */

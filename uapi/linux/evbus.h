@@ -88,7 +88,8 @@ struct evbus_pub {
  *  - the ioctl returns the number of events published (> 0), or -1 with
  *    errno set when the very first event failed (nothing published);
  *  - first_seq, published, error (0 or a negative errno) and error_index
- *    (index of the failing event, or count) are always written back;
+ *    (index of the failing event, or count) are always written back (a
+ *    struct that cannot be written gives EFAULT if nothing was published);
  *  - with EVBUS_BATCH_SEQ, each published event's sequence number is also
  *    written to its own evbus_pub.seq (numbers within a batch increase, but
  *    other publishers' events may interleave); an event whose descriptor is
