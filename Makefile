@@ -3,7 +3,12 @@
 # evbus: kernel module, libevbus, the evbus command and the tests.
 #
 #   make                 module (for KDIR) + library + CLI + tests
+#   make demo            a live cross-process session in the VM
 #   make check           all of it, host tests, then the kselftests in a VM
+#                        (KERNEL=6.12 or KERNEL=rt for the other kernels)
+#   make check-debug     the suite on the KASAN/lockdep/kmemleak kernel
+#   make stress, stress-faults, fuzz, bench-syscalls   longer runs
+#   make install / uninstall   PREFIX=/usr/local DESTDIR=
 #   make KDIR=/path      build the module against another kernel tree
 #   make W=1 / make C=2  extra warnings / sparse, forwarded to kbuild
 #
@@ -53,7 +58,7 @@ HOST_TESTS := $(B)/tests/topic_test $(B)/tests/topic_fuzz_sa
 all: module lib cli tests
 
 help:
-	@sed -n '3,13p' Makefile
+	@sed -n '3,18p' Makefile
 
 deps:
 	@$(DEPS) --kernel $(KERNEL)
@@ -62,7 +67,7 @@ deps:
 # Sources are linked into build/<release>/ so each kernel gets its own objects.
 module:
 	@kdir='$(KDIR)'; [ -n "$$kdir" ] || exit 1; \
-	kver=$$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$$/\1/p' "$$kdir/include/generated/utsrelease.h"); \
+	kver='$(call kver_of,$(KDIR))'; \
 	out=$(B)/$$kver; mkdir -p "$$out/module"; \
 	ln -sfn $(REPO)/Kbuild "$$out/Kbuild"; ln -sfn $(REPO)/uapi "$$out/uapi"; \
 	for f in $(REPO)/module/*.[ch]; do ln -sfn "$$f" "$$out/module/"; done; \
@@ -76,7 +81,6 @@ include userlib/lib.mk
 
 # --- tests ---------------------------------------------------------------------
 # The kernel's own kselftest headers, extracted from Debian's linux-source-6.1.
-KSFT_SRC = $(firstword $(wildcard /usr/src/linux-source-6.1.tar.xz))
 $(KSFT)/kselftest_harness.h:
 	@$(DEPS) >/dev/null
 	@mkdir -p $(KSFT)
