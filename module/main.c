@@ -28,17 +28,24 @@
  * the whole batch (per staging chunk) is queued.  A reader that is behind
  * costs the publisher no wake-ups at all.
  *
- * Read.  read() copies whole records from the head of the ring (ring.c):
- * first a pending LAGGED record, then events in order.
+ * Read.  read() and io_uring reads copy whole records from the head of the
+ * ring (ring.c): first a pending LAGGED record, then events in order.
+ * io_uring publishes through ->uring_cmd with the ioctls' structs.
+ *
+ * Limits.  Ring size and subscriptions per file, and files and ring memory
+ * per user (user.c), are module parameters; everything a caller makes the
+ * kernel allocate is charged to its memory cgroup.  Counters: stats.c.
  *
  * Locks, in the order they nest:
- *   evbus_file.lock  control ioctls of one file (subscriptions, ring setup)
- *   evbus_bus_lock   the index, the sequence counter, every file's
- *                    match_seq/wake_link, ring data/size replacement
- *   evbus_ring.lock  one ring's contents and counters (a spinlock; readers
- *                    take only this one)
- * The bus lock is a mutex: publishers never sleep under it except to
- * allocate nothing; subscribe allocates index nodes under it.
+ *   evbus_file.lock    control ioctls of one file (subscriptions, ring setup)
+ *   evbus_bus_lock     the index, the sequence counter, every file's
+ *                      match_seq/wake_link, ring data/size replacement
+ *   evbus_ring.lock    one ring's contents and counters (a spinlock; readers
+ *                      take only this one)
+ *   evbus_users_lock   per-user counts (user.c; a leaf, taken alone)
+ * The bus lock is a mutex because subscribe allocates index nodes under
+ * it; publishers hold it only to number events and copy them into rings,
+ * never across a user copy or an allocation.
  */
 #include <linux/module.h>
 #include <linux/miscdevice.h>
