@@ -42,7 +42,7 @@
  *                      match_seq/wake_link, ring data/size replacement
  *   evbus_ring.lock    one ring's contents and counters (a spinlock; readers
  *                      take only this one)
- *   evbus_users_lock   per-user counts (user.c; a leaf, taken alone)
+ *   evbus_users_lock   per-user counts (user.c; innermost, nothing nests in it)
  * The bus lock is a mutex because subscribe allocates index nodes under
  * it; publishers hold it only to number events and copy them into rings,
  * never across a user copy or an allocation.
