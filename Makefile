@@ -7,7 +7,7 @@
 #   make check           all of it, host tests, then the kselftests in a VM
 #                        (KERNEL=6.12 or KERNEL=rt for the other kernels)
 #   make check-debug     the suite on the KASAN/lockdep/kmemleak kernel
-#   make stress, stress-faults, fuzz, bench-syscalls   longer runs
+#   make stress, stress-faults, fuzz, bench, bench-syscalls   longer runs
 #   make install / uninstall   PREFIX=/usr/local DESTDIR=
 #   make KDIR=/path      build the module against another kernel tree
 #   make W=1 / make C=2  extra warnings / sparse, forwarded to kbuild
@@ -110,6 +110,7 @@ tests: $(KSFT_TESTS) $(HOST_TESTS) lib-tests stress-build $(B)/ksft/stress_short
 
 include tests/stress/stress.mk
 include tests/fuzz/fuzz.mk
+include tests/bench/bench.mk
 
 # --- checks --------------------------------------------------------------------
 # Warnings are errors here: W=1 and sparse over the module, -Wextra over the rest.
