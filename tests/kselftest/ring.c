@@ -1672,8 +1672,16 @@ TEST_F_TIMEOUT(slow, open_sub_pub_read_close_cycles_do_not_leak, 120)
 	avail1 = meminfo_kb("MemAvailable");
 	TH_LOG("SUnreclaim %lld -> %lld kB, Slab %lld -> %lld kB, MemAvailable %lld -> %lld kB",
 	       sunrec0, sunrec1, slab0, slab1, avail0, avail1);
-	EXPECT_GT(2048, sunrec1 - sunrec0);
-	EXPECT_GT(2048, slab1 - slab0);
+	/*
+	 * 1000 leaked files would be over 2 MiB of slab.  Under KASAN the
+	 * quarantine keeps freed objects counted in slab for a while, so the
+	 * debug kernel gets more slack: kmemleak is the judge there, scanned
+	 * after the whole suite (tests/kmemleak-check).
+	 */
+	long long slack = access("/sys/kernel/debug/kmemleak", F_OK) ? 2048 : 16384;
+
+	EXPECT_GT(slack, sunrec1 - sunrec0);
+	EXPECT_GT(slack, slab1 - slab0);
 	/* 1000 leaked 128 KiB rings would be ~125 MiB. */
 	EXPECT_GT(32 * 1024, avail0 - avail1);
 }
