@@ -152,7 +152,6 @@ int evbus_user_charge(struct evbus_file *ef, u64 bytes, u64 max_bytes);
 void evbus_user_uncharge(struct evbus_file *ef, u64 bytes);
 
 /* index.c; callers hold bus.lock. */
-int evbus_index_init(void);
 void evbus_index_exit(void);
 int evbus_index_add(struct evbus_sub_entry *sub, const struct evbus_segs *segs);
 void evbus_index_del(struct evbus_sub_entry *sub);

@@ -40,7 +40,7 @@ struct evbus_node {
 
 DEFINE_MUTEX(evbus_bus_lock);
 static DEFINE_HASHTABLE(evbus_nodes, EVBUS_INDEX_BITS);
-static struct evbus_node evbus_root;
+static struct evbus_node evbus_root;	/* static: empty lists, no refs */
 
 static u32 evbus_node_key(const struct evbus_node *parent, const char *s,
 			  u32 len)
@@ -74,13 +74,6 @@ static void evbus_node_put(struct evbus_node *n)
 		kfree(n);
 		n = parent;
 	}
-}
-
-int evbus_index_init(void)
-{
-	INIT_HLIST_HEAD(&evbus_root.exact);
-	INIT_HLIST_HEAD(&evbus_root.tail);
-	return 0;
 }
 
 void evbus_index_exit(void)

@@ -300,12 +300,6 @@ static void evbus_wake_all(struct evbus_pub_ctx *ctx)
 	}
 }
 
-/* A validated event staged in kernel memory, ready to go under the lock. */
-struct evbus_staged {
-	struct evbus_msg msg;
-	u32 index;
-};
-
 /* Check one descriptor and copy its topic and payload to dst. */
 static int evbus_stage_one(const struct evbus_pub *p, u32 limit, char *dst,
 			   struct evbus_msg *m)
@@ -344,7 +338,7 @@ static u32 evbus_publish(struct evbus_file *ef, const struct evbus_pub *descs,
 			 int *err)
 {
 	u32 limit = READ_ONCE(max_payload);	/* one value for the whole call */
-	struct evbus_staged st1, *st = &st1;
+	struct evbus_msg st1, *st = &st1;	/* staged, validated events */
 	char small[EVBUS_STAGE_SMALL];
 	struct evbus_pub_ctx ctx;
 	size_t stage_size = 0;
@@ -382,7 +376,7 @@ static u32 evbus_publish(struct evbus_file *ef, const struct evbus_pub *descs,
 
 			if (k && used + len > stage_size)
 				break;
-			*err = evbus_stage_one(p, limit, stage + used, &st[k].msg);
+			*err = evbus_stage_one(p, limit, stage + used, &st[k]);
 			if (*err)
 				break;
 			used += len;
@@ -409,7 +403,7 @@ static u32 evbus_publish(struct evbus_file *ef, const struct evbus_pub *descs,
 			ctx.user_ns = NULL;
 			mutex_lock(&evbus_bus_lock);
 			for (i = 0; i < k; i++) {
-				struct evbus_msg *m = &st[i].msg;
+				struct evbus_msg *m = &st[i];
 
 				m->seq = ++evbus_seq;
 				m->time_ns = ktime_get_real_ns();
@@ -434,7 +428,7 @@ static u32 evbus_publish(struct evbus_file *ef, const struct evbus_pub *descs,
 			 * them meanwhile; the events stay published regardless.
 			 */
 			for (i = 0; udescs && i < k; i++)
-				if (put_user(st[i].msg.seq, &udescs[done + i].seq))
+				if (put_user(st[i].seq, &udescs[done + i].seq))
 					break;
 			done += k;
 		}
@@ -980,12 +974,9 @@ static int __init evbus_init(void)
 		return -EINVAL;
 	}
 	evbus_misc.mode = dev_mode;
-	ret = evbus_index_init();
-	if (ret)
-		return ret;
 	ret = evbus_stats_init();
 	if (ret)
-		goto err_index;
+		return ret;
 	ret = misc_register(&evbus_misc);
 	if (ret)
 		goto err_stats;
@@ -993,8 +984,6 @@ static int __init evbus_init(void)
 
 err_stats:
 	evbus_stats_exit();
-err_index:
-	evbus_index_exit();
 	return ret;
 }
 
