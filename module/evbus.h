@@ -14,6 +14,7 @@
 #include <linux/wait.h>
 #include <linux/percpu.h>
 #include <linux/uio.h>
+#include <linux/hrtimer.h>
 #include <linux/evbus.h>
 
 #include "topic.h"
@@ -75,6 +76,21 @@ struct evbus_ring {
 	u64 delivered;			/* event records read */
 	u64 lost;			/* events dropped for this file */
 	u64 lag_records;		/* LAGGED records read */
+	/*
+	 * Wake-up coalescing (EVBUS_RING_WAKE); wake_events 0 means off:
+	 * readable as soon as anything is queued.  wake_ready: the watermark
+	 * was reached or events were lost since the ring was last empty.
+	 */
+	u32 wake_events;
+	u64 wake_delay_ns;
+	bool wake_ready;
+	/*
+	 * Set without r->lock by the timer (softirq), cleared under it when
+	 * the ring empties or the timer is re-armed.  A stale true on an
+	 * empty ring is harmless: readable also needs something queued.
+	 */
+	bool wake_expired;
+	struct hrtimer wake_timer;	/* wake_delay_ns after the first record */
 	wait_queue_head_t wq;		/* readers and pollers */
 };
 
@@ -163,6 +179,7 @@ extern struct mutex evbus_bus_lock;
 void evbus_ring_init(struct evbus_ring *r);
 void evbus_ring_free(struct evbus_ring *r);
 bool evbus_ring_readable(struct evbus_ring *r);
+void evbus_ring_set_wake(struct evbus_ring *r, u32 events, u64 delay_ns);
 bool evbus_ring_push(struct evbus_ring *r, const struct evbus_msg *msg,
 		     const struct evbus_ident *id);
 ssize_t evbus_ring_read(struct evbus_ring *r, struct iov_iter *to);

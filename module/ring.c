@@ -14,6 +14,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/pagemap.h>
+#include <linux/poll.h>
 #include <linux/sched.h>
 #include <linux/sizes.h>
 #include <linux/uio.h>
@@ -30,16 +31,34 @@ u32 evbus_event_rec_len(u32 topic_len, u32 payload_len)
 	       EVBUS_ALIGN(payload_len);
 }
 
+/* wake_delay_ns after the first record of a coalesced ring: wake readers. */
+static enum hrtimer_restart evbus_wake_timer_fn(struct hrtimer *t)
+{
+	struct evbus_ring *r = container_of(t, struct evbus_ring, wake_timer);
+
+	WRITE_ONCE(r->wake_expired, true);
+	wake_up_interruptible_poll(&r->wq, EPOLLIN | EPOLLRDNORM);
+	return HRTIMER_NORESTART;
+}
+
 void evbus_ring_init(struct evbus_ring *r)
 {
 	spin_lock_init(&r->lock);
 	init_waitqueue_head(&r->wq);
 	r->policy = EVBUS_POLICY_DROP_OLDEST;
+	/* Soft: the callback runs in softirq context, never in hardirq. */
+	hrtimer_init(&r->wake_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
+	r->wake_timer.function = evbus_wake_timer_fn;
 }
 
-/* The file is gone: its queued records leave the global gauges. */
+/*
+ * The file is gone: nothing can queue into the ring any more (its
+ * subscriptions left the index under bus.lock).  Its queued records leave
+ * the global gauges.
+ */
 void evbus_ring_free(struct evbus_ring *r)
 {
+	hrtimer_cancel(&r->wake_timer);
 	evbus_count(queued_events, -(s64)r->queued);
 	evbus_count(queued_bytes, -(s64)r->queued_bytes);
 	if (r->data)
@@ -59,15 +78,56 @@ static inline bool evbus_ring_empty(struct evbus_ring *r)
 	return r->head == r->tail;
 }
 
+static bool evbus_ring_has_data(struct evbus_ring *r)
+{
+	return READ_ONCE(r->head) != READ_ONCE(r->tail) ||
+	       READ_ONCE(r->head_lag.count);
+}
+
 bool evbus_ring_readable(struct evbus_ring *r)
 {
 	/*
 	 * Racy read from poll() and wait_event(): both re-check after
 	 * queueing on r->wq, and every writer that makes the ring readable
-	 * wakes r->wq after dropping r->lock, so a stale answer is corrected.
+	 * (a publisher, the wake timer, SET_RING) wakes r->wq after setting
+	 * what this reads, so a stale answer is corrected.
 	 */
-	return READ_ONCE(r->head) != READ_ONCE(r->tail) ||
-	       READ_ONCE(r->head_lag.count);
+	if (!evbus_ring_has_data(r))
+		return false;
+	return !READ_ONCE(r->wake_events) || READ_ONCE(r->wake_ready) ||
+	       READ_ONCE(r->wake_expired);
+}
+
+/* Coalesced ring: the watermark is reached or something was lost. */
+static void evbus_ring_update_ready(struct evbus_ring *r)
+{
+	lockdep_assert_held(&r->lock);
+	if (r->wake_events &&
+	    (r->queued >= r->wake_events || r->head_lag.count ||
+	     r->tail_lag.count))
+		WRITE_ONCE(r->wake_ready, true);
+}
+
+/* A drained ring starts a new coalescing period. */
+static void evbus_ring_wake_reset(struct evbus_ring *r)
+{
+	lockdep_assert_held(&r->lock);
+	WRITE_ONCE(r->wake_ready, false);
+	WRITE_ONCE(r->wake_expired, false);
+}
+
+/* SET_RING: events 0 turns coalescing off. */
+void evbus_ring_set_wake(struct evbus_ring *r, u32 events, u64 delay_ns)
+{
+	lockdep_assert_held(&r->lock);
+	WRITE_ONCE(r->wake_events, events);
+	WRITE_ONCE(r->wake_delay_ns, delay_ns);
+	evbus_ring_wake_reset(r);
+	evbus_ring_update_ready(r);
+	/* Records already queued wait at most one delay from now. */
+	if (events && delay_ns && evbus_ring_has_data(r))
+		hrtimer_start(&r->wake_timer, ns_to_ktime(delay_ns),
+			      HRTIMER_MODE_REL_SOFT);
 }
 
 static void evbus_lag_add(struct evbus_lag *lag, u64 count, u64 first, u64 last)
@@ -87,6 +147,8 @@ static void evbus_ring_normalize(struct evbus_ring *r)
 	r->head = 0;
 	r->tail = 0;
 	WARN_ON_ONCE(r->queued || r->queued_bytes);
+	if (!r->head_lag.count && !r->tail_lag.count)
+		evbus_ring_wake_reset(r);
 	if (r->tail_lag.count) {
 		evbus_lag_add(&r->head_lag, r->tail_lag.count,
 			      r->tail_lag.first, r->tail_lag.last);
@@ -230,18 +292,21 @@ static void evbus_ring_put_event(struct evbus_ring *r,
 
 /*
  * Queue one event, or count it lost for this file.  Returns true if the
- * ring went from nothing to read to readable, i.e. a reader needs a wake-up.
+ * ring became readable (see evbus_ring_readable()), i.e. a reader needs a
+ * wake-up.  A coalesced ring that receives its first record arms the wake
+ * timer instead.
  */
 bool evbus_ring_push(struct evbus_ring *r, const struct evbus_msg *m,
 		     const struct evbus_ident *id)
 {
+	bool was_readable, was_empty;
 	u32 lens[2];
-	bool was_readable;
 	u64 need;
 	int n;
 
 	spin_lock(&r->lock);
-	was_readable = !evbus_ring_empty(r) || r->head_lag.count;
+	was_empty = evbus_ring_empty(r) && !r->head_lag.count;
+	was_readable = evbus_ring_readable(r);
 	for (;;) {
 		evbus_ring_normalize(r);
 		n = 0;
@@ -273,8 +338,22 @@ drop:
 	evbus_count(lost, 1);
 	trace_evbus_drop(r->file_id, m->seq, false, r->lost);
 out:
+	if (r->wake_events) {
+		evbus_ring_update_ready(r);
+		if (was_empty && !r->wake_ready && r->wake_delay_ns) {
+			/*
+			 * A callback still running for the previous period
+			 * may set wake_expired again: an early wake-up, no
+			 * more.
+			 */
+			WRITE_ONCE(r->wake_expired, false);
+			hrtimer_start(&r->wake_timer,
+				      ns_to_ktime(r->wake_delay_ns),
+				      HRTIMER_MODE_REL_SOFT);
+		}
+	}
 	spin_unlock(&r->lock);
-	return !was_readable;
+	return !was_readable && evbus_ring_readable(r);
 }
 
 /*

@@ -26,9 +26,9 @@ extern "C" {
 #endif
 
 #define EVBUS_LIB_VERSION_MAJOR	1
-#define EVBUS_LIB_VERSION_MINOR	1
+#define EVBUS_LIB_VERSION_MINOR	2
 #define EVBUS_LIB_VERSION_PATCH	0
-#define EVBUS_LIB_VERSION	"1.1.0"
+#define EVBUS_LIB_VERSION	"1.2.0"
 
 #define EVBUS_DEVICE_PATH	"/dev/evbus"
 
@@ -119,6 +119,15 @@ int evbus_read(struct evbus *bus, const struct evbus_record **rec,
 /* Ring and counters */
 int evbus_set_ring(struct evbus *bus, uint32_t size, uint32_t policy);
 int evbus_get_ring(struct evbus *bus, uint32_t *size, uint32_t *policy);
+
+/*
+ * Wake-up coalescing (LIBEVBUS_1.2): wake this handle's readers only once
+ * events records are queued, or delay_ns after the first one (0: no timer),
+ * or on a loss.  events 0 (with delay_ns 0) turns it off.  See
+ * evbus_set_wake(3).
+ */
+int evbus_set_wake(struct evbus *bus, uint32_t events, uint64_t delay_ns);
+int evbus_get_wake(struct evbus *bus, uint32_t *events, uint64_t *delay_ns);
 int evbus_get_stats(struct evbus *bus, struct evbus_stats *stats);
 
 /* Topic and pattern syntax, checked without the device */

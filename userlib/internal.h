@@ -31,6 +31,7 @@ struct evbus {
 	size_t buf_len;		/* bytes filled by the last read() */
 	size_t buf_off;		/* next record */
 	struct evbus_record rec; /* what evbus_read() hands out */
+	bool wake;		/* evbus_set_wake() watermark > 1: poll first */
 };
 
 /*

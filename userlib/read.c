@@ -160,11 +160,22 @@ EVBUS_API int evbus_read(struct evbus *bus, const struct evbus_record **rec,
 		ret = evbus_next(bus);
 		if (ret != -EAGAIN)
 			break;
+		/*
+		 * With wake-up coalescing the kernel says when a batch is
+		 * due; a non-blocking read() would take whatever is there.
+		 */
+		if (bus->wake && timeout_ms != 0) {
+			ret = evbus_wait(bus, deadline);
+			if (ret)
+				break;
+		}
 		ret = evbus_fill(bus);
 		if (!ret)
 			continue;
 		if (ret != -EAGAIN || timeout_ms == 0)
 			break;
+		if (bus->wake)
+			continue;
 		ret = evbus_wait(bus, deadline);
 		if (ret)
 			break;

@@ -972,15 +972,25 @@ static void gen_ring(struct th *t, struct evbus_ring_cfg *c)
 	c->size = gen_ring_size(t);
 	c->policy = r < 45 ? EVBUS_POLICY_DROP_OLDEST : r < 90 ? EVBUS_POLICY_DROP_NEWEST :
 		    r < 95 ? 2 : rnd32(t);
-	if (chance(t, 5))
+	r = rnd(t, 100);
+	if (r < 20) {
+		/* Wake-up coalescing, mostly valid, delays of at most 2 ms. */
+		c->flags = EVBUS_RING_WAKE;
+		c->wake_events = r < 16 ? 1 + rnd(t, 64) : rnd32(t);
+		c->wake_delay_ns = r < 12 ? rnd(t, 2000000) :
+				   r < 14 ? 0 : rnd64(t);
+	} else if (r < 40) {
 		c->flags = rnd32(t) | 1;
-	if (chance(t, 4))
-		c->reserved32 = 1;
-	if (chance(t, 4))
-		c->reserved[rnd(t, 2)] = rnd64(t) | 1;
-	D(t, "{size=%u policy=%u flags=%#x reserved32=%#x reserved=[%#llx,%#llx]}",
-	  c->size, c->policy, c->flags, c->reserved32,
-	  (unsigned long long)c->reserved[0], (unsigned long long)c->reserved[1]);
+	}
+	if (chance(t, 6))
+		c->wake_events = rnd32(t) | 1;
+	if (chance(t, 6))
+		c->wake_delay_ns = rnd64(t) | 1;
+	if (chance(t, 6))
+		c->reserved = rnd64(t) | 1;
+	D(t, "{size=%u policy=%u flags=%#x wake_events=%u wake_delay_ns=%llu reserved=%#llx}",
+	  c->size, c->policy, c->flags, c->wake_events,
+	  (unsigned long long)c->wake_delay_ns, (unsigned long long)c->reserved);
 }
 
 static void gen_stats(struct th *t, struct evbus_stats *st)
@@ -1151,8 +1161,14 @@ static void check_success(struct th *t, const char *what, struct argdesc *ad, lo
 	case C_GETRING:
 	case C_SETRING:
 		if (ad->which == C_GETRING &&
-		    (o.r.size < 4096 || (o.r.size & (o.r.size - 1)) || o.r.policy > 1))
-			fail(t, "%s: bad ring reply size %u policy %u", what, o.r.size, o.r.policy);
+		    (o.r.size < 4096 || (o.r.size & (o.r.size - 1)) || o.r.policy > 1 ||
+		     (o.r.flags & ~EVBUS_RING_VALID) || o.r.reserved ||
+		     (o.r.flags ? !o.r.wake_events || o.r.wake_events > EVBUS_WAKE_EVENTS_MAX ||
+				  o.r.wake_delay_ns > EVBUS_WAKE_DELAY_MAX :
+				  o.r.wake_events || o.r.wake_delay_ns)))
+			fail(t, "%s: bad ring reply size %u policy %u flags %#x wake %u/%llu",
+			     what, o.r.size, o.r.policy, o.r.flags, o.r.wake_events,
+			     (unsigned long long)o.r.wake_delay_ns);
 		break;
 	case C_STATS:
 		if (o.st.policy > 1 || (o.st.capacity & (o.st.capacity - 1)) || o.st.flags ||

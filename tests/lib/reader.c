@@ -6,6 +6,7 @@
  */
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 
 #include "lib_test.h"
 
@@ -160,6 +161,65 @@ TEST(drop_oldest_reports_the_lost_range_first)
 	EXPECT_EQ(lost, st.lost);
 	EXPECT_EQ(1, st.lag_records);
 	EXPECT_EQ(events, st.delivered);
+	evbus_close(bus);
+}
+
+TEST(wake_setting_round_trips_and_keeps_the_ring)
+{
+	const struct evbus_record *rec;
+	uint32_t size, policy, events;
+	struct evbus_ring_cfg cfg;
+	struct evbus *bus;
+	uint64_t delay;
+	char t[64];
+
+	LT_OPEN(bus, 0);
+	EXPECT_EQ(-EINVAL, evbus_set_wake(NULL, 4, 0));
+	EXPECT_EQ(-EINVAL, evbus_get_wake(NULL, &events, &delay));
+	ASSERT_EQ(0, evbus_get_wake(bus, &events, &delay));
+	EXPECT_EQ(0, events);
+	EXPECT_EQ(0, delay);
+	ASSERT_EQ(0, evbus_set_ring(bus, 8192, EVBUS_POLICY_DROP_NEWEST));
+	ASSERT_EQ(0, evbus_set_wake(bus, 3, 0));
+	ASSERT_EQ(0, evbus_get_wake(bus, &events, &delay));
+	EXPECT_EQ(3, events);
+	EXPECT_EQ(0, delay);
+	/* Each setter keeps what the other set. */
+	ASSERT_EQ(0, evbus_get_ring(bus, &size, &policy));
+	EXPECT_EQ(8192, size);
+	EXPECT_EQ(EVBUS_POLICY_DROP_NEWEST, policy);
+	ASSERT_EQ(0, evbus_set_ring(bus, 16384, EVBUS_POLICY_DROP_OLDEST));
+	ASSERT_EQ(0, evbus_get_wake(bus, &events, NULL));
+	EXPECT_EQ(3, events);
+	/* Errors change nothing. */
+	EXPECT_EQ(-EINVAL, evbus_set_wake(bus, 0, 5));
+	EXPECT_EQ(-EINVAL, evbus_set_wake(bus, EVBUS_WAKE_EVENTS_MAX + 1, 0));
+	EXPECT_EQ(-EINVAL, evbus_set_wake(bus, 2, EVBUS_WAKE_DELAY_MAX + 1));
+	memset(&cfg, 0, sizeof(cfg));
+	ASSERT_EQ(0, ioctl(evbus_fd(bus), EVBUS_IOC_GET_RING, &cfg));
+	EXPECT_EQ(EVBUS_RING_WAKE, cfg.flags);
+	EXPECT_EQ(3, cfg.wake_events);
+	EXPECT_EQ(16384, cfg.size);
+
+	/* A timed read waits for the watermark, a non-blocking one does not. */
+	lt_topic(t, sizeof(t), "wake");
+	ASSERT_EQ(0, evbus_subscribe(bus, t, NULL));
+	ASSERT_EQ(0, evbus_publish(bus, t, "a", 1, NULL, NULL));
+	ASSERT_EQ(0, evbus_publish(bus, t, "b", 1, NULL, NULL));
+	EXPECT_EQ(-ETIMEDOUT, evbus_read(bus, &rec, 50));
+	ASSERT_EQ(0, evbus_publish(bus, t, "c", 1, NULL, NULL));
+	ASSERT_EQ(0, evbus_read(bus, &rec, 5000));
+	ASSERT_EQ(0, evbus_read(bus, &rec, 0));
+	ASSERT_EQ(0, evbus_read(bus, &rec, 0));
+	EXPECT_EQ(-EAGAIN, evbus_read(bus, &rec, 0));
+	ASSERT_EQ(0, evbus_publish(bus, t, "d", 1, NULL, NULL));
+	ASSERT_EQ(0, evbus_read(bus, &rec, 0));
+	/* Off again. */
+	ASSERT_EQ(0, evbus_set_wake(bus, 0, 0));
+	ASSERT_EQ(0, evbus_get_wake(bus, &events, &delay));
+	EXPECT_EQ(0, events);
+	ASSERT_EQ(0, evbus_publish(bus, t, "e", 1, NULL, NULL));
+	ASSERT_EQ(0, evbus_read(bus, &rec, 5000));
 	evbus_close(bus);
 }
 

@@ -122,12 +122,30 @@ struct evbus_pub_batch {
  * module's ring_min..ring_max (EINVAL otherwise); changing the size needs
  * an empty ring (EBUSY otherwise).  size 0 keeps the current size.
  */
+/*
+ * Wake-up coalescing (EVBUS_RING_WAKE in flags).  By default a reader
+ * sleeping in read() or poll() is woken as soon as one record is queued.
+ * With EVBUS_RING_WAKE the file becomes readable (and its sleepers are
+ * woken) only once wake_events records are queued, or wake_delay_ns after
+ * the oldest unread record was queued (0: no timer), or when events were
+ * lost, the ring is full or the file is hung up.  A non-blocking read()
+ * still returns whatever is queued.  SET_RING always sets the whole
+ * configuration: flags 0 restores wake-on-first-record.
+ */
+#define EVBUS_RING_WAKE		(1U << 0)
+#define EVBUS_RING_VALID	EVBUS_RING_WAKE
+#define EVBUS_WAKE_EVENTS_MAX	65536U
+#define EVBUS_WAKE_DELAY_MAX	1000000000ULL	/* 1 s */
+
 struct evbus_ring_cfg {
 	__u32 size;		/* in/out: bytes */
 	__u32 policy;		/* in/out: EVBUS_POLICY_* */
-	__u32 flags;		/* in: must be 0 */
-	__u32 reserved32;	/* must be 0 */
-	__u64 reserved[2];	/* must be 0 */
+	__u32 flags;		/* in/out: EVBUS_RING_* */
+	__u32 wake_events;	/* in/out: 1..EVBUS_WAKE_EVENTS_MAX with
+				 * EVBUS_RING_WAKE, else 0 */
+	__u64 wake_delay_ns;	/* in/out: 0..EVBUS_WAKE_DELAY_MAX with
+				 * EVBUS_RING_WAKE, else 0 */
+	__u64 reserved;		/* must be 0 */
 };
 
 /* EVBUS_IOC_STATS: this file's counters. */
@@ -181,6 +199,7 @@ struct evbus_uring_cmd {
 
 #define EVBUS_FEAT_URING_CMD	(1ULL << 5)	/* EVBUS_URING_* commands */
 #define EVBUS_FEAT_NOWAIT_READ	(1ULL << 6)	/* poll-driven io_uring reads */
+#define EVBUS_FEAT_RING_WAKE	(1ULL << 7)	/* EVBUS_RING_WAKE coalescing */
 
 /*
  * Records returned by read().  Every record starts with struct
