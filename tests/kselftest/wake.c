@@ -6,6 +6,7 @@
  * timer armed.
  */
 #include <poll.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <time.h>
 #include <sys/wait.h>
@@ -66,6 +67,24 @@ static ssize_t read_count(int fd, int *events, int *lagged)
 	return r;
 }
 
+static bool fdinfo_has(int fd, const char *line)
+{
+	char path[64], text[4096];
+	ssize_t n;
+	int ffd;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	ffd = open(path, O_RDONLY);
+	if (ffd < 0)
+		return false;
+	n = read(ffd, text, sizeof(text) - 1);
+	close(ffd);
+	if (n <= 0)
+		return false;
+	text[n] = 0;
+	return strstr(text, line) != NULL;
+}
+
 static int sub_nb(const char *topic)
 {
 	int fd = evt_open_nb();
@@ -116,9 +135,13 @@ TEST(config_is_validated_and_read_back)
 	/* A bad call after a good one leaves the good one in place. */
 	EXPECT_EQ(-EINVAL, set_wake(fd, EVBUS_RING_WAKE, 0, 0));
 	EXPECT_WAKE(fd, EVBUS_RING_WAKE, 1, 0);
+	/* fdinfo shows it. */
+	ASSERT_EQ(0, set_wake(fd, EVBUS_RING_WAKE, 16, 1000));
+	EXPECT_TRUE(fdinfo_has(fd, "evbus-wake:\t16 1000\n"));
 	/* SET_RING sets the whole configuration: flags 0 turns it off. */
 	ASSERT_EQ(0, set_wake(fd, 0, 0, 0));
 	EXPECT_WAKE(fd, 0, 0, 0);
+	EXPECT_TRUE(fdinfo_has(fd, "evbus-wake:\t0 0\n"));
 	close(fd);
 }
 

@@ -1059,6 +1059,12 @@ static void sub_ring_games(struct sub_ctx *c)
 	if (chance(&c->rng, 5)) {
 		memset(&rc, 0, sizeof(rc));
 		rc.policy = rnd(&c->rng, 2);
+		/* Half the time with wake-up coalescing (always with a delay). */
+		if (chance(&c->rng, 500)) {
+			rc.flags = EVBUS_RING_WAKE;
+			rc.wake_events = 1 + rnd(&c->rng, 64);
+			rc.wake_delay_ns = 100000 + rnd(&c->rng, 2000000);
+		}
 		if (xioctl(c->fd, EVBUS_IOC_SET_RING, &rc)) {
 			c->res->ioctl_fail++;
 			if (errno == ENOMEM && opt.faults)
@@ -1080,9 +1086,7 @@ static void sub_ring_games(struct sub_ctx *c)
 			return;
 		}
 		rc.size = sz < opt.ring_min ? opt.ring_min : sz > opt.ring_max ? opt.ring_max : sz;
-		rc.flags = 0;
-		rc.reserved32 = 0;
-		memset(rc.reserved, 0, sizeof(rc.reserved));
+		rc.reserved = 0;	/* keeps the wake-up setting read back */
 		if (xioctl(c->fd, EVBUS_IOC_SET_RING, &rc)) {
 			c->res->ioctl_fail++;
 			if (errno == EBUSY)
