@@ -357,7 +357,7 @@ out:
 }
 
 /*
- * Copy one record to the iterator with page faults disabled (we hold
+ * Copy records to the iterator with page faults disabled (we hold
  * r->lock).  All or nothing: a short copy is undone and reported.
  */
 static bool evbus_copy_rec(const void *rec, size_t len, struct iov_iter *to)
@@ -373,17 +373,57 @@ static bool evbus_copy_rec(const void *rec, size_t len, struct iov_iter *to)
 	return false;
 }
 
+struct evbus_run {
+	u32 events;
+	u32 lags;
+};
+
+/*
+ * The run of whole records from head that read() copies with one
+ * copy_to_iter(): contiguous in memory (it stops at a filler and where the
+ * ring wraps), at most space bytes, and more than budget bytes only when
+ * the first record alone is.  Returns its length, 0 if the first record
+ * does not fit in space.
+ */
+static u32 evbus_ring_run(struct evbus_ring *r, size_t space, size_t budget,
+			  struct evbus_run *run)
+{
+	u64 pos = r->head;
+	u32 len = 0;
+
+	lockdep_assert_held(&r->lock);
+	run->events = 0;
+	run->lags = 0;
+	while (pos != r->tail) {
+		struct evbus_rec_hdr *h = evbus_ring_at(r, pos);
+
+		if (h->kind == EVBUS_REC_PAD || len + h->len > space ||
+		    (len && (len + h->len > budget || !(pos & (r->size - 1)))))
+			break;
+		if (h->kind == EVBUS_REC_EVENT)
+			run->events++;
+		else
+			run->lags++;
+		len += h->len;
+		pos += h->len;
+	}
+	return len;
+}
+
 /*
  * Copy whole records to the iterator.  Returns bytes copied, -EAGAIN if
  * there is nothing to read, -EINVAL if the next record does not fit, or
- * -EFAULT if the buffer is bad before anything was copied.
+ * -EFAULT if the buffer is bad before anything was copied.  Runs of
+ * adjacent records go out with one copy; where the buffer turns bad part
+ * way, the records before the bad byte are still returned.
  */
 ssize_t evbus_ring_read(struct evbus_ring *r, struct iov_iter *to)
 {
-	struct evbus_lagged lg;
-	size_t copied = 0, held;
+	size_t copied = 0, held, want, room, good = SIZE_MAX;
 	bool too_small = false;
-	size_t want;
+	struct evbus_lagged lg;
+	struct evbus_run run;
+	size_t left;
 
 retry:
 	spin_lock(&r->lock);
@@ -392,10 +432,12 @@ retry:
 
 		if (evbus_ring_empty(r))
 			evbus_ring_normalize(r);
+		/* good: bytes of the buffer known to be writable, if limited */
+		room = min(iov_iter_count(to), good);
 
 		if (r->head_lag.count) {
 			want = sizeof(lg);
-			if (want > iov_iter_count(to)) {
+			if (want > room) {
 				too_small = true;
 				break;
 			}
@@ -412,6 +454,7 @@ retry:
 			r->lag_records++;
 			evbus_count(lag_records, 1);
 			copied += want;
+			good -= good == SIZE_MAX ? 0 : want;
 			continue;
 		}
 		if (evbus_ring_empty(r))
@@ -423,32 +466,33 @@ retry:
 			want = 0;
 			continue;
 		}
-		want = h->len;
-		if (want > iov_iter_count(to)) {
-			too_small = true;
-			break;
-		}
 		/* Bound the time writers can spin on r->lock behind us. */
 		if (held >= EVBUS_READ_CHUNK) {
 			spin_unlock(&r->lock);
 			cond_resched();
 			goto retry;
 		}
+		want = evbus_ring_run(r, room, EVBUS_READ_CHUNK - held, &run);
+		if (!want) {
+			too_small = true;
+			break;
+		}
 		if (!evbus_copy_rec(h, want, to))
 			goto fault;
-		if (h->kind == EVBUS_REC_EVENT) {
-			r->delivered++;
-			r->queued--;
-			evbus_count(read_events, 1);
-			evbus_count(queued_events, -1);
-		} else {
-			r->lag_records++;
-			evbus_count(lag_records, 1);
+		/* Every record in the run is an event or a LAGGED record. */
+		r->delivered += run.events;
+		r->queued -= run.events;
+		evbus_count(read_events, run.events);
+		evbus_count(queued_events, -(s64)run.events);
+		if (run.lags) {
+			r->lag_records += run.lags;
+			evbus_count(lag_records, run.lags);
 		}
 		r->queued_bytes -= want;
 		evbus_count(queued_bytes, -(s64)want);
 		r->head += want;
 		copied += want;
+		good -= good == SIZE_MAX ? 0 : want;
 	}
 	spin_unlock(&r->lock);
 
@@ -456,17 +500,25 @@ retry:
 		evbus_count(read_bytes, copied);
 		return copied;
 	}
-	return too_small ? -EINVAL : -EAGAIN;
+	if (too_small)
+		return good == SIZE_MAX ? -EINVAL : -EFAULT;
+	return -EAGAIN;
 
 fault:
 	spin_unlock(&r->lock);
-	/* Fault the destination in with the lock dropped, then try again. */
-	if (fault_in_iov_iter_writeable(to, want)) {
+	/*
+	 * Fault the destination in with the lock dropped, then try again,
+	 * only as far as it could be faulted in.
+	 */
+	left = fault_in_iov_iter_writeable(to, want);
+	if (left == want) {
 		if (!copied)
 			return -EFAULT;
 		evbus_count(read_bytes, copied);
 		return copied;
 	}
+	if (left)
+		good = want - left;
 	cond_resched();
 	goto retry;
 }
