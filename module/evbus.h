@@ -176,11 +176,30 @@ void evbus_index_match(const struct evbus_msg *msg, evbus_match_fn fn, void *arg
 extern struct mutex evbus_bus_lock;
 
 /* ring.c */
+static inline bool evbus_ring_has_data(struct evbus_ring *r)
+{
+	return READ_ONCE(r->head) != READ_ONCE(r->tail) ||
+	       READ_ONCE(r->head_lag.count);
+}
+
+/*
+ * Racy read from poll() and wait_event(): both re-check after queueing on
+ * r->wq, and every writer that makes the ring readable (a publisher, the
+ * wake timer, SET_RING) wakes r->wq after setting what this reads, so a
+ * stale answer is corrected.  Publishers call it under r->lock.
+ */
+static inline bool evbus_ring_readable(struct evbus_ring *r)
+{
+	if (!evbus_ring_has_data(r))
+		return false;
+	return !READ_ONCE(r->wake_events) || READ_ONCE(r->wake_ready) ||
+	       READ_ONCE(r->wake_expired);
+}
+
 void evbus_ring_init(struct evbus_ring *r);
 void evbus_ring_free(struct evbus_ring *r);
-bool evbus_ring_readable(struct evbus_ring *r);
 void evbus_ring_set_wake(struct evbus_ring *r, u32 events, u64 delay_ns);
-bool evbus_ring_push(struct evbus_ring *r, const struct evbus_msg *msg,
+bool evbus_ring_push(struct evbus_ring *r, const struct evbus_msg *msg, u32 n,
 		     const struct evbus_ident *id);
 ssize_t evbus_ring_read(struct evbus_ring *r, struct iov_iter *to);
 u32 evbus_event_rec_len(u32 topic_len, u32 payload_len);

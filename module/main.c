@@ -260,7 +260,8 @@ static int evbus_release(struct inode *inode, struct file *file)
 /* -------------------------------------------------------------- publish */
 
 struct evbus_pub_ctx {
-	const struct evbus_msg *msg;
+	const struct evbus_msg *msg;	/* msg[0..nmsg): one topic, seq order */
+	u32 nmsg;
 	struct list_head wake;		/* files to wake after the chunk */
 	/* Identity cache: most readers share the sender's namespaces. */
 	struct pid_namespace *pid_ns;
@@ -287,8 +288,8 @@ static void evbus_deliver(struct evbus_file *ef, void *arg)
 	struct evbus_pub_ctx *ctx = arg;
 
 	evbus_ident_for(ctx, ef);
-	evbus_count(deliveries, 1);
-	if (evbus_ring_push(&ef->ring, ctx->msg, &ctx->ident) &&
+	evbus_count(deliveries, ctx->nmsg);
+	if (evbus_ring_push(&ef->ring, ctx->msg, ctx->nmsg, &ctx->ident) &&
 	    list_empty(&ef->wake_link))
 		list_add_tail(&ef->wake_link, &ctx->wake);
 }
@@ -305,6 +306,18 @@ static void evbus_wake_all(struct evbus_pub_ctx *ctx)
 }
 
 /* Check one descriptor and copy its topic and payload to dst. */
+/* How many of m[0..n) (n >= 1) share m[0]'s topic. */
+static u32 evbus_same_topic_run(const struct evbus_msg *m, u32 n)
+{
+	u32 i;
+
+	for (i = 1; i < n; i++)
+		if (m[i].topic_len != m[0].topic_len ||
+		    memcmp(m[i].topic, m[0].topic, m[0].topic_len))
+			break;
+	return i;
+}
+
 static int evbus_stage_one(const struct evbus_pub *p, u32 limit, char *dst,
 			   struct evbus_msg *m)
 {
@@ -406,21 +419,31 @@ static u32 evbus_publish(struct evbus_file *ef, const struct evbus_pub *descs,
 			ctx.pid_ns = NULL;
 			ctx.user_ns = NULL;
 			mutex_lock(&evbus_bus_lock);
-			for (i = 0; i < k; i++) {
-				struct evbus_msg *m = &st[i];
+			for (i = 0; i < k; i += ctx.nmsg) {
+				u32 j;
 
-				m->seq = ++evbus_seq;
-				m->time_ns = ktime_get_real_ns();
-				m->mono_ns = ktime_get_ns();
-				if (!done && !i)
-					*first_seq = m->seq;
-				ctx.msg = m;
-				trace_evbus_publish(ef->ring.file_id, m->seq, m->topic,
-						    m->topic_len, m->payload_len,
-						    m->type);
-				evbus_index_match(m, evbus_deliver, &ctx);
-				bytes += m->payload_len;
+				/*
+				 * Events in a row with the same topic match the
+				 * same files: walk the index once for the run
+				 * and queue it into each ring under one lock.
+				 */
+				ctx.msg = &st[i];
+				ctx.nmsg = evbus_same_topic_run(st + i, k - i);
+				for (j = i; j < i + ctx.nmsg; j++) {
+					struct evbus_msg *m = &st[j];
+
+					m->seq = ++evbus_seq;
+					m->time_ns = ktime_get_real_ns();
+					m->mono_ns = ktime_get_ns();
+					trace_evbus_publish(ef->ring.file_id, m->seq,
+							    m->topic, m->topic_len,
+							    m->payload_len, m->type);
+					bytes += m->payload_len;
+				}
+				evbus_index_match(ctx.msg, evbus_deliver, &ctx);
 			}
+			if (!done)
+				*first_seq = st[0].seq;
 			evbus_wake_all(&ctx);
 			mutex_unlock(&evbus_bus_lock);
 			atomic64_add(k, &ef->published);

@@ -78,25 +78,6 @@ static inline bool evbus_ring_empty(struct evbus_ring *r)
 	return r->head == r->tail;
 }
 
-static bool evbus_ring_has_data(struct evbus_ring *r)
-{
-	return READ_ONCE(r->head) != READ_ONCE(r->tail) ||
-	       READ_ONCE(r->head_lag.count);
-}
-
-bool evbus_ring_readable(struct evbus_ring *r)
-{
-	/*
-	 * Racy read from poll() and wait_event(): both re-check after
-	 * queueing on r->wq, and every writer that makes the ring readable
-	 * (a publisher, the wake timer, SET_RING) wakes r->wq after setting
-	 * what this reads, so a stale answer is corrected.
-	 */
-	if (!evbus_ring_has_data(r))
-		return false;
-	return !READ_ONCE(r->wake_events) || READ_ONCE(r->wake_ready) ||
-	       READ_ONCE(r->wake_expired);
-}
 
 /* Coalesced ring: the watermark is reached or something was lost. */
 static void evbus_ring_update_ready(struct evbus_ring *r)
@@ -124,10 +105,15 @@ void evbus_ring_set_wake(struct evbus_ring *r, u32 events, u64 delay_ns)
 	WRITE_ONCE(r->wake_delay_ns, delay_ns);
 	evbus_ring_wake_reset(r);
 	evbus_ring_update_ready(r);
-	/* Records already queued wait at most one delay from now. */
+	/*
+	 * Records already queued wait at most one delay from now; a timer
+	 * queued for an older, longer delay must not outlive the new one.
+	 */
 	if (events && delay_ns && evbus_ring_has_data(r))
 		hrtimer_start(&r->wake_timer, ns_to_ktime(delay_ns),
 			      HRTIMER_MODE_REL_SOFT);
+	else
+		hrtimer_try_to_cancel(&r->wake_timer);
 }
 
 static void evbus_lag_add(struct evbus_lag *lag, u64 count, u64 first, u64 last)
@@ -256,7 +242,7 @@ static void evbus_ring_put_event(struct evbus_ring *r,
 				 const struct evbus_ident *id)
 {
 	struct evbus_event *ev;
-	u32 toff = sizeof(*ev), tpad = EVBUS_ALIGN(m->topic_len + 1);
+	u32 toff = sizeof(*ev), tpad = EVBUS_ALIGN(m->topic_len + 1), ppad;
 	char *p;
 
 	ev = evbus_ring_reserve(r, m->rec_len);
@@ -277,36 +263,34 @@ static void evbus_ring_put_event(struct evbus_ring *r,
 	ev->corr = m->corr;
 	ev->parent = m->parent;
 
-	/* Topic, NUL, payload; every padding byte is written too. */
+	/*
+	 * Topic, NUL, payload; every padding byte is written too.  Padding
+	 * (1..8 bytes after the topic, 0..7 after the payload) lies within
+	 * the field's last 8-byte word: zero that word, then copy over it.
+	 */
 	p = (char *)ev + toff;
+	*(u64 *)(p + tpad - 8) = 0;
 	memcpy(p, m->topic, m->topic_len);
-	memset(p + m->topic_len, 0, tpad - m->topic_len);
 	p += tpad;
-	memcpy(p, m->payload, m->payload_len);
-	memset(p + m->payload_len, 0, m->rec_len - toff - tpad - m->payload_len);
+	ppad = m->rec_len - toff - tpad;
+	if (ppad) {
+		*(u64 *)(p + ppad - 8) = 0;
+		memcpy(p, m->payload, m->payload_len);
+	}
 	r->queued++;
 	r->queued_bytes += m->rec_len;
 	evbus_count(queued_events, 1);
 	evbus_count(queued_bytes, m->rec_len);
 }
 
-/*
- * Queue one event, or count it lost for this file.  Returns true if the
- * ring became readable (see evbus_ring_readable()), i.e. a reader needs a
- * wake-up.  A coalesced ring that receives its first record arms the wake
- * timer instead.
- */
-bool evbus_ring_push(struct evbus_ring *r, const struct evbus_msg *m,
-		     const struct evbus_ident *id)
+/* Queue one event, or count it lost for this file; r->lock held. */
+static void evbus_ring_queue(struct evbus_ring *r, const struct evbus_msg *m,
+			     const struct evbus_ident *id)
 {
-	bool was_readable, was_empty;
 	u32 lens[2];
 	u64 need;
 	int n;
 
-	spin_lock(&r->lock);
-	was_empty = evbus_ring_empty(r) && !r->head_lag.count;
-	was_readable = evbus_ring_readable(r);
 	for (;;) {
 		evbus_ring_normalize(r);
 		n = 0;
@@ -328,7 +312,7 @@ bool evbus_ring_push(struct evbus_ring *r, const struct evbus_msg *m,
 	}
 	evbus_ring_put_event(r, m, id);
 	trace_evbus_deliver(r->file_id, m->seq, r->queued);
-	goto out;
+	return;
 
 drop:
 	/* An empty ring keeps its losses in head_lag (see normalize). */
@@ -337,19 +321,40 @@ drop:
 	r->lost++;
 	evbus_count(lost, 1);
 	trace_evbus_drop(r->file_id, m->seq, false, r->lost);
-out:
+}
+
+/*
+ * Queue events m[0..n) (in seq order), each one or counted lost, under one
+ * hold of r->lock.  Returns true if the ring became readable (see
+ * evbus_ring_readable()), i.e. a reader needs a wake-up.  A coalesced ring
+ * that receives its first record arms the wake timer instead.
+ */
+bool evbus_ring_push(struct evbus_ring *r, const struct evbus_msg *m, u32 n,
+		     const struct evbus_ident *id)
+{
+	bool was_readable, was_empty;
+	u32 i;
+
+	spin_lock(&r->lock);
+	was_empty = evbus_ring_empty(r) && !r->head_lag.count;
+	was_readable = evbus_ring_readable(r);
+	for (i = 0; i < n; i++)
+		evbus_ring_queue(r, &m[i], id);
 	if (r->wake_events) {
 		evbus_ring_update_ready(r);
 		if (was_empty && !r->wake_ready && r->wake_delay_ns) {
 			/*
-			 * A callback still running for the previous period
-			 * may set wake_expired again: an early wake-up, no
-			 * more.
+			 * A new period.  A timer still queued from an earlier
+			 * one expires sooner than a new one would: keep it and
+			 * save the re-arm (under a steady stream, one timer per
+			 * delay instead of one per batch); it, or a callback
+			 * still running, may wake the reader early, no more.
 			 */
 			WRITE_ONCE(r->wake_expired, false);
-			hrtimer_start(&r->wake_timer,
-				      ns_to_ktime(r->wake_delay_ns),
-				      HRTIMER_MODE_REL_SOFT);
+			if (!hrtimer_is_queued(&r->wake_timer))
+				hrtimer_start(&r->wake_timer,
+					      ns_to_ktime(r->wake_delay_ns),
+					      HRTIMER_MODE_REL_SOFT);
 		}
 	}
 	spin_unlock(&r->lock);
