@@ -1,40 +1,94 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * fanout: one publisher, M subscriber processes, N events; evbus against
- * baseline transports that need no extra packages.
+ * fanout: one publisher, M subscriber processes, N events, over one of
+ * several transports ("peers", struct bench_peer in bench.h, one per
+ * peer_<name>.c).  This file is the harness: options, processes, pacing,
+ * stamping and checking payloads, measuring, and the JSON line.
  *
- *   fanout --peer P [--m M] [--k K] [--n N] [--size BYTES] [--batch B]
- *          [--ring BYTES] [--workload NAME] [--quiet]
+ *   fanout --peer P [--workload W] [--m M] [--k K] [--n N] [--size BYTES]
+ *          [--batch B] [--ring BYTES] [--rate R] [--stall-ms MS] [--uring]
+ *          [--wake-events E] [--wake-delay-us D] [--quiet]
+ *   fanout --list-peers
  *
- * Peers:
- *   evbus   EVBUS_IOC_PUBLISH (batch 1) or EVBUS_IOC_PUBLISH_BATCH (batch > 1)
- *           to /dev/evbus; every subscriber opens its own file and reads
- *           records; LAGGED records are counted as lost events
- *   pipe    direct fan-out: the publisher writes each message (or a batch of
- *           B messages in one write) to the pipe of every matching subscriber
- *   unix    single-process broker: publisher -> broker over a unix stream
- *           socket (B messages per write); the broker matches every message
- *           against its subscriber table and forwards, per read() chunk, one
- *           writev() per matching subscriber over unix stream sockets
+ * Workloads (--workload, default fanout):
+ *   fanout       the publisher publishes N events flat out, B per call
+ *   selectivity  the same; meant with --k K subscribers to other topics
+ *   batch        the same; meant with --batch B
+ *   latency      the publisher is paced at --rate R events/s (default 1000,
+ *                B events per call every B/R s) with clock_nanosleep()
+ *   isolation    subscriber 0 is stopped (SIGSTOP) once everybody is ready;
+ *                the publisher publishes flat out; subscriber 0 gets SIGCONT
+ *                when publishing is done or, if the publisher is still
+ *                stuck --stall-ms (default 2000; 0: never) of CLOCK_MONOTONIC
+ *                after the first publish, from a timer ("stalled":true)
+ * --k K adds K subscribers to topics "other.<i>" that never match.
+ * --uring (evbus only): publish with io_uring EVBUS_URING_PUBLISH(_BATCH).
+ * --wake-events E, --wake-delay-us D (evbus only): subscriber rings get
+ * EVBUS_RING_WAKE with wake_events E and wake_delay_ns D * 1000.
  *
- * --k K adds K subscriptions to other topics ("other.<i>") that never match:
- * evbus opens K more files (4 KiB rings) in the publisher, pipe keeps K more
- * pipes in its table, unix keeps K more sockets in the broker's table.  The
- * pipe and unix peers match topics by string compare per subscriber, which
- * is what a table-driven user-space fan-out does.
+ * Payloads are --size bytes (>= 16) and start with struct bench_stamp: a
+ * sequence number 1..N and CLOCK_MONOTONIC just before the publish call.
+ * Every subscriber checks that sequence numbers increase (seq_errors),
+ * counts loss notices (lost, lag_records) and gaps in the sequence no
+ * notice accounted for (lost_silent), and takes one latency sample per
+ * event received: CLOCK_MONOTONIC after the receive call returned minus the
+ * stamp.  It stops once received + lost + lost_silent reaches N, or at end
+ * of stream (the events still missing then count as lost_silent), and
+ * exits once every subscriber got there (exiting is expensive enough to
+ * show up in the others' latency on one CPU).
  *
- * Measured: wall time (CLOCK_MONOTONIC from the first publish to the last
- * subscriber's exit; under tests/vm/run --icount 1 ns = 1 guest instruction),
- * publisher CPU time (CLOCK_PROCESS_CPUTIME_ID), CPU time of all children
- * and context switches of every process (getrusage SELF + CHILDREN deltas),
- * syscalls on the hot path (counted by the code, not traced).
+ * Measured (under tests/vm/run --icount, 1 ns = 1 guest instruction):
+ *   wall_ns      CLOCK_MONOTONIC from just before the first publish to the
+ *                last subscriber's exit
+ *   publish_ns   from the first publish to the end of pub_close()
+ *   pub CPU      the publisher's CLOCK_PROCESS_CPUTIME_ID over publish_ns
+ *   CPU, ctx     getrusage(SELF) and getrusage(CHILDREN) deltas from just
+ *                before publishing to after the subscribers were reaped,
+ *                plus the broker's: a peer with a broker process (forked
+ *                or external) names it in bench_broker_pid and the harness
+ *                reads its CPU time (sum over /proc/PID/task/ * /schedstat,
+ *                ns; /proc/PID/task/ * /stat utime+stime if absent) and
+ *                voluntary+nonvoluntary context switches
+ *                (/proc/PID/task/ * /status) after pub_open() and after the
+ *                subscribers exited, while it still runs; it is reaped
+ *                only in teardown(), after the second getrusage(), so it
+ *                is never counted twice
+ *   syscalls     hot-path calls counted by the code (publish, read, write,
+ *                writev, io_uring_enter), not traced
+ *   latency      a log-linear histogram (64 buckets per power of two, so
+ *                within 1.6%) over every event received, except by the
+ *                stopped subscriber 0 of the isolation workload; the max is
+ *                exact
+ * In the isolation workload received/lost/lost_silent still cover all M
+ * subscribers; stopped_* is subscriber 0's share.
  *
  * Output: one JSON object per run on stdout, one human line on stderr.
+ * JSON fields: peer workload m k payload batch n ok wall_ns publish_ns
+ * events_per_s deliveries received lost lag_records seq_errors
+ * deliveries_per_s ns_per_delivery pub_cpu_ns_per_event cpu_ns_per_delivery
+ * (publisher + subscribers + broker) broker_cpu_ns_per_event ctx_switches
+ * ctx_pub ctx_per_delivery (all processes, broker included) syscalls
+ * syscalls_pub syscalls_sub syscalls_broker syscalls_per_event
+ * pub_syscalls_per_event lost_silent latency_p50_ns latency_p99_ns
+ * latency_max_ns pub_events_per_s (n / publish_ns) broker (whether broker
+ * figures were read) broker_ctx uring wake_events wake_delay_ns ring rate
+ * (0 unless latency) stall_ms (0 unless isolation) stalled stopped_received
+ * stopped_lost stopped_lost_silent (0 unless isolation).
+ * Exit status:
+ *   0  the run completed ("ok":true)
+ *   1  the run failed: a JSON line with "ok":false was printed if the
+ *      subscribers were forked (even if some failed to start), else (a
+ *      failing setup(), add_others() or pub_open()) just a message
+ *   2  usage error
+ *   3  this peer cannot run this workload or option (not in its
+ *      .workloads, an evbus-only option on another peer, or a hook returned
+ *      -EOPNOTSUPP): a message on stderr, no JSON; run-bench skips the run
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,47 +98,97 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
 
-#include "evbus_test.h"
+#include "bench.h"
 
-#define TOPIC		"bench.fanout"
-#define RDBUF		(256 * 1024)
-#define MAX_M		1024
-#define MAX_BATCH	EVBUS_BATCH_MAX
+/* The peers built in: BENCH_PEER_LIST is "X(evbus) X(pipe) ..." (bench.mk). */
+#ifndef BENCH_PEER_LIST
+#error "build with -DBENCH_PEER_LIST='X(evbus) X(pipe) ...' (tests/bench/bench.mk)"
+#endif
+#define X(p) extern const struct bench_peer peer_##p;
+BENCH_PEER_LIST
+#undef X
+#define X(p) &peer_##p,
+static const struct bench_peer *const peers[] = { BENCH_PEER_LIST };
+#undef X
+#define NR_PEERS	(sizeof(peers) / sizeof(peers[0]))
 
-/* What every child reports back through shared memory. */
-struct child_res {
-	uint64_t received;	/* events read */
-	uint64_t lost;		/* events reported lost (LAGGED) */
-	uint64_t lag_records;
-	uint64_t syscalls;	/* read()/write()/writev() calls on the hot path */
+#define ALIGN8(x)	(((x) + 7) & ~(size_t)7)
+#define RX_MAX		4096		/* items per sub_recv() call */
+#define STREAM_BUF	(256 * 1024)	/* bench_stream read buffer */
+
+static const char *const workload_names[W_NR] = {
+	[W_FANOUT] = "fanout", [W_LATENCY] = "latency",
+	[W_SELECTIVITY] = "selectivity", [W_BATCH] = "batch",
+	[W_ISOLATION] = "isolation",
+};
+
+struct bench_opt opt = {
+	.peer = "evbus", .workload = "fanout", .w = W_FANOUT, .m = 1, .k = 0,
+	.batch = 1, .size = 64, .ring = 4u << 20, .rate = 1000, .n = 20000,
+};
+static unsigned int stall_ms = 2000;
+
+pid_t bench_broker_pid;
+struct bench_broker_res *bench_broker_res;
+static const struct bench_peer *peer;
+
+/* ------------------------------------------------------ latency histogram */
+
+/*
+ * Values below LAT_SUB are exact; above, each power of two [2^e, 2^(e+1))
+ * is split into LAT_SUB equal buckets.
+ */
+#define LAT_SUB_BITS	6
+#define LAT_SUB		(1u << LAT_SUB_BITS)
+#define LAT_BUCKETS	((64 - LAT_SUB_BITS + 1) * LAT_SUB)
+
+static unsigned int lat_bucket(uint64_t v)
+{
+	unsigned int shift;
+
+	if (v < LAT_SUB)
+		return v;
+	shift = 63 - __builtin_clzll(v) - LAT_SUB_BITS;
+	return (shift + 1) * LAT_SUB + (unsigned int)((v >> shift) - LAT_SUB);
+}
+
+/* The middle of bucket b. */
+static uint64_t lat_value(unsigned int b)
+{
+	unsigned int shift;
+
+	if (b < LAT_SUB)
+		return b;
+	shift = b / LAT_SUB - 1;
+	return ((uint64_t)(b % LAT_SUB + LAT_SUB) << shift) +
+	       ((1ull << shift) >> 1);
+}
+
+/* ----------------------------------------------------- what children report */
+
+struct sub_res {
+	uint64_t received;	/* events received */
+	uint64_t lost;		/* events reported lost by loss notices */
+	uint64_t lost_silent;	/* gaps in seq no notice accounted for */
+	uint64_t lag_records;	/* loss notices */
+	uint64_t syscalls;	/* hot-path calls, counted by the peer */
 	uint64_t seq_errors;	/* sequence numbers not strictly increasing */
+	uint64_t lat_max;	/* ns */
 	uint64_t cpu_ns;	/* the child's own CPU time */
 	int64_t error;		/* 0 or an errno */
+	uint32_t done;		/* finished (or found dead by the parent) */
 };
 
-/* Stream framing for pipe and unix peers, shaped like an evbus record. */
-struct msg_hdr {
-	uint32_t len;		/* whole message, multiple of 8 */
-	uint16_t topic_len;
-	uint16_t flags;
-	uint64_t seq;
+/* Everything children write, in one MAP_SHARED mapping. */
+struct shared {
+	uint64_t hist[LAT_BUCKETS];	/* merged by subscribers at exit */
+	struct bench_broker_res broker;
+	uint32_t finished;		/* subscribers done */
+	struct sub_res sub[BENCH_MAX_M];
 };
-
-static struct {
-	const char *peer, *workload;
-	unsigned int m, k, batch, size, ring;
-	uint64_t n;
-	int quiet;
-} opt = {
-	.peer = "evbus", .workload = "fanout", .m = 1, .k = 0, .batch = 1,
-	.size = 64, .ring = 4u << 20, .n = 20000,
-};
-
-static struct child_res *res;	/* [0..m) subscribers, [m] broker */
+static struct shared *sh;
 
 static uint64_t now_ns(clockid_t clk)
 {
@@ -94,50 +198,22 @@ static uint64_t now_ns(clockid_t clk)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-static void die(const char *what)
+static uint64_t tv_ns(struct timeval tv)
+{
+	return (uint64_t)tv.tv_sec * 1000000000ull + tv.tv_usec * 1000ull;
+}
+
+void bench_die(const char *what)
 {
 	fprintf(stderr, "fanout: %s: %s\n", what, strerror(errno));
 	exit(1);
 }
 
-static size_t msg_len(void)
-{
-	return sizeof(struct msg_hdr) + EVBUS_ALIGN(strlen(TOPIC) + 1) +
-	       EVBUS_ALIGN(opt.size);
-}
-
-/* Best effort: raise an evbus module parameter to at least val. */
-static void raise_param(const char *name, unsigned long val)
-{
-	char path[128], buf[32];
-	unsigned long cur = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/module/evbus/parameters/%s", name);
-	f = fopen(path, "r");
-	if (!f)
-		return;
-	if (fscanf(f, "%lu", &cur) != 1)
-		cur = 0;
-	fclose(f);
-	if (cur >= val)
-		return;
-	f = fopen(path, "w");
-	if (!f)
-		return;
-	snprintf(buf, sizeof(buf), "%lu", val);
-	fputs(buf, f);
-	if (fclose(f))
-		fprintf(stderr, "fanout: cannot raise %s to %lu\n", name, val);
-}
-
-static void raise_nofile(rlim_t want)
+void bench_raise_nofile(unsigned long want)
 {
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl))
-		return;
-	if (rl.rlim_cur >= want)
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want)
 		return;
 	rl.rlim_cur = want;
 	if (rl.rlim_max < want)
@@ -149,204 +225,110 @@ static void raise_nofile(rlim_t want)
 	}
 }
 
-static void signal_ready(int fd)
-{
-	char c = 1;
+/* ------------------------------------------- framed streams (bench.h) */
 
-	if (write(fd, &c, 1) != 1)
-		_exit(3);
-	close(fd);
+size_t bench_frame_len(const char *topic)
+{
+	return sizeof(struct bench_frame) + ALIGN8(strlen(topic) + 1) +
+	       ALIGN8(opt.size);
 }
 
-static void child_done(struct child_res *r)
+void bench_frames_build(void *buf, const char *topic, void *const *payload,
+			unsigned int count)
 {
-	r->cpu_ns = now_ns(CLOCK_PROCESS_CPUTIME_ID);
-	_exit(r->error ? 2 : 0);
+	size_t tl = strlen(topic), ml = bench_frame_len(topic);
+	char *p = buf;
+
+	for (unsigned int i = 0; i < count; i++, p += ml) {
+		struct bench_frame *f = (struct bench_frame *)p;
+		char *t = p + sizeof(*f);
+
+		memset(f, 0, sizeof(*f));
+		f->len = ml;
+		f->topic_len = tl;
+		f->payload_len = opt.size;
+		memset(t, 0, ALIGN8(tl + 1));
+		memcpy(t, topic, tl);
+		memcpy(t + ALIGN8(tl + 1), payload[i], opt.size);
+	}
 }
 
-/* ---------------------------------------------------------------- evbus */
-
-static void evbus_sub_child(int ready, struct child_res *r)
-{
-	struct evbus_rec_hdr *h;
-	uint64_t last = 0;
-	ssize_t got;
-	size_t left;
-	char *buf;
+struct bench_stream {
 	int fd;
+	size_t have, off;	/* bytes in buf; bytes already returned */
+	char *buf;
+};
 
-	buf = aligned_alloc(8, RDBUF);
-	fd = evt_open();
-	if (fd < 0 || !buf) {
-		r->error = errno;
-		child_done(r);
+struct bench_stream *bench_stream_new(int fd)
+{
+	struct bench_stream *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->fd = fd;
+	s->buf = aligned_alloc(8, STREAM_BUF);
+	if (!s->buf) {
+		free(s);
+		errno = ENOMEM;
+		return NULL;
 	}
-	if (evt_set_ring(fd, opt.ring, EVBUS_POLICY_DROP_OLDEST) ||
-	    evt_sub(fd, TOPIC) < 0) {
-		r->error = errno ? errno : EINVAL;
-		child_done(r);
+	return s;
+}
+
+/* The complete frames in buf[off, have), up to max: count or -EPROTO. */
+static int stream_parse(struct bench_stream *s, struct bench_rx *rx,
+			unsigned int max)
+{
+	unsigned int n = 0;
+
+	while (n < max && s->have - s->off >= sizeof(struct bench_frame)) {
+		const struct bench_frame *f = (void *)(s->buf + s->off);
+		size_t poff = sizeof(*f) + ALIGN8((size_t)f->topic_len + 1);
+
+		if (f->len < sizeof(*f) || f->len > STREAM_BUF || (f->len & 7) ||
+		    poff + f->payload_len > f->len)
+			return -EPROTO;
+		if (s->have - s->off < f->len)
+			break;
+		rx[n].payload = (const char *)f + poff;
+		rx[n].len = f->payload_len;
+		rx[n].lost = 0;
+		n++;
+		s->off += f->len;
 	}
-	signal_ready(ready);
-	while (r->received + r->lost < opt.n) {
-		got = read(fd, buf, RDBUF);
-		r->syscalls++;
+	return n;
+}
+
+int bench_stream_recv(struct bench_stream *s, struct bench_rx *rx,
+		      unsigned int max, uint64_t *calls)
+{
+	for (;;) {
+		int n = stream_parse(s, rx, max);
+		ssize_t got;
+
+		if (n)
+			return n;
+		/* No complete frame left: keep the partial one, read more. */
+		memmove(s->buf, s->buf + s->off, s->have - s->off);
+		s->have -= s->off;
+		s->off = 0;
+		got = read(s->fd, s->buf + s->have, STREAM_BUF - s->have);
+		++*calls;
 		if (got < 0) {
 			if (errno == EINTR)
 				continue;
-			r->error = errno;
-			break;
+			return -errno;
 		}
-		evt_for_each_rec(h, buf, (size_t)got, left) {
-			if (h->kind == EVBUS_REC_EVENT) {
-				struct evbus_event *ev = (struct evbus_event *)h;
-
-				if (ev->seq <= last)
-					r->seq_errors++;
-				last = ev->seq;
-				r->received++;
-			} else if (h->kind == EVBUS_REC_LAGGED) {
-				struct evbus_lagged *lg = (struct evbus_lagged *)h;
-
-				r->lost += lg->lost;
-				r->lag_records++;
-				last = lg->last_seq;
-			}
-		}
+		if (got == 0)
+			return s->have ? -EPROTO : 0;
+		s->have += got;
 	}
-	child_done(r);
 }
 
-static int *evbus_open_others(unsigned int k)
+int bench_write_all(int fd, const void *buf, size_t len, uint64_t *calls)
 {
-	int *fds = calloc(k ? k : 1, sizeof(int));
-	char pat[32];
+	const char *p = buf;
 
-	for (unsigned int i = 0; i < k; i++) {
-		fds[i] = evt_open();
-		if (fds[i] < 0)
-			die("open /dev/evbus (other)");
-		if (evt_set_ring(fds[i], 4096, EVBUS_POLICY_DROP_OLDEST))
-			die("SET_RING 4096 (other)");
-		snprintf(pat, sizeof(pat), "other.%u", i);
-		if (evt_sub(fds[i], pat) < 0)
-			die("SUBSCRIBE other");
-	}
-	return fds;
-}
-
-static uint64_t evbus_publish(int fd, const char *payload)
-{
-	static struct evbus_pub pubs[MAX_BATCH];
-	struct evbus_pub_batch b;
-	uint64_t calls = 0, sent = 0;
-
-	for (unsigned int i = 0; i < opt.batch; i++) {
-		memset(&pubs[i], 0, sizeof(pubs[i]));
-		pubs[i].topic = (uintptr_t)TOPIC;
-		pubs[i].topic_len = strlen(TOPIC);
-		pubs[i].payload = (uintptr_t)payload;
-		pubs[i].payload_len = opt.size;
-	}
-	if (opt.batch == 1) {
-		for (; sent < opt.n; sent++, calls++)
-			if (ioctl(fd, EVBUS_IOC_PUBLISH, &pubs[0]))
-				die("EVBUS_IOC_PUBLISH");
-		return calls;
-	}
-	while (sent < opt.n) {
-		uint64_t cnt = opt.n - sent < opt.batch ? opt.n - sent : opt.batch;
-		int ret;
-
-		memset(&b, 0, sizeof(b));
-		b.events = (uintptr_t)pubs;
-		b.count = cnt;
-		ret = ioctl(fd, EVBUS_IOC_PUBLISH_BATCH, &b);
-		calls++;
-		if (ret < 0)
-			die("EVBUS_IOC_PUBLISH_BATCH");
-		sent += ret;
-	}
-	return calls;
-}
-
-/* --------------------------------------------------- pipe and unix peers */
-
-/* Read a framed stream until n messages arrived or EOF. */
-static void stream_sub_child(int fd, struct child_res *r)
-{
-	char *buf = aligned_alloc(8, RDBUF);
-	size_t have = 0, off;
-	uint64_t last = 0;
-	ssize_t got;
-
-	if (!buf) {
-		r->error = ENOMEM;
-		child_done(r);
-	}
-	while (r->received < opt.n) {
-		got = read(fd, buf + have, RDBUF - have);
-		r->syscalls++;
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			r->error = errno;
-			break;
-		}
-		if (got == 0) {
-			r->error = EPIPE;
-			break;
-		}
-		have += got;
-		for (off = 0; have - off >= sizeof(struct msg_hdr);) {
-			struct msg_hdr *h = (struct msg_hdr *)(buf + off);
-
-			if (h->len < sizeof(*h) || h->len > RDBUF) {
-				r->error = EPROTO;
-				child_done(r);
-			}
-			if (have - off < h->len)
-				break;
-			if (h->seq <= last)
-				r->seq_errors++;
-			last = h->seq;
-			r->received++;
-			off += h->len;
-		}
-		memmove(buf, buf + off, have - off);
-		have -= off;
-	}
-	child_done(r);
-}
-
-/* batch messages back to back, seq fields filled in by fill_seq(). */
-static char *build_msgs(const char *topic, unsigned int count)
-{
-	size_t ml = msg_len();
-	char *buf = aligned_alloc(8, EVBUS_ALIGN(ml * count));
-
-	memset(buf, 0, ml * count);
-	for (unsigned int i = 0; i < count; i++) {
-		struct msg_hdr *h = (struct msg_hdr *)(buf + i * ml);
-
-		h->len = ml;
-		h->topic_len = strlen(topic);
-		memcpy(h + 1, topic, strlen(topic));
-		memset((char *)(h + 1) + EVBUS_ALIGN(strlen(topic) + 1), 0xa5,
-		       opt.size);
-	}
-	return buf;
-}
-
-static void fill_seq(char *buf, unsigned int count, uint64_t first)
-{
-	size_t ml = msg_len();
-
-	for (unsigned int i = 0; i < count; i++)
-		((struct msg_hdr *)(buf + i * ml))->seq = first + i;
-}
-
-static int write_all(int fd, const char *p, size_t len, uint64_t *calls)
-{
 	while (len) {
 		ssize_t w = write(fd, p, len);
 
@@ -354,7 +336,7 @@ static int write_all(int fd, const char *p, size_t len, uint64_t *calls)
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			return -1;
+			return -errno;
 		}
 		p += w;
 		len -= w;
@@ -362,164 +344,384 @@ static int write_all(int fd, const char *p, size_t len, uint64_t *calls)
 	return 0;
 }
 
-struct target {
-	int fd;
-	char topic[24];
+/* ------------------------------------------------------------ subscribers */
+
+struct sub_state {
+	struct sub_res *r;
+	uint64_t last;		/* last seq received */
+	uint64_t notified;	/* lost per notices since the last event */
+	int record_latency;
+	uint64_t *hist;		/* private; merged into sh->hist at exit */
+	unsigned int lo, hi;	/* buckets [lo, hi] may be nonzero */
 };
 
-static void set_big_pipe(int fd)
+static void sub_event(struct sub_state *st, const struct bench_rx *rx,
+		      uint64_t now)
 {
-	fcntl(fd, F_SETPIPE_SZ, 1 << 20);	/* best effort */
-}
+	struct sub_res *r = st->r;
+	struct bench_stamp stamp;
+	uint64_t gap, lat;
 
-static void set_big_sock(int fd)
-{
-	int sz = 1 << 20;
-
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)))
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)))
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-}
-
-/* The publisher side of direct pipe fan-out. */
-static uint64_t pipe_publish(struct target *t, unsigned int nt)
-{
-	unsigned int topic_len = strlen(TOPIC);
-	char *msgs = build_msgs(TOPIC, opt.batch);
-	size_t ml = msg_len();
-	uint64_t calls = 0, sent = 0;
-
-	while (sent < opt.n) {
-		unsigned int cnt = opt.n - sent < opt.batch ? opt.n - sent : opt.batch;
-
-		fill_seq(msgs, cnt, sent + 1);
-		for (unsigned int i = 0; i < nt; i++) {
-			if (strlen(t[i].topic) != topic_len ||
-			    memcmp(t[i].topic, TOPIC, topic_len))
-				continue;
-			if (write_all(t[i].fd, msgs, ml * cnt, &calls))
-				die("write pipe");
-		}
-		sent += cnt;
+	if (rx->len != opt.size) {
+		r->error = EPROTO;
+		return;
 	}
-	return calls;
+	memcpy(&stamp, rx->payload, sizeof(stamp));
+	r->received++;
+	if (stamp.seq <= st->last) {
+		r->seq_errors++;
+	} else {
+		gap = stamp.seq - st->last - 1;
+		if (gap > st->notified)
+			r->lost_silent += gap - st->notified;
+		st->notified = 0;
+		st->last = stamp.seq;
+	}
+	lat = now > stamp.t_ns ? now - stamp.t_ns : 0;
+	if (lat > r->lat_max)
+		r->lat_max = lat;
+	if (st->record_latency) {
+		unsigned int b = lat_bucket(lat);
+
+		st->hist[b]++;
+		if (b < st->lo)
+			st->lo = b;
+		if (b > st->hi)
+			st->hi = b;
+	}
 }
 
-/* The broker: read chunks from the publisher, forward whole messages. */
-static void broker_child(int in, struct target *t, unsigned int m,
-			 int ready, struct child_res *r)
+/* Pipes between the parent and the subscribers; see wait_subscribers(). */
+static int all_done[2], release_fds[2];
+
+/*
+ * Report, count ourselves finished (the last one wakes the parent) and wait
+ * for the release before exiting: exiting (a ring, buffers, the address
+ * space to free) costs hundreds of thousands of instructions, which on one
+ * CPU subscribers still waiting for the last events would count as latency.
+ */
+static void sub_finish(struct sub_state *st)
 {
-	char *buf = aligned_alloc(8, RDBUF);
-	struct iovec *iov = calloc(IOV_MAX, sizeof(*iov));
-	unsigned int nt = m + opt.k;
-	size_t have = 0, off;
+	char c = 1;
 
-	/* The K subscribers to other topics: sockets nobody reads. */
-	t = realloc(t, nt * sizeof(*t));
-	for (unsigned int i = m; i < nt; i++) {
-		int sv[2];
+	for (unsigned int b = st->lo; b <= st->hi; b++)
+		if (st->hist[b])
+			__atomic_fetch_add(&sh->hist[b], st->hist[b],
+					   __ATOMIC_RELAXED);
+	st->r->cpu_ns = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+	__atomic_store_n(&st->r->done, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_add_fetch(&sh->finished, 1, __ATOMIC_SEQ_CST) == opt.m &&
+	    write(all_done[1], &c, 1) != 1)
+		_exit(3);
+	while (read(release_fds[0], &c, 1) < 0 && errno == EINTR)
+		;
+	_exit(st->r->error ? 2 : 0);
+}
 
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
-			die("socketpair (other)");
-		close(sv[1]);
-		t[i].fd = sv[0];
-		snprintf(t[i].topic, sizeof(t[i].topic), "other.%u", i - m);
+static void sub_main(unsigned int i, int ready)
+{
+	static struct bench_rx rx[RX_MAX];
+	struct sub_state st = { .r = &sh->sub[i], .lo = LAT_BUCKETS - 1 };
+	struct sub_res *r = st.r;
+	int eof = 0;
+	void *ctx;
+	char c = 1;
+
+	st.record_latency = !(opt.w == W_ISOLATION && i == 0);
+	st.hist = calloc(LAT_BUCKETS, sizeof(*st.hist));
+	errno = 0;
+	ctx = st.hist ? peer->sub_open(i) : NULL;
+	if (!ctx) {
+		r->error = errno ? errno : EIO;
+		fprintf(stderr, "fanout: %s: subscriber %u: %s\n", peer->name,
+			i, strerror(r->error));
+		_exit(2);
 	}
-	signal_ready(ready);
-	for (;;) {
-		ssize_t got = read(in, buf + have, RDBUF - have);
+	if (write(ready, &c, 1) != 1)
+		_exit(3);
+	close(ready);
+	while (!r->error && r->received + r->lost + r->lost_silent < opt.n) {
+		int cnt = peer->sub_recv(ctx, rx, RX_MAX, &r->syscalls);
+		uint64_t now = now_ns(CLOCK_MONOTONIC);
 
-		r->syscalls++;
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			r->error = errno;
+		if (cnt == -EINTR)
+			continue;
+		if (cnt < 0) {
+			r->error = -cnt;
 			break;
 		}
-		if (got == 0)
+		if (cnt == 0) {
+			eof = 1;
 			break;
-		have += got;
-		/* Complete messages in [0, end). */
-		size_t end = 0;
-		unsigned int nmsg = 0;
-
-		while (have - end >= sizeof(struct msg_hdr) &&
-		       have - end >= ((struct msg_hdr *)(buf + end))->len) {
-			end += ((struct msg_hdr *)(buf + end))->len;
-			nmsg++;
 		}
-		r->received += nmsg;
-		/* Per target, gather the matching messages into one writev. */
-		for (unsigned int i = 0; i < nt; i++) {
-			size_t tl = strlen(t[i].topic);
-			int niov = 0;
-
-			for (off = 0; off < end;) {
-				struct msg_hdr *h = (struct msg_hdr *)(buf + off);
-
-				if (h->topic_len == tl && !memcmp(h + 1, t[i].topic, tl)) {
-					/* Merge with the previous iovec when adjacent. */
-					if (niov && (char *)iov[niov - 1].iov_base +
-						    iov[niov - 1].iov_len == (char *)h)
-						iov[niov - 1].iov_len += h->len;
-					else {
-						iov[niov].iov_base = h;
-						iov[niov].iov_len = h->len;
-						niov++;
-					}
-				}
-				off += h->len;
-				if (niov == IOV_MAX)
-					break;	/* cannot happen: adjacent merge */
-			}
-			if (!niov)
-				continue;
-			/* writev until done (stream sockets may write partially). */
-			size_t total = 0;
-
-			for (int j = 0; j < niov; j++)
-				total += iov[j].iov_len;
-			struct iovec *v = iov;
-			int vn = niov;
-
-			while (total) {
-				ssize_t w = writev(t[i].fd, v, vn);
-
-				r->syscalls++;
-				if (w < 0) {
-					if (errno == EINTR)
-						continue;
-					r->error = errno;
-					child_done(r);
-				}
-				total -= w;
-				while (vn && (size_t)w >= v->iov_len) {
-					w -= v->iov_len;
-					v++;
-					vn--;
-				}
-				if (vn) {
-					v->iov_base = (char *)v->iov_base + w;
-					v->iov_len -= w;
-				}
+		for (int j = 0; j < cnt && !r->error; j++) {
+			if (rx[j].payload) {
+				sub_event(&st, &rx[j], now);
+			} else {
+				r->lost += rx[j].lost;
+				r->lag_records++;
+				st.notified += rx[j].lost;
 			}
 		}
-		memmove(buf, buf + end, have - end);
-		have -= end;
 	}
-	child_done(r);
+	/* At end of stream, whatever never came and was not notified. */
+	if (eof && st.last < opt.n && opt.n - st.last > st.notified)
+		r->lost_silent += opt.n - st.last - st.notified;
+	sub_finish(&st);
 }
 
-/* ----------------------------------------------------------------- main */
+/* ------------------------------------------------------- broker from /proc */
+
+struct proc_sample {
+	uint64_t cpu_ns, ctx;
+	int ok;
+};
+
+static int read_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t got;
+
+	if (fd < 0)
+		return -1;
+	got = read(fd, buf, size - 1);
+	close(fd);
+	if (got < 0)
+		return -1;
+	buf[got] = 0;
+	return 0;
+}
+
+/* One thread's CPU time in ns: schedstat, else stat's utime + stime. */
+static int task_cpu_ns(const char *dir, uint64_t *ns)
+{
+	char path[96], buf[1024], *p;
+	unsigned long long v;
+	unsigned long ut, st;
+
+	snprintf(path, sizeof(path), "%s/schedstat", dir);
+	if (!read_file(path, buf, sizeof(buf)) && sscanf(buf, "%llu", &v) == 1) {
+		*ns = v;
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/stat", dir);
+	if (read_file(path, buf, sizeof(buf)) || !(p = strrchr(buf, ')')))
+		return -1;
+	/* Fields 3..13 precede utime (14) and stime (15). */
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+		   &ut, &st) != 2)
+		return -1;
+	*ns = (uint64_t)(ut + st) * (1000000000ull / sysconf(_SC_CLK_TCK));
+	return 0;
+}
+
+static int task_ctx(const char *dir, uint64_t *ctx)
+{
+	char path[96], buf[4096], *p;
+	unsigned long v, nv;
+
+	snprintf(path, sizeof(path), "%s/status", dir);
+	if (read_file(path, buf, sizeof(buf)))
+		return -1;
+	p = strstr(buf, "voluntary_ctxt_switches:");
+	if (!p || sscanf(p, "voluntary_ctxt_switches: %lu", &v) != 1)
+		return -1;
+	p = strstr(buf, "nonvoluntary_ctxt_switches:");
+	if (!p || sscanf(p, "nonvoluntary_ctxt_switches: %lu", &nv) != 1)
+		return -1;
+	*ctx = v + nv;
+	return 0;
+}
+
+/* Sum over the broker's threads (threads that exit in between are lost). */
+static void proc_sample(pid_t pid, struct proc_sample *s)
+{
+	char path[32], dir[64];
+	struct dirent *e;
+	uint64_t ns, ctx;
+	DIR *d;
+
+	memset(s, 0, sizeof(*s));
+	if (pid <= 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return;
+	s->ok = 1;
+	while ((e = readdir(d))) {
+		int tid = atoi(e->d_name);
+
+		if (tid <= 0)
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%d", path, tid);
+		if (task_cpu_ns(dir, &ns) || task_ctx(dir, &ctx)) {
+			s->ok = 0;
+			continue;
+		}
+		s->cpu_ns += ns;
+		s->ctx += ctx;
+	}
+	closedir(d);
+}
+
+/* --------------------------------------------------------------- isolation */
+
+static volatile sig_atomic_t stopped_running, stall_fired;
+static pid_t stopped_pid;
+static timer_t stall_timer;
+
+static void on_stall(int sig)
+{
+	if (!stopped_running) {
+		stopped_running = 1;
+		stall_fired = 1;
+		kill(stopped_pid, SIGCONT);
+	}
+}
+
+/* Stop subscriber 0 and wait until it is stopped. */
+static void isolation_stop(pid_t pid)
+{
+	int status;
+
+	stopped_pid = pid;
+	if (kill(pid, SIGSTOP))
+		bench_die("SIGSTOP");
+	while (waitpid(pid, &status, WUNTRACED) < 0)
+		if (errno != EINTR)
+			bench_die("waitpid (stop)");
+	if (!WIFSTOPPED(status)) {
+		fprintf(stderr, "fanout: subscriber 0 exited instead of stopping\n");
+		stopped_running = 1;
+	}
+}
+
+/* The deadline, armed just before the first publish. */
+static void isolation_arm(void)
+{
+	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGALRM };
+	struct itimerspec its = { .it_value = {
+		.tv_sec = stall_ms / 1000, .tv_nsec = stall_ms % 1000 * 1000000l } };
+	struct sigaction sa = { .sa_handler = on_stall, .sa_flags = SA_RESTART };
+
+	if (!stall_ms)
+		return;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL) ||
+	    timer_create(CLOCK_MONOTONIC, &sev, &stall_timer) ||
+	    timer_settime(stall_timer, 0, &its, NULL))
+		bench_die("stall timer");
+}
+
+/* Publishing is over: disarm the deadline, let subscriber 0 run. */
+static void isolation_release(void)
+{
+	sigset_t set, old;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGALRM);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	if (stall_ms)
+		timer_delete(stall_timer);
+	if (!stopped_running) {
+		stopped_running = 1;
+		kill(stopped_pid, SIGCONT);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/* ---------------------------------------------------------------- publisher */
+
+/* Sleep until start + sent / rate (no sleep when behind). */
+static void pace(uint64_t start, uint64_t sent)
+{
+	uint64_t at = start + sent * 1000000000ull / opt.rate;
+	struct timespec ts = { .tv_sec = at / 1000000000ull,
+			       .tv_nsec = at % 1000000000ull };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+/* Publish seq 1..n; 0 or -errno. */
+static int publish_all(void *const *payload, uint64_t start, uint64_t *calls)
+{
+	struct bench_stamp stamp;
+	uint64_t seq = 1;
+
+	while (seq <= opt.n) {
+		unsigned int cnt = opt.n - seq + 1 < opt.batch ?
+				   opt.n - seq + 1 : opt.batch;
+		int ret;
+
+		if (opt.w == W_LATENCY)
+			pace(start, seq - 1);
+		stamp.t_ns = now_ns(CLOCK_MONOTONIC);
+		for (unsigned int j = 0; j < cnt; j++) {
+			stamp.seq = seq + j;
+			memcpy(payload[j], &stamp, sizeof(stamp));
+		}
+		ret = peer->publish(payload, cnt, calls);
+		if (ret) {
+			fprintf(stderr, "fanout: %s: publish (seq %llu): %s\n",
+				peer->name, (unsigned long long)seq, strerror(-ret));
+			return ret;
+		}
+		seq += cnt;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ options */
 
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: fanout --peer evbus|pipe|unix [--m M] [--k K] [--n N]\n"
-		"              [--size BYTES] [--batch B] [--ring BYTES]\n"
-		"              [--workload NAME] [--quiet]\n");
+		"usage: fanout --peer P [--workload fanout|latency|selectivity|batch|isolation]\n"
+		"              [--m M] [--k K] [--n N] [--size BYTES] [--batch B]\n"
+		"              [--ring BYTES] [--rate R] [--stall-ms MS] [--uring]\n"
+		"              [--wake-events E] [--wake-delay-us D] [--quiet]\n"
+		"       fanout --list-peers\n"
+		"peers built in:");
+	for (size_t i = 0; i < NR_PEERS; i++)
+		fprintf(stderr, " %s", peers[i]->name);
+	fputc('\n', stderr);
 	exit(2);
+}
+
+static void cannot(const char *why)
+{
+	fprintf(stderr, "fanout: peer %s cannot run %s: %s\n", opt.peer,
+		opt.workload, why);
+	exit(3);
+}
+
+static unsigned long long num(const char *v)
+{
+	char *end;
+	unsigned long long x;
+
+	errno = 0;
+	x = strtoull(v, &end, 0);
+	if (errno || end == v || *end)
+		usage();
+	return x;
+}
+
+static int flag(const char *a)
+{
+	if (!strcmp(a, "--quiet"))
+		opt.quiet = 1;
+	else if (!strcmp(a, "--uring"))
+		opt.uring = 1;
+	else if (!strcmp(a, "--list-peers")) {
+		for (size_t i = 0; i < NR_PEERS; i++)
+			printf("%s\n", peers[i]->name);
+		exit(0);
+	} else
+		return 0;
+	return 1;
 }
 
 static void parse(int argc, char **argv)
@@ -527,10 +729,8 @@ static void parse(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
-		if (!strcmp(a, "--quiet")) {
-			opt.quiet = 1;
+		if (flag(a))
 			continue;
-		}
 		if (!v)
 			usage();
 		i++;
@@ -539,230 +739,316 @@ static void parse(int argc, char **argv)
 		else if (!strcmp(a, "--workload"))
 			opt.workload = v;
 		else if (!strcmp(a, "--m"))
-			opt.m = strtoul(v, NULL, 0);
+			opt.m = num(v);
 		else if (!strcmp(a, "--k"))
-			opt.k = strtoul(v, NULL, 0);
+			opt.k = num(v);
 		else if (!strcmp(a, "--n"))
-			opt.n = strtoull(v, NULL, 0);
+			opt.n = num(v);
 		else if (!strcmp(a, "--size"))
-			opt.size = strtoul(v, NULL, 0);
+			opt.size = num(v);
 		else if (!strcmp(a, "--batch"))
-			opt.batch = strtoul(v, NULL, 0);
+			opt.batch = num(v);
 		else if (!strcmp(a, "--ring"))
-			opt.ring = strtoul(v, NULL, 0);
+			opt.ring = num(v);
+		else if (!strcmp(a, "--rate"))
+			opt.rate = num(v);
+		else if (!strcmp(a, "--stall-ms"))
+			stall_ms = num(v);
+		else if (!strcmp(a, "--wake-events"))
+			opt.wake_events = num(v);
+		else if (!strcmp(a, "--wake-delay-us"))
+			opt.wake_delay_ns = num(v) * 1000;
 		else
 			usage();
 	}
-	if (opt.m < 1 || opt.m > MAX_M || opt.batch < 1 || opt.batch > MAX_BATCH ||
-	    opt.n < 1 || (strcmp(opt.peer, "evbus") && strcmp(opt.peer, "pipe") &&
-			   strcmp(opt.peer, "unix")))
+	for (opt.w = 0; opt.w < W_NR; opt.w++)
+		if (!strcmp(opt.workload, workload_names[opt.w]))
+			break;
+	if (opt.w == W_NR || opt.m < 1 || opt.m > BENCH_MAX_M || opt.batch < 1 ||
+	    opt.batch > BENCH_MAX_BATCH || opt.n < 1 || opt.rate < 1 ||
+	    opt.size < sizeof(struct bench_stamp) || opt.size > 64u << 20)
+		usage();
+	for (size_t i = 0; i < NR_PEERS; i++)
+		if (!strcmp(opt.peer, peers[i]->name))
+			peer = peers[i];
+	if (!peer)
 		usage();
 }
 
-static uint64_t tv_ns(struct timeval tv)
+static void check_peer(void)
 {
-	return (uint64_t)tv.tv_sec * 1000000000ull + tv.tv_usec * 1000ull;
+	if (!(peer->workloads & (1u << opt.w)))
+		cannot("workload not supported by this peer");
+	if (strcmp(peer->name, "evbus") &&
+	    (opt.uring || opt.wake_events || opt.wake_delay_ns))
+		cannot("--uring and --wake-* are evbus options");
+	if (opt.k && !peer->add_others)
+		cannot("no subscribers to other topics (--k)");
 }
 
-int main(int argc, char **argv)
-{
+/* ---------------------------------------------------------------------- run */
+
+struct run {
+	pid_t pids[BENCH_MAX_M];
+	int status[BENCH_MAX_M];	/* exit status, once reaped[i] */
+	char reaped[BENCH_MAX_M];
+	unsigned int nsub;
+	int failed;
+	uint64_t pub_calls;
+	uint64_t t0, t1, t2, c0, c1;
 	struct rusage self0, self1, ch0, ch1;
-	uint64_t t0, t1, t2, c0, c1, pub_calls = 0;
-	pid_t pids[MAX_M + 1];
-	unsigned int nchild = 0, m;
-	int ready[2], status, failed = 0;
-	struct target *targets = NULL;
-	int pub_fd = -1, *others = NULL;
-	char *payload;
+	struct proc_sample b0, b1;
+};
 
-	parse(argc, argv);
-	m = opt.m;
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	raise_nofile(2 * (opt.k + m) + 64);
-	if (!strcmp(opt.peer, "evbus")) {
-		raise_param("max_user_files", opt.k + m + 64);
-		raise_param("max_user_ring_bytes",
-			    (unsigned long)m * opt.ring + opt.k * 4096ul + (64ul << 20));
-		raise_param("ring_max", opt.ring);
-	}
-	res = mmap(NULL, (MAX_M + 1) * sizeof(*res), PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (res == MAP_FAILED)
-		die("mmap");
-	payload = malloc(opt.size ? opt.size : 1);
-	memset(payload, 0xa5, opt.size);
-	if (pipe2(ready, O_CLOEXEC))
-		die("pipe");
+/* A hook failed before publishing; EOPNOTSUPP means "cannot run this". */
+static void hook_failed(struct run *rn, const char *hook, int ret)
+{
+	fprintf(stderr, "fanout: %s: %s: %s\n", peer->name, hook, strerror(-ret));
+	for (unsigned int i = 0; i < rn->nsub; i++)
+		kill(rn->pids[i], SIGKILL);
+	for (unsigned int i = 0; i < rn->nsub; i++)
+		waitpid(rn->pids[i], NULL, 0);
+	if (peer->teardown)
+		peer->teardown();
+	if (ret == -EOPNOTSUPP)
+		cannot(hook);
+	exit(1);
+}
+
+/* A subscriber died (or was killed): wake wait_subscribers(). */
+static void on_sigchld(int sig)
+{
+	int saved = errno;
+	char c = 0;
+
+	/* Nonblocking: if the pipe is full, a wake-up is pending anyway. */
+	if (write(all_done[1], &c, 1) < 0)
+		c = 1;
+	errno = saved;
+}
+
+/* Fork the subscribers and wait until each is ready (or gone). */
+static void start_subscribers(struct run *rn)
+{
+	struct sigaction sa = { .sa_handler = on_sigchld,
+				.sa_flags = SA_RESTART | SA_NOCLDSTOP };
+	int ready[2];
+	char c;
+
+	if (pipe2(ready, O_CLOEXEC) || pipe2(release_fds, O_CLOEXEC) ||
+	    pipe2(all_done, O_CLOEXEC | O_NONBLOCK))
+		bench_die("pipe");
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGCHLD, &sa, NULL))
+		bench_die("sigaction");
 	fflush(NULL);
+	for (unsigned int i = 0; i < opt.m; i++) {
+		pid_t pid = fork();
 
-	if (!strcmp(opt.peer, "evbus")) {
-		for (unsigned int i = 0; i < m; i++) {
-			pids[nchild] = fork();
-			if (pids[nchild] < 0)
-				die("fork");
-			if (!pids[nchild]) {
-				close(ready[0]);
-				evbus_sub_child(ready[1], &res[i]);
-			}
-			nchild++;
+		if (pid < 0)
+			bench_die("fork");
+		if (!pid) {
+			signal(SIGCHLD, SIG_DFL);
+			close(ready[0]);
+			close(release_fds[1]);
+			close(all_done[0]);
+			sub_main(i, ready[1]);
 		}
-		pub_fd = evt_open();
-		if (pub_fd < 0)
-			die("open /dev/evbus");
-	} else {
-		int in[2] = { -1, -1 };
-		unsigned int nt = m + (!strcmp(opt.peer, "pipe") ? opt.k : 0);
-
-		targets = calloc(nt, sizeof(*targets));
-		if (!strcmp(opt.peer, "unix")) {
-			if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in))
-				die("socketpair");
-			set_big_sock(in[0]);
-			set_big_sock(in[1]);
-		}
-		for (unsigned int i = 0; i < m; i++) {
-			int fds[2];
-
-			if (!strcmp(opt.peer, "pipe")) {
-				if (pipe2(fds, O_CLOEXEC))
-					die("pipe");
-				set_big_pipe(fds[1]);
-				/* fds[0]: read end, fds[1]: write end */
-				targets[i].fd = fds[1];
-			} else {
-				if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds))
-					die("socketpair");
-				set_big_sock(fds[0]);
-				set_big_sock(fds[1]);
-				targets[i].fd = fds[1];
-			}
-			strcpy(targets[i].topic, TOPIC);
-			pids[nchild] = fork();
-			if (pids[nchild] < 0)
-				die("fork");
-			if (!pids[nchild]) {
-				close(ready[0]);
-				for (unsigned int j = 0; j <= i; j++)
-					close(targets[j].fd);
-				if (in[0] >= 0) {
-					close(in[0]);
-					close(in[1]);
-				}
-				signal_ready(ready[1]);
-				stream_sub_child(fds[0], &res[i]);
-			}
-			nchild++;
-			close(fds[0]);
-		}
-		if (!strcmp(opt.peer, "unix")) {
-			pids[nchild] = fork();
-			if (pids[nchild] < 0)
-				die("fork");
-			if (!pids[nchild]) {
-				close(ready[0]);
-				close(in[0]);
-				broker_child(in[1], targets, m, ready[1], &res[m]);
-			}
-			nchild++;
-			close(in[1]);
-			for (unsigned int i = 0; i < m; i++)
-				close(targets[i].fd);
-			pub_fd = in[0];
-		} else {
-			for (unsigned int i = m; i < nt; i++) {
-				int fds[2];
-
-				if (pipe2(fds, O_CLOEXEC))
-					die("pipe (other)");
-				close(fds[0]);
-				targets[i].fd = fds[1];
-				snprintf(targets[i].topic, sizeof(targets[i].topic),
-					 "other.%u", i - m);
-			}
-		}
+		rn->pids[rn->nsub++] = pid;
 	}
 	close(ready[1]);
-	for (unsigned int i = 0; i < nchild; i++) {
-		char c;
-
+	close(release_fds[0]);
+	for (unsigned int i = 0; i < opt.m; i++) {
 		if (read(ready[0], &c, 1) != 1) {
-			fprintf(stderr, "fanout: a child failed to start\n");
-			failed = 1;
+			fprintf(stderr, "fanout: a subscriber failed to start\n");
+			rn->failed = 1;
 			break;
 		}
 	}
 	close(ready[0]);
-	if (!strcmp(opt.peer, "evbus") && !failed)
-		others = evbus_open_others(opt.k);
+}
 
-	getrusage(RUSAGE_SELF, &self0);
-	getrusage(RUSAGE_CHILDREN, &ch0);
-	c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
-	t0 = now_ns(CLOCK_MONOTONIC);
-	if (failed)
-		;
-	else if (!strcmp(opt.peer, "evbus"))
-		pub_calls = evbus_publish(pub_fd, payload);
-	else if (!strcmp(opt.peer, "pipe"))
-		pub_calls = pipe_publish(targets, m + opt.k);
-	else {
-		/* unix: the publisher writes framed messages to the broker */
-		struct target self = { .fd = pub_fd };
-
-		strcpy(self.topic, TOPIC);
-		pub_calls = pipe_publish(&self, 1);
-		close(pub_fd);
+/* Reap subscribers that died without finishing; count them finished. */
+static void reap_dead(struct run *rn)
+{
+	for (unsigned int i = 0; i < rn->nsub; i++) {
+		if (rn->reaped[i] ||
+		    waitpid(rn->pids[i], &rn->status[i], WNOHANG) <= 0)
+			continue;
+		rn->reaped[i] = 1;
+		if (!__atomic_exchange_n(&sh->sub[i].done, 1, __ATOMIC_SEQ_CST))
+			__atomic_add_fetch(&sh->finished, 1, __ATOMIC_SEQ_CST);
 	}
-	c1 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
-	t1 = now_ns(CLOCK_MONOTONIC);
-	if (!strcmp(opt.peer, "pipe"))
-		for (unsigned int i = 0; i < m + opt.k; i++)
-			close(targets[i].fd);
-	for (unsigned int i = 0; i < nchild; i++) {
-		if (waitpid(pids[i], &status, 0) < 0)
-			die("waitpid");
-		if (!WIFEXITED(status) || WEXITSTATUS(status))
-			failed = 1;
+}
+
+/*
+ * Wait until every subscriber finished or died, release them, reap them.
+ * all_done gets a byte from the last subscriber to finish and one from
+ * on_sigchld() per dead child, so the parent is woken once in a normal run.
+ */
+static void wait_subscribers(struct run *rn)
+{
+	struct pollfd pfd = { .fd = all_done[0], .events = POLLIN };
+	char buf[64];
+
+	if (rn->failed)
+		for (unsigned int i = 0; i < rn->nsub; i++)
+			kill(rn->pids[i], SIGKILL);
+	while (__atomic_load_n(&sh->finished, __ATOMIC_SEQ_CST) < rn->nsub) {
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			bench_die("poll");
+		while (read(all_done[0], buf, sizeof(buf)) > 0)
+			;
+		reap_dead(rn);
 	}
-	t2 = now_ns(CLOCK_MONOTONIC);
-	getrusage(RUSAGE_SELF, &self1);
-	getrusage(RUSAGE_CHILDREN, &ch1);
+	close(release_fds[1]);
+	for (unsigned int i = 0; i < rn->nsub; i++) {
+		while (!rn->reaped[i] &&
+		       waitpid(rn->pids[i], &rn->status[i], 0) < 0)
+			if (errno != EINTR)
+				bench_die("waitpid");
+		rn->reaped[i] = 1;
+		if (!WIFEXITED(rn->status[i]) || WEXITSTATUS(rn->status[i]))
+			rn->failed = 1;
+	}
+	signal(SIGCHLD, SIG_DFL);
+	close(all_done[0]);
+	close(all_done[1]);
+}
 
-	uint64_t received = 0, lost = 0, lagrec = 0, sub_calls = 0, seqerr = 0;
-	uint64_t broker_calls = 0, broker_cpu = 0;
+static void run(struct run *rn, void *const *payload)
+{
+	int ret;
 
-	for (unsigned int i = 0; i < m; i++) {
-		received += res[i].received;
-		lost += res[i].lost;
-		lagrec += res[i].lag_records;
-		sub_calls += res[i].syscalls;
-		seqerr += res[i].seq_errors;
-		if (res[i].error) {
+	ret = peer->setup(opt.m);
+	if (ret)
+		hook_failed(rn, "setup", ret);
+	start_subscribers(rn);
+	if (!rn->failed && peer->add_others) {
+		ret = peer->add_others(opt.k);
+		if (ret)
+			hook_failed(rn, "add_others", ret);
+	}
+	if (!rn->failed) {
+		ret = peer->pub_open();
+		if (ret)
+			hook_failed(rn, "pub_open", ret);
+	}
+	if (!rn->failed && opt.w == W_ISOLATION)
+		isolation_stop(rn->pids[0]);
+
+	proc_sample(bench_broker_pid, &rn->b0);
+	getrusage(RUSAGE_SELF, &rn->self0);
+	getrusage(RUSAGE_CHILDREN, &rn->ch0);
+	rn->c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+	rn->t0 = now_ns(CLOCK_MONOTONIC);
+	if (!rn->failed) {
+		if (opt.w == W_ISOLATION)
+			isolation_arm();
+		if (publish_all(payload, rn->t0, &rn->pub_calls))
+			rn->failed = 1;
+		if (opt.w == W_ISOLATION)
+			isolation_release();
+		if (peer->pub_close)
+			peer->pub_close();
+	}
+	rn->c1 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+	rn->t1 = now_ns(CLOCK_MONOTONIC);
+	wait_subscribers(rn);
+	rn->t2 = now_ns(CLOCK_MONOTONIC);
+	getrusage(RUSAGE_SELF, &rn->self1);
+	getrusage(RUSAGE_CHILDREN, &rn->ch1);
+	proc_sample(bench_broker_pid, &rn->b1);
+	if (peer->teardown)
+		peer->teardown();
+}
+
+/* ------------------------------------------------------------------ report */
+
+struct totals {
+	uint64_t received, lost, lost_silent, lagrec, sub_calls, seqerr;
+	uint64_t lat_max, lat_p50, lat_p99;
+};
+
+static uint64_t percentile(uint64_t total, double p, uint64_t max)
+{
+	uint64_t rank = (uint64_t)(p * total + 0.999999), sum = 0;
+
+	if (!total)
+		return 0;
+	for (unsigned int b = 0; b < LAT_BUCKETS; b++) {
+		sum += sh->hist[b];
+		if (sum >= rank)
+			return lat_value(b) < max ? lat_value(b) : max;
+	}
+	return max;
+}
+
+static void sum_subscribers(struct run *rn, struct totals *t)
+{
+	uint64_t nlat = 0;
+
+	memset(t, 0, sizeof(*t));
+	for (unsigned int i = 0; i < opt.m; i++) {
+		struct sub_res *r = &sh->sub[i];
+
+		t->received += r->received;
+		t->lost += r->lost;
+		t->lost_silent += r->lost_silent;
+		t->lagrec += r->lag_records;
+		t->sub_calls += r->syscalls;
+		t->seqerr += r->seq_errors;
+		if (!(opt.w == W_ISOLATION && i == 0) && r->lat_max > t->lat_max)
+			t->lat_max = r->lat_max;
+		if (r->error) {
 			fprintf(stderr, "fanout: subscriber %u: %s\n", i,
-				strerror(res[i].error));
-			failed = 1;
+				strerror(r->error));
+			rn->failed = 1;
 		}
 	}
-	if (!strcmp(opt.peer, "unix")) {
-		broker_calls = res[m].syscalls;
-		broker_cpu = res[m].cpu_ns;
-		if (res[m].error) {
-			fprintf(stderr, "fanout: broker: %s\n", strerror(res[m].error));
-			failed = 1;
-		}
+	if (sh->broker.error) {
+		fprintf(stderr, "fanout: broker: %s\n", strerror(sh->broker.error));
+		rn->failed = 1;
 	}
+	for (unsigned int b = 0; b < LAT_BUCKETS; b++)
+		nlat += sh->hist[b];
+	t->lat_p50 = percentile(nlat, 0.50, t->lat_max);
+	t->lat_p99 = percentile(nlat, 0.99, t->lat_max);
+}
 
-	uint64_t deliveries = opt.n * m;
-	uint64_t wall = t2 - t0, pub_cpu = c1 - c0;
-	uint64_t ch_cpu = tv_ns(ch1.ru_utime) + tv_ns(ch1.ru_stime) -
-			  tv_ns(ch0.ru_utime) - tv_ns(ch0.ru_stime);
-	uint64_t self_cpu = tv_ns(self1.ru_utime) + tv_ns(self1.ru_stime) -
-			    tv_ns(self0.ru_utime) - tv_ns(self0.ru_stime);
-	long ctx_pub = (self1.ru_nvcsw + self1.ru_nivcsw) - (self0.ru_nvcsw + self0.ru_nivcsw);
-	long ctx_ch = (ch1.ru_nvcsw + ch1.ru_nivcsw) - (ch0.ru_nvcsw + ch0.ru_nivcsw);
-	uint64_t syscalls = pub_calls + sub_calls + broker_calls;
+#define ULL(x)	((unsigned long long)(x))
+#define TF(x)	((x) ? "true" : "false")
+
+static void report(struct run *rn)
+{
+	struct totals t;
+	struct sub_res *s0 = &sh->sub[0];
+	int iso = opt.w == W_ISOLATION, have_broker = rn->b0.ok && rn->b1.ok;
+
+	sum_subscribers(rn, &t);
+
+	uint64_t deliveries = opt.n * opt.m;
+	uint64_t wall = rn->t2 - rn->t0, pub_ns = rn->t1 - rn->t0;
+	uint64_t pub_cpu = rn->c1 - rn->c0;
+	uint64_t ch_cpu = tv_ns(rn->ch1.ru_utime) + tv_ns(rn->ch1.ru_stime) -
+			  tv_ns(rn->ch0.ru_utime) - tv_ns(rn->ch0.ru_stime);
+	uint64_t self_cpu = tv_ns(rn->self1.ru_utime) + tv_ns(rn->self1.ru_stime) -
+			    tv_ns(rn->self0.ru_utime) - tv_ns(rn->self0.ru_stime);
+	uint64_t broker_cpu = have_broker ? rn->b1.cpu_ns - rn->b0.cpu_ns : 0;
+	long broker_ctx = have_broker ? (long)(rn->b1.ctx - rn->b0.ctx) : 0;
+	long ctx_pub = (rn->self1.ru_nvcsw + rn->self1.ru_nivcsw) -
+		       (rn->self0.ru_nvcsw + rn->self0.ru_nivcsw);
+	long ctx_ch = (rn->ch1.ru_nvcsw + rn->ch1.ru_nivcsw) -
+		      (rn->ch0.ru_nvcsw + rn->ch0.ru_nivcsw);
+	long ctx = ctx_pub + ctx_ch + broker_ctx;
+	uint64_t broker_calls = sh->broker.syscalls;
+	uint64_t syscalls = rn->pub_calls + t.sub_calls + broker_calls;
 	double ev_s = opt.n * 1e9 / wall, del_s = deliveries * 1e9 / wall;
+	double pub_ev_s = pub_ns ? opt.n * 1e9 / pub_ns : 0;
 
+	if (bench_broker_pid > 0 && !have_broker)
+		fprintf(stderr, "fanout: cannot read broker %d from /proc\n",
+			(int)bench_broker_pid);
 	printf("{\"peer\":\"%s\",\"workload\":\"%s\",\"m\":%u,\"k\":%u,"
 	       "\"payload\":%u,\"batch\":%u,\"n\":%llu,\"ok\":%s,"
 	       "\"wall_ns\":%llu,\"publish_ns\":%llu,\"events_per_s\":%.1f,"
@@ -773,31 +1059,74 @@ int main(int argc, char **argv)
 	       "\"ctx_switches\":%ld,\"ctx_pub\":%ld,\"ctx_per_delivery\":%.4f,"
 	       "\"syscalls\":%llu,\"syscalls_pub\":%llu,\"syscalls_sub\":%llu,"
 	       "\"syscalls_broker\":%llu,\"syscalls_per_event\":%.4f,"
-	       "\"pub_syscalls_per_event\":%.4f}\n",
-	       opt.peer, opt.workload, m, opt.k, opt.size, opt.batch,
-	       (unsigned long long)opt.n, failed ? "false" : "true",
-	       (unsigned long long)wall, (unsigned long long)(t1 - t0), ev_s,
-	       (unsigned long long)deliveries, (unsigned long long)received,
-	       (unsigned long long)lost, (unsigned long long)lagrec,
-	       (unsigned long long)seqerr, del_s,
-	       (double)wall / deliveries, (double)pub_cpu / opt.n,
-	       (double)(self_cpu + ch_cpu) / deliveries,
-	       (double)broker_cpu / opt.n,
-	       ctx_pub + ctx_ch, ctx_pub, (double)(ctx_pub + ctx_ch) / deliveries,
-	       (unsigned long long)syscalls, (unsigned long long)pub_calls,
-	       (unsigned long long)sub_calls, (unsigned long long)broker_calls,
-	       (double)syscalls / opt.n, (double)pub_calls / opt.n);
-	if (!opt.quiet)
-		fprintf(stderr,
-			"%-6s %-11s M=%-3u K=%-4u %5uB batch=%-3u N=%-6llu %11.0f deliv/s "
-			"%9.1f ns/deliv  pub %8.1f ns/ev  ctx/deliv %.4f  sys/ev %.3f  lost %llu%s\n",
-			opt.peer, opt.workload, m, opt.k, opt.size, opt.batch,
-			(unsigned long long)opt.n, del_s, (double)wall / deliveries,
-			(double)pub_cpu / opt.n, (double)(ctx_pub + ctx_ch) / deliveries,
-			(double)syscalls / opt.n, (unsigned long long)lost,
-			failed ? "  FAILED" : "");
-	if (others)
-		for (unsigned int i = 0; i < opt.k; i++)
-			close(others[i]);
-	return failed;
+	       "\"pub_syscalls_per_event\":%.4f,",
+	       opt.peer, opt.workload, opt.m, opt.k, opt.size, opt.batch,
+	       ULL(opt.n), TF(!rn->failed), ULL(wall), ULL(pub_ns), ev_s,
+	       ULL(deliveries), ULL(t.received), ULL(t.lost), ULL(t.lagrec),
+	       ULL(t.seqerr), del_s, (double)wall / deliveries,
+	       (double)pub_cpu / opt.n,
+	       (double)(self_cpu + ch_cpu + broker_cpu) / deliveries,
+	       (double)broker_cpu / opt.n, ctx, ctx_pub,
+	       (double)ctx / deliveries, ULL(syscalls), ULL(rn->pub_calls),
+	       ULL(t.sub_calls), ULL(broker_calls), (double)syscalls / opt.n,
+	       (double)rn->pub_calls / opt.n);
+	printf("\"lost_silent\":%llu,\"latency_p50_ns\":%llu,"
+	       "\"latency_p99_ns\":%llu,\"latency_max_ns\":%llu,"
+	       "\"pub_events_per_s\":%.1f,\"broker\":%s,\"broker_ctx\":%ld,"
+	       "\"uring\":%s,\"wake_events\":%u,\"wake_delay_ns\":%llu,"
+	       "\"ring\":%u,\"rate\":%u,\"stall_ms\":%u,\"stalled\":%s,"
+	       "\"stopped_received\":%llu,\"stopped_lost\":%llu,"
+	       "\"stopped_lost_silent\":%llu}\n",
+	       ULL(t.lost_silent), ULL(t.lat_p50), ULL(t.lat_p99),
+	       ULL(t.lat_max), pub_ev_s, TF(have_broker), broker_ctx,
+	       TF(opt.uring), opt.wake_events, ULL(opt.wake_delay_ns), opt.ring,
+	       opt.w == W_LATENCY ? opt.rate : 0, iso ? stall_ms : 0,
+	       TF(stall_fired), ULL(iso ? s0->received : 0),
+	       ULL(iso ? s0->lost : 0), ULL(iso ? s0->lost_silent : 0));
+	if (opt.quiet)
+		return;
+	fprintf(stderr,
+		"%-6s %-11s M=%-3u K=%-4u %5uB batch=%-3u N=%-6llu %11.0f deliv/s "
+		"%9.1f ns/deliv  pub %8.1f ns/ev  ctx/deliv %.4f  sys/ev %.3f  "
+		"lat p50/p99/max %llu/%llu/%llu ns  lost %llu+%llu silent%s%s\n",
+		opt.peer, opt.workload, opt.m, opt.k, opt.size, opt.batch,
+		ULL(opt.n), del_s, (double)wall / deliveries,
+		(double)pub_cpu / opt.n, (double)ctx / deliveries,
+		(double)syscalls / opt.n, ULL(t.lat_p50), ULL(t.lat_p99),
+		ULL(t.lat_max), ULL(t.lost), ULL(t.lost_silent),
+		stall_fired ? "  STALLED" : "", rn->failed ? "  FAILED" : "");
+	if (iso)
+		fprintf(stderr, "       stopped subscriber 0: received %llu, lost %llu, "
+			"lost silently %llu; publisher %.0f events/s\n",
+			ULL(s0->received), ULL(s0->lost), ULL(s0->lost_silent),
+			pub_ev_s);
+}
+
+int main(int argc, char **argv)
+{
+	static struct run rn;
+	void **payload;
+
+	parse(argc, argv);
+	check_peer();
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);	/* a dead reader: EPIPE, not death */
+	bench_raise_nofile(2 * opt.k + 4 * opt.m + 64);
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED)
+		bench_die("mmap");
+	bench_broker_res = &sh->broker;
+	payload = calloc(opt.batch, sizeof(*payload));
+	for (unsigned int i = 0; payload && i < opt.batch; i++) {
+		payload[i] = aligned_alloc(8, ALIGN8(opt.size));
+		if (!payload[i])
+			break;
+		memset(payload[i], 0xa5, opt.size);
+	}
+	if (!payload || !payload[opt.batch - 1])
+		bench_die("payload buffers");
+	run(&rn, payload);
+	report(&rn);
+	return rn.failed;
 }

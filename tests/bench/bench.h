@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The peer interface of the fan-out benchmark (tests/bench/fanout.c).
+ *
+ * fanout.c is the harness: it parses options, forks one process per
+ * subscriber, paces or floods the publisher, stamps every payload, checks
+ * sequence numbers, measures time, CPU, context switches and syscalls, and
+ * prints one JSON line per run.  A peer is one transport (evbus, pipe, unix
+ * broker, POSIX mqueue, ZeroMQ, D-Bus) and only moves bytes: it implements
+ * struct bench_peer in its own file, peer_<name>.c.
+ *
+ * Processes:
+ *   parent      setup(m) -> fork m subscribers -> wait until all are ready
+ *               -> add_others(k) -> pub_open() -> publish()... -> pub_close()
+ *               -> wait for the subscribers -> teardown()
+ *   subscriber  sub_open(i) -> (harness signals ready) -> sub_recv()... ->
+ *               _exit
+ * A peer that needs a broker process forks it in setup() (or attaches to a
+ * running daemon) and reports its pid in bench_broker_pid, so the harness
+ * can read its CPU time and context switches from /proc.
+ *
+ * Payloads: every event's payload is opt.size bytes (at least
+ * sizeof(struct bench_stamp)) and begins with a struct bench_stamp the
+ * harness fills in; peers carry payloads opaquely and deliver them intact.
+ * Topics: subscribers subscribe to BENCH_TOPIC; the K "others" subscribe to
+ * "other.<i>" (i = 0..k-1), which never match.  How a peer expresses a topic
+ * (evbus topic, D-Bus signal member, ZeroMQ prefix, a routing table in a
+ * broker) is the peer's business; it must filter, not deliver everything.
+ */
+#ifndef EVBUS_BENCH_H
+#define EVBUS_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define BENCH_TOPIC	"bench.fanout"
+#define BENCH_MAX_M	1024
+#define BENCH_MAX_BATCH	64
+
+enum bench_workload {
+	W_FANOUT,		/* flat out, one publish call per opt.batch events */
+	W_LATENCY,		/* paced at opt.rate events/s */
+	W_SELECTIVITY,		/* fanout with k non-matching subscribers */
+	W_BATCH,		/* fanout, opt.batch events per publish call */
+	W_ISOLATION,		/* fanout with subscriber 0 stopped (SIGSTOP) */
+	W_NR,
+};
+#define W_ALL		((1u << W_NR) - 1)
+
+struct bench_opt {
+	const char *peer, *workload;
+	enum bench_workload w;
+	unsigned int m;		/* matching subscribers */
+	unsigned int k;		/* non-matching subscribers */
+	unsigned int batch;	/* events per publish call, 1..BENCH_MAX_BATCH */
+	unsigned int size;	/* payload bytes, >= sizeof(struct bench_stamp) */
+	unsigned int ring;	/* evbus ring / socket buffer / queue bytes */
+	unsigned int rate;	/* W_LATENCY: events per second */
+	unsigned int wake_events; /* evbus: EVBUS_RING_WAKE watermark (0: off) */
+	uint64_t wake_delay_ns;	/* evbus: EVBUS_RING_WAKE max delay */
+	int uring;		/* evbus: publish through io_uring */
+	uint64_t n;		/* events to publish */
+	int quiet;
+};
+extern struct bench_opt opt;
+
+/* The first bytes of every payload. */
+struct bench_stamp {
+	uint64_t seq;		/* 1, 2, ... in publish order */
+	uint64_t t_ns;		/* CLOCK_MONOTONIC just before the publish call */
+};
+
+/* One item a subscriber received. */
+struct bench_rx {
+	const void *payload;	/* NULL for a loss notice */
+	uint32_t len;		/* payload bytes */
+	uint64_t lost;		/* loss notice: this many events were lost */
+};
+
+struct bench_peer {
+	const char *name;
+	unsigned int workloads;	/* 1u << W_* this peer can run */
+
+	/* Parent, before forking subscribers.  0 or -errno. */
+	int (*setup)(unsigned int m);
+	/*
+	 * Subscriber i (0..m-1), in its own process: connect, subscribe to
+	 * BENCH_TOPIC and be ready to receive (nothing published before this
+	 * returns may be missed).  Returns a context or NULL with errno set.
+	 */
+	void *(*sub_open)(unsigned int i);
+	/*
+	 * Subscriber: block until something arrives, then return up to max
+	 * items in rx (valid until the next call): the count, 0 at end of
+	 * stream, or -errno.  Adds the syscalls it made to *calls.
+	 */
+	int (*sub_recv)(void *ctx, struct bench_rx *rx, unsigned int max,
+			uint64_t *calls);
+	/* Parent, after the subscribers are ready: k non-matching ones. */
+	int (*add_others)(unsigned int k);
+	/* Parent: become the publisher.  0 or -errno. */
+	int (*pub_open)(void);
+	/*
+	 * Parent: publish count (1..opt.batch) events whose payloads are
+	 * payload[0..count), each opt.size bytes, with as few calls as the
+	 * transport allows (one call when opt.batch > 1 and the transport can
+	 * batch).  0 or -errno; adds the syscalls made to *calls.
+	 */
+	int (*publish)(void *const *payload, unsigned int count,
+		       uint64_t *calls);
+	/* Parent: publishing is over (stream peers close so readers see EOF). */
+	void (*pub_close)(void);
+	/* Parent, after the subscribers exited.  May be NULL. */
+	void (*teardown)(void);
+};
+
+extern const struct bench_peer peer_evbus, peer_pipe, peer_unix,
+	peer_mqueue, peer_zmq, peer_dbus;
+
+/* Set by a peer whose setup() runs or attaches to a broker process. */
+extern pid_t bench_broker_pid;
+
+/* Harness helpers peers may use. */
+void bench_die(const char *what) __attribute__((noreturn));
+void bench_raise_nofile(unsigned long want);
+
+/*
+ * Added for the harness/peer split (additive; nothing above changed).
+ *
+ * bench_broker_res: shared memory (MAP_SHARED, zeroed, mapped before
+ * setup()) where a broker process a peer forked reports what /proc cannot
+ * tell: its hot-path syscalls and the first error it hit (an errno).  The
+ * harness reads it after teardown().  External daemons leave it alone.
+ *
+ * Rule for brokers: the harness samples bench_broker_pid's CPU time and
+ * context switches from /proc after pub_open() and again after the
+ * subscribers exited, before teardown(); a forked broker must still be
+ * alive then (not reaped), and teardown() is where it may exit and be
+ * waited for.
+ */
+struct bench_broker_res {
+	uint64_t syscalls;
+	int64_t error;
+};
+extern struct bench_broker_res *bench_broker_res;
+
+/*
+ * Framed byte streams for stream transports (pipe, unix): a message is
+ * struct bench_frame, the topic NUL-padded to a multiple of 8, then the
+ * payload padded to a multiple of 8.  bench_frame_len(): bytes of one
+ * message of opt.size payload on topic.  bench_frames_build(): count
+ * messages back to back into buf (bench_frame_len(topic) * count bytes,
+ * 8-aligned).  A bench_stream reads frames from a stream fd into
+ * struct bench_rx items (payload points into its buffer; valid until the
+ * next call): bench_stream_recv() follows the sub_recv() contract.
+ */
+struct bench_frame {
+	uint32_t len;		/* whole message, multiple of 8 */
+	uint16_t topic_len;	/* bytes, excluding the NUL */
+	uint16_t flags;		/* 0 */
+	uint32_t payload_len;	/* bytes */
+	uint32_t reserved;	/* 0 */
+};
+
+size_t bench_frame_len(const char *topic);
+void bench_frames_build(void *buf, const char *topic,
+			void *const *payload, unsigned int count);
+struct bench_stream *bench_stream_new(int fd);
+int bench_stream_recv(struct bench_stream *s, struct bench_rx *rx,
+		      unsigned int max, uint64_t *calls);
+/* write() all of buf, retrying EINTR and partial writes: 0 or -errno. */
+int bench_write_all(int fd, const void *buf, size_t len, uint64_t *calls);
+
+#endif
