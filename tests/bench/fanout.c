@@ -73,7 +73,9 @@
  * latency_max_ns pub_events_per_s (n / publish_ns) broker (whether broker
  * figures were read) broker_ctx uring wake_events wake_delay_ns ring rate
  * (0 unless latency) stall_ms (0 unless isolation) stalled stopped_received
- * stopped_lost stopped_lost_silent (0 unless isolation).
+ * stopped_lost stopped_lost_silent (0 unless isolation) received_per_s
+ * ns_per_received (what arrived: a peer that drops silently delivers less
+ * than deliveries_per_s suggests).
  * Exit status:
  *   0  the run completed ("ok":true)
  *   1  the run failed: a JSON line with "ok":false was printed if the
@@ -1076,13 +1078,16 @@ static void report(struct run *rn)
 	       "\"uring\":%s,\"wake_events\":%u,\"wake_delay_ns\":%llu,"
 	       "\"ring\":%u,\"rate\":%u,\"stall_ms\":%u,\"stalled\":%s,"
 	       "\"stopped_received\":%llu,\"stopped_lost\":%llu,"
-	       "\"stopped_lost_silent\":%llu}\n",
+	       "\"stopped_lost_silent\":%llu,\"received_per_s\":%.1f,"
+	       "\"ns_per_received\":%.2f}\n",
 	       ULL(t.lost_silent), ULL(t.lat_p50), ULL(t.lat_p99),
 	       ULL(t.lat_max), pub_ev_s, TF(have_broker), broker_ctx,
 	       TF(opt.uring), opt.wake_events, ULL(opt.wake_delay_ns), opt.ring,
 	       opt.w == W_LATENCY ? opt.rate : 0, iso ? stall_ms : 0,
 	       TF(stall_fired), ULL(iso ? s0->received : 0),
-	       ULL(iso ? s0->lost : 0), ULL(iso ? s0->lost_silent : 0));
+	       ULL(iso ? s0->lost : 0), ULL(iso ? s0->lost_silent : 0),
+	       t.received * 1e9 / wall,
+	       t.received ? (double)wall / t.received : 0.0);
 	if (opt.quiet)
 		return;
 	fprintf(stderr,
