@@ -7,7 +7,7 @@
 #   make check           all of it, host tests, then the kselftests in a VM
 #                        (KERNEL=6.12 or KERNEL=rt for the other kernels)
 #   make check-debug     the suite on the KASAN/lockdep/kmemleak kernel
-#   make stress, stress-faults, fuzz, bench, bench-syscalls   longer runs
+#   make stress, stress-faults, fuzz, bench, bench-smoke, bench-syscalls   longer runs
 #   make install / uninstall   PREFIX=/usr/local DESTDIR=
 #   make KDIR=/path      build the module against another kernel tree
 #   make W=1 / make C=2  extra warnings / sparse, forwarded to kbuild
@@ -106,7 +106,7 @@ $(B)/tests/topic_fuzz: tests/fuzz/topic_fuzz.c tests/fuzz/topic_ref.h module/top
 	@mkdir -p $(@D)
 	clang $(CPPFLAGS_ALL) -Imodule -O1 -g -fsanitize=fuzzer,address,undefined module/topic.c $< -o $@
 
-tests: $(KSFT_TESTS) $(HOST_TESTS) lib-tests stress-build $(B)/ksft/stress_short
+tests: $(KSFT_TESTS) $(HOST_TESTS) lib-tests stress-build $(B)/ksft/stress_short bench-build
 
 include tests/stress/stress.mk
 include tests/fuzz/fuzz.mk
