@@ -467,8 +467,11 @@ t_stat_watch_adds_rates_until_a_signal() {
 	pid=$!
 	echo $pid >"$tmp/watch.pid"
 	wait_for "$tmp/w" '.' || die "no first sample"
-	echo 130 >"$root/sys/kernel/evbus/stats/alpha"
-	wait_for "$tmp/w" '"rates"' || die "no rates"
+	# Atomically, as sysfs would: a half-written fake file reads empty.
+	echo 130 >"$root/alpha.new"
+	mv "$root/alpha.new" "$root/sys/kernel/evbus/stats/alpha"
+	# A sample after the change: a nonzero rate for alpha.
+	wait_for "$tmp/w" '"rates":\{"alpha":([1-9]|0\.0*[1-9])' || die "no rates"
 	kill -INT $pid
 	wait $pid || rc=$?
 	expect_eq 0 $rc "exit after SIGINT"
