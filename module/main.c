@@ -305,7 +305,6 @@ static void evbus_wake_all(struct evbus_pub_ctx *ctx)
 	}
 }
 
-/* Check one descriptor and copy its topic and payload to dst. */
 /* How many of m[0..n) (n >= 1) share m[0]'s topic. */
 static u32 evbus_same_topic_run(const struct evbus_msg *m, u32 n)
 {
@@ -318,6 +317,7 @@ static u32 evbus_same_topic_run(const struct evbus_msg *m, u32 n)
 	return i;
 }
 
+/* Check one descriptor and copy its topic and payload to dst. */
 static int evbus_stage_one(const struct evbus_pub *p, u32 limit, char *dst,
 			   struct evbus_msg *m)
 {

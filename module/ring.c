@@ -78,7 +78,6 @@ static inline bool evbus_ring_empty(struct evbus_ring *r)
 	return r->head == r->tail;
 }
 
-
 /* Coalesced ring: the watermark is reached or something was lost. */
 static void evbus_ring_update_ready(struct evbus_ring *r)
 {
@@ -459,7 +458,8 @@ retry:
 			r->lag_records++;
 			evbus_count(lag_records, 1);
 			copied += want;
-			good -= good == SIZE_MAX ? 0 : want;
+			if (good != SIZE_MAX)
+				good -= want;
 			continue;
 		}
 		if (evbus_ring_empty(r))
@@ -497,7 +497,8 @@ retry:
 		evbus_count(queued_bytes, -(s64)want);
 		r->head += want;
 		copied += want;
-		good -= good == SIZE_MAX ? 0 : want;
+		if (good != SIZE_MAX)
+			good -= want;
 	}
 	spin_unlock(&r->lock);
 

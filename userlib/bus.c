@@ -116,43 +116,57 @@ EVBUS_API int evbus_unsubscribe(struct evbus *bus, uint32_t sub_id)
 }
 
 /*
- * EVBUS_IOC_SET_RING sets size, policy and wake-up coalescing at once: read
- * the current configuration first so each setter changes only its part.
+ * EVBUS_IOC_SET_RING sets size, policy and wake-up coalescing at once: the
+ * setters read the current configuration first and change only their part.
  */
-static int ring_update(struct evbus *bus, const uint32_t *size,
-		       const uint32_t *policy, const uint32_t *events,
-		       const uint64_t *delay_ns)
+static int ring_get(struct evbus *bus, struct evbus_ring_cfg *cfg)
 {
-	struct evbus_ring_cfg cfg;
-	int ret;
-
 	if (!bus)
 		return -EINVAL;
-	memset(&cfg, 0, sizeof(cfg));
-	ret = sys_ioctl(bus->fd, EVBUS_IOC_GET_RING, &cfg);
-	if (ret)
-		return ret;
-	cfg.size = size ? *size : 0;	/* 0: keep */
-	if (policy)
-		cfg.policy = *policy;
-	if (events) {
-		cfg.flags = *events ? EVBUS_RING_WAKE : 0;
-		cfg.wake_events = *events;
-		cfg.wake_delay_ns = *delay_ns;
-	}
-	return sys_ioctl(bus->fd, EVBUS_IOC_SET_RING, &cfg);
+	memset(cfg, 0, sizeof(*cfg));
+	return sys_ioctl(bus->fd, EVBUS_IOC_GET_RING, cfg);
 }
 
 EVBUS_API int evbus_set_ring(struct evbus *bus, uint32_t size, uint32_t policy)
 {
-	return ring_update(bus, &size, &policy, NULL, NULL);
+	struct evbus_ring_cfg cfg;
+	int ret = ring_get(bus, &cfg);
+
+	if (ret)
+		return ret;
+	cfg.size = size;
+	cfg.policy = policy;
+	return sys_ioctl(bus->fd, EVBUS_IOC_SET_RING, &cfg);
+}
+
+EVBUS_API int evbus_get_ring(struct evbus *bus, uint32_t *size,
+			     uint32_t *policy)
+{
+	struct evbus_ring_cfg cfg;
+	int ret = ring_get(bus, &cfg);
+
+	if (ret)
+		return ret;
+	if (size)
+		*size = cfg.size;
+	if (policy)
+		*policy = cfg.policy;
+	return 0;
 }
 
 EVBUS_API int evbus_set_wake(struct evbus *bus, uint32_t events,
 			     uint64_t delay_ns)
 {
-	int ret = ring_update(bus, NULL, NULL, &events, &delay_ns);
+	struct evbus_ring_cfg cfg;
+	int ret = ring_get(bus, &cfg);
 
+	if (ret)
+		return ret;
+	cfg.size = 0;		/* keep */
+	cfg.flags = events ? EVBUS_RING_WAKE : 0;
+	cfg.wake_events = events;
+	cfg.wake_delay_ns = delay_ns;
+	ret = sys_ioctl(bus->fd, EVBUS_IOC_SET_RING, &cfg);
 	if (!ret)
 		bus->wake = events > 1;
 	return ret;
@@ -162,37 +176,14 @@ EVBUS_API int evbus_get_wake(struct evbus *bus, uint32_t *events,
 			     uint64_t *delay_ns)
 {
 	struct evbus_ring_cfg cfg;
-	int ret;
+	int ret = ring_get(bus, &cfg);
 
-	if (!bus)
-		return -EINVAL;
-	memset(&cfg, 0, sizeof(cfg));
-	ret = sys_ioctl(bus->fd, EVBUS_IOC_GET_RING, &cfg);
 	if (ret)
 		return ret;
 	if (events)
 		*events = cfg.wake_events;
 	if (delay_ns)
 		*delay_ns = cfg.wake_delay_ns;
-	return 0;
-}
-
-EVBUS_API int evbus_get_ring(struct evbus *bus, uint32_t *size,
-			     uint32_t *policy)
-{
-	struct evbus_ring_cfg cfg;
-	int ret;
-
-	if (!bus)
-		return -EINVAL;
-	memset(&cfg, 0, sizeof(cfg));
-	ret = sys_ioctl(bus->fd, EVBUS_IOC_GET_RING, &cfg);
-	if (ret)
-		return ret;
-	if (size)
-		*size = cfg.size;
-	if (policy)
-		*policy = cfg.policy;
 	return 0;
 }
 

@@ -128,7 +128,7 @@ struct evbus_pub_batch {
  * With EVBUS_RING_WAKE the file becomes readable (and its sleepers are
  * woken) only once wake_events records are queued, or wake_delay_ns after
  * the oldest unread record was queued (0: no timer), or when events were
- * lost, the ring is full or the file is hung up.  A non-blocking read()
+ * lost or the ring is full.  A non-blocking read()
  * still returns whatever is queued.  SET_RING always sets the whole
  * configuration: flags 0 restores wake-on-first-record.
  */
