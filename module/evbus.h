@@ -1,8 +1,63 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * evbus internals shared by main.c (device, publish, read), index.c
- * (subscription index) and ring.c (per-file ring and lag accounting).
- * The theory of operation is at the top of main.c.
+ * evbus: a cross-process event bus on /dev/evbus.
+ *
+ * Theory of operation
+ * -------------------
+ * Objects.  A bus (struct evbus_bus, bus.c) owns a subscription index, a
+ * sequence counter, its limits and its counters.  Every open file of
+ * /dev/evbus is a struct evbus_file (dev.c) on one bus: a subscriber with
+ * its own ring (ring.c) and a set of subscriptions (sub.c), and a
+ * publisher (publish.c).  A subscription belongs to exactly one file and
+ * sits in the bus's index (index.c), a trie of topic segments.  Nothing is
+ * reference counted per event: an event is copied into each matching ring
+ * at publish time, with the sender's identity already translated into that
+ * reader's namespaces, and the publisher's buffers are freed on return.
+ * Files, subscriptions and index nodes are freed after an RCU grace
+ * period, so a publisher that found them in the index may still use them.
+ *
+ * Publish (publish.c).  Topic and payload are copied from userspace into a
+ * staging buffer with no lock held.  The index is walked under
+ * rcu_read_lock() only, collecting the files whose patterns match.  Then,
+ * under the bus's order_lock, the event gets the next sequence number and
+ * its timestamps, and space for its record is reserved in each matching
+ * ring (a few stores under that ring's lock).  The record is copied into
+ * every reserved slot after order_lock is dropped, and each slot is
+ * committed under its ring's lock.  Reserving in seq order is what makes
+ * every reader see sequence numbers in increasing order; a reader stops at
+ * the first record not yet committed.  A full ring never makes the
+ * publisher wait: the oldest committed records are evicted or the new
+ * event is dropped, and either way the loss is counted in the ring's lag
+ * runs and later read as a LAGGED record.  order_lock is held for one
+ * event at a time, and a batch reschedules between runs of events.
+ *
+ * Wake-ups.  A ring wakes its readers only when it goes from nothing to
+ * read to readable; a run of events with one topic in a batch wakes each
+ * file once.  With EVBUS_RING_WAKE a file becomes readable only at a
+ * watermark of queued events, when three quarters of the ring are in use,
+ * after a delay (an hrtimer armed by the first record, firing in softirq
+ * context and touching nothing but a flag and the wait queue), or on a
+ * loss.
+ *
+ * Read.  read() and io_uring reads copy whole committed records from the
+ * head of the ring: first a pending LAGGED record, then events in order.
+ * io_uring publishes through ->uring_cmd (uring.c) with the ioctls' structs.
+ *
+ * Limits.  Ring size and subscriptions per file are module parameters
+ * (bus.c); files, subscriptions and ring memory are also capped per user
+ * (user.c), charged at every level of the user-namespace hierarchy as the
+ * kernel's ucounts are.  Everything a caller makes the kernel allocate is
+ * charged to its memory cgroup.  Counters: stats.c.
+ *
+ * Locks, in the order they nest:
+ *   evbus_file.lock     control ioctls of one file (subscriptions, ring setup)
+ *   evbus_bus.index_lock  index changes (subscribe, unsubscribe, close);
+ *                       O(topic depth) work per subscription under it
+ *   evbus_bus.order_lock  the sequence counter, every file's match_seq; held
+ *                       for one event's reservations (O(matching rings))
+ *   evbus_ring.lock     one ring's positions, contents and counters
+ *   evbus_users_lock    per-user counts (user.c; innermost)
+ * The index is read under RCU and never needs a bus-wide lock.
  */
 #ifndef _EVBUS_INTERNAL_H
 #define _EVBUS_INTERNAL_H
@@ -15,9 +70,95 @@
 #include <linux/percpu.h>
 #include <linux/uio.h>
 #include <linux/hrtimer.h>
+#include <linux/rhashtable-types.h>
+#include <linux/xarray.h>
+#include <linux/sizes.h>
+#include <linux/refcount.h>
+#include <linux/workqueue.h>
 #include <linux/evbus.h>
 
 #include "topic.h"
+
+/* Hard ceilings: module parameters can be lowered, never raised past them. */
+#define EVBUS_PAYLOAD_CEILING	SZ_1M
+#define EVBUS_RING_CEILING	SZ_256M
+#define EVBUS_RING_FLOOR	SZ_4K
+#define EVBUS_SUBS_CEILING	4096
+
+/*
+ * Allocations a caller causes are charged to its memory cgroup; past the
+ * limit they fail (ENOMEM) instead of invoking the OOM killer.
+ */
+#define EVBUS_GFP	(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
+
+/*
+ * Module parameters (bus.c), read with READ_ONCE().  Ring sizes are powers
+ * of two.  Every bus uses these for now.
+ */
+struct evbus_limits {
+	unsigned int max_payload;
+	unsigned int ring_default;
+	unsigned int ring_min;
+	unsigned int ring_max;
+	unsigned int max_subs;		/* per file */
+	unsigned int max_user_files;
+	unsigned int max_user_ring_bytes;
+	unsigned int max_user_subs;
+};
+
+/*
+ * Counters of one bus, per CPU, summed when read (stats.c).  All s64 so one
+ * summing routine serves them all.  Identity, once no file is open:
+ * deliveries = read_events + lost + queued_events + discarded.
+ */
+struct evbus_pcpu_stats {
+	s64 published;		/* events published */
+	s64 published_bytes;	/* payload bytes published */
+	s64 deliveries;		/* event x matching file, queued or lost */
+	s64 lost;		/* deliveries dropped by a full ring */
+	s64 read_events;	/* event records returned by read() */
+	s64 read_bytes;		/* bytes returned by read() */
+	s64 lag_records;	/* LAGGED records returned by read() */
+	s64 queued_events;	/* event records in rings now */
+	s64 queued_bytes;	/* event and LAGGED record bytes in rings now */
+	s64 discarded;		/* event records still queued when a file closed */
+	s64 subscriptions;	/* subscriptions now */
+	s64 open_files;		/* open files now */
+	s64 publish_err_einval;
+	s64 publish_err_efault;
+	s64 publish_err_emsgsize;
+	s64 publish_err_enomem;
+	s64 publish_err_ebadf;
+	s64 publish_err_other;
+	s64 ioctl_errors;	/* every failed evbus ioctl */
+};
+
+#define evbus_count(stats, field, n)	this_cpu_add((stats)->field, (n))
+
+/* The root of the index: a trie node with no segment (index.c). */
+struct evbus_node;
+
+struct evbus_index {
+	struct evbus_node *root;
+	struct rhashtable children;	/* literal children of every node */
+};
+
+/*
+ * A bus.  There is one per module for now; nothing else assumes it.
+ * Freed when the last file on it is gone (ref).
+ */
+struct evbus_bus {
+	refcount_t ref;			/* files, plus one for the module */
+	struct list_head link;		/* evbus_buses, stats.c */
+	const struct evbus_limits *limits;
+	struct evbus_pcpu_stats __percpu *stats;
+
+	struct mutex index_lock;	/* index changes */
+	struct evbus_index index;	/* read under RCU */
+
+	spinlock_t order_lock;		/* protects seq and evbus_file.match_seq */
+	u64 seq;			/* last sequence number given out */
+};
 
 /* One event being published: built once, copied into every matching ring. */
 struct evbus_msg {
@@ -53,33 +194,42 @@ struct evbus_lag {
 /*
  * A subscriber's ring of records, in the uapi record format.  Records never
  * wrap: one that does not fit before the end is preceded by an
- * EVBUS_REC_PAD filler.  head and tail are free-running byte positions.
+ * EVBUS_REC_PAD filler (zeroed).  head, committed and tail are free-running
+ * byte positions, head <= committed <= tail.  [head, committed) holds
+ * finished records a reader may take; [committed, tail) starts with a
+ * record a publisher reserved and is still copying (kind
+ * EVBUS_REC_RESERVED), possibly followed by finished ones.
  *
  * Lost events that are not in the ring are kept as two runs:
  * head_lag, lost before the oldest queued record (drop-oldest evictions),
- * read first; tail_lag, lost after the newest (drop-newest), written into
- * the ring as a LAGGED record just before the next event that fits.  An
- * empty ring never has a tail_lag: it is folded into head_lag.
+ * read first; tail_lag, lost after the newest (drop-newest, or a reserved
+ * record that cannot be evicted), written into the ring as a LAGGED record
+ * just before the next event that fits.  An empty ring never has a
+ * tail_lag: it is folded into head_lag.
  */
 struct evbus_ring {
 	u64 file_id;			/* for tracepoints; set at open */
+	struct evbus_pcpu_stats __percpu *stats;	/* the bus's */
 	spinlock_t lock;		/* protects all fields below */
 	void *data;			/* size bytes, NULL until needed */
 	u32 size;			/* power of two, or 0 */
 	u32 policy;			/* EVBUS_POLICY_* */
 	u64 head;			/* oldest queued byte */
-	u64 tail;			/* next byte to write */
-	u64 queued;			/* event + lag records queued */
-	u64 queued_bytes;		/* their bytes, fillers excluded */
+	u64 committed;			/* end of the finished records */
+	u64 tail;			/* next byte to reserve */
+	u64 queued;			/* event records queued (and reserved) */
+	u64 queued_bytes;		/* event + lag record bytes, no fillers */
 	struct evbus_lag head_lag;
 	struct evbus_lag tail_lag;
 	u64 delivered;			/* event records read */
 	u64 lost;			/* events dropped for this file */
 	u64 lag_records;		/* LAGGED records read */
+	bool closed;			/* the file is closing: take nothing */
 	/*
 	 * Wake-up coalescing (EVBUS_RING_WAKE); wake_events 0 means off:
-	 * readable as soon as anything is queued.  wake_ready: the watermark
-	 * was reached or events were lost since the ring was last empty.
+	 * readable as soon as anything is committed.  wake_ready: the
+	 * watermark or the fill level was reached, or events were lost,
+	 * since the ring was last empty.
 	 */
 	u32 wake_events;
 	u64 wake_delay_ns;
@@ -87,106 +237,121 @@ struct evbus_ring {
 	/*
 	 * Set without r->lock by the timer (softirq), cleared under it when
 	 * the ring empties or the timer is re-armed.  A stale true on an
-	 * empty ring is harmless: readable also needs something queued.
+	 * empty ring is harmless: readable also needs something committed.
 	 */
 	bool wake_expired;
 	struct hrtimer wake_timer;	/* wake_delay_ns after the first record */
 	wait_queue_head_t wq;		/* readers and pollers */
 };
 
+/* Kind of a reserved record that its publisher is still writing. */
+#define EVBUS_REC_RESERVED	0
+
 struct evbus_file;
+struct evbus_user;
 
 /*
  * One subscription: a pattern held by a file.  Linked into the index node
- * where the pattern ends (exact or '>' list) and into its file's list.
+ * where the pattern ends (exact or '>' list) and into its file's id table.
  */
 struct evbus_sub_entry {
-	struct hlist_node node_link;	/* bus.lock */
-	struct list_head file_link;	/* evbus_file.lock and bus.lock */
+	struct hlist_node node_link;	/* index_lock; read under RCU */
 	struct evbus_file *owner;
 	struct evbus_node *node;
+	struct rcu_head rcu;
 	u32 id;
 	u16 pattern_len;
 	bool tail;			/* pattern ends with '>' */
 	char pattern[];			/* not NUL-terminated */
 };
 
-/* Per open file of /dev/evbus. */
+/*
+ * Per open file of /dev/evbus.  Freed by free_work one RCU grace period
+ * after release, when no publisher can still hold it.
+ */
 struct evbus_file {
-	struct mutex lock;		/* serialises control ioctls: subs, ring setup */
-	struct list_head subs;		/* evbus_sub_entry.file_link */
-	u32 nr_subs;
-	u32 next_sub_id;
+	struct evbus_bus *bus;
+	struct mutex lock;		/* control ioctls: subs, ring setup */
+	struct xarray subs;		/* id -> evbus_sub_entry, under lock */
+	u32 nr_subs;			/* under lock */
+	u32 next_sub_id;		/* under lock, for xa_alloc_cyclic() */
 	struct evbus_ring ring;
-	struct evbus_user *user;	/* the opener's euid, for per-user caps */
+	struct evbus_user *user;	/* the opener's, for per-user caps */
 	struct pid_namespace *pid_ns;	/* the opener's, for sender pids */
 	struct user_namespace *user_ns;	/* the opener's, for sender ids */
-	/* bus.lock: */
-	u64 match_seq;			/* last seq delivered, to deliver once */
-	struct list_head wake_link;	/* on the publisher's wake list */
+	u64 match_seq;			/* bus.order_lock: last seq reserved */
 	atomic64_t published;		/* events published through this file */
+	struct rcu_work free_work;
 };
 
-/*
- * stats.c: global counters, per CPU, summed when /sys/kernel/evbus/stats/
- * is read.  All s64 so one summing routine serves them all.
- */
-struct evbus_pcpu_stats {
-	s64 published;		/* events published */
-	s64 published_bytes;	/* payload bytes published */
-	s64 deliveries;		/* event x matching file, queued or lost */
-	s64 lost;		/* deliveries dropped by a full ring */
-	s64 read_events;	/* event records returned by read() */
-	s64 read_bytes;		/* bytes returned by read() */
-	s64 lag_records;	/* LAGGED records returned by read() */
-	s64 queued_events;	/* event records in rings now */
-	s64 queued_bytes;	/* event and LAGGED record bytes in rings now */
-	s64 subscriptions;	/* subscriptions now */
-	s64 open_files;		/* open files now */
-	s64 publish_err_einval;
-	s64 publish_err_efault;
-	s64 publish_err_emsgsize;
-	s64 publish_err_enomem;
-	s64 publish_err_ebadf;
-	s64 publish_err_other;
-	s64 ioctl_errors;	/* every failed evbus ioctl */
-};
-DECLARE_PER_CPU(struct evbus_pcpu_stats, evbus_pcpu_stats);
-#define evbus_count(field, n)	this_cpu_add(evbus_pcpu_stats.field, (n))
+/* bus.c */
+extern struct evbus_limits evbus_limits;
+struct evbus_bus *evbus_bus_get_current(void);
+void evbus_bus_put(struct evbus_bus *bus);
+u32 evbus_ring_size(const struct evbus_limits *lim, u32 want);
+int evbus_bus_init_default(void);
+void evbus_bus_exit_default(void);
 
+/* stats.c */
 int evbus_stats_init(void);
 void evbus_stats_exit(void);
+void evbus_stats_add_bus(struct evbus_bus *bus);
+void evbus_stats_del_bus(struct evbus_bus *bus);
 void evbus_stats_ring_alloc(s64 bytes);
 void evbus_stats_ring_free(s64 bytes);
-void evbus_stats_publish_error(int err);
+void evbus_stats_publish_error(struct evbus_bus *bus, int err);
+void evbus_stats_call_error(struct evbus_bus *bus, long ret, int fail);
 
-/* user.c: per-user caps */
-struct evbus_user;
-int evbus_user_get(struct evbus_file *ef, unsigned int max_files);
-void evbus_user_put(struct evbus_file *ef);
-int evbus_user_charge(struct evbus_file *ef, u64 bytes, u64 max_bytes);
-void evbus_user_uncharge(struct evbus_file *ef, u64 bytes);
+/* user.c: per-user caps, charged up the user-namespace hierarchy */
+enum evbus_uc_type {
+	EVBUS_UC_FILES,
+	EVBUS_UC_RING_BYTES,
+	EVBUS_UC_SUBS,
+	EVBUS_UC_COUNT,
+};
+struct evbus_user *evbus_user_get(const struct cred *cred);
+void evbus_user_put(struct evbus_user *u);
+int evbus_user_charge(struct evbus_user *u, enum evbus_uc_type type,
+		      u64 n, u64 max);
+void evbus_user_uncharge(struct evbus_user *u, enum evbus_uc_type type, u64 n);
 
-/* index.c; callers hold bus.lock. */
-void evbus_index_exit(void);
-int evbus_index_add(struct evbus_sub_entry *sub, const struct evbus_segs *segs);
-void evbus_index_del(struct evbus_sub_entry *sub);
-typedef void (*evbus_match_fn)(struct evbus_file *ef, void *arg);
-void evbus_index_match(const struct evbus_msg *msg, evbus_match_fn fn, void *arg);
-extern struct mutex evbus_bus_lock;
+/* index.c; add and del under bus.index_lock, match under RCU */
+int evbus_index_init(struct evbus_index *idx);
+void evbus_index_destroy(struct evbus_index *idx);
+int evbus_index_add(struct evbus_index *idx, struct evbus_sub_entry *sub,
+		    const struct evbus_segs *segs);
+void evbus_index_del(struct evbus_index *idx, struct evbus_sub_entry *sub);
+typedef bool (*evbus_match_fn)(struct evbus_file *ef, void *arg);
+bool evbus_index_match(struct evbus_index *idx, const struct evbus_msg *msg,
+		       evbus_match_fn fn, void *arg);
+
+/* sub.c */
+long evbus_ioctl_subscribe(struct evbus_file *ef, void __user *argp);
+long evbus_ioctl_unsubscribe(struct evbus_file *ef, u32 __user *argp);
+void evbus_subs_release(struct evbus_file *ef);
+
+/* publish.c */
+long evbus_ioctl_publish(struct evbus_file *ef, void __user *argp, bool nowait,
+			 int *fail);
+long evbus_ioctl_publish_batch(struct evbus_file *ef, void __user *argp,
+			       bool nowait, int *fail);
+
+/* uring.c */
+struct io_uring_cmd;
+int evbus_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags);
 
 /* ring.c */
 static inline bool evbus_ring_has_data(struct evbus_ring *r)
 {
-	return READ_ONCE(r->head) != READ_ONCE(r->tail) ||
+	return READ_ONCE(r->head) != READ_ONCE(r->committed) ||
 	       READ_ONCE(r->head_lag.count);
 }
 
 /*
  * Racy read from poll() and wait_event(): both re-check after queueing on
- * r->wq, and every writer that makes the ring readable (a publisher, the
- * wake timer, SET_RING) wakes r->wq after setting what this reads, so a
- * stale answer is corrected.  Publishers call it under r->lock.
+ * r->wq, and every writer that makes the ring readable (a commit, the
+ * wake timer, SET_RING) wakes r->wq after setting what this reads under
+ * r->lock, so a stale answer is corrected.
  */
 static inline bool evbus_ring_readable(struct evbus_ring *r)
 {
@@ -196,11 +361,20 @@ static inline bool evbus_ring_readable(struct evbus_ring *r)
 	       READ_ONCE(r->wake_expired);
 }
 
-void evbus_ring_init(struct evbus_ring *r);
+void evbus_ring_init(struct evbus_ring *r, struct evbus_pcpu_stats __percpu *stats);
 void evbus_ring_free(struct evbus_ring *r);
-void evbus_ring_set_wake(struct evbus_ring *r, u32 events, u64 delay_ns);
-bool evbus_ring_push(struct evbus_ring *r, const struct evbus_msg *msg, u32 n,
-		     const struct evbus_ident *id);
+int evbus_ring_alloc(struct evbus_ring *r, struct evbus_user *u, u32 size);
+int evbus_ring_configure(struct evbus_ring *r, struct evbus_user *u,
+			 const struct evbus_ring_cfg *cfg, u32 size);
+void evbus_ring_get_cfg(struct evbus_ring *r, struct evbus_ring_cfg *cfg);
+void evbus_ring_close(struct evbus_ring *r, struct evbus_user *u);
+void evbus_ring_discard(struct evbus_ring *r, struct evbus_user *u);
+void evbus_ring_fill_stats(struct evbus_ring *r, struct evbus_stats *st);
+struct evbus_rec_hdr *evbus_ring_reserve(struct evbus_ring *r,
+					 const struct evbus_msg *m, bool *wake);
+void evbus_ring_write(struct evbus_rec_hdr *slot, const struct evbus_msg *m,
+		      const struct evbus_ident *id);
+bool evbus_ring_commit(struct evbus_ring *r, struct evbus_rec_hdr *slot);
 ssize_t evbus_ring_read(struct evbus_ring *r, struct iov_iter *to);
 u32 evbus_event_rec_len(u32 topic_len, u32 payload_len);
 

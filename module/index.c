@@ -1,196 +1,268 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * evbus subscription index: a segment trie.
+ * evbus subscription index: a segment trie, read under RCU.
  *
  * Every pattern is a path from the root, one node per segment; a literal
- * segment is a child found through one global hash table keyed by
+ * segment is a child found through the bus's resizable hash table keyed by
  * (parent, segment), a '*' segment is the parent's single star child.  A
  * subscription hangs on the node where its pattern ends: on the node's
  * exact list, or, for a trailing '>', on its tail list.
  *
- * Matching a topic of n segments walks only nodes that can match: at each
- * level, the literal child for the topic's segment and the star child, so
- * the cost depends on the patterns that share a prefix with the topic, not
- * on how many subscriptions exist elsewhere.  The recursion is bounded by
- * EVBUS_SEGMENTS_MAX.
+ * Matching a topic of n segments visits only nodes whose path matches a
+ * prefix of the topic: at each level the literal child for the topic's
+ * segment (one hash lookup, O(1) however large the index: the table grows
+ * with it and its seed is random) and the star child.  So the cost of one
+ * match is at most n lookups per pattern sharing a matching prefix with the
+ * topic, plus one call per matching subscription, and never depends on
+ * patterns elsewhere.  The recursion is bounded by EVBUS_SEGMENTS_MAX.
  *
- * Everything here runs under evbus_bus_lock.
+ * Writers hold bus.index_lock; readers hold only rcu_read_lock().  Nodes
+ * and subscriptions are freed after a grace period.
  */
-#include <linux/hashtable.h>
+#include <linux/rhashtable.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/jhash.h>
 #include <linux/hash.h>
-#include <linux/lockdep.h>
+#include <linux/rculist.h>
 
 #include "evbus.h"
 
-#define EVBUS_INDEX_BITS	12
-
 struct evbus_node {
-	struct hlist_node hash;		/* in evbus_nodes, unless star/root */
+	struct rhash_head hash;		/* in index.children, unless star/root */
 	struct evbus_node *parent;
-	struct evbus_node *star;	/* child for '*' */
+	struct evbus_node __rcu *star;	/* child for '*' */
 	struct hlist_head exact;	/* subs whose pattern ends here */
 	struct hlist_head tail;		/* subs whose pattern ends in '>' here */
-	u32 refs;			/* children + subscriptions */
-	u32 key;			/* hash of (parent, segment) */
+	struct rcu_head rcu;
+	u32 refs;			/* children + subscriptions; index_lock */
 	u8 seg_len;
 	char seg[];
 };
 
-DEFINE_MUTEX(evbus_bus_lock);
-static DEFINE_HASHTABLE(evbus_nodes, EVBUS_INDEX_BITS);
-static struct evbus_node evbus_root;	/* static: empty lists, no refs */
+/* What a literal child is looked up by. */
+struct evbus_node_key {
+	const struct evbus_node *parent;
+	const char *seg;
+	u32 len;
+};
 
-static u32 evbus_node_key(const struct evbus_node *parent, const char *s,
-			  u32 len)
+static u32 evbus_key_hash(const struct evbus_node *parent, const char *s,
+			  u32 len, u32 seed)
 {
-	return evbus_hash(hash_ptr(parent, 32), s, len);
+	return jhash(s, len, seed ^ hash_ptr(parent, 32));
 }
 
-static struct evbus_node *evbus_child(struct evbus_node *parent,
-				      const char *s, u32 len, u32 key)
+static u32 evbus_node_hashfn(const void *data, u32 len, u32 seed)
 {
-	struct evbus_node *n;
+	const struct evbus_node_key *k = data;
 
-	hash_for_each_possible(evbus_nodes, n, hash, key) {
-		if (n->parent == parent && n->seg_len == len &&
-		    !memcmp(n->seg, s, len))
-			return n;
-	}
-	return NULL;
+	return evbus_key_hash(k->parent, k->seg, k->len, seed);
 }
 
-/* Drop one reference; free empty nodes up towards the root. */
-static void evbus_node_put(struct evbus_node *n)
+static u32 evbus_node_obj_hashfn(const void *data, u32 len, u32 seed)
 {
-	while (!--n->refs && n != &evbus_root) {
+	const struct evbus_node *n = data;
+
+	return evbus_key_hash(n->parent, n->seg, n->seg_len, seed);
+}
+
+static int evbus_node_cmpfn(struct rhashtable_compare_arg *arg, const void *obj)
+{
+	const struct evbus_node_key *k = arg->key;
+	const struct evbus_node *n = obj;
+
+	return n->parent != k->parent || n->seg_len != k->len ||
+	       memcmp(n->seg, k->seg, k->len);
+}
+
+static const struct rhashtable_params evbus_node_params = {
+	.head_offset = offsetof(struct evbus_node, hash),
+	.hashfn = evbus_node_hashfn,
+	.obj_hashfn = evbus_node_obj_hashfn,
+	.obj_cmpfn = evbus_node_cmpfn,
+	.automatic_shrinking = true,
+};
+
+static struct evbus_node *evbus_node_alloc(struct evbus_node *parent,
+					   const char *s, u32 len)
+{
+	struct evbus_node *n = kzalloc(struct_size(n, seg, len), EVBUS_GFP);
+
+	if (!n)
+		return NULL;
+	n->parent = parent;
+	INIT_HLIST_HEAD(&n->exact);
+	INIT_HLIST_HEAD(&n->tail);
+	n->seg_len = len;
+	memcpy(n->seg, s, len);
+	return n;
+}
+
+int evbus_index_init(struct evbus_index *idx)
+{
+	int ret;
+
+	idx->root = evbus_node_alloc(NULL, "", 0);
+	if (!idx->root)
+		return -ENOMEM;
+	ret = rhashtable_init(&idx->children, &evbus_node_params);
+	if (ret)
+		kfree(idx->root);
+	return ret;
+}
+
+void evbus_index_destroy(struct evbus_index *idx)
+{
+	/* Every subscription left with its file: nothing is left. */
+	WARN_ON(idx->root->refs);
+	rhashtable_destroy(&idx->children);
+	kfree(idx->root);
+}
+
+static struct evbus_node *evbus_child(struct evbus_index *idx,
+				      struct evbus_node *parent,
+				      const char *s, u32 len)
+{
+	struct evbus_node_key key = { .parent = parent, .seg = s, .len = len };
+
+	return rhashtable_lookup(&idx->children, &key, evbus_node_params);
+}
+
+/* Drop one reference; unlink empty nodes up towards the root. */
+static void evbus_node_put(struct evbus_index *idx, struct evbus_node *n)
+{
+	while (!--n->refs && n != idx->root) {
 		struct evbus_node *parent = n->parent;
 
-		if (parent->star == n)
-			parent->star = NULL;
+		if (rcu_access_pointer(parent->star) == n)
+			RCU_INIT_POINTER(parent->star, NULL);
 		else
-			hash_del(&n->hash);
-		kfree(n);
+			WARN_ON(rhashtable_remove_fast(&idx->children, &n->hash,
+						       evbus_node_params));
+		kfree_rcu(n, rcu);
 		n = parent;
 	}
 }
 
-void evbus_index_exit(void)
+/* The child of n for segment i of the pattern, created if needed. */
+static struct evbus_node *evbus_child_get(struct evbus_index *idx,
+					  struct evbus_node *n, const char *s,
+					  u32 len, bool star)
 {
-	/* Every file is closed before the module can go: nothing is left. */
-	WARN_ON(evbus_root.refs);
+	struct evbus_node *child;
+
+	child = star ? rcu_dereference_protected(n->star, true) :
+		       evbus_child(idx, n, s, len);
+	if (child)
+		return child;
+	child = evbus_node_alloc(n, s, len);
+	if (!child)
+		return NULL;
+	if (star) {
+		rcu_assign_pointer(n->star, child);
+	} else if (rhashtable_insert_fast(&idx->children, &child->hash,
+					  evbus_node_params)) {
+		kfree(child);
+		return NULL;
+	}
+	n->refs++;
+	return child;
 }
 
 /*
  * Insert sub along the path of its parsed pattern (text in sub->pattern),
  * creating nodes as needed.  Returns 0 or -ENOMEM with the index unchanged.
  */
-int evbus_index_add(struct evbus_sub_entry *sub, const struct evbus_segs *segs)
+int evbus_index_add(struct evbus_index *idx, struct evbus_sub_entry *sub,
+		    const struct evbus_segs *segs)
 {
-	struct evbus_node *n = &evbus_root, *child;
+	struct evbus_node *n = idx->root, *child;
 	unsigned int i, last = segs->n - 1;
 
-	lockdep_assert_held(&evbus_bus_lock);
 	sub->tail = evbus_seg_kind(sub->pattern, segs, last) == EVBUS_SEG_GT;
 	for (i = 0; i < segs->n; i++) {
-		const char *s = sub->pattern + segs->off[i];
-		u32 len = segs->len[i];
 		enum evbus_seg_kind kind = evbus_seg_kind(sub->pattern, segs, i);
-		u32 key = 0;
 
 		if (kind == EVBUS_SEG_GT)
 			break;		/* always last: sub->tail */
-		if (kind == EVBUS_SEG_STAR) {
-			child = n->star;
-		} else {
-			key = evbus_node_key(n, s, len);
-			child = evbus_child(n, s, len, key);
-		}
-		if (!child) {
-			child = kzalloc(struct_size(child, seg, len),
-					GFP_KERNEL_ACCOUNT);
-			if (!child)
-				goto err_unwind;
-			child->parent = n;
-			INIT_HLIST_HEAD(&child->exact);
-			INIT_HLIST_HEAD(&child->tail);
-			child->seg_len = len;
-			memcpy(child->seg, s, len);
-			child->key = key;
-			if (kind == EVBUS_SEG_STAR)
-				n->star = child;
-			else
-				hash_add(evbus_nodes, &child->hash, key);
-			n->refs++;
-		}
+		child = evbus_child_get(idx, n, sub->pattern + segs->off[i],
+					segs->len[i], kind == EVBUS_SEG_STAR);
+		if (!child)
+			goto err_unwind;
 		n = child;
 	}
 	n->refs++;
 	sub->node = n;
-	hlist_add_head(&sub->node_link, sub->tail ? &n->tail : &n->exact);
+	hlist_add_head_rcu(&sub->node_link, sub->tail ? &n->tail : &n->exact);
 	return 0;
 
 err_unwind:
 	/* n holds no reference for the failed child: release the empty path. */
-	if (n != &evbus_root && !n->refs) {
+	if (n != idx->root && !n->refs) {
 		n->refs = 1;
-		evbus_node_put(n);
+		evbus_node_put(idx, n);
 	}
 	return -ENOMEM;
 }
 
-void evbus_index_del(struct evbus_sub_entry *sub)
+/* The subscription is freed by the caller after a grace period. */
+void evbus_index_del(struct evbus_index *idx, struct evbus_sub_entry *sub)
 {
-	lockdep_assert_held(&evbus_bus_lock);
-	hlist_del(&sub->node_link);
-	evbus_node_put(sub->node);
+	hlist_del_rcu(&sub->node_link);
+	evbus_node_put(idx, sub->node);
 	sub->node = NULL;
 }
 
-static void evbus_deliver_list(struct hlist_head *head, u64 seq,
-			       evbus_match_fn fn, void *arg)
+struct evbus_match {
+	struct evbus_index *idx;
+	const struct evbus_msg *msg;
+	evbus_match_fn fn;
+	void *arg;
+};
+
+static bool evbus_match_list(struct hlist_head *head, struct evbus_match *mt)
 {
 	struct evbus_sub_entry *sub;
 
-	hlist_for_each_entry(sub, head, node_link) {
-		struct evbus_file *ef = sub->owner;
-
-		/* A file with several matching patterns gets the event once. */
-		if (ef->match_seq == seq)
-			continue;
-		ef->match_seq = seq;
-		fn(ef, arg);
-	}
+	hlist_for_each_entry_rcu(sub, head, node_link)
+		if (!mt->fn(sub->owner, mt->arg))
+			return false;
+	return true;
 }
 
-static void evbus_match_level(struct evbus_node *n, const struct evbus_msg *m,
-			      unsigned int level, evbus_match_fn fn, void *arg)
+/* Returns false as soon as fn does (stop). */
+static bool evbus_match_level(struct evbus_node *n, unsigned int level,
+			      struct evbus_match *mt)
 {
-	const struct evbus_segs *segs = &m->segs;
+	const struct evbus_segs *segs = &mt->msg->segs;
 	struct evbus_node *child;
 	const char *s;
-	u32 len;
 
-	if (level == segs->n) {
-		evbus_deliver_list(&n->exact, m->seq, fn, arg);
-		return;
-	}
+	if (level == segs->n)
+		return evbus_match_list(&n->exact, mt);
 	/* '>' here matches the one or more segments that remain. */
-	evbus_deliver_list(&n->tail, m->seq, fn, arg);
+	if (!evbus_match_list(&n->tail, mt))
+		return false;
 
-	s = m->topic + segs->off[level];
-	len = segs->len[level];
-	child = evbus_child(n, s, len, evbus_node_key(n, s, len));
-	if (child)
-		evbus_match_level(child, m, level + 1, fn, arg);
-	if (n->star)
-		evbus_match_level(n->star, m, level + 1, fn, arg);
+	s = mt->msg->topic + segs->off[level];
+	child = evbus_child(mt->idx, n, s, segs->len[level]);
+	if (child && !evbus_match_level(child, level + 1, mt))
+		return false;
+	child = rcu_dereference(n->star);
+	return !child || evbus_match_level(child, level + 1, mt);
 }
 
-/* Call fn once for every file with a pattern matching m's topic. */
-void evbus_index_match(const struct evbus_msg *m, evbus_match_fn fn, void *arg)
+/*
+ * Call fn for every subscription whose pattern matches m's topic (a file
+ * with several such patterns is passed once per pattern), until fn returns
+ * false.  Returns false if it stopped early.  Caller holds rcu_read_lock().
+ */
+bool evbus_index_match(struct evbus_index *idx, const struct evbus_msg *m,
+		       evbus_match_fn fn, void *arg)
 {
-	lockdep_assert_held(&evbus_bus_lock);
-	evbus_match_level(&evbus_root, m, 0, fn, arg);
+	struct evbus_match mt = { .idx = idx, .msg = m, .fn = fn, .arg = arg };
+
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "evbus_index_match without RCU");
+	return evbus_match_level(idx->root, 0, &mt);
 }

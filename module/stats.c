@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * evbus global counters, one value per file in /sys/kernel/evbus/stats/.
+ * evbus counters, one value per file in /sys/kernel/evbus/stats/: totals
+ * over every bus.
  *
  * Counters that move on the publish and read paths are per-CPU and summed
  * when read, so the hot paths never share a cache line.  Gauges (queued
@@ -15,11 +16,62 @@
 
 #include "evbus.h"
 
-DEFINE_PER_CPU(struct evbus_pcpu_stats, evbus_pcpu_stats);
-
 static atomic64_t evbus_ring_bytes = ATOMIC64_INIT(0);
 static atomic64_t evbus_ring_bytes_max = ATOMIC64_INIT(0);
 static struct kobject *evbus_kobj;
+
+/*
+ * Every bus's counters, and what buses that are gone left behind: the
+ * sysfs files are totals over all of them.
+ */
+static LIST_HEAD(evbus_buses);
+static DEFINE_MUTEX(evbus_buses_lock);	/* the list and evbus_retired */
+static struct evbus_pcpu_stats evbus_retired;
+
+#define EVBUS_NR_STATS	(sizeof(struct evbus_pcpu_stats) / sizeof(s64))
+
+void evbus_stats_add_bus(struct evbus_bus *bus)
+{
+	mutex_lock(&evbus_buses_lock);
+	list_add_tail(&bus->link, &evbus_buses);
+	mutex_unlock(&evbus_buses_lock);
+}
+
+static s64 evbus_bus_sum(struct evbus_bus *bus, size_t off)
+{
+	s64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += *(s64 *)((char *)per_cpu_ptr(bus->stats, cpu) + off);
+	return sum;
+}
+
+/* The bus is going: keep its counters in the totals. */
+void evbus_stats_del_bus(struct evbus_bus *bus)
+{
+	size_t i;
+
+	mutex_lock(&evbus_buses_lock);
+	list_del(&bus->link);
+	for (i = 0; i < EVBUS_NR_STATS; i++)
+		((s64 *)&evbus_retired)[i] += evbus_bus_sum(bus, i * sizeof(s64));
+	mutex_unlock(&evbus_buses_lock);
+}
+
+/* The total of one counter over every bus, live or gone. */
+static s64 evbus_sum(size_t off)
+{
+	struct evbus_bus *bus;
+	s64 sum;
+
+	mutex_lock(&evbus_buses_lock);
+	sum = *(s64 *)((char *)&evbus_retired + off);
+	list_for_each_entry(bus, &evbus_buses, link)
+		sum += evbus_bus_sum(bus, off);
+	mutex_unlock(&evbus_buses_lock);
+	return sum;
+}
 
 void evbus_stats_ring_alloc(s64 bytes)
 {
@@ -41,38 +93,42 @@ void evbus_stats_ring_free(s64 bytes)
 }
 
 /* A failed publish or batch: count it by cause. */
-void evbus_stats_publish_error(int err)
+void evbus_stats_publish_error(struct evbus_bus *bus, int err)
 {
+	struct evbus_pcpu_stats __percpu *st = bus->stats;
+
 	switch (err) {
 	case -EINVAL:
-		evbus_count(publish_err_einval, 1);
+		evbus_count(st, publish_err_einval, 1);
 		break;
 	case -EFAULT:
-		evbus_count(publish_err_efault, 1);
+		evbus_count(st, publish_err_efault, 1);
 		break;
 	case -EMSGSIZE:
-		evbus_count(publish_err_emsgsize, 1);
+		evbus_count(st, publish_err_emsgsize, 1);
 		break;
 	case -ENOMEM:
-		evbus_count(publish_err_enomem, 1);
+		evbus_count(st, publish_err_enomem, 1);
 		break;
 	case -EBADF:
-		evbus_count(publish_err_ebadf, 1);
+		evbus_count(st, publish_err_ebadf, 1);
 		break;
 	default:
-		evbus_count(publish_err_other, 1);
+		evbus_count(st, publish_err_other, 1);
 		break;
 	}
 }
 
-static s64 evbus_sum(size_t off)
+/*
+ * The one place a call's failure is counted: ret is what an ioctl or
+ * io_uring command returns, fail the errno of a failed publish (or 0).
+ */
+void evbus_stats_call_error(struct evbus_bus *bus, long ret, int fail)
 {
-	s64 sum = 0;
-	int cpu;
-
-	for_each_possible_cpu(cpu)
-		sum += *(s64 *)((char *)per_cpu_ptr(&evbus_pcpu_stats, cpu) + off);
-	return sum;
+	if (fail)
+		evbus_stats_publish_error(bus, fail);
+	if (ret < 0 && ret != -ENOIOCTLCMD)
+		evbus_count(bus->stats, ioctl_errors, 1);
 }
 
 struct evbus_stat_attr {
@@ -103,6 +159,7 @@ EVBUS_STAT(read_bytes);
 EVBUS_STAT(lag_records);
 EVBUS_STAT(queued_events);
 EVBUS_STAT(queued_bytes);
+EVBUS_STAT(discarded);
 EVBUS_STAT(subscriptions);
 EVBUS_STAT(open_files);
 EVBUS_STAT(publish_err_einval);
@@ -138,6 +195,7 @@ static struct attribute *evbus_stat_attrs[] = {
 	&evbus_attr_lag_records.attr.attr,
 	&evbus_attr_queued_events.attr.attr,
 	&evbus_attr_queued_bytes.attr.attr,
+	&evbus_attr_discarded.attr.attr,
 	&evbus_attr_subscriptions.attr.attr,
 	&evbus_attr_open_files.attr.attr,
 	&evbus_attr_publish_err_einval.attr.attr,

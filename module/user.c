@@ -1,107 +1,159 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Per-user caps: how many evbus files one user (by effective uid at open)
- * may hold open, and how much ring memory they may pin.  Ring memory is
- * also charged to the opener's memory cgroup (GFP_KERNEL_ACCOUNT); these
- * caps bound what one user can take from everybody else on a host without
- * memory cgroups.
+ * Per-user caps: open files, subscriptions and ring memory.
+ *
+ * As the kernel's ucounts do for inotify instances, a user is a (user
+ * namespace, kuid) pair, and what a file holds is charged at every level
+ * from the opener's namespace up to the initial one: to (ns, euid), then to
+ * (ns->parent, ns->owner), and so on.  Every level enforces the same cap
+ * (the module parameter), so whoever creates a user namespace and maps
+ * subordinate uids into it shares their own cap with everything inside.
+ * The caps bound what one user can take from everybody else on a host
+ * without memory cgroups; every allocation is charged to a memcg as well.
+ *
+ * An evbus_user is held by each file opened under it and by each child
+ * level; it is freed with its last holder.  evbus_users_lock protects the
+ * table, every refs and every count; the work under it is O(depth), and a
+ * user namespace is at most 32 levels deep.
  */
 #include <linux/hashtable.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/uidgid.h>
 #include <linux/cred.h>
+#include <linux/user_namespace.h>
 
 #include "evbus.h"
 
 struct evbus_user {
-	struct hlist_node node;		/* evbus_users, evbus_users_lock */
+	struct hlist_node node;		/* evbus_users */
+	struct user_namespace *ns;	/* a reference */
 	kuid_t uid;
-	unsigned int files;		/* evbus_users_lock */
-	u64 ring_bytes;			/* evbus_users_lock */
+	struct evbus_user *parent;	/* (ns->parent, ns->owner); NULL at top */
+	unsigned int refs;
+	u64 count[EVBUS_UC_COUNT];
 };
 
-static DEFINE_HASHTABLE(evbus_users, 6);
-static DEFINE_SPINLOCK(evbus_users_lock);	/* the table and every user */
+static DEFINE_HASHTABLE(evbus_users, 8);
+static DEFINE_SPINLOCK(evbus_users_lock);
 
-static struct evbus_user *evbus_user_find(kuid_t uid)
+static u32 evbus_user_hash(const struct user_namespace *ns, kuid_t uid)
+{
+	return hash_ptr(ns, 32) ^ __kuid_val(uid);
+}
+
+static struct evbus_user *evbus_user_find(struct user_namespace *ns, kuid_t uid)
 {
 	struct evbus_user *u;
 
 	lockdep_assert_held(&evbus_users_lock);
-	hash_for_each_possible(evbus_users, u, node, __kuid_val(uid))
-		if (uid_eq(u->uid, uid))
+	hash_for_each_possible(evbus_users, u, node, evbus_user_hash(ns, uid))
+		if (u->ns == ns && uid_eq(u->uid, uid))
 			return u;
 	return NULL;
 }
 
-/* Count one more open file for the caller's euid: 0, -EMFILE or -ENOMEM. */
-int evbus_user_get(struct evbus_file *ef, unsigned int max_files)
+/* Drop one reference on u and, for each level that goes, on its parent. */
+void evbus_user_put(struct evbus_user *u)
 {
-	kuid_t uid = current_euid();
-	struct evbus_user *u, *fresh;
-	int ret = 0;
+	while (u) {
+		struct evbus_user *parent = u->parent;
+		bool gone;
 
-	fresh = kzalloc(sizeof(*fresh), GFP_KERNEL_ACCOUNT);
-	if (!fresh)
-		return -ENOMEM;
+		spin_lock(&evbus_users_lock);
+		gone = !--u->refs;
+		if (gone)
+			hash_del(&u->node);
+		spin_unlock(&evbus_users_lock);
+		if (!gone)
+			return;
+		WARN_ON_ONCE(u->count[EVBUS_UC_FILES] || u->count[EVBUS_UC_SUBS] ||
+			     u->count[EVBUS_UC_RING_BYTES]);
+		put_user_ns(u->ns);
+		kfree(u);
+		u = parent;
+	}
+}
+
+/* The user (ns, uid) with a reference, created with its ancestors if new. */
+static struct evbus_user *evbus_user_lookup(struct user_namespace *ns, kuid_t uid)
+{
+	struct evbus_user *u, *parent = NULL, *fresh;
+
 	spin_lock(&evbus_users_lock);
-	u = evbus_user_find(uid);
-	if (!u) {
+	u = evbus_user_find(ns, uid);
+	if (u)
+		u->refs++;
+	spin_unlock(&evbus_users_lock);
+	if (u)
+		return u;
+
+	/* Bounded: namespaces nest at most 32 deep. */
+	if (ns->parent) {
+		parent = evbus_user_lookup(ns->parent, ns->owner);
+		if (!parent)
+			return NULL;
+	}
+	fresh = kzalloc(sizeof(*fresh), GFP_KERNEL_ACCOUNT);
+	if (!fresh) {
+		evbus_user_put(parent);
+		return NULL;
+	}
+	spin_lock(&evbus_users_lock);
+	u = evbus_user_find(ns, uid);
+	if (u) {
+		u->refs++;	/* lost a race: the other one holds parent */
+	} else {
 		u = fresh;
 		fresh = NULL;
+		u->ns = get_user_ns(ns);
 		u->uid = uid;
-		hash_add(evbus_users, &u->node, __kuid_val(uid));
-	}
-	if (u->files >= max_files) {
-		ret = -EMFILE;
-		if (!u->files && !u->ring_bytes) {
-			hash_del(&u->node);
-			fresh = u;
-		}
-	} else {
-		u->files++;
-		ef->user = u;
+		u->parent = parent;
+		parent = NULL;
+		u->refs = 1;
+		hash_add(evbus_users, &u->node, evbus_user_hash(ns, uid));
 	}
 	spin_unlock(&evbus_users_lock);
 	kfree(fresh);
-	return ret;
+	evbus_user_put(parent);
+	return u;
 }
 
-void evbus_user_put(struct evbus_file *ef)
+/* The user a file opened with cred belongs to, or NULL (ENOMEM). */
+struct evbus_user *evbus_user_get(const struct cred *cred)
 {
-	struct evbus_user *u = ef->user, *gone = NULL;
-
-	spin_lock(&evbus_users_lock);
-	if (!--u->files && !u->ring_bytes) {
-		hash_del(&u->node);
-		gone = u;
-	}
-	spin_unlock(&evbus_users_lock);
-	kfree(gone);
+	return evbus_user_lookup(cred->user_ns, cred->euid);
 }
 
-/* Reserve ring memory against the user's cap: 0 or -EDQUOT. */
-int evbus_user_charge(struct evbus_file *ef, u64 bytes, u64 max_bytes)
+/* Charge n against max at every level: 0, or -EDQUOT with nothing charged. */
+int evbus_user_charge(struct evbus_user *u, enum evbus_uc_type type,
+		      u64 n, u64 max)
 {
-	struct evbus_user *u = ef->user;
+	struct evbus_user *i;
 	int ret = 0;
 
 	spin_lock(&evbus_users_lock);
-	if (u->ring_bytes + bytes > max_bytes)
-		ret = -EDQUOT;
-	else
-		u->ring_bytes += bytes;
+	for (i = u; i; i = i->parent) {
+		if (i->count[type] + n > max) {
+			ret = -EDQUOT;
+			goto out;
+		}
+	}
+	for (i = u; i; i = i->parent)
+		i->count[type] += n;
+out:
 	spin_unlock(&evbus_users_lock);
 	return ret;
 }
 
-void evbus_user_uncharge(struct evbus_file *ef, u64 bytes)
+void evbus_user_uncharge(struct evbus_user *u, enum evbus_uc_type type, u64 n)
 {
-	struct evbus_user *u = ef->user;
+	struct evbus_user *i;
 
 	spin_lock(&evbus_users_lock);
-	WARN_ON_ONCE(u->ring_bytes < bytes);
-	u->ring_bytes -= bytes;
+	for (i = u; i; i = i->parent) {
+		WARN_ON_ONCE(i->count[type] < n);
+		i->count[type] -= n;
+	}
 	spin_unlock(&evbus_users_lock);
 }

@@ -230,9 +230,14 @@ TEST(old_timer_leaves_no_stale_readiness)
 	close(fd);
 }
 
-TEST(loss_is_readable_below_watermark)
+/*
+ * uapi promises a coalesced ring becomes readable "when events were lost or
+ * the ring is full": full is three quarters of its bytes in use, so the
+ * reader is woken while there is still room, before anything is lost.
+ */
+TEST(a_full_ring_is_readable_before_anything_is_lost)
 {
-	const char *t = "waket.loss";
+	const char *t = "waket.full";
 	struct evbus_ring_cfg c;
 	struct evbus_stats st;
 	int fd = sub_nb(t), ev, lg, n = 0;
@@ -252,14 +257,46 @@ TEST(loss_is_readable_below_watermark)
 		ASSERT_LT(0, evt_pub(fd, t, payload));
 		ASSERT_EQ(0, evt_stats(fd, &st));
 		n++;
-		if (st.lost)
-			break;
 		ASSERT_LT(n, 100);
+		if (st.queued_bytes >= 4096 / 4 * 3)
+			break;
 		EXPECT_EQ(0, readable(fd, 0));
 	}
+	EXPECT_EQ(0, st.lost);
 	EXPECT_EQ(1, readable(fd, 0));
 	ASSERT_LT(0, read_count(fd, &ev, &lg));
-	EXPECT_EQ(n - 1, ev);
+	EXPECT_EQ(n, ev);
+	EXPECT_EQ(0, lg);
+	EXPECT_EQ(0, readable(fd, 0));
+	close(fd);
+}
+
+/* A loss makes a coalesced ring readable at once, far below its watermark. */
+TEST(loss_is_readable_below_watermark)
+{
+	const char *t = "waket.loss";
+	struct evbus_ring_cfg c;
+	struct evbus_stats st;
+	int fd = sub_nb(t), ev, lg;
+	static char big[8192];
+
+	ASSERT_LE(0, fd);
+	memset(big, 'b', sizeof(big) - 1);
+	memset(&c, 0, sizeof(c));
+	c.size = 4096;
+	c.policy = EVBUS_POLICY_DROP_NEWEST;
+	c.flags = EVBUS_RING_WAKE;
+	c.wake_events = EVBUS_WAKE_EVENTS_MAX;
+	ASSERT_EQ(0, ioctl(fd, EVBUS_IOC_SET_RING, &c));
+	ASSERT_LT(0, evt_pub(fd, t, "small"));
+	EXPECT_EQ(0, readable(fd, 0));
+	/* Larger than the whole ring: lost whatever the policy. */
+	ASSERT_LT(0, evt_pub(fd, t, big));
+	ASSERT_EQ(0, evt_stats(fd, &st));
+	EXPECT_EQ(1, st.lost);
+	EXPECT_EQ(1, readable(fd, 0));
+	ASSERT_LT(0, read_count(fd, &ev, &lg));
+	EXPECT_EQ(1, ev);
 	EXPECT_EQ(1, lg);
 	EXPECT_EQ(0, readable(fd, 0));
 	close(fd);

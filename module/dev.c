@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * evbus device: /dev/evbus, its file operations and the ioctl dispatch.
+ * The theory of operation is in evbus.h.
+ */
+#include <linux/module.h>
+#include <linux/miscdevice.h>
+#include <linux/fs.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/pid_namespace.h>
+#include <linux/user_namespace.h>
+#include <linux/cred.h>
+#include <linux/seq_file.h>
+#include <linux/sched.h>
+
+#include "evbus.h"
+
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
+static unsigned short dev_mode = 0660;
+static atomic64_t evbus_file_ids = ATOMIC64_INIT(0);
+static struct workqueue_struct *evbus_wq;	/* frees closed files */
+
+static int evbus_param_get_mode(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%#o\n", *(unsigned short *)kp->arg);
+}
+
+static const struct kernel_param_ops evbus_mode_ops = {
+	.set = param_set_ushort,
+	.get = evbus_param_get_mode,
+};
+
+module_param_cb(dev_mode, &evbus_mode_ops, &dev_mode, 0444);
+MODULE_PARM_DESC(dev_mode, "Mode of /dev/evbus at load time (default 0660)");
+
+/* ------------------------------------------------------- open, release */
+
+/* A grace period after release: no publisher can hold ef any more. */
+static void evbus_file_free(struct work_struct *work)
+{
+	struct evbus_file *ef = container_of(to_rcu_work(work),
+					     struct evbus_file, free_work);
+	struct evbus_bus *bus = ef->bus;
+
+	evbus_ring_free(&ef->ring);
+	evbus_user_put(ef->user);
+	put_user_ns(ef->user_ns);
+	put_pid_ns(ef->pid_ns);
+	mutex_destroy(&ef->lock);
+	kfree(ef);
+	evbus_bus_put(bus);
+}
+
+static int evbus_open(struct inode *inode, struct file *file)
+{
+	struct evbus_file *ef;
+	int ret = -ENOMEM;
+
+	ef = kzalloc(sizeof(*ef), GFP_KERNEL_ACCOUNT);
+	if (!ef)
+		return -ENOMEM;
+	ef->user = evbus_user_get(file->f_cred);
+	if (!ef->user)
+		goto err_free;
+	ret = -EMFILE;
+	if (evbus_user_charge(ef->user, EVBUS_UC_FILES, 1,
+			      READ_ONCE(evbus_limits.max_user_files)))
+		goto err_put_user;
+	ef->bus = evbus_bus_get_current();
+	mutex_init(&ef->lock);
+	xa_init_flags(&ef->subs, XA_FLAGS_ALLOC1);
+	ef->next_sub_id = 1;
+	evbus_ring_init(&ef->ring, ef->bus->stats);
+	ef->ring.file_id = atomic64_inc_return(&evbus_file_ids);
+	ef->pid_ns = get_pid_ns(task_active_pid_ns(current));
+	ef->user_ns = get_user_ns(file->f_cred->user_ns);
+	INIT_RCU_WORK(&ef->free_work, evbus_file_free);
+	file->private_data = ef;
+	/* Reads honour IOCB_NOWAIT: io_uring can poll instead of blocking. */
+	file->f_mode |= FMODE_NOWAIT;
+	evbus_count(ef->bus->stats, open_files, 1);
+	return nonseekable_open(inode, file);
+
+err_put_user:
+	evbus_user_put(ef->user);
+err_free:
+	kfree(ef);
+	return ret;
+}
+
+static int evbus_release(struct inode *inode, struct file *file)
+{
+	struct evbus_file *ef = file->private_data;
+
+	evbus_subs_release(ef);
+	/* As eventfd does: in-kernel waiters learn the file is going away. */
+	wake_up_poll(&ef->ring.wq, EPOLLHUP);
+	evbus_ring_close(&ef->ring, ef->user);
+	evbus_user_uncharge(ef->user, EVBUS_UC_FILES, 1);
+	evbus_count(ef->bus->stats, open_files, -1);
+	/* Publishers that found it in the index may still be queueing. */
+	queue_rcu_work(evbus_wq, &ef->free_work);
+	return 0;
+}
+
+/* ------------------------------------------------------------- ioctls */
+
+static long evbus_ioctl_set_ring(struct evbus_file *ef, void __user *argp)
+{
+	const struct evbus_limits *lim = ef->bus->limits;
+	struct evbus_ring_cfg cfg;
+	u32 size = 0;
+	int ret;
+
+	if (copy_from_user(&cfg, argp, sizeof(cfg)))
+		return -EFAULT;
+	if ((cfg.flags & ~EVBUS_RING_VALID) || cfg.reserved)
+		return -EINVAL;
+	if (cfg.flags & EVBUS_RING_WAKE) {
+		if (!cfg.wake_events || cfg.wake_events > EVBUS_WAKE_EVENTS_MAX ||
+		    cfg.wake_delay_ns > EVBUS_WAKE_DELAY_MAX)
+			return -EINVAL;
+	} else if (cfg.wake_events || cfg.wake_delay_ns) {
+		return -EINVAL;
+	}
+	if (cfg.policy != EVBUS_POLICY_DROP_OLDEST &&
+	    cfg.policy != EVBUS_POLICY_DROP_NEWEST)
+		return -EINVAL;
+	if (cfg.size) {
+		if (cfg.size < READ_ONCE(lim->ring_min) ||
+		    cfg.size > READ_ONCE(lim->ring_max))
+			return -EINVAL;
+		size = evbus_ring_size(lim, cfg.size);
+	}
+
+	ret = mutex_lock_killable(&ef->lock);
+	if (ret)
+		return ret;
+	ret = evbus_ring_configure(&ef->ring, ef->user, &cfg, size);
+	mutex_unlock(&ef->lock);
+	return ret;
+}
+
+static long evbus_ioctl_get_ring(struct evbus_file *ef, void __user *argp)
+{
+	const struct evbus_limits *lim = ef->bus->limits;
+	struct evbus_ring_cfg cfg;
+
+	evbus_ring_get_cfg(&ef->ring, &cfg);
+	if (!cfg.size)
+		cfg.size = evbus_ring_size(lim, READ_ONCE(lim->ring_default));
+	return copy_to_user(argp, &cfg, sizeof(cfg)) ? -EFAULT : 0;
+}
+
+static void evbus_fill_stats(struct evbus_file *ef, struct evbus_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	evbus_ring_fill_stats(&ef->ring, st);
+	st->subscriptions = READ_ONCE(ef->nr_subs);
+	st->published = atomic64_read(&ef->published);
+}
+
+static long evbus_ioctl_stats(struct evbus_file *ef, void __user *argp)
+{
+	struct evbus_stats st;
+
+	if (copy_from_user(&st, argp, sizeof(st)))
+		return -EFAULT;
+	if (st.flags || memchr_inv(st.reserved, 0, sizeof(st.reserved)))
+		return -EINVAL;
+	evbus_fill_stats(ef, &st);
+	return copy_to_user(argp, &st, sizeof(st)) ? -EFAULT : 0;
+}
+
+static long evbus_ioctl_version(struct evbus_file *ef, void __user *argp)
+{
+	const struct evbus_limits *lim = ef->bus->limits;
+	struct evbus_version v;
+
+	if (copy_from_user(&v, argp, sizeof(v)))
+		return -EFAULT;
+	if (v.flags || memchr_inv(v.reserved, 0, sizeof(v.reserved)))
+		return -EINVAL;
+	memset(&v, 0, sizeof(v));
+	v.abi_version = EVBUS_ABI_VERSION;
+	v.features = EVBUS_FEAT_PUBLISH | EVBUS_FEAT_BATCH |
+		     EVBUS_FEAT_WILDCARD | EVBUS_FEAT_DROP_NEWEST |
+		     EVBUS_FEAT_NS_XLATE | EVBUS_FEAT_URING_CMD |
+		     EVBUS_FEAT_NOWAIT_READ | EVBUS_FEAT_RING_WAKE;
+	v.max_payload = READ_ONCE(lim->max_payload);
+	v.max_subs = READ_ONCE(lim->max_subs);
+	v.ring_default = evbus_ring_size(lim, READ_ONCE(lim->ring_default));
+	v.ring_max = READ_ONCE(lim->ring_max);
+	return copy_to_user(argp, &v, sizeof(v)) ? -EFAULT : 0;
+}
+
+/* Publishing needs a file open for writing, subscribing one for reading. */
+static int evbus_need_mode(struct file *file, fmode_t mode, int *fail)
+{
+	if (file->f_mode & mode)
+		return 0;
+	if (mode == FMODE_WRITE)
+		*fail = -EBADF;
+	return -EBADF;
+}
+
+/* *fail gets the errno of a failed publish, which is counted by cause. */
+static long evbus_ioctl_cmd(struct file *file, unsigned int cmd,
+			    void __user *argp, int *fail)
+{
+	struct evbus_file *ef = file->private_data;
+
+	switch (cmd) {
+	case EVBUS_IOC_VERSION:
+		return evbus_ioctl_version(ef, argp);
+	case EVBUS_IOC_SUBSCRIBE:
+		return evbus_need_mode(file, FMODE_READ, fail) ?:
+		       evbus_ioctl_subscribe(ef, argp);
+	case EVBUS_IOC_UNSUBSCRIBE:
+		return evbus_ioctl_unsubscribe(ef, argp);
+	case EVBUS_IOC_PUBLISH:
+		return evbus_need_mode(file, FMODE_WRITE, fail) ?:
+		       evbus_ioctl_publish(ef, argp, false, fail);
+	case EVBUS_IOC_PUBLISH_BATCH:
+		return evbus_need_mode(file, FMODE_WRITE, fail) ?:
+		       evbus_ioctl_publish_batch(ef, argp, false, fail);
+	case EVBUS_IOC_SET_RING:
+		return evbus_need_mode(file, FMODE_READ, fail) ?:
+		       evbus_ioctl_set_ring(ef, argp);
+	case EVBUS_IOC_GET_RING:
+		return evbus_ioctl_get_ring(ef, argp);
+	case EVBUS_IOC_STATS:
+		return evbus_ioctl_stats(ef, argp);
+	default:
+		return -ENOIOCTLCMD;
+	}
+}
+
+static long evbus_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct evbus_file *ef = file->private_data;
+	int fail = 0;
+	long ret;
+
+	ret = evbus_ioctl_cmd(file, cmd, (void __user *)arg, &fail);
+	evbus_stats_call_error(ef->bus, ret, fail);
+	return ret;
+}
+
+/* ------------------------------------------------------- read and poll */
+
+/* read() and io_uring reads; IOCB_NOWAIT lets io_uring poll instead of block. */
+static ssize_t evbus_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct evbus_file *ef = iocb->ki_filp->private_data;
+	bool nowait = (iocb->ki_flags & IOCB_NOWAIT) ||
+		      (iocb->ki_filp->f_flags & O_NONBLOCK);
+	struct evbus_ring *r = &ef->ring;
+	ssize_t ret;
+
+	for (;;) {
+		/*
+		 * A blocking read waits for readability, not just data: on a
+		 * coalesced ring (EVBUS_RING_WAKE) that is the watermark, the
+		 * fill level, a loss or the delay.  A non-blocking one takes
+		 * what is there.
+		 */
+		if (nowait || evbus_ring_readable(r)) {
+			ret = evbus_ring_read(r, to);
+			if (ret != -EAGAIN || nowait)
+				return ret;
+		}
+		ret = wait_event_interruptible(r->wq, evbus_ring_readable(r));
+		if (ret)
+			return ret;
+	}
+}
+
+static __poll_t evbus_poll(struct file *file, struct poll_table_struct *wait)
+{
+	struct evbus_file *ef = file->private_data;
+
+	poll_wait(file, &ef->ring.wq, wait);
+	/* See evbus_ring_readable() for why the racy check is enough. */
+	return evbus_ring_readable(&ef->ring) ? EPOLLIN | EPOLLRDNORM : 0;
+}
+
+static const char *const evbus_policy_names[] = {
+	[EVBUS_POLICY_DROP_OLDEST] = "drop-oldest",
+	[EVBUS_POLICY_DROP_NEWEST] = "drop-newest",
+};
+
+static void evbus_show_fdinfo(struct seq_file *m, struct file *file)
+{
+	struct evbus_file *ef = file->private_data;
+	struct evbus_sub_entry *sub;
+	struct evbus_stats st;
+	unsigned long id;
+
+	evbus_fill_stats(ef, &st);
+	seq_printf(m, "evbus-id:\t%llu\n", ef->ring.file_id);
+	seq_printf(m, "evbus-ring:\t%u\n", st.capacity);
+	seq_printf(m, "evbus-policy:\t%s\n", evbus_policy_names[st.policy]);
+	seq_printf(m, "evbus-queued:\t%llu\n", st.queued_events);
+	seq_printf(m, "evbus-queued-bytes:\t%llu\n", st.queued_bytes);
+	seq_printf(m, "evbus-delivered:\t%llu\n", st.delivered);
+	seq_printf(m, "evbus-lost:\t%llu\n", st.lost);
+	seq_printf(m, "evbus-lag-records:\t%llu\n", st.lag_records);
+	seq_printf(m, "evbus-published:\t%llu\n", st.published);
+	seq_printf(m, "evbus-subscriptions:\t%u\n", st.subscriptions);
+	seq_printf(m, "evbus-wake:\t%u %llu\n", READ_ONCE(ef->ring.wake_events),
+		   READ_ONCE(ef->ring.wake_delay_ns));
+	mutex_lock(&ef->lock);
+	xa_for_each(&ef->subs, id, sub)
+		seq_printf(m, "evbus-sub:\t%u %.*s\n", sub->id,
+			   (int)sub->pattern_len, sub->pattern);
+	mutex_unlock(&ef->lock);
+}
+
+static const struct file_operations evbus_fops = {
+	.owner = THIS_MODULE,
+	.open = evbus_open,
+	.release = evbus_release,
+	.read_iter = evbus_read_iter,
+	.uring_cmd = evbus_uring_cmd,
+	.poll = evbus_poll,
+	.unlocked_ioctl = evbus_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.show_fdinfo = evbus_show_fdinfo,
+};
+
+static struct miscdevice evbus_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "evbus",
+	.fops = &evbus_fops,
+};
+
+/* ------------------------------------------------------------- module */
+
+static void evbus_check_abi(void)
+{
+	BUILD_BUG_ON(sizeof(struct evbus_version) != 64);
+	BUILD_BUG_ON(sizeof(struct evbus_sub) != 24);
+	BUILD_BUG_ON(sizeof(struct evbus_pub) != 72);
+	BUILD_BUG_ON(sizeof(struct evbus_pub_batch) != 56);
+	BUILD_BUG_ON(sizeof(struct evbus_ring_cfg) != 32);
+	BUILD_BUG_ON(sizeof(struct evbus_stats) != 96);
+	BUILD_BUG_ON(sizeof(struct evbus_event) != 80);
+	BUILD_BUG_ON(sizeof(struct evbus_lagged) != 40);
+}
+
+static int __init evbus_init(void)
+{
+	int ret;
+
+	evbus_check_abi();
+	if (dev_mode & ~0777) {
+		pr_err("evbus: dev_mode %#o is not a permission mode\n", dev_mode);
+		return -EINVAL;
+	}
+	evbus_misc.mode = dev_mode;
+	evbus_wq = alloc_workqueue("evbus", 0, 0);
+	if (!evbus_wq)
+		return -ENOMEM;
+	ret = evbus_stats_init();
+	if (ret)
+		goto err_wq;
+	ret = evbus_bus_init_default();
+	if (ret)
+		goto err_stats;
+	ret = misc_register(&evbus_misc);
+	if (ret)
+		goto err_bus;
+	return 0;
+
+err_bus:
+	evbus_bus_exit_default();
+err_stats:
+	evbus_stats_exit();
+err_wq:
+	destroy_workqueue(evbus_wq);
+	return ret;
+}
+
+static void __exit evbus_exit(void)
+{
+	misc_deregister(&evbus_misc);
+	/* Closed files still waiting for their grace period: free them. */
+	rcu_barrier();
+	destroy_workqueue(evbus_wq);
+	evbus_bus_exit_default();
+	evbus_stats_exit();
+}
+
+module_init(evbus_init);
+module_exit(evbus_exit);
+
+MODULE_DESCRIPTION("evbus: a cross-process event bus on /dev/evbus");
+MODULE_AUTHOR("evbus developers");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,548 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * evbus publish and fan-out.
+ *
+ * A publish call goes through these steps (see the theory in evbus.h):
+ *  1. stage: check each descriptor and copy its topic and payload into a
+ *     staging buffer, a chunk of events at a time, no lock held;
+ *  2. collect: walk the index under RCU for a run of events with one topic,
+ *     gathering the matching files (targets) once for the run;
+ *  3. reserve: per event, under bus.order_lock, take the next seq and
+ *     reserve a slot in each target's ring (O(1) per ring);
+ *  4. write and commit each slot with no bus-wide lock held;
+ *  5. wake the targets that became readable, once per run;
+ *  6. report seqs, reschedule, and go on with the next run or chunk.
+ * A fatal signal stops a batch between runs.
+ *
+ * With nowait (io_uring's IO_URING_F_NONBLOCK) nothing may sleep until the
+ * first event is out: copies run with page faults disabled and allocations
+ * do not wait, and whatever would block gives -EAGAIN, so io_uring retries
+ * from a worker.  Once an event is published the call completes, blocking
+ * if it must, so a retry never publishes an event twice.
+ */
+#include <linux/slab.h>
+#include <linux/mm.h>
+#include <linux/uaccess.h>
+#include <linux/timekeeping.h>
+#include <linux/pid_namespace.h>
+#include <linux/user_namespace.h>
+#include <linux/cred.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/poll.h>
+#include <linux/rcupdate.h>
+
+#include "evbus.h"
+#include "trace.h"
+
+/* Publishers stage up to this many bytes of a batch at a time. */
+#define EVBUS_STAGE_CHUNK	SZ_64K
+/* A single small event is staged on the stack. */
+#define EVBUS_STAGE_SMALL	256
+/* Events of one topic published under one RCU read section. */
+#define EVBUS_RUN_MAX		16
+/* Targets kept on the stack before an allocation is needed. */
+#define EVBUS_TARGETS_SMALL	8
+/* Flags this module understands (kept here, not in uapi). */
+#define EVBUS_BATCH_VALID	EVBUS_BATCH_SEQ
+
+/* A file an event goes to, and the slot reserved for it there. */
+struct evbus_target {
+	struct evbus_file *ef;
+	struct evbus_rec_hdr *slot;
+	bool wake;
+};
+
+struct evbus_pub_ctx {
+	struct evbus_file *ef;		/* the publisher's file */
+	struct evbus_bus *bus;
+	bool nowait;			/* until the first event is out */
+	struct evbus_target *tgt;	/* targets of the current run */
+	u32 ntgt;			/* targets found (may exceed cap) */
+	u32 cap;
+	/* Identity cache: most readers share the sender's namespaces. */
+	struct pid_namespace *pid_ns;
+	struct user_namespace *user_ns;
+	struct evbus_ident ident;
+	struct evbus_target small[EVBUS_TARGETS_SMALL];
+};
+
+static gfp_t evbus_pub_gfp(const struct evbus_pub_ctx *ctx)
+{
+	return ctx->nowait ? GFP_NOWAIT | __GFP_ACCOUNT | __GFP_NOWARN : EVBUS_GFP;
+}
+
+/* No memory: -ENOMEM, or -EAGAIN while the caller must not wait. */
+static int evbus_pub_nomem(const struct evbus_pub_ctx *ctx)
+{
+	return ctx->nowait ? -EAGAIN : -ENOMEM;
+}
+
+/* copy_from_user that does not sleep on a fault while nowait: 0 or -errno. */
+static int evbus_copy_in(const struct evbus_pub_ctx *ctx, void *dst,
+			 const void __user *src, size_t len)
+{
+	unsigned long left;
+
+	if (!ctx->nowait)
+		return copy_from_user(dst, src, len) ? -EFAULT : 0;
+	pagefault_disable();
+	left = copy_from_user(dst, src, len);
+	pagefault_enable();
+	return left ? -EAGAIN : 0;
+}
+
+static int evbus_put_seq(const struct evbus_pub_ctx *ctx, u64 seq,
+			 u64 __user *useq)
+{
+	int ret;
+
+	if (!ctx->nowait)
+		return put_user(seq, useq);
+	pagefault_disable();
+	ret = put_user(seq, useq);
+	pagefault_enable();
+	return ret ? -EAGAIN : 0;
+}
+
+static void evbus_pub_ctx_init(struct evbus_pub_ctx *ctx, struct evbus_file *ef,
+			       bool nowait)
+{
+	ctx->ef = ef;
+	ctx->bus = ef->bus;
+	ctx->nowait = nowait;
+	ctx->tgt = ctx->small;
+	ctx->cap = ARRAY_SIZE(ctx->small);
+	ctx->pid_ns = NULL;
+	ctx->user_ns = NULL;
+}
+
+static void evbus_pub_ctx_free(struct evbus_pub_ctx *ctx)
+{
+	if (ctx->tgt != ctx->small)
+		kvfree(ctx->tgt);
+}
+
+/* ------------------------------------------------------------ staging */
+
+/* Check one descriptor and copy its topic and payload to dst. */
+static int evbus_stage_one(const struct evbus_pub_ctx *ctx,
+			   const struct evbus_pub *p, u32 limit, char *dst,
+			   struct evbus_msg *m)
+{
+	int ret;
+
+	if (p->flags || p->reserved[0] || p->reserved[1])
+		return -EINVAL;
+	if (!p->topic_len || p->topic_len > EVBUS_TOPIC_MAX)
+		return -EINVAL;
+	if (p->payload_len > limit)
+		return -EMSGSIZE;
+	ret = evbus_copy_in(ctx, dst, u64_to_user_ptr(p->topic), p->topic_len);
+	if (ret)
+		return ret;
+	if (evbus_topic_parse(dst, p->topic_len, &m->segs))
+		return -EINVAL;
+	if (p->payload_len) {
+		ret = evbus_copy_in(ctx, dst + p->topic_len,
+				    u64_to_user_ptr(p->payload), p->payload_len);
+		if (ret)
+			return ret;
+	}
+	m->topic = dst;
+	m->payload = dst + p->topic_len;
+	m->topic_len = p->topic_len;
+	m->payload_len = p->payload_len;
+	m->type = p->type;
+	m->corr = p->corr;
+	m->parent = p->parent;
+	m->rec_len = evbus_event_rec_len(p->topic_len, p->payload_len);
+	return 0;
+}
+
+/* Where a call stages its events: a chunk of messages and their bytes. */
+struct evbus_stage {
+	struct evbus_msg *msg;
+	char *buf;
+	size_t size;
+	u32 chunk;			/* messages per chunk */
+	u32 limit;			/* max_payload, one value per call */
+	struct evbus_msg msg1;
+	char small[EVBUS_STAGE_SMALL];
+};
+
+static int evbus_stage_alloc(struct evbus_pub_ctx *ctx, struct evbus_stage *sg,
+			     const struct evbus_pub *descs, u32 n)
+{
+	u32 i;
+
+	sg->limit = READ_ONCE(ctx->bus->limits->max_payload);
+	sg->msg = &sg->msg1;
+	sg->buf = sg->small;
+	sg->size = 0;
+	sg->chunk = 1;
+	/* Invalid sizes are rejected while staging; only bound them here. */
+	for (i = 0; i < n; i++)
+		sg->size = max_t(size_t, sg->size,
+				 min_t(u32, descs[i].topic_len, EVBUS_TOPIC_MAX) +
+				 min(descs[i].payload_len, sg->limit));
+	if (n > 1) {
+		sg->size = max_t(size_t, sg->size,
+				 min_t(size_t, EVBUS_STAGE_CHUNK,
+				       n * (EVBUS_TOPIC_MAX + 64)));
+		sg->chunk = min_t(u32, n, EVBUS_STAGE_CHUNK / sizeof(*sg->msg));
+		sg->msg = kvmalloc_array(sg->chunk, sizeof(*sg->msg),
+					 evbus_pub_gfp(ctx));
+	}
+	if (sg->msg && (n > 1 || sg->size > sizeof(sg->small)))
+		sg->buf = kvmalloc(sg->size, evbus_pub_gfp(ctx));
+	return sg->msg && sg->buf ? 0 : evbus_pub_nomem(ctx);
+}
+
+static void evbus_stage_free(struct evbus_stage *sg)
+{
+	if (sg->msg != &sg->msg1)
+		kvfree(sg->msg);
+	if (sg->buf != sg->small)
+		kvfree(sg->buf);
+}
+
+/*
+ * Stage as many of descs[0..n) as fit, stopping at the first bad one.
+ * Returns how many were staged; *err gets 0 or that one's errno.
+ */
+static u32 evbus_stage_chunk(struct evbus_pub_ctx *ctx, struct evbus_stage *sg,
+			     const struct evbus_pub *descs, u32 n, int *err)
+{
+	size_t used = 0;
+	u32 k;
+
+	*err = 0;
+	for (k = 0; k < sg->chunk && k < n; k++) {
+		const struct evbus_pub *p = &descs[k];
+		size_t len = (size_t)p->topic_len + p->payload_len;
+
+		if (k && used + len > sg->size)
+			break;
+		*err = evbus_stage_one(ctx, p, sg->limit, sg->buf + used,
+				       &sg->msg[k]);
+		if (*err)
+			break;
+		used += len;
+	}
+	return k;
+}
+
+/* ----------------------------------------------------------- fan-out */
+
+static bool evbus_add_target(struct evbus_file *ef, void *arg)
+{
+	struct evbus_pub_ctx *ctx = arg;
+
+	if (ctx->ntgt < ctx->cap) {
+		ctx->tgt[ctx->ntgt].ef = ef;
+		ctx->tgt[ctx->ntgt].wake = false;
+	}
+	ctx->ntgt++;
+	return true;
+}
+
+/*
+ * Gather the files m goes to (a file once per matching pattern), as many as
+ * fit; returns how many there are.  Caller holds rcu_read_lock().
+ */
+static u32 evbus_collect(struct evbus_pub_ctx *ctx, const struct evbus_msg *m)
+{
+	ctx->ntgt = 0;
+	evbus_index_match(&ctx->bus->index, m, evbus_add_target, ctx);
+	return ctx->ntgt;
+}
+
+/*
+ * Grow the targets to what the last walk found, with some room: bounded by
+ * the subscriptions matching one topic, charged to the publisher.
+ */
+static int evbus_targets_grow(struct evbus_pub_ctx *ctx)
+{
+	u32 need = ctx->ntgt + ctx->ntgt / 4;
+	struct evbus_target *tgt;
+
+	tgt = kvmalloc_array(need, sizeof(*tgt), evbus_pub_gfp(ctx));
+	if (!tgt)
+		return evbus_pub_nomem(ctx);
+	evbus_pub_ctx_free(ctx);
+	ctx->tgt = tgt;
+	ctx->cap = need;
+	return 0;
+}
+
+static void evbus_ident_for(struct evbus_pub_ctx *ctx, struct evbus_file *ef)
+{
+	if (ctx->pid_ns != ef->pid_ns) {
+		ctx->pid_ns = ef->pid_ns;
+		ctx->ident.pid = task_tgid_nr_ns(current, ef->pid_ns);
+		ctx->ident.tid = task_pid_nr_ns(current, ef->pid_ns);
+	}
+	if (ctx->user_ns != ef->user_ns) {
+		ctx->user_ns = ef->user_ns;
+		ctx->ident.uid = from_kuid_munged(ef->user_ns, current_euid());
+		ctx->ident.gid = from_kgid_munged(ef->user_ns, current_egid());
+	}
+}
+
+/* Number m and reserve its slots: the only step under bus.order_lock. */
+static void evbus_reserve_all(struct evbus_pub_ctx *ctx, struct evbus_msg *m)
+{
+	struct evbus_bus *bus = ctx->bus;
+	u32 i;
+
+	spin_lock(&bus->order_lock);
+	m->seq = ++bus->seq;
+	m->time_ns = ktime_get_real_ns();
+	m->mono_ns = ktime_get_ns();
+	trace_evbus_publish(ctx->ef->ring.file_id, m->seq, m->topic,
+			    m->topic_len, m->payload_len, m->type);
+	for (i = 0; i < ctx->ntgt; i++) {
+		struct evbus_target *t = &ctx->tgt[i];
+
+		t->slot = NULL;
+		/* A file with several matching patterns gets the event once. */
+		if (t->ef->match_seq == m->seq)
+			continue;
+		t->ef->match_seq = m->seq;
+		t->slot = evbus_ring_reserve(&t->ef->ring, m, &t->wake);
+	}
+	spin_unlock(&bus->order_lock);
+}
+
+/* Publish one staged event to the collected targets; RCU read held. */
+static void evbus_publish_one(struct evbus_pub_ctx *ctx, struct evbus_msg *m)
+{
+	u32 i;
+
+	evbus_reserve_all(ctx, m);
+	for (i = 0; i < ctx->ntgt; i++) {
+		struct evbus_target *t = &ctx->tgt[i];
+
+		if (!t->slot)
+			continue;
+		evbus_ident_for(ctx, t->ef);
+		evbus_ring_write(t->slot, m, &ctx->ident);
+		t->wake |= evbus_ring_commit(&t->ef->ring, t->slot);
+	}
+}
+
+static void evbus_wake_targets(struct evbus_pub_ctx *ctx)
+{
+	u32 i;
+
+	for (i = 0; i < ctx->ntgt; i++)
+		if (ctx->tgt[i].wake)
+			wake_up_interruptible_poll(&ctx->tgt[i].ef->ring.wq,
+						   EPOLLIN | EPOLLRDNORM);
+}
+
+/* How many of m[0..n) (n >= 1, at most a run) share m[0]'s topic. */
+static u32 evbus_same_topic_run(const struct evbus_msg *m, u32 n)
+{
+	u32 i;
+
+	n = min_t(u32, n, EVBUS_RUN_MAX);
+	for (i = 1; i < n; i++)
+		if (m[i].topic_len != m[0].topic_len ||
+		    memcmp(m[i].topic, m[0].topic, m[0].topic_len))
+			break;
+	return i;
+}
+
+/*
+ * Publish staged events m[0..k) in runs of one topic.  Returns how many
+ * went out; *err is set if a run could not start (no memory, or a fatal
+ * signal between runs).
+ */
+static u32 evbus_publish_staged(struct evbus_pub_ctx *ctx, struct evbus_msg *m,
+				u32 k, int *err)
+{
+	u32 i = 0, j, run;
+	u64 bytes = 0;
+
+	*err = 0;
+	while (i < k) {
+		if (i && fatal_signal_pending(current)) {
+			*err = -EINTR;
+			break;
+		}
+		rcu_read_lock();
+		while (evbus_collect(ctx, &m[i]) > ctx->cap) {
+			rcu_read_unlock();
+			*err = evbus_targets_grow(ctx);
+			if (*err)
+				goto out;
+			rcu_read_lock();
+		}
+		run = evbus_same_topic_run(&m[i], k - i);
+		for (j = i; j < i + run; j++) {
+			evbus_publish_one(ctx, &m[j]);
+			bytes += m[j].payload_len;
+		}
+		evbus_wake_targets(ctx);
+		rcu_read_unlock();
+		ctx->nowait = false;	/* events are out: finish the call */
+		i += run;
+		if (i < k)
+			cond_resched();
+	}
+out:
+	atomic64_add(i, &ctx->ef->published);
+	evbus_count(ctx->bus->stats, published, i);
+	evbus_count(ctx->bus->stats, published_bytes, bytes);
+	return i;
+}
+
+/*
+ * Publish descs[0..n) in order.  Returns the number published; *err gets
+ * 0 or the errno of the first failing event (nothing after it goes out).
+ * With udescs (EVBUS_BATCH_SEQ) each event's seq is written back there.
+ */
+static u32 evbus_publish(struct evbus_pub_ctx *ctx, const struct evbus_pub *descs,
+			 struct evbus_pub __user *udescs, u32 n, u64 *first_seq,
+			 int *err)
+{
+	struct evbus_stage sg;
+	u32 done = 0, i, k, out;
+	int perr = 0;
+
+	*first_seq = 0;
+	*err = evbus_stage_alloc(ctx, &sg, descs, n);
+	while (!*err && done < n) {
+		k = evbus_stage_chunk(ctx, &sg, descs + done, n - done, err);
+		/*
+		 * With EVBUS_BATCH_SEQ, an event whose seq cannot be reported
+		 * is not published: probe each slot by writing back what the
+		 * caller had there, before the event goes out.
+		 */
+		for (i = 0; udescs && i < k; i++) {
+			perr = evbus_put_seq(ctx, descs[done + i].seq,
+					     &udescs[done + i].seq);
+			if (perr) {
+				*err = perr == -EAGAIN ? perr : -EFAULT;
+				k = i;
+				break;
+			}
+		}
+		/* Would block before anything is out: publish nothing. */
+		if (*err == -EAGAIN)
+			k = 0;
+		out = evbus_publish_staged(ctx, sg.msg, k, &perr);
+		if (out && !done)
+			*first_seq = sg.msg[0].seq;
+		/*
+		 * Report each seq in its descriptor.  The slots were probed
+		 * above, so this fails only if the caller unmaps them
+		 * meanwhile; the events stay published regardless.
+		 */
+		for (i = 0; udescs && i < out; i++)
+			if (put_user(sg.msg[i].seq, &udescs[done + i].seq))
+				break;
+		done += out;
+		if (out < k)
+			*err = perr;
+	}
+	evbus_stage_free(&sg);
+	return done;
+}
+
+/* ------------------------------------------------------------- ioctls */
+
+/* EVBUS_IOC_PUBLISH: 0 or -errno, which *fail gets too. */
+long evbus_ioctl_publish(struct evbus_file *ef, void __user *argp, bool nowait,
+			 int *fail)
+{
+	u64 __user *useq = argp + offsetof(struct evbus_pub, seq);
+	struct evbus_pub_ctx ctx;
+	struct evbus_pub p;
+	u64 seq;
+	int err;
+
+	evbus_pub_ctx_init(&ctx, ef, nowait);
+	/* The seq slot must be writable before the event goes out. */
+	err = evbus_copy_in(&ctx, &p, argp, sizeof(p));
+	if (!err)
+		err = evbus_put_seq(&ctx, p.seq, useq);
+	if (!err)
+		evbus_publish(&ctx, &p, NULL, 1, &seq, &err);
+	evbus_pub_ctx_free(&ctx);
+	*fail = err;
+	if (err)
+		return err;
+	/* Fails only if the caller unmapped the struct meanwhile. */
+	return put_user(seq, useq) ? -EFAULT : 0;
+}
+
+/* Copy the batch's descriptors in, charged to the caller. */
+static struct evbus_pub *evbus_batch_descs(struct evbus_pub_ctx *ctx,
+					   const struct evbus_pub_batch *b,
+					   int *err)
+{
+	struct evbus_pub *descs;
+
+	descs = kvmalloc_array(b->count, sizeof(*descs), evbus_pub_gfp(ctx));
+	if (!descs) {
+		*err = evbus_pub_nomem(ctx);
+		return NULL;
+	}
+	*err = evbus_copy_in(ctx, descs, u64_to_user_ptr(b->events),
+			     array_size(b->count, sizeof(*descs)));
+	if (*err) {
+		kvfree(descs);
+		return NULL;
+	}
+	return descs;
+}
+
+/*
+ * EVBUS_IOC_PUBLISH_BATCH.  Returns the number published, or -errno if
+ * none was; *fail gets the errno of the event that stopped the batch (0 if
+ * all went out).
+ */
+long evbus_ioctl_publish_batch(struct evbus_file *ef, void __user *argp,
+			       bool nowait, int *fail)
+{
+	struct evbus_pub_ctx ctx;
+	struct evbus_pub_batch b;
+	struct evbus_pub *descs;
+	u32 done = 0;
+	int err;
+
+	evbus_pub_ctx_init(&ctx, ef, nowait);
+	err = evbus_copy_in(&ctx, &b, argp, sizeof(b));
+	if (err) {
+		*fail = err;
+		return err;
+	}
+	b.first_seq = 0;
+	err = -EINVAL;
+	if ((b.flags & ~EVBUS_BATCH_VALID) || b.reserved32 || b.reserved[0] ||
+	    b.reserved[1] || !b.count || b.count > EVBUS_BATCH_MAX)
+		goto out;
+	descs = evbus_batch_descs(&ctx, &b, &err);
+	if (!descs)
+		goto out;
+	done = evbus_publish(&ctx, descs,
+			     (b.flags & EVBUS_BATCH_SEQ) ? u64_to_user_ptr(b.events) : NULL,
+			     b.count, &b.first_seq, &err);
+	kvfree(descs);
+out:
+	evbus_pub_ctx_free(&ctx);
+	*fail = err;
+	/* Retried from a worker: nothing went out, nothing to report. */
+	if (err == -EAGAIN && nowait && !done)
+		return err;
+	b.published = done;
+	b.error = err;
+	b.error_index = err ? done : b.count;
+	/* Once events went out, their count beats a failed write-back. */
+	if (copy_to_user(argp, &b, sizeof(b)) && !done)
+		return -EFAULT;
+	return done ? (long)done : err;
+}

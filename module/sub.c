@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * evbus subscriptions: SUBSCRIBE, UNSUBSCRIBE and what a closing file
+ * takes out of the index.
+ *
+ * A file's subscriptions are kept in an xarray by id, under
+ * evbus_file.lock; ids are allocated cyclically, so they are unique among
+ * the file's live subscriptions and come back only after 2^32 more
+ * subscribes.  Each subscription is charged to the file's per-file cap
+ * (max_subs) and to its user (max_user_subs), and enters the bus's index
+ * under bus.index_lock.  It is freed a grace period after it leaves the
+ * index, since publishers walk the index under RCU.
+ */
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/sched.h>
+
+#include "evbus.h"
+#include "trace.h"
+
+struct evbus_sub_req {
+	struct evbus_sub s;
+	struct evbus_segs segs;
+	char pattern[EVBUS_TOPIC_MAX];
+};
+
+/* Copy and check the request: 0, -EFAULT or -EINVAL. */
+static int evbus_sub_copy_in(struct evbus_sub_req *req, void __user *argp)
+{
+	struct evbus_sub *s = &req->s;
+
+	if (copy_from_user(s, argp, sizeof(*s)))
+		return -EFAULT;
+	if (s->flags || s->reserved)
+		return -EINVAL;
+	if (!s->pattern_len || s->pattern_len > EVBUS_TOPIC_MAX)
+		return -EINVAL;
+	if (copy_from_user(req->pattern, u64_to_user_ptr(s->pattern),
+			   s->pattern_len))
+		return -EFAULT;
+	if (evbus_pattern_parse(req->pattern, s->pattern_len, &req->segs))
+		return -EINVAL;
+	return 0;
+}
+
+/* Charge one subscription to the file and its user: 0 or -ENOSPC. */
+static int evbus_sub_charge(struct evbus_file *ef)
+{
+	lockdep_assert_held(&ef->lock);
+	if (ef->nr_subs >= READ_ONCE(ef->bus->limits->max_subs))
+		return -ENOSPC;
+	if (evbus_user_charge(ef->user, EVBUS_UC_SUBS, 1,
+			      READ_ONCE(ef->bus->limits->max_user_subs)))
+		return -ENOSPC;
+	ef->nr_subs++;
+	return 0;
+}
+
+static void evbus_sub_uncharge(struct evbus_file *ef, u32 n)
+{
+	ef->nr_subs -= n;
+	evbus_user_uncharge(ef->user, EVBUS_UC_SUBS, n);
+}
+
+/* Add sub to the file and the index; ef->lock held.  0 or -errno. */
+static int evbus_sub_add(struct evbus_file *ef, struct evbus_sub_entry *sub,
+			 struct evbus_sub_req *req, void __user *argp)
+{
+	u32 __user *uid = argp + offsetof(struct evbus_sub, sub_id);
+	struct evbus_bus *bus = ef->bus;
+	int ret;
+
+	ret = xa_alloc_cyclic(&ef->subs, &sub->id, sub, XA_LIMIT(1, U32_MAX),
+			      &ef->next_sub_id, GFP_KERNEL_ACCOUNT);
+	if (ret < 0)
+		return ret == -EBUSY ? -ENOSPC : ret;
+	/* Report the id before the subscription can be seen. */
+	ret = -EFAULT;
+	if (put_user(sub->id, uid))
+		goto err_erase;
+	ret = mutex_lock_killable(&bus->index_lock);
+	if (ret)
+		goto err_erase;
+	ret = evbus_index_add(&bus->index, sub, &req->segs);
+	mutex_unlock(&bus->index_lock);
+	if (ret)
+		goto err_erase;
+	return 0;
+
+err_erase:
+	xa_erase(&ef->subs, sub->id);
+	return ret;
+}
+
+long evbus_ioctl_subscribe(struct evbus_file *ef, void __user *argp)
+{
+	const struct evbus_limits *lim = ef->bus->limits;
+	struct evbus_sub_entry *sub;
+	struct evbus_sub_req req;
+	bool had_ring;
+	u32 next_id;
+	int ret;
+
+	ret = evbus_sub_copy_in(&req, argp);
+	if (ret)
+		return ret;
+	sub = kmalloc(struct_size(sub, pattern, req.s.pattern_len), EVBUS_GFP);
+	if (!sub)
+		return -ENOMEM;
+	memcpy(sub->pattern, req.pattern, req.s.pattern_len);
+	sub->pattern_len = req.s.pattern_len;
+	sub->owner = ef;
+
+	ret = mutex_lock_killable(&ef->lock);
+	if (ret)
+		goto err_free;
+	ret = evbus_sub_charge(ef);
+	if (ret)
+		goto err_unlock;
+	had_ring = !!ef->ring.data;
+	ret = evbus_ring_alloc(&ef->ring, ef->user,
+			       evbus_ring_size(lim, READ_ONCE(lim->ring_default)));
+	if (ret)
+		goto err_uncharge;
+	next_id = ef->next_sub_id;
+	ret = evbus_sub_add(ef, sub, &req, argp);
+	if (ret)
+		goto err_ring;
+	trace_evbus_subscribe(ef->ring.file_id, sub->id, sub->pattern,
+			      sub->pattern_len);
+	mutex_unlock(&ef->lock);
+	evbus_count(ef->bus->stats, subscriptions, 1);
+	return 0;
+
+err_ring:
+	/* A failed call leaves the file as it was: a new ring goes too. */
+	ef->next_sub_id = next_id;
+	if (!had_ring)
+		evbus_ring_discard(&ef->ring, ef->user);
+err_uncharge:
+	evbus_sub_uncharge(ef, 1);
+err_unlock:
+	mutex_unlock(&ef->lock);
+err_free:
+	kfree(sub);
+	return ret;
+}
+
+long evbus_ioctl_unsubscribe(struct evbus_file *ef, u32 __user *argp)
+{
+	struct evbus_sub_entry *sub;
+	u32 id;
+	int ret;
+
+	if (get_user(id, argp))
+		return -EFAULT;
+	ret = mutex_lock_killable(&ef->lock);
+	if (ret)
+		return ret;
+	sub = xa_load(&ef->subs, id);
+	ret = -ENOENT;
+	if (!sub)
+		goto out_unlock;
+	ret = mutex_lock_killable(&ef->bus->index_lock);
+	if (ret)
+		goto out_unlock;
+	evbus_index_del(&ef->bus->index, sub);
+	mutex_unlock(&ef->bus->index_lock);
+	xa_erase(&ef->subs, id);
+	evbus_sub_uncharge(ef, 1);
+	trace_evbus_unsubscribe(ef->ring.file_id, id);
+	kfree_rcu(sub, rcu);
+	evbus_count(ef->bus->stats, subscriptions, -1);
+out_unlock:
+	mutex_unlock(&ef->lock);
+	return ret;
+}
+
+/*
+ * The file is closing: take its subscriptions out of the index, one
+ * index_lock hold each (bounded by the file's own caps), and free them
+ * after a grace period.
+ */
+void evbus_subs_release(struct evbus_file *ef)
+{
+	struct evbus_sub_entry *sub;
+	unsigned long id;
+	u32 n = ef->nr_subs;
+
+	xa_for_each(&ef->subs, id, sub) {
+		mutex_lock(&ef->bus->index_lock);
+		evbus_index_del(&ef->bus->index, sub);
+		mutex_unlock(&ef->bus->index_lock);
+		kfree_rcu(sub, rcu);
+		cond_resched();
+	}
+	xa_destroy(&ef->subs);
+	if (n)
+		evbus_sub_uncharge(ef, n);
+	evbus_count(ef->bus->stats, subscriptions, -(s64)n);
+}
