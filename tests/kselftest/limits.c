@@ -6,6 +6,7 @@
  * memory cgroup, so a small memory.max makes ring allocations fail with
  * ENOMEM inside that cgroup while the rest of the system is untouched.
  */
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include "evbus_test.h"
 #include "kselftest_harness.h"
@@ -13,6 +14,7 @@
 #define PARAM_DIR	"/sys/module/evbus/parameters/"
 #define CGROOT		"/sys/fs/cgroup"
 #define CGTEST		CGROOT "/evbus-limits"
+#define STATS_DIR	"/sys/kernel/evbus/stats/"
 
 static int write_str(const char *path, const char *val)
 {
@@ -25,6 +27,20 @@ static int write_str(const char *path, const char *val)
 	n = n < 0 ? -errno : 0;
 	close(fd);
 	return n;
+}
+
+static long long read_num(const char *path)
+{
+	char buf[64] = {};
+	long long v = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	if (fgets(buf, sizeof(buf), f))
+		v = strtoll(buf, NULL, 0);
+	fclose(f);
+	return v;
 }
 
 TEST(files_per_user_are_capped)
@@ -116,6 +132,118 @@ TEST(ring_size_and_subscriptions_per_file_are_bounded)
 	EXPECT_EQ(-ENOSPC, evt_sub(fd, "limits.c"));
 	ASSERT_EQ(0, write_str(PARAM_DIR "max_subs", "64"));
 	close(fd);
+}
+
+/*
+ * Ring sizes are powers of two, so ring_max is never exceeded by rounding
+ * up a request: a bound that is not one is refused, the old value stays,
+ * and VERSION reports the bound rings really get.
+ */
+TEST(ring_limits_are_powers_of_two)
+{
+	struct evbus_version v;
+	struct evbus_stats st;
+	int fd = evt_open();
+
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EINVAL, write_str(PARAM_DIR "ring_max", "12582912"));
+	EXPECT_EQ(-EINVAL, write_str(PARAM_DIR "ring_min", "5000"));
+	EXPECT_EQ(-EINVAL, write_str(PARAM_DIR "ring_default", "100000"));
+	EXPECT_EQ(16 << 20, read_num(PARAM_DIR "ring_max"));
+	EXPECT_EQ(4096, read_num(PARAM_DIR "ring_min"));
+	memset(&v, 0, sizeof(v));
+	ASSERT_EQ(0, ioctl(fd, EVBUS_IOC_VERSION, &v));
+	EXPECT_EQ(16u << 20, v.ring_max);
+	EXPECT_EQ(0, v.ring_max & (v.ring_max - 1));
+	/* With ring_max 8 MiB, 6 MiB rounds up to 8 MiB and 12 MiB is refused. */
+	EXPECT_EQ(0, write_str(PARAM_DIR "ring_max", "8388608"));
+	EXPECT_EQ(-EINVAL, evt_set_ring(fd, 12 << 20, 0));
+	EXPECT_EQ(0, evt_set_ring(fd, 6 << 20, 0));
+	EXPECT_EQ(0, evt_stats(fd, &st));
+	EXPECT_EQ(8u << 20, st.capacity);
+	/* Whatever happened above, the defaults come back. */
+	write_str(PARAM_DIR "ring_min", "4096");
+	write_str(PARAM_DIR "ring_default", "131072");
+	EXPECT_EQ(0, write_str(PARAM_DIR "ring_max", "16777216"));
+	close(fd);
+}
+
+/*
+ * A SUBSCRIBE that fails after its ring was set up (here: sub_id cannot
+ * be written back) leaves the file as it was: no ring, nothing charged.
+ */
+TEST(failed_subscribe_leaves_no_ring)
+{
+	long long ring_bytes = read_num(STATS_DIR "ring_bytes");
+	struct evbus_stats st;
+	struct evbus_sub *s;
+	const char *pat = "lim.efault";
+	int fd = evt_open();
+
+	ASSERT_LE(0, fd);
+	s = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, s);
+	memset(s, 0, sizeof(*s));
+	s->pattern = (uintptr_t)pat;
+	s->pattern_len = strlen(pat);
+	ASSERT_EQ(0, mprotect(s, 4096, PROT_READ));
+	EXPECT_EQ(-1, ioctl(fd, EVBUS_IOC_SUBSCRIBE, s));
+	EXPECT_EQ(EFAULT, errno);
+	ASSERT_EQ(0, evt_stats(fd, &st));
+	EXPECT_EQ(0, st.capacity);
+	EXPECT_EQ(0, st.subscriptions);
+	EXPECT_EQ(ring_bytes, read_num(STATS_DIR "ring_bytes"));
+	/* The file still works, and its first id is still 1. */
+	EXPECT_EQ(1, evt_sub(fd, pat));
+	munmap(s, 4096);
+	close(fd);
+}
+
+/*
+ * What a publish stages (the batch's descriptors, topics and payloads) is
+ * charged to the caller's memory cgroup: a 1 MiB payload cannot be staged
+ * in a cgroup with memory.max = 512 KiB (ENOMEM, no OOM kill), and can
+ * outside it.
+ */
+TEST(publish_staging_is_charged_to_the_memory_cgroup)
+{
+	static char payload[1 << 20];
+	int status, fd;
+	char pidbuf[32];
+	pid_t pid;
+
+	if (access(CGROOT "/cgroup.subtree_control", W_OK))
+		SKIP(return, "no cgroup2 at " CGROOT);
+	if (write_str(CGROOT "/cgroup.subtree_control", "+memory"))
+		SKIP(return, "memory controller unavailable");
+	ASSERT_EQ(0, write_str(PARAM_DIR "max_payload", "1048576"));
+	memset(payload, 'x', sizeof(payload));	/* faulted in out here */
+	rmdir(CGTEST);
+	ASSERT_EQ(0, mkdir(CGTEST, 0755));
+	ASSERT_EQ(0, write_str(CGTEST "/memory.max", "524288"));
+	fd = evt_open();
+	ASSERT_LE(0, fd);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		snprintf(pidbuf, sizeof(pidbuf), "%d", getpid());
+		if (write_str(CGTEST "/cgroup.procs", pidbuf))
+			_exit(2);
+		if (evt_pub_full(fd, "lim.stage", payload, sizeof(payload),
+				 0, 0, 0) != -ENOMEM)
+			_exit(3);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_LT(0, evt_pub_full(fd, "lim.stage", payload, sizeof(payload),
+				  0, 0, 0));
+	close(fd);
+	EXPECT_EQ(0, write_str(PARAM_DIR "max_payload", "65536"));
+	EXPECT_EQ(0, rmdir(CGTEST));
 }
 
 /*

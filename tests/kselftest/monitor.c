@@ -19,7 +19,7 @@ static const char *const counter_names[] = {
 	"subscriptions", "open_files", "ring_bytes", "ring_bytes_max",
 	"publish_err_einval", "publish_err_efault", "publish_err_emsgsize",
 	"publish_err_enomem", "publish_err_ebadf", "publish_err_other",
-	"ioctl_errors",
+	"ioctl_errors", "discarded",
 };
 #define NR_COUNTERS (sizeof(counter_names) / sizeof(counter_names[0]))
 
@@ -28,7 +28,7 @@ enum {
 	C_READ_BYTES, C_LAG_RECORDS, C_QUEUED_EVENTS, C_QUEUED_BYTES,
 	C_SUBSCRIPTIONS, C_OPEN_FILES, C_RING_BYTES, C_RING_BYTES_MAX,
 	C_ERR_EINVAL, C_ERR_EFAULT, C_ERR_EMSGSIZE, C_ERR_ENOMEM, C_ERR_EBADF,
-	C_ERR_OTHER, C_IOCTL_ERRORS,
+	C_ERR_OTHER, C_IOCTL_ERRORS, C_DISCARDED,
 };
 
 static long long read_num(const char *path)
@@ -186,10 +186,46 @@ TEST(counters_match_a_multi_process_workload)
 	for (int i = 0; i < 3; i++)
 		close(fds[i]);
 	snap(after);
+	EXPECT_EQ(before[C_DISCARDED], after[C_DISCARDED]);
 	EXPECT_EQ(before[C_OPEN_FILES], after[C_OPEN_FILES]);
 	EXPECT_EQ(before[C_SUBSCRIPTIONS], after[C_SUBSCRIPTIONS]);
 	EXPECT_EQ(before[C_RING_BYTES], after[C_RING_BYTES]);
 	EXPECT_EQ(before[C_IOCTL_ERRORS], after[C_IOCTL_ERRORS]);
+}
+
+/*
+ * deliveries = read_events + lost + queued_events + discarded holds across
+ * a close: what a file still had queued when it closed is discarded, not
+ * forgotten.
+ */
+TEST(closing_with_queued_events_counts_them_discarded)
+{
+	long long before[NR_COUNTERS], after[NR_COUNTERS], d[NR_COUNTERS];
+	struct tally t = {};
+	int fd = evt_open_nb(), pub = evt_open();
+
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, pub);
+	snap(before);
+	ASSERT_LT(0, evt_sub(fd, "mon.disc.>"));
+	for (int i = 0; i < 4; i++)
+		ASSERT_LT(0, evt_pub(pub, "mon.disc.a", "read"));
+	drain(fd, &t);
+	EXPECT_EQ(4, t.events);
+	for (int i = 0; i < 6; i++)
+		ASSERT_LT(0, evt_pub(pub, "mon.disc.a", "left behind"));
+	close(fd);
+	snap(after);
+	for (size_t i = 0; i < NR_COUNTERS; i++)
+		d[i] = after[i] - before[i];
+	EXPECT_EQ(10, d[C_DELIVERIES]);
+	EXPECT_EQ(4, d[C_READ_EVENTS]);
+	EXPECT_EQ(6, d[C_DISCARDED]);
+	EXPECT_EQ(0, d[C_QUEUED_EVENTS]);
+	EXPECT_EQ(0, d[C_QUEUED_BYTES]);
+	EXPECT_EQ(d[C_DELIVERIES], d[C_READ_EVENTS] + d[C_LOST] +
+		  d[C_QUEUED_EVENTS] + d[C_DISCARDED]);
+	close(pub);
 }
 
 /* Each failed call moves its error counter and ioctl_errors, nothing else. */

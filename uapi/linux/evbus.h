@@ -52,7 +52,10 @@ struct evbus_version {
  * EVBUS_IOC_SUBSCRIBE: add a pattern to this file.  Patterns are topics
  * with two wildcards: '*' matches exactly one segment, '>' as the last
  * segment matches one or more remaining segments.  Returns the id in
- * sub_id; ids are unique per file and never reused while the file is open.
+ * sub_id; ids are unique among the file's subscriptions and an id comes
+ * back only after 2^32 further subscribes on the file.  ENOSPC past the
+ * module's max_subs per file or max_user_subs per user; a failed call
+ * leaves the file unchanged (no ring is set up).
  */
 struct evbus_sub {
 	__u64 pattern;		/* in: user pointer, not NUL-terminated */
@@ -94,8 +97,10 @@ struct evbus_pub {
  *    written to its own evbus_pub.seq (numbers within a batch increase, but
  *    other publishers' events may interleave); an event whose descriptor is
  *    not writable is not published: the batch stops before it with -EFAULT.
- * Each event is published whole or not at all.  A subscriber is woken at
- * most once per batch.
+ * Each event is published whole or not at all.  Events with one topic in
+ * a row are fanned out together: a subscriber is woken at most once per
+ * such run (of up to 16 events).  A fatal signal stops a batch between
+ * runs.
  */
 /* Flags for struct evbus_pub_batch. */
 #define EVBUS_BATCH_SEQ		(1U << 0)	/* write back each event's seq */
@@ -119,8 +124,9 @@ struct evbus_pub_batch {
 /*
  * EVBUS_IOC_SET_RING / EVBUS_IOC_GET_RING: ring capacity and overflow
  * policy.  size is rounded up to a power of two and must lie within the
- * module's ring_min..ring_max (EINVAL otherwise); changing the size needs
- * an empty ring (EBUSY otherwise).  size 0 keeps the current size.
+ * module's ring_min..ring_max, themselves powers of two (EINVAL
+ * otherwise); changing the size needs an empty ring (EBUSY otherwise).
+ * size 0 keeps the current size.
  */
 /*
  * Wake-up coalescing (EVBUS_RING_WAKE in flags).  By default a reader
@@ -128,7 +134,8 @@ struct evbus_pub_batch {
  * With EVBUS_RING_WAKE the file becomes readable (and its sleepers are
  * woken) only once wake_events records are queued, or wake_delay_ns after
  * the oldest unread record was queued (0: no timer), or when events were
- * lost or the ring is full.  A non-blocking read()
+ * lost or the ring is full (three quarters of its bytes in use, so the
+ * reader is woken before anything is lost).  A non-blocking read()
  * still returns whatever is queued.  SET_RING always sets the whole
  * configuration: flags 0 restores wake-on-first-record.
  */
@@ -181,9 +188,12 @@ struct evbus_stats {
  * arg points to the same struct evbus_pub / evbus_pub_batch the ioctls
  * take.  The CQE's res is 0 once every event was published, or the -errno
  * the ioctl would report (for a batch: of the event that stopped it, with
- * published/error_index saying how far it got); the same fields are
- * written back as by the ioctls.  The event's tid is that
- * of the thread that issued the command: with IOSQE_ASYNC or SQPOLL, an
+ * published/error_index saying how far it got); never a count.  The same
+ * fields are written back as by the ioctls.  A command issued inline that
+ * would have to sleep before its first event goes out (a user page not
+ * resident, memory that must be waited for) is completed by an io_uring
+ * worker instead.  The event's tid is that of the thread that issued the
+ * command: with IOSQE_ASYNC, SQPOLL or a command completed by a worker, an
  * io_uring thread of the same process (pid is the same).  IORING_OP_READ
  * (and, from Linux 6.7, IORING_OP_READ_MULTISHOT) behave exactly like
  * read().
