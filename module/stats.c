@@ -6,8 +6,8 @@
  * Counters that move on the publish and read paths are per-CPU and summed
  * when read, so the hot paths never share a cache line.  Gauges (queued
  * events and bytes) are per-CPU deltas too: one CPU's part can be negative,
- * the sum cannot.  Ring memory and open files change only on open, close
- * and ring setup and are plain atomics.
+ * the sum cannot.  Ring memory changes only on ring setup and close, is
+ * not a bus's, and is a plain atomic.
  */
 #include <linux/kobject.h>
 #include <linux/sysfs.h>
