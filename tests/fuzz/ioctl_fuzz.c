@@ -36,7 +36,9 @@
  * Meanwhile (unless --no-race) other threads: reopen the slots with dup2()
  * of a fresh file onto the number, close them, toggle O_NONBLOCK, read
  * their /proc fdinfo; subscribe and unsubscribe random ids; and sit in
- * blocking read()/poll() that publishes (and SIGUSR1, for EINTR) wake.
+ * blocking read()/poll() that publishes (and SIGUSR1, for EINTR) wake;
+ * and now and then lower or restore the per-user subscription cap
+ * (max_user_subs), so subscribes race with its ENOSPC.
  *
  * Pass criteria: every call returns success or an errno the ABI documents
  * for it (README "Errors": EINVAL EFAULT EMSGSIZE ENOSPC ENOENT ENOTTY EBUSY
@@ -1927,7 +1929,35 @@ static void sub_valid(struct th *t, int fd)
 	quick_ioctl(t, fd, EVBUS_IOC_SUBSCRIBE, &s, "SUBSCRIBE");
 }
 
-/* Reopen, close, toggle O_NONBLOCK, read fdinfo. */
+/*
+ * The per-user subscription cap, squeezed and relaxed while everything
+ * else runs: subscribes then race with ENOSPC from max_user_subs (the
+ * fuzzer is one user).  The value found at start is put back at the end.
+ */
+#define USER_SUBS_PARAM	"/sys/module/evbus/parameters/max_user_subs"
+static char g_user_subs0[32];
+
+static void user_subs_set(const char *val)
+{
+	int fd = open(USER_SUBS_PARAM, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (write(fd, val, strlen(val)) < 0)
+		perror("ioctl-fuzz: max_user_subs");
+	close(fd);
+}
+
+static void user_subs_squeeze(struct th *t)
+{
+	static const char *const vals[] = { "1", "8", "64", "512" };
+
+	if (!g_user_subs0[0])
+		return;
+	user_subs_set(chance(t, 50) ? vals[rnd(t, 4)] : g_user_subs0);
+}
+
+/* Reopen, close, toggle O_NONBLOCK, read fdinfo, squeeze max_user_subs. */
 static void *reopen_main(void *arg)
 {
 	struct th *t = arg;
@@ -1980,6 +2010,8 @@ static void *reopen_main(void *arg)
 			ret = dup2(fd, slot_fd(i));
 			result(t, "dup2", ret, errno, 0);
 			close(fd);
+			if (chance(t, 3))
+				user_subs_squeeze(t);
 		} else if (r < 92) {
 			t->op = "fcntl";
 			if (slot_nonblock(i))
@@ -2300,6 +2332,15 @@ int main(int argc, char **argv)
 	g_max_payload = v.max_payload;
 	g_ring_max = v.ring_max;
 	g_max_subs = v.max_subs;
+	{
+		FILE *f = fopen(USER_SUBS_PARAM, "r");
+
+		if (f && !fgets(g_user_subs0, sizeof(g_user_subs0), f))
+			g_user_subs0[0] = 0;
+		if (f)
+			fclose(f);
+		g_user_subs0[strcspn(g_user_subs0, "\n")] = 0;
+	}
 
 	/* Slots live at high, fixed numbers nothing else gets. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < 256) {
@@ -2423,6 +2464,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < NSLOTS; i++)
 		close(slot_fd(i));
 	close(ctl);
+	if (g_user_subs0[0])
+		user_subs_set(g_user_subs0);
 
 	/* Every file is closed: the global gauges must come back (io_uring
 	 * drops its file references from a work item, so allow a moment). */
