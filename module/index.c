@@ -120,6 +120,7 @@ void evbus_index_destroy(struct evbus_index *idx)
 	kfree(idx->root);
 }
 
+/* The literal child of parent for segment s; caller holds rcu_read_lock(). */
 static struct evbus_node *evbus_child(struct evbus_index *idx,
 				      struct evbus_node *parent,
 				      const char *s, u32 len)
@@ -127,6 +128,19 @@ static struct evbus_node *evbus_child(struct evbus_index *idx,
 	struct evbus_node_key key = { .parent = parent, .seg = s, .len = len };
 
 	return rhashtable_lookup(&idx->children, &key, evbus_node_params);
+}
+
+/*
+ * The same for a writer: under index_lock no node can go, so the result
+ * stays valid after the lookup's own read section.
+ */
+static struct evbus_node *evbus_child_locked(struct evbus_index *idx,
+					     struct evbus_node *parent,
+					     const char *s, u32 len)
+{
+	struct evbus_node_key key = { .parent = parent, .seg = s, .len = len };
+
+	return rhashtable_lookup_fast(&idx->children, &key, evbus_node_params);
 }
 
 /* Drop one reference; unlink empty nodes up towards the root. */
@@ -153,7 +167,7 @@ static struct evbus_node *evbus_child_get(struct evbus_index *idx,
 	struct evbus_node *child;
 
 	child = star ? rcu_dereference_protected(n->star, true) :
-		       evbus_child(idx, n, s, len);
+		       evbus_child_locked(idx, n, s, len);
 	if (child)
 		return child;
 	child = evbus_node_alloc(n, s, len);
