@@ -97,10 +97,19 @@ LIB_TESTS := $(patsubst tests/lib/%.c,$(B)/ksft/lib_%,$(wildcard tests/lib/*.c))
 	$(B)/ksft/lib_cli $(B)/ksft/lib_pkgconfig $(B)/ksft/lib_pkgconfig_static
 
 $(B)/ksft/lib_%: tests/lib/%.c $(wildcard tests/lib/*.h) $(LIB_A) $(CLI_HELPERS) \
-		$(LIB_HDRS) $(KSFT)/kselftest_harness.h
+		$(LIB_HDRS) $(KSFT)/kselftest_harness.h $(B)/tests/lib/feat_defs.h
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) -I$(KSFT) -I$(REPO)/tests/lib -I$(REPO)/cli -I$(REPO)/module \
-		$(CFLAGS) -Wall -static -pthread $< $(CLI_HELPERS) $(LIB_A) $(LIB_LIBS) -o $@
+	$(CC) $(CPPFLAGS_ALL) -I$(KSFT) -I$(REPO)/tests/lib -I$(B)/tests/lib -I$(REPO)/cli \
+		-I$(REPO)/module $(CFLAGS) -Wall -static -pthread $< $(CLI_HELPERS) $(LIB_A) \
+		$(LIB_LIBS) -o $@
+
+# Every EVBUS_FEAT_* bit the uapi header defines, as FEAT_DEF(name) lines
+# straight from the preprocessor, for tests/lib/features.c.
+$(B)/tests/lib/feat_defs.h: uapi/linux/evbus.h userlib/lib.mk
+	@mkdir -p $(@D)
+	echo '#include <linux/evbus.h>' | $(CC) $(CPPFLAGS_ALL) -dM -E -x c - | \
+		sed -n 's/^#define \(EVBUS_FEAT_[A-Z0-9_]*\) .*/FEAT_DEF(\1)/p' | sort >$@.tmp
+	mv $@.tmp $@
 $(B)/ksft/lib_cli: tests/lib/cli_test.sh $(CLI)
 	@mkdir -p $(@D)
 	install -m 0755 $< $@
