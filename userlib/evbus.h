@@ -184,8 +184,9 @@ int evbus_prep_read_multishot(struct io_uring_sqe *sqe, int fd,
 			      unsigned int buf_group);
 
 /*
- * Walk the records of a buffer filled by read() or an io_uring read.  The
- * records handed out point into buf, which must outlive them.
+ * Walk the records of a buffer filled by read() or an io_uring read (the
+ * same walker evbus_read() uses).  The records handed out point into buf,
+ * which must outlive them.
  *	struct evbus_rec_iter it;
  *	const struct evbus_record *rec;
  *	evbus_records_init(&it, buf, cqe->res);

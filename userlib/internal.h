@@ -28,9 +28,7 @@ struct evbus {
 	unsigned int flags;	/* EVBUS_OPEN_* */
 	char *buf;		/* read() buffer */
 	size_t buf_size;
-	size_t buf_len;		/* bytes filled by the last read() */
-	size_t buf_off;		/* next record */
-	struct evbus_record rec; /* what evbus_read() hands out */
+	struct evbus_rec_iter it; /* over what the last read() filled in */
 	bool wake;		/* evbus_set_wake() watermark > 1: poll first */
 };
 
@@ -60,8 +58,5 @@ void *sys_calloc(size_t n, size_t size);
 void *sys_realloc(void *p, size_t size);
 void sys_free(void *p);
 long long sys_now_ms(void);
-
-/* read.c: decode one raw record; -EBADMSG if it is malformed. */
-int evbus_rec_decode(struct evbus_record *rec, const struct evbus_rec_hdr *h);
 
 #endif /* _EVBUS_INTERNAL_H */

@@ -101,7 +101,12 @@ $(B)/ksft/lib_%: tests/lib/%.c $(wildcard tests/lib/*.h) $(LIB_A) $(CLI_HELPERS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_ALL) -I$(KSFT) -I$(REPO)/tests/lib -I$(B)/tests/lib -I$(REPO)/cli \
 		-I$(REPO)/module $(CFLAGS) -Wall -static -pthread $< $(CLI_HELPERS) $(LIB_A) \
-		$(LIB_LIBS) -o $@
+		$(LIB_TEST_LDFLAGS) $(LIB_LIBS) -o $@
+
+# lib_single_source swaps the module's topic parser and the record walker
+# for its own wrappers (ld --wrap): the library must have no other copy.
+$(B)/ksft/lib_single_source: LIB_TEST_LDFLAGS := -Wl,--wrap=evbus_topic_parse \
+	-Wl,--wrap=evbus_pattern_parse -Wl,--wrap=evbus_records_next
 
 # Every EVBUS_FEAT_* bit the uapi header defines, as FEAT_DEF(name) lines
 # straight from the preprocessor, for tests/lib/features.c.

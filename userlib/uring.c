@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
 /*
  * io_uring helpers (LIBEVBUS_1.1): SQE preparation for publishing with
- * IORING_OP_URING_CMD and for reading, a probe, and a parser for the
- * buffers reads complete with.  Built against liburing 2.3, which predates
- * IORING_OP_READ_MULTISHOT; the opcode number comes from the kernel's
- * enum io_uring_op (6.7+).
+ * IORING_OP_URING_CMD and for reading, and a probe.  The buffers reads
+ * complete with are walked by records.c.  Built against liburing 2.3,
+ * which predates IORING_OP_READ_MULTISHOT; the opcode number comes from
+ * the kernel's enum io_uring_op (6.7+).
  *
  * Like the rest of the library: 0 or -errno, errno left alone.  liburing
  * calls that may allocate or make syscalls are wrapped to restore errno.
@@ -188,90 +188,4 @@ EVBUS_API int evbus_uring_probe(struct io_uring *ring, int fd)
 	}
 	uring_free_probe(probe);
 	return bits;
-}
-
-/* ---------------------------------------------------------------- parsing */
-
-EVBUS_API int evbus_records_init(struct evbus_rec_iter *it, const void *buf,
-				 size_t len)
-{
-	if (!it || (!buf && len))
-		return -EINVAL;
-	memset(it, 0, sizeof(*it));
-	it->buf = buf;
-	it->len = len;
-	return 0;
-}
-
-/*
- * The next record: 0 with *rec set, -ENODATA at the end of the buffer,
- * -EBADMSG (and the rest of the buffer dropped) for a malformed record.
- * Records must be 8-byte aligned in memory, as read() buffers from malloc()
- * or provided-buffer rings are.
- */
-EVBUS_API int evbus_records_next(struct evbus_rec_iter *it,
-				 const struct evbus_record **rec)
-{
-	if (!it || !rec)
-		return -EINVAL;
-	*rec = NULL;
-	if ((uintptr_t)it->buf & (EVBUS_REC_ALIGN - 1)) {
-		it->off = it->len;
-		return -EBADMSG;
-	}
-	for (;;) {
-		const struct evbus_rec_hdr *h;
-		size_t left = it->len - it->off;
-		int ret;
-
-		if (!left)
-			return -ENODATA;
-		h = (const void *)(it->buf + it->off);
-		if (!EVBUS_REC_OK(h, left)) {
-			it->off = it->len;
-			return -EBADMSG;
-		}
-		it->off += h->len;
-		if (h->kind == EVBUS_REC_PAD)
-			continue;
-		ret = evbus_rec_decode(&it->rec, h);
-		if (ret) {
-			it->off = it->len;
-			return ret;
-		}
-		*rec = &it->rec;
-		return 0;
-	}
-}
-
-/*
- * cb for every record in turn.  Returns the number of records handed to cb,
- * stopping early when cb returns nonzero: a positive value just stops (the
- * count includes that record), a negative one is returned as is.  -EBADMSG
- * for a malformed buffer, after cb saw every record before the bad one.
- */
-EVBUS_API int evbus_parse_records(const void *buf, size_t len,
-				  int (*cb)(const struct evbus_record *rec, void *arg),
-				  void *arg)
-{
-	const struct evbus_record *rec;
-	struct evbus_rec_iter it;
-	int n = 0, ret;
-
-	if (!cb)
-		return -EINVAL;
-	ret = evbus_records_init(&it, buf, len);
-	if (ret)
-		return ret;
-	while (!(ret = evbus_records_next(&it, &rec))) {
-		if (n == INT32_MAX)
-			return -EOVERFLOW;
-		n++;
-		ret = cb(rec, arg);
-		if (ret < 0)
-			return ret;
-		if (ret > 0)
-			return n;
-	}
-	return ret == -ENODATA ? n : ret;
 }
