@@ -141,11 +141,12 @@ int evbus_lib_version_minor(void);
 
 /* ====================== io_uring helpers (LIBEVBUS_1.1) ====================== */
 /*
- * Publishing and reading through io_uring with liburing: build with
- * `pkg-config --cflags --libs evbus`, which brings in -luring when linking
- * statically.  These functions only fill SQEs, probe and parse buffers;
- * the ring, submission and completions stay the caller's (liburing's).
- * See evbus_prep_publish(3), evbus_records_next(3) and evbus_uring_probe(3).
+ * Publishing and reading through io_uring with liburing.  These functions
+ * only fill SQEs, probe and parse buffers; the ring, submission and
+ * completions stay the caller's (liburing's).  libevbus itself does not
+ * link liburing: a program that uses these links -luring itself, as it
+ * calls liburing anyway.  See evbus_prep_publish(3), evbus_records_next(3)
+ * and evbus_uring_probe(3).
  *
  * Nothing here needs <liburing.h>: the liburing types are only pointed to.
  */

@@ -54,6 +54,9 @@ int sys_close(int fd);
 int sys_ioctl(int fd, unsigned long req, void *arg);
 ssize_t sys_read(int fd, void *buf, size_t len);
 int sys_poll_in(int fd, int timeout_ms);
+int sys_io_uring_setup(unsigned int entries, void *params);
+int sys_io_uring_register(int fd, unsigned int opcode, void *arg,
+			  unsigned int nr_args);
 void *sys_calloc(size_t n, size_t size);
 void *sys_realloc(void *p, size_t size);
 void sys_free(void *p);
