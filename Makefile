@@ -121,8 +121,9 @@ lint:
 	if grep -E 'warning:|error:' $$log; then echo "lint: warnings in the module build (W=1 C=2)"; exit 1; fi; \
 	echo "lint: module clean with W=1 and sparse (C=2)"
 
-check-host: $(HOST_TESTS)
+check-host: $(HOST_TESTS) $(LIB_SO) $(LIB_A)
 	tests/vm/scan-log-test
+	tests/lib/check-lib.sh $(LIB_SO) $(LIB_A) userlib/libevbus.map
 	$(B)/tests/topic_test
 	$(B)/tests/topic_fuzz_sa 200000
 

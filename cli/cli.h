@@ -49,5 +49,7 @@ void put_base64(FILE *f, const void *buf, size_t len);
 void put_text(FILE *f, const void *buf, size_t len);
 void put_record_json(FILE *f, const struct evbus_record *rec);
 void put_record_human(FILE *f, const struct evbus_record *rec);
+const char *feature_name(uint64_t bit);
+void put_features(FILE *f, uint64_t features);
 
 #endif /* EVBUS_CLI_H */

@@ -12,7 +12,6 @@
  * implements `version`.  Exit status: 0 ok, 1 runtime error, 2 usage error.
  */
 #include <getopt.h>
-#include <inttypes.h>
 #include <string.h>
 
 #include "cli.h"
@@ -31,33 +30,6 @@ static const char main_usage[] =
 "        show the library version and the kernel ABI and features\n"
 "\n"
 "'evbus COMMAND --help' describes a command; see also evbus(1).\n";
-
-static const struct {
-	uint64_t bit;
-	const char *name;
-} features[] = {
-	{ EVBUS_FEAT_PUBLISH, "publish" },
-	{ EVBUS_FEAT_BATCH, "batch" },
-	{ EVBUS_FEAT_WILDCARD, "wildcard" },
-	{ EVBUS_FEAT_DROP_NEWEST, "drop-newest" },
-	{ EVBUS_FEAT_NS_XLATE, "ns-xlate" },
-};
-
-static void print_features(uint64_t feat)
-{
-	uint64_t known = 0;
-	size_t i;
-
-	printf("features:     0x%" PRIx64, feat);
-	for (i = 0; i < sizeof(features) / sizeof(features[0]); i++) {
-		known |= features[i].bit;
-		if (feat & features[i].bit)
-			printf(" %s", features[i].name);
-	}
-	if (feat & ~known)
-		printf(" (unknown: 0x%" PRIx64 ")", feat & ~known);
-	putchar('\n');
-}
 
 int cmd_version(int argc, char **argv)
 {
@@ -84,7 +56,9 @@ int cmd_version(int argc, char **argv)
 		return cli_errno_exit("EVBUS_IOC_VERSION", ret);
 	printf("kernel ABI:   %u%s\n", v.abi_version,
 	       v.abi_version == EVBUS_ABI_VERSION ? "" : " (differs from the library's)");
-	print_features(v.features);
+	fputs("features:     ", stdout);
+	put_features(stdout, v.features);
+	putchar('\n');
 	printf("max_payload:  %u bytes\n", v.max_payload);
 	printf("max_subs:     %u per file\n", v.max_subs);
 	printf("ring_default: %u bytes\n", v.ring_default);

@@ -217,3 +217,42 @@ void put_record_human(FILE *f, const struct evbus_record *rec)
 	put_text(f, rec->payload, rec->payload_len);
 	fputc('\n', f);
 }
+
+/*
+ * The name of one EVBUS_FEAT_* bit from the uapi header's one table
+ * (EVBUS_FEAT_NAMES, beside the bits), or NULL.  A bit named twice does
+ * not compile (a duplicate case).
+ */
+const char *feature_name(uint64_t bit)
+{
+	switch (bit) {
+#define FEATURE_CASE(feat, name) case feat: return name;
+	EVBUS_FEAT_NAMES(FEATURE_CASE)
+#undef FEATURE_CASE
+	}
+	return NULL;
+}
+
+/*
+ * Feature bits as "0x1f publish batch ...".  Bits a newer module reports
+ * and this header does not name come last, as "(unknown: 0x...)".
+ */
+void put_features(FILE *f, uint64_t features)
+{
+	uint64_t unknown = 0;
+	unsigned int i;
+
+	fprintf(f, "0x%" PRIx64, features);
+	for (i = 0; i < 64; i++) {
+		uint64_t bit = 1ULL << i;
+
+		if (!(features & bit))
+			continue;
+		if (feature_name(bit))
+			fprintf(f, " %s", feature_name(bit));
+		else
+			unknown |= bit;
+	}
+	if (unknown)
+		fprintf(f, " (unknown: 0x%" PRIx64 ")", unknown);
+}

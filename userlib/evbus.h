@@ -141,11 +141,12 @@ int evbus_lib_version_minor(void);
 
 /* ====================== io_uring helpers (LIBEVBUS_1.1) ====================== */
 /*
- * Publishing and reading through io_uring with liburing: build with
- * `pkg-config --cflags --libs evbus`, which brings in -luring when linking
- * statically.  These functions only fill SQEs, probe and parse buffers;
- * the ring, submission and completions stay the caller's (liburing's).
- * See evbus_prep_publish(3), evbus_records_next(3) and evbus_uring_probe(3).
+ * Publishing and reading through io_uring with liburing.  These functions
+ * only fill SQEs, probe and parse buffers; the ring, submission and
+ * completions stay the caller's (liburing's).  libevbus itself does not
+ * link liburing: a program that uses these links -luring itself, as it
+ * calls liburing anyway.  See evbus_prep_publish(3), evbus_records_next(3)
+ * and evbus_uring_probe(3).
  *
  * Nothing here needs <liburing.h>: the liburing types are only pointed to.
  */
@@ -184,8 +185,9 @@ int evbus_prep_read_multishot(struct io_uring_sqe *sqe, int fd,
 			      unsigned int buf_group);
 
 /*
- * Walk the records of a buffer filled by read() or an io_uring read.  The
- * records handed out point into buf, which must outlive them.
+ * Walk the records of a buffer filled by read() or an io_uring read (the
+ * same walker evbus_read() uses).  The records handed out point into buf,
+ * which must outlive them.
  *	struct evbus_rec_iter it;
  *	const struct evbus_record *rec;
  *	evbus_records_init(&it, buf, cqe->res);

@@ -28,9 +28,7 @@ struct evbus {
 	unsigned int flags;	/* EVBUS_OPEN_* */
 	char *buf;		/* read() buffer */
 	size_t buf_size;
-	size_t buf_len;		/* bytes filled by the last read() */
-	size_t buf_off;		/* next record */
-	struct evbus_record rec; /* what evbus_read() hands out */
+	struct evbus_rec_iter it; /* over what the last read() filled in */
 	bool wake;		/* evbus_set_wake() watermark > 1: poll first */
 };
 
@@ -56,12 +54,12 @@ int sys_close(int fd);
 int sys_ioctl(int fd, unsigned long req, void *arg);
 ssize_t sys_read(int fd, void *buf, size_t len);
 int sys_poll_in(int fd, int timeout_ms);
+int sys_io_uring_setup(unsigned int entries, void *params);
+int sys_io_uring_register(int fd, unsigned int opcode, void *arg,
+			  unsigned int nr_args);
 void *sys_calloc(size_t n, size_t size);
 void *sys_realloc(void *p, size_t size);
 void sys_free(void *p);
 long long sys_now_ms(void);
-
-/* read.c: decode one raw record; -EBADMSG if it is malformed. */
-int evbus_rec_decode(struct evbus_record *rec, const struct evbus_rec_hdr *h);
 
 #endif /* _EVBUS_INTERNAL_H */

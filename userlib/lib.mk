@@ -15,9 +15,11 @@ LIB_HDRS := $(wildcard userlib/*.h) uapi/linux/evbus.h
 # The module's topic parser is pure C: the library checks topics with it.
 LIB_KSRCS := module/topic.c
 LIB_DEPS := $(LIB_HDRS) module/topic.h userlib/lib.mk
-# The io_uring helpers (userlib/uring.c) need liburing: libevbus.so links
-# liburing.so.2, static users add -luring (evbus.pc: Requires.private).
-LIB_LIBS := -luring
+# The io_uring helpers (userlib/uring.c) take liburing's types from
+# <liburing.h> but call nothing in it: libevbus.so does not link liburing
+# (tests/lib/check-lib.sh checks), and neither do its static users.  Programs
+# that use liburing themselves (the io_uring tests and examples) add it.
+URING_LIBS := -luring
 
 lib_objs = $(patsubst userlib/%.c,$(B)/lib/$(1)/%.o,$(LIB_SRCS)) $(B)/lib/$(1)/ktopic.o
 lib_ver = $(word $(1),$(subst ., ,$(LIB_VERSION)))
@@ -41,7 +43,7 @@ $(B)/lib/static/ktopic.o: $(LIB_KSRCS) $(LIB_DEPS)
 $(LIB_SO): $(call lib_objs,pic) userlib/libevbus.map
 	$(CC) $(CFLAGS) -shared -Wl,-soname,libevbus.so.$(LIB_MAJOR) \
 		-Wl,--version-script=userlib/libevbus.map -Wl,--no-undefined \
-		-o $@ $(filter %.o,$^) $(LIB_LIBS)
+		-o $@ $(filter %.o,$^)
 	ln -sfn libevbus.so.$(LIB_VERSION) $(B)/lib/libevbus.so.$(LIB_MAJOR)
 	ln -sfn libevbus.so.$(LIB_MAJOR) $(B)/lib/libevbus.so
 $(LIB_A): $(call lib_objs,static)
@@ -87,8 +89,8 @@ MAN_PAGES := $(MAN3) $(MAN7) $(MAN1)
 STAGE := $(B)/stage
 STAGE_PC := $(STAGE)/usr/lib/pkgconfig/evbus.pc
 PKG_CONFIG ?= pkg-config
-# The system's own .pc files come after the stage's, for Requires.private:
-# liburing (its -L gets the sysroot prefix too, a harmless missing directory).
+# The system's own .pc files come after the stage's, for any Requires of
+# evbus.pc (their -L gets the sysroot prefix too, a harmless missing directory).
 stage_pkg_config = PKG_CONFIG_SYSROOT_DIR=$(STAGE) \
 	PKG_CONFIG_LIBDIR=$(STAGE)/usr/lib/pkgconfig:$$($(PKG_CONFIG) --variable pc_path pkg-config) \
 	PKG_CONFIG_PATH= $(PKG_CONFIG)
@@ -97,10 +99,24 @@ LIB_TESTS := $(patsubst tests/lib/%.c,$(B)/ksft/lib_%,$(wildcard tests/lib/*.c))
 	$(B)/ksft/lib_cli $(B)/ksft/lib_pkgconfig $(B)/ksft/lib_pkgconfig_static
 
 $(B)/ksft/lib_%: tests/lib/%.c $(wildcard tests/lib/*.h) $(LIB_A) $(CLI_HELPERS) \
-		$(LIB_HDRS) $(KSFT)/kselftest_harness.h
+		$(LIB_HDRS) $(KSFT)/kselftest_harness.h $(B)/tests/lib/feat_defs.h
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) -I$(KSFT) -I$(REPO)/tests/lib -I$(REPO)/cli -I$(REPO)/module \
-		$(CFLAGS) -Wall -static -pthread $< $(CLI_HELPERS) $(LIB_A) $(LIB_LIBS) -o $@
+	$(CC) $(CPPFLAGS_ALL) -I$(KSFT) -I$(REPO)/tests/lib -I$(B)/tests/lib -I$(REPO)/cli \
+		-I$(REPO)/module $(CFLAGS) -Wall -static -pthread $< $(CLI_HELPERS) $(LIB_A) \
+		$(LIB_TEST_LDFLAGS) $(URING_LIBS) -o $@
+
+# lib_single_source swaps the module's topic parser and the record walker
+# for its own wrappers (ld --wrap): the library must have no other copy.
+$(B)/ksft/lib_single_source: LIB_TEST_LDFLAGS := -Wl,--wrap=evbus_topic_parse \
+	-Wl,--wrap=evbus_pattern_parse -Wl,--wrap=evbus_records_next
+
+# Every EVBUS_FEAT_* bit the uapi header defines, as FEAT_DEF(name) lines
+# straight from the preprocessor, for tests/lib/features.c.
+$(B)/tests/lib/feat_defs.h: uapi/linux/evbus.h userlib/lib.mk
+	@mkdir -p $(@D)
+	echo '#include <linux/evbus.h>' | $(CC) $(CPPFLAGS_ALL) -dM -E -x c - | \
+		sed -n 's/^#define \(EVBUS_FEAT_[A-Z0-9_]*\) .*/FEAT_DEF(\1)/p' | sort >$@.tmp
+	mv $@.tmp $@
 $(B)/ksft/lib_cli: tests/lib/cli_test.sh $(CLI)
 	@mkdir -p $(@D)
 	install -m 0755 $< $@
@@ -126,7 +142,7 @@ EXAMPLES := $(patsubst userlib/examples/%.c,$(B)/examples/%,$(wildcard userlib/e
 
 $(B)/examples/%: userlib/examples/%.c $(LIB_A) $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) -static $< $(LIB_A) $(LIB_LIBS) -o $@
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) -static $< $(LIB_A) $(URING_LIBS) -o $@
 examples: $(EXAMPLES)
 
 lib-tests: $(LIB_TESTS) examples

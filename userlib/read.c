@@ -9,73 +9,19 @@
  * then doubled, up to EVBUS_READ_BUF_MAX, which holds the largest record
  * the module can ever produce.
  */
-#include <string.h>
-
 #include "internal.h"
 
 /*
- * Fill in rec from the raw record h; -EBADMSG if it is malformed.  Shared
- * by evbus_read() and the io_uring buffer iterator (uring.c).
+ * Take the next record from the buffer with the library's one record
+ * walker (records.c).  Returns 0 with *rec set, -EAGAIN when the buffer is
+ * used up, -EBADMSG (and drops the rest of the buffer) when the record is
+ * not well formed.
  */
-int evbus_rec_decode(struct evbus_record *rec, const struct evbus_rec_hdr *h)
+static int evbus_next(struct evbus *bus, const struct evbus_record **rec)
 {
-	memset(rec, 0, sizeof(*rec));
-	rec->kind = h->kind;
-	rec->len = h->len;
-	rec->hdr = h;
+	int ret = evbus_records_next(&bus->it, rec);
 
-	if (h->kind == EVBUS_REC_EVENT) {
-		const struct evbus_event *ev = (const void *)h;
-		uint64_t need;
-
-		if (h->hdr_len < sizeof(*ev) || h->len < sizeof(*ev))
-			return -EBADMSG;
-		need = (uint64_t)h->hdr_len + EVBUS_ALIGN((uint64_t)ev->topic_len + 1) +
-		       ev->payload_len;
-		if (need > h->len || ev->topic_len > EVBUS_TOPIC_MAX ||
-		    EVBUS_EVENT_TOPIC(ev)[ev->topic_len] != '\0')
-			return -EBADMSG;
-		rec->event = ev;
-		rec->topic = EVBUS_EVENT_TOPIC(ev);
-		rec->topic_len = ev->topic_len;
-		rec->payload = EVBUS_EVENT_PAYLOAD(ev);
-		rec->payload_len = ev->payload_len;
-	} else if (h->kind == EVBUS_REC_LAGGED) {
-		if (h->hdr_len < sizeof(struct evbus_lagged) ||
-		    h->len < sizeof(struct evbus_lagged))
-			return -EBADMSG;
-		rec->lagged = (const void *)h;
-	}
-	return 0;
-}
-
-/*
- * Take the next record from the buffer.  Returns 0 with bus->rec filled,
- * -EAGAIN when the buffer is used up, -EBADMSG (and drops the rest of the
- * buffer) when the record is not well formed.
- */
-static int evbus_next(struct evbus *bus)
-{
-	for (;;) {
-		const struct evbus_rec_hdr *h;
-		size_t left = bus->buf_len - bus->buf_off;
-		int ret;
-
-		if (!left)
-			return -EAGAIN;
-		h = (const void *)(bus->buf + bus->buf_off);
-		if (!EVBUS_REC_OK(h, left)) {
-			bus->buf_off = bus->buf_len;
-			return -EBADMSG;
-		}
-		bus->buf_off += h->len;
-		if (h->kind == EVBUS_REC_PAD)
-			continue;
-		ret = evbus_rec_decode(&bus->rec, h);
-		if (ret)
-			bus->buf_off = bus->buf_len;
-		return ret;
-	}
+	return ret == -ENODATA ? -EAGAIN : ret;
 }
 
 static int evbus_grow(struct evbus *bus)
@@ -101,8 +47,7 @@ static int evbus_fill(struct evbus *bus)
 	ssize_t n;
 	int ret;
 
-	bus->buf_len = 0;
-	bus->buf_off = 0;
+	evbus_records_init(&bus->it, NULL, 0);
 	if (!bus->buf) {
 		bus->buf = sys_calloc(1, bus->buf_size);
 		if (!bus->buf)
@@ -120,8 +65,7 @@ static int evbus_fill(struct evbus *bus)
 		return (int)n;
 	if (n == 0)
 		return -EIO;	/* read() never returns 0 for a non-empty buffer */
-	bus->buf_len = (size_t)n;
-	return 0;
+	return evbus_records_init(&bus->it, bus->buf, (size_t)n);
 }
 
 /* Wait until readable or the deadline (ms on the monotonic clock, -1: none). */
@@ -157,7 +101,7 @@ EVBUS_API int evbus_read(struct evbus *bus, const struct evbus_record **rec,
 		deadline = sys_now_ms() + timeout_ms;
 
 	for (;;) {
-		ret = evbus_next(bus);
+		ret = evbus_next(bus, rec);
 		if (ret != -EAGAIN)
 			break;
 		/*
@@ -180,6 +124,7 @@ EVBUS_API int evbus_read(struct evbus *bus, const struct evbus_record **rec,
 		if (ret)
 			break;
 	}
-	*rec = ret ? NULL : &bus->rec;
+	if (ret)
+		*rec = NULL;
 	return ret;
 }

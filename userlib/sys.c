@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 
 #include "internal.h"
 
@@ -85,6 +86,33 @@ int sys_poll_in(int fd, int timeout_ms)
 		ret = -EPIPE;	/* POLLHUP: the device is going away */
 	errno = saved;
 	return ret;
+}
+
+/*
+ * io_uring_setup(2) and io_uring_register(2), made directly: libevbus does
+ * not link liburing.  params is a struct io_uring_params.
+ */
+int sys_io_uring_setup(unsigned int entries, void *params)
+{
+	int saved = errno;
+	long ret = syscall(__NR_io_uring_setup, entries, params);
+
+	if (ret < 0)
+		ret = -errno;
+	errno = saved;
+	return (int)ret;
+}
+
+int sys_io_uring_register(int fd, unsigned int opcode, void *arg,
+			  unsigned int nr_args)
+{
+	int saved = errno;
+	long ret = syscall(__NR_io_uring_register, fd, opcode, arg, nr_args);
+
+	if (ret < 0)
+		ret = -errno;
+	errno = saved;
+	return (int)ret;
 }
 
 void *sys_calloc(size_t n, size_t size)

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
 /*
  * io_uring helpers (LIBEVBUS_1.1): SQE preparation for publishing with
- * IORING_OP_URING_CMD and for reading, a probe, and a parser for the
- * buffers reads complete with.  Built against liburing 2.3, which predates
- * IORING_OP_READ_MULTISHOT; the opcode number comes from the kernel's
- * enum io_uring_op (6.7+).
+ * IORING_OP_URING_CMD and for reading, and a probe.  The buffers reads
+ * complete with are walked by records.c.
  *
- * Like the rest of the library: 0 or -errno, errno left alone.  liburing
- * calls that may allocate or make syscalls are wrapped to restore errno.
+ * libevbus does not link liburing, so that programs which never use
+ * io_uring do not load it: <liburing.h> only provides the types (struct
+ * io_uring_sqe, struct io_uring) and static inline helpers, and the probe
+ * makes its two syscalls itself (sys.c).  Built against liburing 2.3, which
+ * predates IORING_OP_READ_MULTISHOT; the opcode number comes from the
+ * kernel's enum io_uring_op (6.7+).
+ *
+ * Like the rest of the library: 0 or -errno, errno left alone.
  */
 #include <stddef.h>
 #include <string.h>
@@ -109,38 +113,66 @@ EVBUS_API int evbus_prep_read_multishot(struct io_uring_sqe *sqe, int fd,
 
 /* ---------------------------------------------------------------- probing */
 
-static int uring_init(struct io_uring *ring)
-{
-	int saved = errno, ret;
+#ifndef IORING_REGISTER_USE_REGISTERED_RING
+/* include/uapi/linux/io_uring.h (6.3+), newer than liburing 2.3 */
+#define IORING_REGISTER_USE_REGISTERED_RING	(1U << 31)
+#endif
 
-	ret = io_uring_queue_init(2, ring, 0);
-	errno = saved;
+/* Room for every opcode a probe can report (the kernel caps it at its last). */
+#define EVBUS_PROBE_OPS		256
+
+union evbus_probe {
+	struct io_uring_probe p;
+	unsigned char room[sizeof(struct io_uring_probe) +
+			   EVBUS_PROBE_OPS * sizeof(struct io_uring_probe_op)];
+};
+
+/*
+ * IORING_REGISTER_PROBE on an io_uring fd (or registered ring index, with
+ * IORING_REGISTER_USE_REGISTERED_RING in op): 0, or -ENOSYS when the
+ * kernel cannot probe (before 5.6: no IORING_REGISTER_PROBE, no OP_READ).
+ */
+static int evbus_register_probe(int ring_fd, unsigned int op,
+				union evbus_probe *probe)
+{
+	memset(probe, 0, sizeof(*probe));
+	if (sys_io_uring_register(ring_fd, op, probe, EVBUS_PROBE_OPS) < 0)
+		return -ENOSYS;
+	return 0;
+}
+
+/*
+ * The caller's ring is asked through its fd, or through its registered
+ * index once liburing has closed the fd (io_uring_close_ring_fd(),
+ * liburing 2.4 and later).
+ */
+static int evbus_ring_probe(struct io_uring *ring, union evbus_probe *probe)
+{
+	if (ring->ring_fd >= 0)
+		return evbus_register_probe(ring->ring_fd, IORING_REGISTER_PROBE,
+					    probe);
+	return evbus_register_probe(ring->enter_ring_fd,
+				    IORING_REGISTER_PROBE |
+				    IORING_REGISTER_USE_REGISTERED_RING, probe);
+}
+
+/*
+ * A ring of our own: set up with io_uring_setup(2), never mapped, closed
+ * again.  Setting it up is what fails when io_uring is missing (-ENOSYS)
+ * or not allowed (-EPERM).
+ */
+static int evbus_own_probe(union evbus_probe *probe)
+{
+	struct io_uring_params params;
+	int fd, ret;
+
+	memset(&params, 0, sizeof(params));
+	fd = sys_io_uring_setup(2, &params);
+	if (fd < 0)
+		return fd;
+	ret = evbus_register_probe(fd, IORING_REGISTER_PROBE, probe);
+	sys_close(fd);
 	return ret;
-}
-
-static void uring_exit(struct io_uring *ring)
-{
-	int saved = errno;
-
-	io_uring_queue_exit(ring);
-	errno = saved;
-}
-
-static struct io_uring_probe *uring_get_probe(struct io_uring *ring)
-{
-	int saved = errno;
-	struct io_uring_probe *p = io_uring_get_probe_ring(ring);
-
-	errno = saved;
-	return p;
-}
-
-static void uring_free_probe(struct io_uring_probe *p)
-{
-	int saved = errno;
-
-	io_uring_free_probe(p);
-	errno = saved;
 }
 
 /*
@@ -153,8 +185,7 @@ static void uring_free_probe(struct io_uring_probe *p)
 EVBUS_API int evbus_uring_probe(struct io_uring *ring, int fd)
 {
 	uint64_t features = EVBUS_FEAT_URING_CMD | EVBUS_FEAT_NOWAIT_READ;
-	struct io_uring_probe *probe;
-	struct io_uring tmp;
+	union evbus_probe probe;
 	int bits = 0, ret;
 
 	if (fd >= 0) {
@@ -166,112 +197,18 @@ EVBUS_API int evbus_uring_probe(struct io_uring *ring, int fd)
 			return ret;
 		features = v.features;
 	}
-	if (!ring) {
-		ret = uring_init(&tmp);
-		if (ret)
-			return ret;
-	}
-	probe = uring_get_probe(ring ? ring : &tmp);
-	if (!ring)
-		uring_exit(&tmp);
-	if (!probe)
-		return -ENOSYS;	/* before 5.6: no IORING_REGISTER_PROBE, no OP_READ */
-
-	if ((features & EVBUS_FEAT_URING_CMD) &&
-	    io_uring_opcode_supported(probe, IORING_OP_URING_CMD))
-		bits |= EVBUS_URING_CAN_PUBLISH;
-	if ((features & EVBUS_FEAT_NOWAIT_READ) &&
-	    io_uring_opcode_supported(probe, IORING_OP_READ)) {
-		bits |= EVBUS_URING_CAN_READ;
-		if (io_uring_opcode_supported(probe, IORING_OP_READ_MULTISHOT))
-			bits |= EVBUS_URING_CAN_READ_MULTISHOT;
-	}
-	uring_free_probe(probe);
-	return bits;
-}
-
-/* ---------------------------------------------------------------- parsing */
-
-EVBUS_API int evbus_records_init(struct evbus_rec_iter *it, const void *buf,
-				 size_t len)
-{
-	if (!it || (!buf && len))
-		return -EINVAL;
-	memset(it, 0, sizeof(*it));
-	it->buf = buf;
-	it->len = len;
-	return 0;
-}
-
-/*
- * The next record: 0 with *rec set, -ENODATA at the end of the buffer,
- * -EBADMSG (and the rest of the buffer dropped) for a malformed record.
- * Records must be 8-byte aligned in memory, as read() buffers from malloc()
- * or provided-buffer rings are.
- */
-EVBUS_API int evbus_records_next(struct evbus_rec_iter *it,
-				 const struct evbus_record **rec)
-{
-	if (!it || !rec)
-		return -EINVAL;
-	*rec = NULL;
-	if ((uintptr_t)it->buf & (EVBUS_REC_ALIGN - 1)) {
-		it->off = it->len;
-		return -EBADMSG;
-	}
-	for (;;) {
-		const struct evbus_rec_hdr *h;
-		size_t left = it->len - it->off;
-		int ret;
-
-		if (!left)
-			return -ENODATA;
-		h = (const void *)(it->buf + it->off);
-		if (!EVBUS_REC_OK(h, left)) {
-			it->off = it->len;
-			return -EBADMSG;
-		}
-		it->off += h->len;
-		if (h->kind == EVBUS_REC_PAD)
-			continue;
-		ret = evbus_rec_decode(&it->rec, h);
-		if (ret) {
-			it->off = it->len;
-			return ret;
-		}
-		*rec = &it->rec;
-		return 0;
-	}
-}
-
-/*
- * cb for every record in turn.  Returns the number of records handed to cb,
- * stopping early when cb returns nonzero: a positive value just stops (the
- * count includes that record), a negative one is returned as is.  -EBADMSG
- * for a malformed buffer, after cb saw every record before the bad one.
- */
-EVBUS_API int evbus_parse_records(const void *buf, size_t len,
-				  int (*cb)(const struct evbus_record *rec, void *arg),
-				  void *arg)
-{
-	const struct evbus_record *rec;
-	struct evbus_rec_iter it;
-	int n = 0, ret;
-
-	if (!cb)
-		return -EINVAL;
-	ret = evbus_records_init(&it, buf, len);
+	ret = ring ? evbus_ring_probe(ring, &probe) : evbus_own_probe(&probe);
 	if (ret)
 		return ret;
-	while (!(ret = evbus_records_next(&it, &rec))) {
-		if (n == INT32_MAX)
-			return -EOVERFLOW;
-		n++;
-		ret = cb(rec, arg);
-		if (ret < 0)
-			return ret;
-		if (ret > 0)
-			return n;
+
+	if ((features & EVBUS_FEAT_URING_CMD) &&
+	    io_uring_opcode_supported(&probe.p, IORING_OP_URING_CMD))
+		bits |= EVBUS_URING_CAN_PUBLISH;
+	if ((features & EVBUS_FEAT_NOWAIT_READ) &&
+	    io_uring_opcode_supported(&probe.p, IORING_OP_READ)) {
+		bits |= EVBUS_URING_CAN_READ;
+		if (io_uring_opcode_supported(&probe.p, IORING_OP_READ_MULTISHOT))
+			bits |= EVBUS_URING_CAN_READ_MULTISHOT;
 	}
-	return ret == -ENODATA ? n : ret;
+	return bits;
 }

@@ -142,6 +142,24 @@ t_version_reports_library_and_kernel_abi() {
 	grep -qE '^max_payload: *[0-9]+' "$tmp/v" || die "no limits"
 }
 
+# Every bit the module reports gets its name from linux/evbus.h's one table.
+t_version_names_every_feature() {
+	need_device
+	local line hex names bits=0 b
+	"$EVBUS" version >"$tmp/v" || die "exit $?"
+	line=$(grep -E '^features:' "$tmp/v") || die "no features line: $(cat "$tmp/v")"
+	! grep -q unknown <<<"$line" || die "a feature without a name: $line"
+	read -r _ hex names <<<"$line"
+	for ((b = 0; b < 64; b++)); do
+		(( (hex >> b) & 1 )) && bits=$((bits + 1))
+	done
+	expect_eq "$bits" "$(wc -w <<<"$names")" "one name per bit set in $hex"
+	for b in 5:uring-cmd 6:nowait-read 7:ring-wake; do
+		(( (hex >> ${b%%:*}) & 1 )) || continue
+		grep -qw -- "${b#*:}" <<<"$names" || die "bit ${b%%:*} is not '${b#*:}': $line"
+	done
+}
+
 t_json_event_from_another_process() {
 	need_device
 	sub_start s --json --count 1 "$T.json.>"

@@ -79,4 +79,26 @@ static inline pid_t lt_publish_later(const char *topic, const char *text,
 	_exit(ret ? 1 : 0);
 }
 
+/*
+ * Write an event record as read() returns it at buf (8-byte aligned):
+ * header, topic and payload, every other field zero.  Returns its length.
+ */
+static inline size_t lt_put_event(void *buf, const char *topic,
+				  const void *payload, size_t plen)
+{
+	struct evbus_event *ev = buf;
+	size_t tlen = strlen(topic);
+	size_t len = sizeof(*ev) + EVBUS_ALIGN(tlen + 1) + EVBUS_ALIGN(plen);
+
+	memset(buf, 0, len);
+	ev->hdr.len = len;
+	ev->hdr.kind = EVBUS_REC_EVENT;
+	ev->hdr.hdr_len = sizeof(*ev);
+	ev->topic_len = tlen;
+	ev->payload_len = plen;
+	memcpy((char *)EVBUS_EVENT_TOPIC(ev), topic, tlen);
+	memcpy((char *)EVBUS_EVENT_PAYLOAD(ev), payload, plen);
+	return len;
+}
+
 #endif /* EVBUS_LIB_TEST_H */

@@ -677,6 +677,40 @@ TEST(probe_reports_what_works)
 	evbus_close(bus);
 }
 
+#ifndef IORING_FEAT_REG_REG_RING
+#define IORING_FEAT_REG_REG_RING	(1U << 13)	/* 6.3+, not in liburing 2.3 */
+#endif
+
+/*
+ * A ring whose fd liburing has closed (io_uring_close_ring_fd(), liburing
+ * 2.4, on kernels with IORING_FEAT_REG_REG_RING) is probed through its
+ * registered index: the library makes the register syscall itself.
+ */
+TEST(probe_through_a_registered_ring_without_its_fd)
+{
+	struct io_uring ring;
+	struct evbus *bus;
+	int caps;
+
+	LT_OPEN(bus, 0);
+	caps = evbus_uring_probe(NULL, evbus_fd(bus));
+	ASSERT_LE(0, caps) TH_LOG("probe: %s", strerror(-caps));
+	open_ring(_metadata, &ring, 4);
+	if (!(ring.features & IORING_FEAT_REG_REG_RING)) {
+		TH_LOG("no IORING_FEAT_REG_REG_RING in this kernel (before 6.3): "
+		       "only the ring's fd is probed");
+		EXPECT_EQ(caps, evbus_uring_probe(&ring, evbus_fd(bus)));
+	} else {
+		ASSERT_EQ(1, io_uring_register_ring_fd(&ring));
+		/* What io_uring_close_ring_fd() does. */
+		ASSERT_EQ(0, close(ring.ring_fd));
+		ring.ring_fd = -1;
+		EXPECT_EQ(caps, evbus_uring_probe(&ring, evbus_fd(bus)));
+	}
+	io_uring_queue_exit(&ring);
+	evbus_close(bus);
+}
+
 /* --------------------------------------- same records, either way round */
 
 TEST(records_match_between_ioctl_read_and_io_uring)

@@ -212,6 +212,21 @@ struct evbus_uring_cmd {
 #define EVBUS_FEAT_RING_WAKE	(1ULL << 7)	/* EVBUS_RING_WAKE coalescing */
 
 /*
+ * The name of every EVBUS_FEAT_* bit, for tools that print them: a new bit
+ * gets its name here, beside its definition.  EVBUS_FEAT_NAMES(X) expands
+ * to X(EVBUS_FEAT_..., "name") once per bit, in bit order.
+ */
+#define EVBUS_FEAT_NAMES(X)						\
+	X(EVBUS_FEAT_PUBLISH,		"publish")			\
+	X(EVBUS_FEAT_BATCH,		"batch")			\
+	X(EVBUS_FEAT_WILDCARD,		"wildcard")			\
+	X(EVBUS_FEAT_DROP_NEWEST,	"drop-newest")			\
+	X(EVBUS_FEAT_NS_XLATE,		"ns-xlate")			\
+	X(EVBUS_FEAT_URING_CMD,		"uring-cmd")			\
+	X(EVBUS_FEAT_NOWAIT_READ,	"nowait-read")			\
+	X(EVBUS_FEAT_RING_WAKE,		"ring-wake")
+
+/*
  * Records returned by read().  Every record starts with struct
  * evbus_rec_hdr; len covers the whole record including padding and is a
  * multiple of 8, so records can be walked with EVBUS_REC_NEXT().  The same
