@@ -98,6 +98,53 @@ static inline int evt_stats(int fd, struct evbus_stats *st)
 	return ioctl(fd, EVBUS_IOC_STATS, st) ? -errno : 0;
 }
 
+/* Module parameters (root may change them at run time). */
+#define EVT_PARAM_DIR	"/sys/module/evbus/parameters/"
+
+/* Read parameter name as a number: 0, or -errno (-ENOENT: no such param). */
+static inline int evt_param_get(const char *name, unsigned long long *val)
+{
+	char path[128], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), EVT_PARAM_DIR "%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	buf[n] = 0;
+	*val = strtoull(buf, NULL, 0);
+	return 0;
+}
+
+/* Write parameter name: 0, or -errno (the module's validation, -ENOENT). */
+static inline int evt_param_set(const char *name, unsigned long long val)
+{
+	char path[128], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), EVT_PARAM_DIR "%s", name);
+	snprintf(buf, sizeof(buf), "%llu", val);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, buf, strlen(buf));
+	n = n < 0 ? -errno : 0;
+	close(fd);
+	return n;
+}
+
+static inline int evt_version(int fd, struct evbus_version *v)
+{
+	memset(v, 0, sizeof(*v));
+	return ioctl(fd, EVBUS_IOC_VERSION, v) ? -errno : 0;
+}
+
 /* Walk the records in buf[0..len); returns the number of records. */
 #define evt_for_each_rec(h, buf, len, left)				\
 	for (left = (len), h = (struct evbus_rec_hdr *)(buf);		\
