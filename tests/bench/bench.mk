@@ -121,6 +121,7 @@ scaling_accel = $(if $(EVBUS_VM_ACCEL),$(EVBUS_VM_ACCEL),$(shell [ -w /dev/kvm ]
 # say which).
 bench-scaling: deps module $(BENCH_OUT)/scaling
 	@rm -rf $(BENCH_OUT)/scaling-run
+	@awk -v n="$$(nproc)" '{ if ($$1 > 0.5) printf "bench-scaling: warning: host load average %s on %d CPUs: the vCPUs compete with it, the ratios will be low and noisy\n", $$1, n }' /proc/loadavg >&2
 	@rc=0; \
 	$(scaling_vm) --timeout 3600 -- $(REPO)/tests/bench/run-scaling $(scaling_args) \
 		--reps $(SCALING_REPS) --secs $(SCALING_SECS) \
