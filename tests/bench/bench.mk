@@ -91,7 +91,9 @@ bench-smoke: deps module $(BENCH_OUT)/fanout
 #
 #   make bench-scaling        boot with 2 vCPUs (MTTCG, or KVM where it works),
 #                             no icount; 1 and 2 publishers on disjoint topics
-#                             and 1 and 2 getppid() loops, SCALING_REPS
+#                             (one subscriber each, wake-ups coalesced: see
+#                             tests/bench/scaling.c) and 1 and 2 getppid()
+#                             loops, SCALING_REPS
 #                             interleaved repetitions of SCALING_SECS each;
 #                             results/bench/scaling.json and scaling.md
 #   make bench-scaling-smoke  the same pipeline, 1 repetition of 0.2 s, in
