@@ -100,8 +100,9 @@ bench-smoke: deps module $(BENCH_OUT)/fanout
 #                             $(BENCH_OUT)/scaling-smoke, never in results/
 #
 # Ratios, not absolute figures, are what this measures: guest time is real
-# time here, so a busy host moves every figure (meta.host records the host's
-# load before the boot).  Static binary: the guest needs nothing but it.
+# time here, so a busy host moves every figure (meta.host records how busy
+# the host was in the second before the boot; tests/bench/host-busy warns).
+# Static binary: the guest needs nothing but it.
 SCALING_REPS ?= 7
 SCALING_SECS ?= 3
 
@@ -114,7 +115,7 @@ bench-build: $(BENCH_OUT)/scaling
 scaling_vm = $(REPO)/tests/vm/run --smp 2 --kernel $(KERNEL) --share $(BENCH_OUT)
 scaling_args = --qemu 'tests/vm/run --smp 2 (-smp 2, no icount; accel: $(scaling_accel))' \
 	--git "$$(git -C $(REPO) describe --always --dirty 2>/dev/null || echo unknown)" \
-	--host "$$(nproc) CPUs, load average $$(cut -d' ' -f1-3 /proc/loadavg) before the boot"
+	--host "$$($(BENCH_DIR)/host-busy --warn 0.25)"
 scaling_accel = $(if $(EVBUS_VM_ACCEL),$(EVBUS_VM_ACCEL),$(shell [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo && echo kvm || echo tcg,thread=multi))
 
 .PHONY: bench-scaling bench-scaling-smoke
@@ -123,7 +124,6 @@ scaling_accel = $(if $(EVBUS_VM_ACCEL),$(EVBUS_VM_ACCEL),$(shell [ -w /dev/kvm ]
 # say which).
 bench-scaling: deps module $(BENCH_OUT)/scaling
 	@rm -rf $(BENCH_OUT)/scaling-run
-	@awk -v n="$$(nproc)" '{ if ($$1 > 0.5) printf "bench-scaling: warning: host load average %s on %d CPUs: the vCPUs compete with it, the ratios will be low and noisy\n", $$1, n }' /proc/loadavg >&2
 	@rc=0; \
 	$(scaling_vm) --timeout 3600 -- $(REPO)/tests/bench/run-scaling $(scaling_args) \
 		--reps $(SCALING_REPS) --secs $(SCALING_SECS) \
