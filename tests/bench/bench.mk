@@ -103,7 +103,7 @@ bench-smoke: deps module $(BENCH_OUT)/fanout
 # time here, so a busy host moves every figure (meta.host records how busy
 # the host was in the second before the boot; tests/bench/host-busy warns).
 # Static binary: the guest needs nothing but it.
-SCALING_REPS ?= 7
+SCALING_REPS ?= 9
 SCALING_SECS ?= 3
 
 $(BENCH_OUT)/scaling: $(BENCH_DIR)/scaling.c $(REPO)/uapi/linux/evbus.h $(REPO)/tests/kselftest/evbus_test.h
@@ -119,7 +119,7 @@ scaling_args = --qemu 'tests/vm/run --smp 2 (-smp 2, no icount; accel: $(scaling
 scaling_accel = $(if $(EVBUS_VM_ACCEL),$(EVBUS_VM_ACCEL),$(shell [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo && echo kvm || echo tcg,thread=multi))
 
 .PHONY: bench-scaling bench-scaling-smoke
-# About (SCALING_SECS + 1) x 4 x SCALING_REPS seconds plus a boot: ~2.5 min
+# About (SCALING_SECS + 1) x 4 x SCALING_REPS seconds plus a boot: ~3 min
 # with the defaults.  Fails if a run failed (the results, copied anyway,
 # say which).
 bench-scaling: deps module $(BENCH_OUT)/scaling
