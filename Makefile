@@ -7,7 +7,8 @@
 #   make check           all of it, host tests, then the kselftests in a VM
 #                        (KERNEL=6.12 or KERNEL=rt for the other kernels)
 #   make check-debug     the suite on the KASAN/lockdep/kmemleak kernel
-#   make stress, stress-faults, fuzz, bench, bench-smoke, bench-syscalls   longer runs
+#   make stress, stress-faults, fuzz, bench, bench-smoke, bench-syscalls,
+#                        bench-scaling, bench-scaling-smoke   longer runs
 #   make install / uninstall   PREFIX=/usr/local DESTDIR=
 #   make KDIR=/path      build the module against another kernel tree
 #   make W=1 / make C=2  extra warnings / sparse, forwarded to kbuild
@@ -58,7 +59,7 @@ HOST_TESTS := $(B)/tests/topic_test $(B)/tests/topic_fuzz_sa
 all: module lib cli tests
 
 help:
-	@sed -n '3,18p' Makefile
+	@sed -n '3,19p' Makefile
 
 deps:
 	@$(DEPS) --kernel $(KERNEL)

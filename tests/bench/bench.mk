@@ -86,3 +86,60 @@ bench-smoke: deps module $(BENCH_OUT)/fanout
 	$(bench_vm) --timeout 900 -- $(REPO)/tests/bench/run-bench --quick $(bench_args) \
 		--cmd 'make bench-smoke' $(BENCH_OUT) $(BENCH_OUT)/smoke
 	$(REPO)/tests/bench/chart $(BENCH_OUT)/smoke/results.json $(BENCH_OUT)/smoke/fanout.png
+
+# --- multi-core scaling (issue #12, section 6) ---------------------------------
+#
+#   make bench-scaling        boot with 2 vCPUs (MTTCG, or KVM where it works),
+#                             no icount; 1 and 2 publishers on disjoint topics
+#                             (one subscriber each, wake-ups coalesced: see
+#                             tests/bench/scaling.c) and 1 and 2 getppid()
+#                             loops, SCALING_REPS
+#                             interleaved repetitions of SCALING_SECS each;
+#                             results/bench/scaling.json and scaling.md
+#   make bench-scaling-smoke  the same pipeline, 1 repetition of 0.2 s, in
+#                             $(BENCH_OUT)/scaling-smoke, never in results/
+#
+# Ratios, not absolute figures, are what this measures: guest time is real
+# time here, so a busy host moves every figure (meta.host records how busy
+# the host was in the second before the boot; tests/bench/host-busy warns).
+# Static binary: the guest needs nothing but it.
+SCALING_REPS ?= 9
+SCALING_SECS ?= 3
+
+$(BENCH_OUT)/scaling: $(BENCH_DIR)/scaling.c $(REPO)/uapi/linux/evbus.h $(REPO)/tests/kselftest/evbus_test.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) -I$(REPO)/tests/kselftest $(CFLAGS) $(WARN) -static $< -o $@
+
+bench-build: $(BENCH_OUT)/scaling
+
+scaling_vm = $(REPO)/tests/vm/run --smp 2 --kernel $(KERNEL) --share $(BENCH_OUT)
+scaling_args = --qemu 'tests/vm/run --smp 2 (-smp 2, no icount; accel: $(scaling_accel))' \
+	--git "$$(git -C $(REPO) describe --always --dirty 2>/dev/null || echo unknown)" \
+	--host "$$($(BENCH_DIR)/host-busy --warn 0.25)"
+scaling_accel = $(if $(EVBUS_VM_ACCEL),$(EVBUS_VM_ACCEL),$(shell [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo && echo kvm || echo tcg,thread=multi))
+
+.PHONY: bench-scaling bench-scaling-smoke
+# About (SCALING_SECS + 1) x 4 x SCALING_REPS seconds plus a boot: ~3 min
+# with the defaults.  Fails if a run failed (the results, copied anyway,
+# say which).
+bench-scaling: deps module $(BENCH_OUT)/scaling
+	@rm -rf $(BENCH_OUT)/scaling-run
+	@rc=0; \
+	$(scaling_vm) --timeout 3600 -- $(REPO)/tests/bench/run-scaling $(scaling_args) \
+		--reps $(SCALING_REPS) --secs $(SCALING_SECS) \
+		--cmd 'make bench-scaling$(if $(filter-out default,$(KERNEL)), KERNEL=$(KERNEL))' \
+		$(BENCH_OUT) $(BENCH_OUT)/scaling-run || rc=$$?; \
+	[ -f $(BENCH_OUT)/scaling-run/scaling.json ] || exit 1; \
+	mkdir -p $(BENCH_RESULTS); \
+	cp $(addprefix $(BENCH_OUT)/scaling-run/,scaling.json scaling.md) $(BENCH_RESULTS)/ || rc=1; \
+	echo "bench-scaling: $(BENCH_RESULTS)/scaling.md"; \
+	exit $$rc
+
+bench-scaling-smoke: deps module $(BENCH_OUT)/scaling
+	rm -rf $(BENCH_OUT)/scaling-smoke
+	$(scaling_vm) --timeout 900 -- $(REPO)/tests/bench/run-scaling --smoke $(scaling_args) \
+		--cmd 'make bench-scaling-smoke' $(BENCH_OUT) $(BENCH_OUT)/scaling-smoke
+	@jq -e '.meta.failed_runs == 0 and .meta.runs == 4 and .ratios.publish != null and .ratios.syscall != null' \
+		$(BENCH_OUT)/scaling-smoke/scaling.json >/dev/null || \
+		{ echo "bench-scaling-smoke: incomplete $(BENCH_OUT)/scaling-smoke/scaling.json" >&2; exit 1; }
+	@echo "bench-scaling-smoke: $(BENCH_OUT)/scaling-smoke/scaling.md"
