@@ -118,7 +118,9 @@ struct evbus_pub_batch {
 };
 
 /* Overflow policies. */
-#define EVBUS_POLICY_DROP_OLDEST	0	/* default: oldest make room */
+#define EVBUS_POLICY_DROP_OLDEST	0	/* default: oldest make room (not one
+						 * still being written: then the
+						 * new event is dropped) */
 #define EVBUS_POLICY_DROP_NEWEST	1	/* the new event is dropped */
 
 /*
