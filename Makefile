@@ -145,7 +145,7 @@ DEBUG_EXCLUDE ?=
 check-debug: debug-kernel
 	@$(MAKE) --no-print-directory all
 	tests/vm/run --debug --timeout 3000 --append "panic_on_warn=1" -- \
-		/bin/sh -c 'EVBUS_EXCLUDE="$(DEBUG_EXCLUDE)" tests/run-kselftests $(B)/ksft; rc=$$?; \
+		/bin/sh -c 'EVBUS_SLOW=10 EVBUS_EXCLUDE="$(DEBUG_EXCLUDE)" tests/run-kselftests $(B)/ksft; rc=$$?; \
 			tests/kmemleak-check || rc=1; exit $$rc'
 
 # The README's first command: a real cross-process session in the VM.

@@ -23,7 +23,9 @@
  * its timestamps, and space for its record is reserved in each matching
  * ring (a few stores under that ring's lock).  The record is copied into
  * every reserved slot after order_lock is dropped, and each slot is
- * committed under its ring's lock.  Reserving in seq order is what makes
+ * committed under its ring's lock: when the same publisher reserves its
+ * next event there (one hold of the ring lock for both), or at the end of
+ * its run of events with one topic.  Reserving in seq order is what makes
  * every reader see sequence numbers in increasing order; a reader stops at
  * the first record not yet committed.  A full ring never makes the
  * publisher wait: the oldest committed records are evicted or the new
@@ -371,7 +373,8 @@ void evbus_ring_close(struct evbus_ring *r, struct evbus_user *u);
 void evbus_ring_discard(struct evbus_ring *r, struct evbus_user *u);
 void evbus_ring_fill_stats(struct evbus_ring *r, struct evbus_stats *st);
 struct evbus_rec_hdr *evbus_ring_reserve(struct evbus_ring *r,
-					 const struct evbus_msg *m, bool *wake);
+					 const struct evbus_msg *m,
+					 struct evbus_rec_hdr *prev, bool *wake);
 void evbus_ring_write(struct evbus_rec_hdr *slot, const struct evbus_msg *m,
 		      const struct evbus_ident *id);
 bool evbus_ring_commit(struct evbus_ring *r, struct evbus_rec_hdr *slot);

@@ -8,11 +8,14 @@
  *  2. collect: walk the index under RCU for a run of events with one topic,
  *     gathering the matching files (targets) once for the run;
  *  3. reserve: per event, under bus.order_lock, take the next seq and
- *     reserve a slot in each target's ring (O(1) per ring);
- *  4. write and commit each slot with no bus-wide lock held;
- *  5. wake the targets that became readable, once per run;
+ *     reserve a slot in each target's ring (O(1) per ring), committing the
+ *     run's previous slot there in the same hold of the ring's lock;
+ *  4. write each slot with no bus-wide lock held;
+ *  5. at the end of the run, commit the last slots and wake the targets
+ *     that became readable, once per run;
  *  6. report seqs, reschedule, and go on with the next run or chunk.
- * A fatal signal stops a batch between runs.
+ * A run ends at a new topic, after EVBUS_RUN_MAX events, or when the CPU
+ * is wanted (need_resched()).  A fatal signal stops a batch between runs.
  *
  * With nowait (io_uring's IO_URING_F_NONBLOCK) nothing may sleep until the
  * first event is out: copies run with page faults disabled and allocations
@@ -39,8 +42,8 @@
 #define EVBUS_STAGE_CHUNK	SZ_64K
 /* A single small event is staged on the stack. */
 #define EVBUS_STAGE_SMALL	256
-/* Events of one topic published under one RCU read section. */
-#define EVBUS_RUN_MAX		16
+/* At most this many events of one topic per RCU read section (a run). */
+#define EVBUS_RUN_MAX		64
 /* Targets kept on the stack before an allocation is needed. */
 #define EVBUS_TARGETS_SMALL	8
 /* Flags this module understands (kept here, not in uapi). */
@@ -241,6 +244,7 @@ static bool evbus_add_target(struct evbus_file *ef, void *arg)
 
 	if (ctx->ntgt < ctx->cap) {
 		ctx->tgt[ctx->ntgt].ef = ef;
+		ctx->tgt[ctx->ntgt].slot = NULL;
 		ctx->tgt[ctx->ntgt].wake = false;
 	}
 	ctx->ntgt++;
@@ -305,12 +309,14 @@ static void evbus_reserve_all(struct evbus_pub_ctx *ctx, struct evbus_msg *m)
 	for (i = 0; i < ctx->ntgt; i++) {
 		struct evbus_target *t = &ctx->tgt[i];
 
-		t->slot = NULL;
-		/* A file with several matching patterns gets the event once. */
+		/*
+		 * A file with several matching patterns gets the event once,
+		 * through its first entry (the same one for the whole run).
+		 */
 		if (t->ef->match_seq == m->seq)
 			continue;
 		t->ef->match_seq = m->seq;
-		t->slot = evbus_ring_reserve(&t->ef->ring, m, &t->wake);
+		t->slot = evbus_ring_reserve(&t->ef->ring, m, t->slot, &t->wake);
 	}
 	spin_unlock(&bus->order_lock);
 }
@@ -328,18 +334,24 @@ static void evbus_publish_one(struct evbus_pub_ctx *ctx, struct evbus_msg *m)
 			continue;
 		evbus_ident_for(ctx, t->ef);
 		evbus_ring_write(t->slot, m, &ctx->ident);
-		t->wake |= evbus_ring_commit(&t->ef->ring, t->slot);
 	}
 }
 
-static void evbus_wake_targets(struct evbus_pub_ctx *ctx)
+/* The run is over: commit its last slots, wake who became readable. */
+static void evbus_finish_run(struct evbus_pub_ctx *ctx)
 {
 	u32 i;
 
-	for (i = 0; i < ctx->ntgt; i++)
-		if (ctx->tgt[i].wake)
-			wake_up_interruptible_poll(&ctx->tgt[i].ef->ring.wq,
+	for (i = 0; i < ctx->ntgt; i++) {
+		struct evbus_target *t = &ctx->tgt[i];
+
+		if (t->slot)
+			t->wake |= evbus_ring_commit(&t->ef->ring, t->slot);
+		t->slot = NULL;
+		if (t->wake)
+			wake_up_interruptible_poll(&t->ef->ring.wq,
 						   EPOLLIN | EPOLLRDNORM);
+	}
 }
 
 /* How many of m[0..n) (n >= 1, at most a run) share m[0]'s topic. */
@@ -382,10 +394,13 @@ static u32 evbus_publish_staged(struct evbus_pub_ctx *ctx, struct evbus_msg *m,
 		}
 		run = evbus_same_topic_run(&m[i], k - i);
 		for (j = i; j < i + run; j++) {
+			if (j > i && need_resched())
+				break;
 			evbus_publish_one(ctx, &m[j]);
 			bytes += m[j].payload_len;
 		}
-		evbus_wake_targets(ctx);
+		run = j - i;
+		evbus_finish_run(ctx);
 		rcu_read_unlock();
 		ctx->nowait = false;	/* events are out: finish the call */
 		i += run;

@@ -5,8 +5,8 @@
  *
  * A publisher reserves a record under bus.order_lock and then r->lock
  * (evbus_ring_reserve), writes it with no lock held (evbus_ring_write) and
- * commits it under r->lock (evbus_ring_commit), as the BPF ring buffer
- * does.  Readers take only r->lock and see records up to r->committed.
+ * commits it under r->lock (evbus_ring_commit, or in the same hold as its
+ * next reservation in this ring), as the BPF ring buffer does.  Readers take only r->lock and see records up to r->committed.
  * read() (and io_uring reads) copy records to userspace with page faults
  * disabled while holding r->lock, so the ring never has to pin or bounce
  * records; when a copy would fault, the lock is dropped, the user buffer
@@ -456,20 +456,72 @@ static bool evbus_ring_make_room(struct evbus_ring *r, const struct evbus_msg *m
 	}
 }
 
+/* Move committed over every finished record that follows it. */
+static void evbus_ring_advance(struct evbus_ring *r)
+{
+	lockdep_assert_held(&r->lock);
+	while (r->committed != r->tail) {
+		struct evbus_rec_hdr *h = evbus_ring_at(r, r->committed);
+
+		if (h->kind == EVBUS_REC_RESERVED)
+			break;
+		WRITE_ONCE(r->committed, r->committed + h->len);
+	}
+}
+
+/*
+ * Finish a written slot: readers may take it once every record before it
+ * is finished too.  Returns true if the ring became readable, i.e. a
+ * reader needs a wake-up.  A coalesced ring that gets its first record
+ * arms the wake timer instead.
+ */
+static bool evbus_ring_commit_locked(struct evbus_ring *r,
+				     struct evbus_rec_hdr *slot)
+{
+	struct evbus_event *ev = container_of(slot, struct evbus_event, hdr);
+	bool was_readable, was_empty;
+
+	lockdep_assert_held(&r->lock);
+	was_empty = r->head == r->committed && !r->head_lag.count;
+	was_readable = evbus_ring_readable(r);
+	slot->kind = EVBUS_REC_EVENT;
+	evbus_ring_advance(r);
+	if (r->wake_events)
+		evbus_ring_wake_period(r, was_empty);
+	trace_evbus_deliver(r->file_id, ev->seq, r->queued);
+	return !was_readable && evbus_ring_readable(r);
+}
+
+bool evbus_ring_commit(struct evbus_ring *r, struct evbus_rec_hdr *slot)
+{
+	bool wake;
+
+	spin_lock(&r->lock);
+	wake = evbus_ring_commit_locked(r, slot);
+	spin_unlock(&r->lock);
+	return wake;
+}
+
 /*
  * Reserve the record of m, or count m lost for this file; caller holds
  * bus.order_lock, so rings get records in seq order.  Returns the slot to
- * write and commit, or NULL.  *wake is set if a loss made the ring
+ * write and commit, or NULL.  prev, if not NULL, is the caller's previous
+ * slot in this ring, now written: it is committed first, under the same
+ * hold of r->lock.  *wake is set if that, or a loss, made the ring
  * readable.  Work: O(1) plus the records evicted.  A closed ring takes
  * nothing and counts no delivery.
  */
 struct evbus_rec_hdr *evbus_ring_reserve(struct evbus_ring *r,
-					 const struct evbus_msg *m, bool *wake)
+					 const struct evbus_msg *m,
+					 struct evbus_rec_hdr *prev, bool *wake)
 {
 	struct evbus_rec_hdr *h = NULL;
 	bool was_readable;
 
 	spin_lock(&r->lock);
+	/* The caller's previous slot here, written since: one lock for both. */
+	if (prev)
+		*wake |= evbus_ring_commit_locked(r, prev);
 	if (r->closed)
 		goto out;
 	evbus_count(r->stats, deliveries, 1);
@@ -538,42 +590,6 @@ void evbus_ring_write(struct evbus_rec_hdr *slot, const struct evbus_msg *m,
 		*(u64 *)(p + ppad - 8) = 0;
 		memcpy(p, m->payload, m->payload_len);
 	}
-}
-
-/* Move committed over every finished record that follows it. */
-static void evbus_ring_advance(struct evbus_ring *r)
-{
-	lockdep_assert_held(&r->lock);
-	while (r->committed != r->tail) {
-		struct evbus_rec_hdr *h = evbus_ring_at(r, r->committed);
-
-		if (h->kind == EVBUS_REC_RESERVED)
-			break;
-		WRITE_ONCE(r->committed, r->committed + h->len);
-	}
-}
-
-/*
- * Finish a written slot: readers may take it once every record before it
- * is finished too.  Returns true if the ring became readable, i.e. a
- * reader needs a wake-up.  A coalesced ring that gets its first record
- * arms the wake timer instead.
- */
-bool evbus_ring_commit(struct evbus_ring *r, struct evbus_rec_hdr *slot)
-{
-	bool was_readable, was_empty;
-	struct evbus_event *ev = container_of(slot, struct evbus_event, hdr);
-
-	spin_lock(&r->lock);
-	was_empty = r->head == r->committed && !r->head_lag.count;
-	was_readable = evbus_ring_readable(r);
-	slot->kind = EVBUS_REC_EVENT;
-	evbus_ring_advance(r);
-	if (r->wake_events)
-		evbus_ring_wake_period(r, was_empty);
-	trace_evbus_deliver(r->file_id, ev->seq, r->queued);
-	spin_unlock(&r->lock);
-	return !was_readable && evbus_ring_readable(r);
 }
 
 /* ---------------------------------------------------------------- read */

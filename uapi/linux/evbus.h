@@ -99,7 +99,7 @@ struct evbus_pub {
  *    not writable is not published: the batch stops before it with -EFAULT.
  * Each event is published whole or not at all.  Events with one topic in
  * a row are fanned out together: a subscriber is woken at most once per
- * such run (of up to 16 events).  A fatal signal stops a batch between
+ * such run (of up to 64 events).  A fatal signal stops a batch between
  * runs.
  */
 /* Flags for struct evbus_pub_batch. */
