@@ -98,6 +98,35 @@ static inline int evt_stats(int fd, struct evbus_stats *st)
 	return ioctl(fd, EVBUS_IOC_STATS, st) ? -errno : 0;
 }
 
+/* Write text to path (a sysfs or proc file): 0, or -errno (-EIO if short). */
+static inline int evt_write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, strlen(text));
+	n = n == (ssize_t)strlen(text) ? 0 : (n < 0 ? -errno : -EIO);
+	close(fd);
+	return n;
+}
+
+/* The number in a sysfs file (a counter or a parameter), or -1. */
+static inline long long evt_read_num(const char *path)
+{
+	char buf[64] = {};
+	long long v = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	if (fgets(buf, sizeof(buf), f))
+		v = strtoll(buf, NULL, 0);
+	fclose(f);
+	return v;
+}
+
 /* Module parameters (root may change them at run time). */
 #define EVT_PARAM_DIR	"/sys/module/evbus/parameters/"
 

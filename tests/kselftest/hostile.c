@@ -330,19 +330,6 @@ static struct {
 	mode_t mode;
 } saved;
 
-static int write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, strlen(text));
-	n = n == (ssize_t)strlen(text) ? 0 : (n < 0 ? -errno : -EIO);
-	close(fd);
-	return n;
-}
-
 static void __attribute__((constructor)) save_state(void)
 {
 	struct stat st;
@@ -367,7 +354,7 @@ static void restore_state(void)
 {
 	for (size_t i = 0; i < NKNOBS; i++)
 		if (saved.knob[i][0])
-			write_text(knobs[i].path, saved.knob[i]);
+			evt_write_text(knobs[i].path, saved.knob[i]);
 	if (saved.have_mode)
 		chmod(EVBUS_DEV, saved.mode);
 }
@@ -384,7 +371,7 @@ static int tighten_detectors(void)
 	int n = 0;
 
 	for (size_t i = 0; i < NKNOBS; i++)
-		if (saved.knob[i][0] && !write_text(knobs[i].path, knobs[i].tight))
+		if (saved.knob[i][0] && !evt_write_text(knobs[i].path, knobs[i].tight))
 			n++;
 	return n;
 }

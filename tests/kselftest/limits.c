@@ -29,20 +29,6 @@ static int write_str(const char *path, const char *val)
 	return n;
 }
 
-static long long read_num(const char *path)
-{
-	char buf[64] = {};
-	long long v = -1;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -1;
-	if (fgets(buf, sizeof(buf), f))
-		v = strtoll(buf, NULL, 0);
-	fclose(f);
-	return v;
-}
-
 TEST(files_per_user_are_capped)
 {
 	int fds[4];
@@ -149,8 +135,8 @@ TEST(ring_limits_are_powers_of_two)
 	EXPECT_EQ(-EINVAL, write_str(PARAM_DIR "ring_max", "12582912"));
 	EXPECT_EQ(-EINVAL, write_str(PARAM_DIR "ring_min", "5000"));
 	EXPECT_EQ(-EINVAL, write_str(PARAM_DIR "ring_default", "100000"));
-	EXPECT_EQ(16 << 20, read_num(PARAM_DIR "ring_max"));
-	EXPECT_EQ(4096, read_num(PARAM_DIR "ring_min"));
+	EXPECT_EQ(16 << 20, evt_read_num(PARAM_DIR "ring_max"));
+	EXPECT_EQ(4096, evt_read_num(PARAM_DIR "ring_min"));
 	memset(&v, 0, sizeof(v));
 	ASSERT_EQ(0, ioctl(fd, EVBUS_IOC_VERSION, &v));
 	EXPECT_EQ(16u << 20, v.ring_max);
@@ -174,7 +160,7 @@ TEST(ring_limits_are_powers_of_two)
  */
 TEST(failed_subscribe_leaves_no_ring)
 {
-	long long ring_bytes = read_num(STATS_DIR "ring_bytes");
+	long long ring_bytes = evt_read_num(STATS_DIR "ring_bytes");
 	struct evbus_stats st;
 	struct evbus_sub *s;
 	const char *pat = "lim.efault";
@@ -193,7 +179,7 @@ TEST(failed_subscribe_leaves_no_ring)
 	ASSERT_EQ(0, evt_stats(fd, &st));
 	EXPECT_EQ(0, st.capacity);
 	EXPECT_EQ(0, st.subscriptions);
-	EXPECT_EQ(ring_bytes, read_num(STATS_DIR "ring_bytes"));
+	EXPECT_EQ(ring_bytes, evt_read_num(STATS_DIR "ring_bytes"));
 	/* The file still works, and its first id is still 1. */
 	EXPECT_EQ(1, evt_sub(fd, pat));
 	munmap(s, 4096);

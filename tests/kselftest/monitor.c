@@ -31,20 +31,6 @@ enum {
 	C_ERR_OTHER, C_IOCTL_ERRORS, C_DISCARDED,
 };
 
-static long long read_num(const char *path)
-{
-	char buf[64] = {};
-	long long v = -1;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -1;
-	if (fgets(buf, sizeof(buf), f))
-		v = strtoll(buf, NULL, 0);
-	fclose(f);
-	return v;
-}
-
 static int write_str(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
@@ -68,7 +54,7 @@ static void snap(long long *c)
 
 	for (size_t i = 0; i < NR_COUNTERS; i++) {
 		snprintf(path, sizeof(path), STATS_DIR "%s", counter_names[i]);
-		c[i] = read_num(path);
+		c[i] = evt_read_num(path);
 	}
 }
 
@@ -313,12 +299,12 @@ TEST(parameters_reject_nonsense_and_keep_old_value)
 		long long old, now;
 
 		snprintf(path, sizeof(path), PARAM_DIR "%s", bad[i].param);
-		old = read_num(path);
+		old = evt_read_num(path);
 		ASSERT_LT(0, old);
 		EXPECT_EQ(-EINVAL, write_str(path, bad[i].bad)) {
 			TH_LOG("%s accepted '%s'", bad[i].param, bad[i].bad);
 		}
-		now = read_num(path);
+		now = evt_read_num(path);
 		EXPECT_EQ(old, now);
 	}
 }

@@ -50,19 +50,6 @@ static struct {
 	char userns_clone[8];	/* "" if the sysctl does not exist */
 } saved;
 
-static int write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, strlen(text));
-	n = n == (ssize_t)strlen(text) ? 0 : (n < 0 ? -errno : -EIO);
-	close(fd);
-	return n;
-}
-
 static void read_text(const char *path, char *buf, size_t cap)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -96,7 +83,7 @@ static void restore_state(void)
 	if (saved.have_mode)
 		chmod(EVBUS_DEV, saved.mode);
 	if (saved.userns_clone[0])
-		write_text(USERNS_CLONE, saved.userns_clone);
+		evt_write_text(USERNS_CLONE, saved.userns_clone);
 }
 
 static void __attribute__((destructor)) restore_at_exit(void)
@@ -434,7 +421,7 @@ static void namespaced_user(struct __test_metadata *_metadata, enum op op,
 		SKIP(return, "no user namespaces in this kernel");
 	/* Debian's switch for unprivileged user namespaces; restored after. */
 	if (saved.userns_clone[0] && saved.userns_clone[0] == '0')
-		ASSERT_EQ(0, write_text(USERNS_CLONE, "1"));
+		ASSERT_EQ(0, evt_write_text(USERNS_CLONE, "1"));
 
 	ASSERT_EQ(0, pipe2(ready, O_CLOEXEC));
 	ASSERT_EQ(0, pipe2(go, O_CLOEXEC));
@@ -463,9 +450,9 @@ static void namespaced_user(struct __test_metadata *_metadata, enum op op,
 
 	snprintf(map, sizeof(map), "0 %d %d\n", NS_BASE, NS_COUNT);
 	snprintf(path, sizeof(path), "/proc/%d/uid_map", pid);
-	ASSERT_EQ(0, write_text(path, map));
+	ASSERT_EQ(0, evt_write_text(path, map));
 	snprintf(path, sizeof(path), "/proc/%d/gid_map", pid);
-	ASSERT_EQ(0, write_text(path, map));
+	ASSERT_EQ(0, evt_write_text(path, map));
 	ASSERT_EQ(1, write(go[1], "g", 1));
 
 	memset(&r, 0, sizeof(r));
