@@ -212,6 +212,262 @@ struct evbus_uring_cmd {
 #define EVBUS_FEAT_URING_CMD	(1ULL << 5)	/* EVBUS_URING_* commands */
 #define EVBUS_FEAT_NOWAIT_READ	(1ULL << 6)	/* poll-driven io_uring reads */
 #define EVBUS_FEAT_RING_WAKE	(1ULL << 7)	/* EVBUS_RING_WAKE coalescing */
+#define EVBUS_FEAT_IPC_NS	(1ULL << 8)	/* a bus per IPC namespace */
+#define EVBUS_FEAT_POLICY	(1ULL << 9)	/* EVBUS_IOC_POLICY_* topic policy */
+#define EVBUS_FEAT_SYS_TOPICS	(1ULL << 10)	/* kernel events on $sys.* */
+#define EVBUS_FEAT_SCOPE	(1ULL << 11)	/* EVBUS_IOC_NARROW scoped handles */
+#define EVBUS_FEAT_SUB_FILTER	(1ULL << 12)	/* EVBUS_IOC_SUBSCRIBE2 filters */
+#define EVBUS_FEAT_SUB_BPF	(1ULL << 13)	/* classic BPF on a subscription */
+#define EVBUS_FEAT_BUS_STATS	(1ULL << 14)	/* EVBUS_IOC_BUS_STATS */
+
+/*
+ * Buses.  A process reaches the bus of its IPC namespace, as POSIX message
+ * queues do: each bus has its own sequence numbers, subscriptions, policy
+ * and counters, and nothing crosses between buses.  A bus lives as long as
+ * its IPC namespace, and longer while a file opened on it is still open.
+ *
+ * EVBUS_IOC_BUS_STATS: the counters of the caller's bus (the module's sysfs
+ * counters are totals over all buses).  Size-versioned: userspace sets
+ * size to the sizeof() it was built with (at least
+ * EVBUS_BUS_STATS_SIZE_VER0) and zeroes flags; the kernel fills in what it
+ * knows, up to size bytes, and zeroes any tail it does not know.
+ */
+struct evbus_bus_stats {
+	__u32 size;		/* in: sizeof(struct evbus_bus_stats) */
+	__u32 flags;		/* in: must be 0 */
+	__u64 bus_id;		/* out: unique while the module is loaded */
+	__u64 ipc_ns;		/* out: inode number of the IPC namespace */
+	__u64 seq;		/* out: last sequence number given out */
+	__u64 published;	/* events published */
+	__u64 published_bytes;	/* payload bytes published */
+	__u64 deliveries;	/* event x matching file, queued or lost */
+	__u64 lost;		/* deliveries dropped by full rings */
+	__u64 read_events;	/* event records returned by read() */
+	__u64 read_bytes;	/* bytes returned by read() */
+	__u64 lag_records;	/* LAGGED records returned by read() */
+	__u64 queued_events;	/* event records in rings now */
+	__u64 queued_bytes;	/* record bytes in rings now */
+	__u64 discarded;	/* records still queued when a file closed */
+	__u64 subscriptions;	/* subscriptions now */
+	__u64 open_files;	/* open files now */
+	__u64 filtered;		/* deliveries a subscription filter refused */
+	__u64 denied_rule;	/* calls refused by a deny rule */
+	__u64 denied_default;	/* calls refused by a default of deny */
+	__u64 denied_scope;	/* calls refused by a file's scope */
+	__u64 denied_reserved;	/* publishes refused on $sys.* */
+	__u64 revoked;		/* subscriptions revoked by a policy change */
+	__u64 policy_rules;	/* rules in the policy now */
+	__u32 policy_default;	/* EVBUS_ALLOW or EVBUS_DENY */
+	__u32 reserved;		/* 0 */
+};
+#define EVBUS_BUS_STATS_SIZE_VER0	192
+
+/*
+ * Topic policy of a bus, set by its owner: a process with CAP_SYS_ADMIN in
+ * the user namespace that owns the bus's IPC namespace (both the caller
+ * and the credentials the file was opened with; EPERM otherwise, and from
+ * a scoped file).
+ *
+ * A rule is (pattern, who, rights, verdict).  A call is checked against
+ * the credentials its file was opened with, as for any file descriptor:
+ *  - publishing on topic T needs EVBUS_RIGHT_PUBLISH: refused if a deny
+ *    rule for the caller has a pattern that matches T; else allowed if an
+ *    allow rule's pattern matches T; else the bus's default applies;
+ *  - subscribing to pattern P needs EVBUS_RIGHT_SUBSCRIBE: refused if any
+ *    deny rule's pattern has a topic in common with P; else allowed if P
+ *    lies within an allow rule's pattern (every topic P matches, it
+ *    matches) or the default is allow.  So a subscription never receives
+ *    an event its reader could not have subscribed to on its own.
+ * Refusals are EACCES, change nothing, are counted by cause in
+ * struct evbus_bus_stats, fire the evbus_denied tracepoint and publish
+ * $sys.policy.denied.  Changing the policy leaves existing subscriptions
+ * alone unless the change carries EVBUS_POLICY_REVOKE: then every
+ * subscription the new policy would refuse is removed, and its reader
+ * gets an EVBUS_REC_REVOKED record at that point of its stream.
+ */
+#define EVBUS_ALLOW		1
+#define EVBUS_DENY		2
+
+#define EVBUS_RIGHT_PUBLISH	(1U << 0)
+#define EVBUS_RIGHT_SUBSCRIBE	(1U << 1)
+
+#define EVBUS_WHO_ALL		0	/* everyone; id must be 0 */
+#define EVBUS_WHO_UID		1	/* files opened with this euid */
+#define EVBUS_WHO_GID		2	/* ... with this egid or supplementary gid */
+
+#define EVBUS_POLICY_REVOKE	(1U << 0)	/* recheck subscriptions */
+
+/* EVBUS_IOC_POLICY_ADD: add a rule; id is returned. ENOSPC past max_rules. */
+struct evbus_rule {
+	__u64 pattern;		/* in: user pointer, not NUL-terminated */
+	__u32 pattern_len;	/* in: 1..EVBUS_TOPIC_MAX */
+	__u32 id;		/* out: rule id, never reused on this bus */
+	__u32 verdict;		/* in: EVBUS_ALLOW or EVBUS_DENY */
+	__u32 rights;		/* in: EVBUS_RIGHT_*, at least one */
+	__u32 who;		/* in: EVBUS_WHO_* */
+	__u32 id_value;		/* in: uid or gid in the caller's user ns */
+	__u32 flags;		/* in: EVBUS_POLICY_REVOKE */
+	__u32 reserved;		/* must be 0 */
+};
+
+/*
+ * EVBUS_IOC_POLICY_SET: change the default verdict, remove one rule or all.
+ * op EVBUS_POLICY_OP_DEFAULT sets verdict; EVBUS_POLICY_OP_REMOVE removes
+ * rule id (ENOENT if none); EVBUS_POLICY_OP_CLEAR removes every rule and
+ * restores the default of allow.
+ */
+#define EVBUS_POLICY_OP_DEFAULT	1
+#define EVBUS_POLICY_OP_REMOVE	2
+#define EVBUS_POLICY_OP_CLEAR	3
+
+struct evbus_policy_set {
+	__u32 op;		/* in: EVBUS_POLICY_OP_* */
+	__u32 flags;		/* in: EVBUS_POLICY_REVOKE */
+	__u32 verdict;		/* in: for OP_DEFAULT, else 0 */
+	__u32 id;		/* in: for OP_REMOVE, else 0 */
+	__u64 reserved;		/* must be 0 */
+};
+
+/*
+ * EVBUS_IOC_POLICY_LIST: anyone on the bus may read its policy.  Rules
+ * are returned in id order starting at the first id >= start_id, up to
+ * count of them; count is set to how many were written and total to the
+ * number of rules.  uid and gid are shown in the caller's user namespace.
+ */
+struct evbus_rule_info {
+	__u32 id;
+	__u32 verdict;
+	__u32 rights;
+	__u32 who;
+	__u32 id_value;
+	__u32 pattern_len;
+	char pattern[EVBUS_TOPIC_MAX + 1];	/* NUL-terminated */
+};
+
+struct evbus_policy_list {
+	__u64 rules;		/* in: user pointer to evbus_rule_info[count] */
+	__u32 count;		/* in: room; out: rules written */
+	__u32 start_id;		/* in: first id to consider */
+	__u32 total;		/* out: rules in the policy */
+	__u32 policy_default;	/* out: EVBUS_ALLOW or EVBUS_DENY */
+	__u32 flags;		/* in: must be 0 */
+	__u32 reserved;		/* must be 0 */
+};
+
+/*
+ * Scoped handles.  EVBUS_IOC_NARROW irreversibly narrows what this open
+ * file may publish and subscribe to, for whoever holds it (also after it
+ * is passed over SCM_RIGHTS or inherited).  Each set is up to
+ * EVBUS_SCOPE_MAX patterns; a file starts unscoped (everything the policy
+ * allows).  Every new pattern must lie within a pattern the file already
+ * has for that right, else EACCES and nothing changes; every existing
+ * subscription must lie within the new subscribe set, else EBUSY.  An
+ * empty set means nothing may be done with that right.  With
+ * EVBUS_SCOPE_KEEP_PUBLISH (or _SUBSCRIBE) that set is left as it is.
+ * A scoped file cannot change the policy.
+ */
+#define EVBUS_SCOPE_MAX			16
+#define EVBUS_SCOPE_KEEP_PUBLISH	(1U << 0)
+#define EVBUS_SCOPE_KEEP_SUBSCRIBE	(1U << 1)
+
+struct evbus_pattern {
+	__u64 ptr;		/* user pointer, not NUL-terminated */
+	__u32 len;		/* 1..EVBUS_TOPIC_MAX */
+	__u32 reserved;		/* must be 0 */
+};
+
+struct evbus_scope {
+	__u64 publish;		/* in: user pointer to evbus_pattern[n_publish] */
+	__u64 subscribe;	/* in: user pointer to evbus_pattern[n_subscribe] */
+	__u32 n_publish;	/* in: 0..EVBUS_SCOPE_MAX */
+	__u32 n_subscribe;	/* in: 0..EVBUS_SCOPE_MAX */
+	__u32 flags;		/* in: EVBUS_SCOPE_* */
+	__u32 reserved;		/* must be 0 */
+};
+
+/*
+ * EVBUS_IOC_SUBSCRIBE2: subscribe with filters, applied before anything is
+ * queued to this file (a refused event costs the reader nothing and is
+ * counted in struct evbus_bus_stats.filtered).  Size-versioned like
+ * openat2(): size is the sizeof() userspace was built with, at least
+ * EVBUS_SUBSCRIBE_SIZE_VER0; fields the kernel does not know must be zero
+ * (E2BIG otherwise).
+ *  - EVBUS_SUB_FROM_UID/GID: the sender's euid/egid, given in the caller's
+ *    user namespace; EVBUS_SUB_FROM_PID: the sender's process (tgid), in
+ *    the caller's pid namespace (ESRCH if it does not exist);
+ *  - EVBUS_SUB_TYPE: type_min <= type <= type_max;
+ *  - EVBUS_SUB_FILTER: a classic BPF program (struct sock_filter[],
+ *    1..EVBUS_FILTER_MAX_INSNS instructions) run on the event record as
+ *    read() returns it, in host byte order, except that seq, time_ns and
+ *    mono_ns read as 0 (the filter runs before the event is numbered).
+ *    Loads are 32-bit, absolute, 4-byte aligned and below
+ *    EVBUS_FILTER_WINDOW; bytes past the record's end read as 0;
+ *    BPF_LEN loads give the record length.  A nonzero return delivers.
+ *    Anything else is refused with EINVAL when attaching.
+ * sub_id is written back as by EVBUS_IOC_SUBSCRIBE.
+ */
+#define EVBUS_SUB_FROM_UID	(1U << 0)
+#define EVBUS_SUB_FROM_GID	(1U << 1)
+#define EVBUS_SUB_FROM_PID	(1U << 2)
+#define EVBUS_SUB_TYPE		(1U << 3)
+#define EVBUS_SUB_FILTER	(1U << 4)
+
+#define EVBUS_FILTER_MAX_INSNS	256
+#define EVBUS_FILTER_WINDOW	1024
+
+struct evbus_subscribe {
+	__u32 size;		/* in: sizeof(struct evbus_subscribe) */
+	__u32 flags;		/* in: EVBUS_SUB_* */
+	__u64 pattern;		/* in: user pointer, not NUL-terminated */
+	__u32 pattern_len;	/* in: 1..EVBUS_TOPIC_MAX */
+	__u32 sub_id;		/* out */
+	__u32 from_uid;		/* in: with EVBUS_SUB_FROM_UID */
+	__u32 from_gid;		/* in: with EVBUS_SUB_FROM_GID */
+	__u32 from_pid;		/* in: with EVBUS_SUB_FROM_PID */
+	__u32 type_min;		/* in: with EVBUS_SUB_TYPE */
+	__u32 type_max;		/* in: with EVBUS_SUB_TYPE */
+	__u32 filter_len;	/* in: with EVBUS_SUB_FILTER, instructions */
+	__u64 filter;		/* in: user pointer to struct sock_filter[] */
+};
+#define EVBUS_SUBSCRIBE_SIZE_VER0	56
+
+/*
+ * Kernel topics.  A topic whose first segment is "$sys" is published only
+ * by the kernel (EACCES for anyone else); '$' is allowed nowhere else.  A
+ * pattern reaches $sys topics only if its first segment is "$sys" itself:
+ * '*' and '>' in the first segment never match it.  The sender fields of
+ * these events are those of the process concerned.
+ *   $sys.file.open, $sys.file.close   payload struct evbus_sys_file
+ *   $sys.policy.denied                payload struct evbus_sys_denied
+ */
+#define EVBUS_SYS_PREFIX	"$sys"
+
+struct evbus_sys_file {
+	__u64 file_id;		/* the file's id, as in its fdinfo */
+};
+
+#define EVBUS_DENY_RULE		1	/* a deny rule */
+#define EVBUS_DENY_DEFAULT	2	/* no allow rule, default deny */
+#define EVBUS_DENY_SCOPE	3	/* outside the file's scope */
+#define EVBUS_DENY_RESERVED	4	/* publish on $sys.* */
+
+struct evbus_sys_denied {
+	__u64 file_id;		/* the refused file */
+	__u32 right;		/* EVBUS_RIGHT_* refused */
+	__u32 cause;		/* EVBUS_DENY_* */
+	__u32 rule_id;		/* with EVBUS_DENY_RULE, else 0 */
+	__u32 topic_len;	/* bytes of topic that follow */
+	char topic[];		/* topic or pattern refused, no NUL */
+};
+
+#define EVBUS_IOC_SUBSCRIBE2	_IOC(_IOC_READ | _IOC_WRITE, EVBUS_IOC_MAGIC, \
+				     0x08, EVBUS_SUBSCRIBE_SIZE_VER0)
+#define EVBUS_IOC_NARROW	_IOW(EVBUS_IOC_MAGIC, 0x09, struct evbus_scope)
+#define EVBUS_IOC_BUS_STATS	_IOC(_IOC_READ | _IOC_WRITE, EVBUS_IOC_MAGIC, \
+				     0x0a, EVBUS_BUS_STATS_SIZE_VER0)
+#define EVBUS_IOC_POLICY_ADD	_IOWR(EVBUS_IOC_MAGIC, 0x0b, struct evbus_rule)
+#define EVBUS_IOC_POLICY_SET	_IOW(EVBUS_IOC_MAGIC, 0x0c, struct evbus_policy_set)
+#define EVBUS_IOC_POLICY_LIST	_IOWR(EVBUS_IOC_MAGIC, 0x0d, struct evbus_policy_list)
 
 /*
  * The name of every EVBUS_FEAT_* bit, for tools that print them: a new bit
@@ -226,7 +482,14 @@ struct evbus_uring_cmd {
 	X(EVBUS_FEAT_NS_XLATE,		"ns-xlate")			\
 	X(EVBUS_FEAT_URING_CMD,		"uring-cmd")			\
 	X(EVBUS_FEAT_NOWAIT_READ,	"nowait-read")			\
-	X(EVBUS_FEAT_RING_WAKE,		"ring-wake")
+	X(EVBUS_FEAT_RING_WAKE,		"ring-wake")			\
+	X(EVBUS_FEAT_IPC_NS,		"ipc-ns")			\
+	X(EVBUS_FEAT_POLICY,		"policy")			\
+	X(EVBUS_FEAT_SYS_TOPICS,	"sys-topics")			\
+	X(EVBUS_FEAT_SCOPE,		"scope")			\
+	X(EVBUS_FEAT_SUB_FILTER,	"sub-filter")			\
+	X(EVBUS_FEAT_SUB_BPF,		"sub-bpf")			\
+	X(EVBUS_FEAT_BUS_STATS,		"bus-stats")
 
 /*
  * Records returned by read().  Every record starts with struct
@@ -239,6 +502,7 @@ struct evbus_uring_cmd {
 #define EVBUS_REC_EVENT		1
 #define EVBUS_REC_LAGGED	2
 #define EVBUS_REC_PAD		3	/* ring filler, skipped by read() */
+#define EVBUS_REC_REVOKED	4	/* a subscription was revoked */
 
 #define EVBUS_REC_ALIGN		8
 
@@ -282,6 +546,18 @@ struct evbus_lagged {
 	__u64 lost;
 	__u64 first_seq;
 	__u64 last_seq;
+};
+
+/*
+ * A subscription of this file was removed by a policy change
+ * (EVBUS_POLICY_REVOKE).  Events after seq are no longer delivered through
+ * it; events up to seq that it matched were queued as usual.
+ */
+struct evbus_revoked {
+	struct evbus_rec_hdr hdr;
+	__u32 sub_id;		/* the subscription removed */
+	__u32 reason;		/* EVBUS_DENY_RULE or EVBUS_DENY_DEFAULT */
+	__u64 seq;		/* last seq the subscription could receive */
 };
 
 #define EVBUS_ALIGN(x)		(((x) + EVBUS_REC_ALIGN - 1) & ~(__u64)(EVBUS_REC_ALIGN - 1))
