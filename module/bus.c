@@ -3,10 +3,28 @@
  * evbus buses and their limits.
  *
  * A bus is what publishers and subscribers meet on: its index, its
- * sequence counter, its counters.  Every file holds a reference to the bus
- * it was opened on; the module holds one on the default bus.  Which bus a
- * process reaches is decided here, in evbus_bus_get_current(): for now
- * every process reaches the default bus.
+ * sequence counter, its policy, its counters.  A process reaches the bus
+ * of its IPC namespace, as it reaches that namespace's POSIX message
+ * queues: containers get their own bus, and processes sharing an IPC
+ * namespace share one.
+ *
+ * Finding the namespace's bus.  A module can neither hold a reference on
+ * an IPC namespace (put_ipc_ns() is not exported) nor be told when one
+ * dies, and a namespace's address and inode number are reused once it is
+ * freed.  But every IPC namespace has its own mqueue mount, and when the
+ * namespace dies the kernel clears that mount's superblock s_fs_info
+ * (mq_clear_sbinfo(), under mq_lock).  So a bus holds a reference on the
+ * mount (mntget(), which keeps the mount and its superblock, not the
+ * namespace), is keyed by it in a table (no other namespace can have that
+ * mount while we hold it), and is known dead once s_fs_info is NULL.
+ *
+ * Lifetime.  A bus lives as long as its IPC namespace, and longer while a
+ * file opened on it is still open: the table holds one reference, every
+ * file one.  A collector (a delayed work, every EVBUS_GC_PERIOD) drops the
+ * table's reference of buses whose namespace is gone.  The policy lives
+ * and dies with its bus.  The bus is charged to the user who first opened
+ * the device in the namespace (max_user_buses, EMFILE past it) and its
+ * memory to that user's memory cgroup.
  *
  * The limits are module parameters, validated when written and read with
  * READ_ONCE() where used, so a change applies to the next call.
@@ -15,6 +33,14 @@
 #include <linux/slab.h>
 #include <linux/log2.h>
 #include <linux/moduleparam.h>
+#include <linux/hashtable.h>
+#include <linux/ipc_namespace.h>
+#include <linux/nsproxy.h>
+#include <linux/mount.h>
+#include <linux/fs.h>
+#include <linux/user_namespace.h>
+#include <linux/capability.h>
+#include <linux/sched.h>
 
 #include "evbus.h"
 
@@ -27,9 +53,9 @@ struct evbus_limits evbus_limits = {
 	.max_user_files = 1024,
 	.max_user_ring_bytes = SZ_256M,
 	.max_user_subs = 8192,
+	.max_user_buses = 64,
+	.max_rules = 4096,
 };
-
-static struct evbus_bus *evbus_default_bus;
 
 /* ------------------------------------------------------------ parameters */
 
@@ -94,6 +120,20 @@ EVBUS_PARAM_OPS(evbus_user_files_ops, evbus_param_set_user_files);
 EVBUS_PARAM_OPS(evbus_user_ring_ops, evbus_param_set_user_ring);
 EVBUS_PARAM_OPS(evbus_user_subs_ops, evbus_param_set_user_subs);
 
+static int evbus_param_set_user_buses(const char *val,
+				      const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 1, 1U << 16);
+}
+
+static int evbus_param_set_rules(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 0, EVBUS_RULES_CEILING);
+}
+
+EVBUS_PARAM_OPS(evbus_user_buses_ops, evbus_param_set_user_buses);
+EVBUS_PARAM_OPS(evbus_rules_ops, evbus_param_set_rules);
+
 module_param_cb(max_payload, &evbus_payload_ops, &evbus_limits.max_payload, 0644);
 MODULE_PARM_DESC(max_payload, "Largest event payload in bytes (default 65536, at most 1 MiB)");
 module_param_cb(ring_default, &evbus_ring_ops, &evbus_limits.ring_default, 0644);
@@ -110,6 +150,10 @@ module_param_cb(max_user_ring_bytes, &evbus_user_ring_ops, &evbus_limits.max_use
 MODULE_PARM_DESC(max_user_ring_bytes, "Ring memory per user in bytes (default 256 MiB; EDQUOT past it)");
 module_param_cb(max_user_subs, &evbus_user_subs_ops, &evbus_limits.max_user_subs, 0644);
 MODULE_PARM_DESC(max_user_subs, "Subscriptions per user over all their files (default 8192; ENOSPC past it)");
+module_param_cb(max_user_buses, &evbus_user_buses_ops, &evbus_limits.max_user_buses, 0644);
+MODULE_PARM_DESC(max_user_buses, "Buses (IPC namespaces) a user may cause (default 64; EMFILE past it)");
+module_param_cb(max_rules, &evbus_rules_ops, &evbus_limits.max_rules, 0644);
+MODULE_PARM_DESC(max_rules, "Policy rules per bus (default 4096, at most 65536; ENOSPC past it)");
 
 /*
  * The size a ring request gets: within ring_min..ring_max and a power of
@@ -123,38 +167,98 @@ u32 evbus_ring_size(const struct evbus_limits *lim, u32 want)
 
 /* ------------------------------------------------------------------ bus */
 
-static struct evbus_bus *evbus_bus_create(void)
+#define EVBUS_GC_PERIOD		(5 * HZ)
+
+/* Live buses by their namespace's mqueue mount. */
+static DEFINE_HASHTABLE(evbus_bus_table, 8);
+static DEFINE_MUTEX(evbus_bus_lock);	/* the table, evbus_nr_live */
+static unsigned int evbus_nr_live;
+static atomic64_t evbus_bus_ids = ATOMIC64_INIT(0);
+static struct workqueue_struct *evbus_bus_wq;
+static void evbus_bus_gc(struct work_struct *work);
+static DECLARE_DELAYED_WORK(evbus_gc_work, evbus_bus_gc);
+
+static bool evbus_bus_ns_dead(const struct evbus_bus *bus)
+{
+	/* Cleared under mq_lock when the namespace's last reference goes. */
+	return !READ_ONCE(bus->mq_mnt->mnt_sb->s_fs_info);
+}
+
+static struct evbus_bus *evbus_bus_create(struct ipc_namespace *ns,
+					  struct evbus_user *u)
 {
 	struct evbus_bus *bus;
 
+	if (evbus_user_charge(u, EVBUS_UC_BUSES, 1,
+			      READ_ONCE(evbus_limits.max_user_buses)))
+		return ERR_PTR(-EMFILE);
 	bus = kzalloc(sizeof(*bus), GFP_KERNEL_ACCOUNT);
 	if (!bus)
-		return NULL;
+		goto err_uncharge;
 	bus->stats = alloc_percpu_gfp(struct evbus_pcpu_stats, GFP_KERNEL_ACCOUNT);
 	if (!bus->stats)
 		goto err_free_bus;
 	if (evbus_index_init(&bus->index))
 		goto err_free_stats;
+	if (evbus_policy_init(&bus->policy))
+		goto err_free_index;
 	refcount_set(&bus->ref, 1);
+	bus->id = atomic64_inc_return(&evbus_bus_ids);
+	bus->ipc_inum = ns->ns.inum;
+	bus->mq_mnt = mntget(ns->mq_mnt);
+	bus->user_ns = get_user_ns(ns->user_ns);
+	bus->creator = u;
+	evbus_user_get_ref(u);
 	bus->limits = &evbus_limits;
+	mutex_init(&bus->files_lock);
+	INIT_LIST_HEAD(&bus->files);
 	mutex_init(&bus->index_lock);
 	spin_lock_init(&bus->order_lock);
 	evbus_stats_add_bus(bus);
 	return bus;
 
+err_free_index:
+	evbus_index_destroy(&bus->index);
 err_free_stats:
 	free_percpu(bus->stats);
 err_free_bus:
 	kfree(bus);
-	return NULL;
+err_uncharge:
+	evbus_user_uncharge(u, EVBUS_UC_BUSES, 1);
+	return ERR_PTR(-ENOMEM);
 }
 
-/* The bus the calling process reaches, with a reference. */
-struct evbus_bus *evbus_bus_get_current(void)
+/*
+ * The bus of the calling process's IPC namespace, with a reference;
+ * created, and charged to u, if it has none yet.
+ */
+struct evbus_bus *evbus_bus_get_current(struct evbus_user *u)
 {
-	struct evbus_bus *bus = evbus_default_bus;
+	struct ipc_namespace *ns = current->nsproxy->ipc_ns;
+	struct evbus_bus *bus;
 
-	refcount_inc(&bus->ref);
+	if (!ns->mq_mnt)
+		return ERR_PTR(-EOPNOTSUPP);
+	mutex_lock(&evbus_bus_lock);
+	hash_for_each_possible(evbus_bus_table, bus, hnode,
+			       (unsigned long)ns->mq_mnt) {
+		if (bus->mq_mnt == ns->mq_mnt) {
+			refcount_inc(&bus->ref);
+			goto out;
+		}
+	}
+	bus = evbus_bus_create(ns, u);
+	if (IS_ERR(bus)) {
+		/* Dead namespaces' buses may be what holds the user back. */
+		mod_delayed_work(evbus_bus_wq, &evbus_gc_work, 0);
+		goto out;
+	}
+	hash_add(evbus_bus_table, &bus->hnode, (unsigned long)ns->mq_mnt);
+	refcount_inc(&bus->ref);	/* the table's, and the caller's */
+	if (++evbus_nr_live == 2)
+		mod_delayed_work(evbus_bus_wq, &evbus_gc_work, EVBUS_GC_PERIOD);
+out:
+	mutex_unlock(&evbus_bus_lock);
 	return bus;
 }
 
@@ -163,21 +267,89 @@ void evbus_bus_put(struct evbus_bus *bus)
 {
 	if (!refcount_dec_and_test(&bus->ref))
 		return;
+	WARN_ON(!list_empty(&bus->files));
 	evbus_stats_del_bus(bus);	/* its counters join the retired totals */
+	evbus_policy_destroy(&bus->policy);
 	evbus_index_destroy(&bus->index);
 	mutex_destroy(&bus->index_lock);
+	mutex_destroy(&bus->files_lock);
 	free_percpu(bus->stats);
+	mntput(bus->mq_mnt);
+	put_user_ns(bus->user_ns);
+	evbus_user_uncharge(bus->creator, EVBUS_UC_BUSES, 1);
+	evbus_user_put(bus->creator);
 	kfree(bus);
 }
 
-int evbus_bus_init_default(void)
+/* Take the buses of dead namespaces out of the table. */
+static void evbus_bus_gc(struct work_struct *work)
 {
-	evbus_default_bus = evbus_bus_create();
-	return evbus_default_bus ? 0 : -ENOMEM;
+	struct evbus_bus *bus;
+	struct hlist_node *tmp;
+	HLIST_HEAD(dead);
+	int bkt;
+
+	mutex_lock(&evbus_bus_lock);
+	hash_for_each_safe(evbus_bus_table, bkt, tmp, bus, hnode) {
+		if (!evbus_bus_ns_dead(bus))
+			continue;
+		hash_del(&bus->hnode);
+		hlist_add_head(&bus->hnode, &dead);
+		evbus_nr_live--;
+	}
+	if (evbus_nr_live > 1)
+		mod_delayed_work(evbus_bus_wq, &evbus_gc_work, EVBUS_GC_PERIOD);
+	mutex_unlock(&evbus_bus_lock);
+
+	hlist_for_each_entry_safe(bus, tmp, &dead, hnode)
+		evbus_bus_put(bus);
 }
 
-void evbus_bus_exit_default(void)
+void evbus_bus_add_file(struct evbus_bus *bus, struct evbus_file *ef)
 {
-	evbus_bus_put(evbus_default_bus);
-	evbus_default_bus = NULL;
+	mutex_lock(&bus->files_lock);
+	list_add_tail(&ef->bus_link, &bus->files);
+	mutex_unlock(&bus->files_lock);
+}
+
+void evbus_bus_del_file(struct evbus_bus *bus, struct evbus_file *ef)
+{
+	mutex_lock(&bus->files_lock);
+	list_del(&ef->bus_link);
+	mutex_unlock(&bus->files_lock);
+}
+
+/*
+ * May this call change the bus's policy?  Its owner is whoever has
+ * CAP_SYS_ADMIN in the user namespace owning the IPC namespace: the caller
+ * and the file's opener both, and the file must not be scoped.
+ */
+bool evbus_bus_owner(struct evbus_bus *bus, struct file *file)
+{
+	struct evbus_file *ef = file->private_data;
+
+	return !rcu_access_pointer(ef->scope) &&
+	       file_ns_capable(file, bus->user_ns, CAP_SYS_ADMIN) &&
+	       ns_capable(bus->user_ns, CAP_SYS_ADMIN);
+}
+
+int evbus_buses_init(struct workqueue_struct *wq)
+{
+	evbus_bus_wq = wq;
+	return 0;
+}
+
+/* Module exit: no file is open, so dropping the table's refs frees all. */
+void evbus_buses_exit(void)
+{
+	struct evbus_bus *bus;
+	struct hlist_node *tmp;
+	int bkt;
+
+	cancel_delayed_work_sync(&evbus_gc_work);
+	hash_for_each_safe(evbus_bus_table, bkt, tmp, bus, hnode) {
+		hash_del(&bus->hnode);
+		evbus_bus_put(bus);
+	}
+	evbus_nr_live = 0;
 }

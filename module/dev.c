@@ -47,6 +47,8 @@ static void evbus_file_free(struct work_struct *work)
 	struct evbus_bus *bus = ef->bus;
 
 	evbus_ring_free(&ef->ring);
+	evbus_scope_free(ef);
+	put_cred(ef->cred);
 	evbus_user_put(ef->user);
 	put_user_ns(ef->user_ns);
 	put_pid_ns(ef->pid_ns);
@@ -70,7 +72,11 @@ static int evbus_open(struct inode *inode, struct file *file)
 	if (evbus_user_charge(ef->user, EVBUS_UC_FILES, 1,
 			      READ_ONCE(evbus_limits.max_user_files)))
 		goto err_put_user;
-	ef->bus = evbus_bus_get_current();
+	ef->bus = evbus_bus_get_current(ef->user);
+	if (IS_ERR(ef->bus)) {
+		ret = PTR_ERR(ef->bus);
+		goto err_uncharge;
+	}
 	mutex_init(&ef->lock);
 	xa_init_flags(&ef->subs, XA_FLAGS_ALLOC1);
 	ef->next_sub_id = 1;
@@ -78,13 +84,18 @@ static int evbus_open(struct inode *inode, struct file *file)
 	ef->ring.file_id = atomic64_inc_return(&evbus_file_ids);
 	ef->pid_ns = get_pid_ns(task_active_pid_ns(current));
 	ef->user_ns = get_user_ns(file->f_cred->user_ns);
+	ef->cred = get_cred(file->f_cred);
 	INIT_RCU_WORK(&ef->free_work, evbus_file_free);
 	file->private_data = ef;
 	/* Reads honour IOCB_NOWAIT: io_uring can poll instead of blocking. */
 	file->f_mode |= FMODE_NOWAIT;
 	evbus_count(ef->bus->stats, open_files, 1);
+	evbus_bus_add_file(ef->bus, ef);
+	evbus_sys_file_event(ef, true);
 	return nonseekable_open(inode, file);
 
+err_uncharge:
+	evbus_user_uncharge(ef->user, EVBUS_UC_FILES, 1);
 err_put_user:
 	evbus_user_put(ef->user);
 err_free:
@@ -96,7 +107,9 @@ static int evbus_release(struct inode *inode, struct file *file)
 {
 	struct evbus_file *ef = file->private_data;
 
+	evbus_bus_del_file(ef->bus, ef);
 	evbus_subs_release(ef);
+	evbus_sys_file_event(ef, false);
 	/* As eventfd does: in-kernel waiters learn the file is going away. */
 	wake_up_poll(&ef->ring.wq, EPOLLHUP);
 	evbus_ring_close(&ef->ring, ef->user);
@@ -190,7 +203,11 @@ static long evbus_ioctl_version(struct evbus_file *ef, void __user *argp)
 	v.features = EVBUS_FEAT_PUBLISH | EVBUS_FEAT_BATCH |
 		     EVBUS_FEAT_WILDCARD | EVBUS_FEAT_DROP_NEWEST |
 		     EVBUS_FEAT_NS_XLATE | EVBUS_FEAT_URING_CMD |
-		     EVBUS_FEAT_NOWAIT_READ | EVBUS_FEAT_RING_WAKE;
+		     EVBUS_FEAT_NOWAIT_READ | EVBUS_FEAT_RING_WAKE |
+		     EVBUS_FEAT_IPC_NS | EVBUS_FEAT_POLICY |
+		     EVBUS_FEAT_SYS_TOPICS | EVBUS_FEAT_SCOPE |
+		     EVBUS_FEAT_SUB_FILTER | EVBUS_FEAT_SUB_BPF |
+		     EVBUS_FEAT_BUS_STATS;
 	v.max_payload = READ_ONCE(lim->max_payload);
 	v.max_subs = READ_ONCE(lim->max_subs);
 	v.ring_default = evbus_ring_size(lim, READ_ONCE(lim->ring_default));
@@ -220,6 +237,9 @@ static long evbus_ioctl_cmd(struct file *file, unsigned int cmd,
 	case EVBUS_IOC_SUBSCRIBE:
 		return evbus_need_mode(file, FMODE_READ, fail) ?:
 		       evbus_ioctl_subscribe(ef, argp);
+	case EVBUS_IOC_SUBSCRIBE2:
+		return evbus_need_mode(file, FMODE_READ, fail) ?:
+		       evbus_ioctl_subscribe2(ef, argp);
 	case EVBUS_IOC_UNSUBSCRIBE:
 		return evbus_ioctl_unsubscribe(ef, argp);
 	case EVBUS_IOC_PUBLISH:
@@ -235,6 +255,16 @@ static long evbus_ioctl_cmd(struct file *file, unsigned int cmd,
 		return evbus_ioctl_get_ring(ef, argp);
 	case EVBUS_IOC_STATS:
 		return evbus_ioctl_stats(ef, argp);
+	case EVBUS_IOC_NARROW:
+		return evbus_ioctl_narrow(ef, argp);
+	case EVBUS_IOC_BUS_STATS:
+		return evbus_ioctl_bus_stats(ef->bus, argp);
+	case EVBUS_IOC_POLICY_ADD:
+		return evbus_ioctl_policy_add(file, argp);
+	case EVBUS_IOC_POLICY_SET:
+		return evbus_ioctl_policy_set(file, argp);
+	case EVBUS_IOC_POLICY_LIST:
+		return evbus_ioctl_policy_list(ef, argp);
 	default:
 		return -ENOIOCTLCMD;
 	}
@@ -303,6 +333,7 @@ static void evbus_show_fdinfo(struct seq_file *m, struct file *file)
 
 	evbus_fill_stats(ef, &st);
 	seq_printf(m, "evbus-id:\t%llu\n", ef->ring.file_id);
+	seq_printf(m, "evbus-bus:\t%llu\n", ef->bus->id);
 	seq_printf(m, "evbus-ring:\t%u\n", st.capacity);
 	seq_printf(m, "evbus-policy:\t%s\n", evbus_policy_names[st.policy]);
 	seq_printf(m, "evbus-queued:\t%llu\n", st.queued_events);
@@ -316,8 +347,10 @@ static void evbus_show_fdinfo(struct seq_file *m, struct file *file)
 		   READ_ONCE(ef->ring.wake_delay_ns));
 	mutex_lock(&ef->lock);
 	xa_for_each(&ef->subs, id, sub)
-		seq_printf(m, "evbus-sub:\t%u %.*s\n", sub->id,
-			   (int)sub->pattern_len, sub->pattern);
+		seq_printf(m, "evbus-sub:\t%u %.*s%s\n", sub->id,
+			   (int)sub->pattern_len, sub->pattern,
+			   sub->filter ? " (filtered)" : "");
+	evbus_scope_show(m, ef);
 	mutex_unlock(&ef->lock);
 }
 
@@ -351,6 +384,19 @@ static void evbus_check_abi(void)
 	BUILD_BUG_ON(sizeof(struct evbus_stats) != 96);
 	BUILD_BUG_ON(sizeof(struct evbus_event) != 80);
 	BUILD_BUG_ON(sizeof(struct evbus_lagged) != 40);
+	BUILD_BUG_ON(sizeof(struct evbus_subscribe) != EVBUS_SUBSCRIBE_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct evbus_bus_stats) != EVBUS_BUS_STATS_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct evbus_rule) != 40);
+	BUILD_BUG_ON(sizeof(struct evbus_policy_set) != 24);
+	BUILD_BUG_ON(sizeof(struct evbus_rule_info) != 280);
+	BUILD_BUG_ON(sizeof(struct evbus_policy_list) != 32);
+	BUILD_BUG_ON(sizeof(struct evbus_pattern) != 16);
+	BUILD_BUG_ON(sizeof(struct evbus_scope) != 32);
+	BUILD_BUG_ON(sizeof(struct evbus_revoked) != 24);
+	BUILD_BUG_ON(sizeof(struct evbus_sys_file) != 8);
+	BUILD_BUG_ON(sizeof(struct evbus_sys_denied) != 24);
+	BUILD_BUG_ON(sizeof(struct evbus_event) + EVBUS_TOPIC_MAX + 1 >
+		     EVBUS_FILTER_WINDOW);
 }
 
 static int __init evbus_init(void)
@@ -369,7 +415,7 @@ static int __init evbus_init(void)
 	ret = evbus_stats_init();
 	if (ret)
 		goto err_wq;
-	ret = evbus_bus_init_default();
+	ret = evbus_buses_init(evbus_wq);
 	if (ret)
 		goto err_stats;
 	ret = misc_register(&evbus_misc);
@@ -378,7 +424,7 @@ static int __init evbus_init(void)
 	return 0;
 
 err_bus:
-	evbus_bus_exit_default();
+	evbus_buses_exit();
 err_stats:
 	evbus_stats_exit();
 err_wq:
@@ -391,8 +437,11 @@ static void __exit evbus_exit(void)
 	misc_deregister(&evbus_misc);
 	/* Closed files still waiting for their grace period: free them. */
 	rcu_barrier();
+	flush_workqueue(evbus_wq);
+	evbus_buses_exit();
+	/* Subscriptions and rules the buses freed with call_rcu(). */
+	rcu_barrier();
 	destroy_workqueue(evbus_wq);
-	evbus_bus_exit_default();
 	evbus_stats_exit();
 }
 

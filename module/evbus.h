@@ -5,7 +5,9 @@
  * Theory of operation
  * -------------------
  * Objects.  A bus (struct evbus_bus, bus.c) owns a subscription index, a
- * sequence counter, its limits and its counters.  Every open file of
+ * sequence counter, a policy (policy.c), its limits and its counters.
+ * There is one bus per IPC namespace, found through the namespace's
+ * mqueue mount (see bus.c for why, and for how long a bus lives).  Every open file of
  * /dev/evbus is a struct evbus_file (dev.c) on one bus: a subscriber with
  * its own ring (ring.c) and a set of subscriptions (sub.c), and a
  * publisher (publish.c).  A subscription belongs to exactly one file and
@@ -41,6 +43,14 @@
  * context and touching nothing but a flag and the wait queue), or on a
  * loss.
  *
+ * Permissions.  Every call is checked against the credentials its file
+ * was opened with: a publish against the policy's rules (a walk of the
+ * rule trie like a match) and the file's scope (scope.c); a subscribe
+ * against every rule (subset and overlap tests) and the scope.  Topics
+ * under "$sys" are published only by the kernel (sys.c).  A subscription
+ * may carry filters (filter.c), run when its file is collected as a
+ * target, with no lock held: a refused event is never reserved.
+ *
  * Read.  read() and io_uring reads copy whole committed records from the
  * head of the ring: first a pending LAGGED record, then events in order.
  * io_uring publishes through ->uring_cmd (uring.c) with the ioctls' structs.
@@ -52,6 +62,9 @@
  * charged to its memory cgroup.  Counters: stats.c.
  *
  * Locks, in the order they nest:
+ *   evbus_buses_lock    the table of buses (bus.c; only around lookups)
+ *   evbus_policy.lock   policy changes (policy.c)
+ *   evbus_bus.files_lock  the bus's list of files (open, close, revoke)
  *   evbus_file.lock     control ioctls of one file (subscriptions, ring setup)
  *   evbus_bus.index_lock  index changes (subscribe, unsubscribe, close);
  *                       O(topic depth) work per subscription under it
@@ -77,15 +90,26 @@
 #include <linux/sizes.h>
 #include <linux/refcount.h>
 #include <linux/workqueue.h>
+#include <linux/uidgid.h>
 #include <linux/evbus.h>
 
 #include "topic.h"
+
+struct bpf_prog;
+struct cred;
+struct file;
+struct pid;
+struct seq_file;
+struct vfsmount;
+struct evbus_user;
+struct evbus_file;
 
 /* Hard ceilings: module parameters can be lowered, never raised past them. */
 #define EVBUS_PAYLOAD_CEILING	SZ_1M
 #define EVBUS_RING_CEILING	SZ_256M
 #define EVBUS_RING_FLOOR	SZ_4K
 #define EVBUS_SUBS_CEILING	4096
+#define EVBUS_RULES_CEILING	65536
 
 /*
  * Allocations a caller causes are charged to its memory cgroup; past the
@@ -106,6 +130,8 @@ struct evbus_limits {
 	unsigned int max_user_files;
 	unsigned int max_user_ring_bytes;
 	unsigned int max_user_subs;
+	unsigned int max_user_buses;
+	unsigned int max_rules;		/* per bus */
 };
 
 /*
@@ -133,6 +159,12 @@ struct evbus_pcpu_stats {
 	s64 publish_err_ebadf;
 	s64 publish_err_other;
 	s64 ioctl_errors;	/* every failed evbus ioctl */
+	s64 filtered;		/* subscription x event refused by a filter */
+	s64 denied_rule;	/* calls refused by a deny rule */
+	s64 denied_default;	/* ... by a default of deny */
+	s64 denied_scope;	/* ... by the file's scope */
+	s64 denied_reserved;	/* publishes on $sys.* */
+	s64 revoked;		/* subscriptions revoked by a policy change */
 };
 
 #define evbus_count(stats, field, n)	this_cpu_add((stats)->field, (n))
@@ -146,14 +178,49 @@ struct evbus_index {
 };
 
 /*
- * A bus.  There is one per module for now; nothing else assumes it.
- * Freed when the last file on it is gone (ref).
+ * What hangs on a node of an index (index.c): a subscription or a policy
+ * rule, found by container_of().
+ */
+struct evbus_index_entry {
+	struct hlist_node link;		/* writer lock; read under RCU */
+	struct evbus_node *node;
+	bool tail;			/* pattern ends with '>' */
+};
+
+/*
+ * The topic policy of a bus (policy.c).  Rules are in an index by pattern
+ * for publish checks and in a list by id for subscribe checks and
+ * listing; both are read under RCU and changed under lock.  A bus with no
+ * rules and a default of allow is never looked at (fast path).
+ */
+struct evbus_policy {
+	struct mutex lock;		/* writers */
+	struct evbus_index index;	/* rules by pattern */
+	struct list_head rules;		/* by id, RCU */
+	u32 nr_rules;			/* lock; READ_ONCE elsewhere */
+	u32 next_id;			/* lock */
+	u32 deflt;			/* EVBUS_ALLOW/DENY; READ_ONCE */
+};
+
+/*
+ * A bus: one per IPC namespace (bus.c).  Freed when its namespace is gone
+ * (table ref dropped by the collector) and the last file on it is closed.
  */
 struct evbus_bus {
-	refcount_t ref;			/* files, plus one for the module */
+	refcount_t ref;			/* files, plus one while in the table */
 	struct list_head link;		/* evbus_buses, stats.c */
+	struct hlist_node hnode;	/* the table of live buses, bus.c */
+	u64 id;				/* unique while the module is loaded */
+	u64 ipc_inum;			/* the namespace's inode number */
+	struct vfsmount *mq_mnt;	/* the namespace's mqueue mount (key) */
+	struct user_namespace *user_ns;	/* owns the IPC namespace */
+	struct evbus_user *creator;	/* charged for the bus */
 	const struct evbus_limits *limits;
 	struct evbus_pcpu_stats __percpu *stats;
+
+	struct mutex files_lock;	/* files */
+	struct list_head files;		/* evbus_file.bus_link */
+	struct evbus_policy policy;
 
 	struct mutex index_lock;	/* index changes */
 	struct evbus_index index;	/* read under RCU */
@@ -252,19 +319,49 @@ struct evbus_ring {
 struct evbus_file;
 struct evbus_user;
 
+/* A subscription's filters (filter.c); immutable once attached. */
+struct evbus_filter {
+	u32 flags;			/* EVBUS_SUB_* */
+	kuid_t uid;
+	kgid_t gid;
+	struct pid *pid;
+	u32 type_min;
+	u32 type_max;
+	struct bpf_prog *prog;
+};
+
 /*
  * One subscription: a pattern held by a file.  Linked into the index node
  * where the pattern ends (exact or '>' list) and into its file's id table.
  */
 struct evbus_sub_entry {
-	struct hlist_node node_link;	/* index_lock; read under RCU */
+	struct evbus_index_entry ent;	/* bus.index */
 	struct evbus_file *owner;
-	struct evbus_node *node;
+	struct evbus_filter *filter;	/* NULL: none */
 	struct rcu_head rcu;
 	u32 id;
 	u16 pattern_len;
-	bool tail;			/* pattern ends with '>' */
 	char pattern[];			/* not NUL-terminated */
+};
+
+/* One pattern of a scope, parsed. */
+struct evbus_scope_pat {
+	struct evbus_segs segs;
+	u16 len;
+	char text[EVBUS_TOPIC_MAX];
+};
+
+/*
+ * What a scoped file may do (scope.c): immutable, replaced whole under
+ * evbus_file.lock and read under RCU.  A NULL scope is everything.
+ */
+struct evbus_file_scope {
+	struct rcu_head rcu;
+	u32 n_pub;
+	u32 n_sub;
+	bool all_pub;			/* kept from an unscoped file */
+	bool all_sub;
+	struct evbus_scope_pat pat[];	/* n_pub publish, then n_sub */
 };
 
 /*
@@ -279,6 +376,9 @@ struct evbus_file {
 	u32 next_sub_id;		/* under lock, for xa_alloc_cyclic() */
 	struct evbus_ring ring;
 	struct evbus_user *user;	/* the opener's, for per-user caps */
+	const struct cred *cred;	/* the opener's, for the policy */
+	struct evbus_file_scope __rcu *scope;	/* lock; NULL: unscoped */
+	struct list_head bus_link;	/* bus.files_lock */
 	struct pid_namespace *pid_ns;	/* the opener's, for sender pids */
 	struct user_namespace *user_ns;	/* the opener's, for sender ids */
 	u64 match_seq;			/* bus.order_lock: last seq reserved */
@@ -288,11 +388,61 @@ struct evbus_file {
 
 /* bus.c */
 extern struct evbus_limits evbus_limits;
-struct evbus_bus *evbus_bus_get_current(void);
+struct evbus_bus *evbus_bus_get_current(struct evbus_user *u);
 void evbus_bus_put(struct evbus_bus *bus);
+void evbus_bus_add_file(struct evbus_bus *bus, struct evbus_file *ef);
+void evbus_bus_del_file(struct evbus_bus *bus, struct evbus_file *ef);
+bool evbus_bus_owner(struct evbus_bus *bus, struct file *file);
 u32 evbus_ring_size(const struct evbus_limits *lim, u32 want);
-int evbus_bus_init_default(void);
-void evbus_bus_exit_default(void);
+int evbus_buses_init(struct workqueue_struct *wq);
+void evbus_buses_exit(void);
+
+/* policy.c */
+struct evbus_verdict {
+	int cause;			/* 0 (allowed) or EVBUS_DENY_* */
+	u32 rule_id;
+};
+int evbus_policy_init(struct evbus_policy *pol);
+void evbus_policy_destroy(struct evbus_policy *pol);
+void evbus_policy_check_publish(struct evbus_bus *bus, const struct cred *cred,
+				const char *topic, const struct evbus_segs *segs,
+				struct evbus_verdict *v);
+void evbus_policy_check_subscribe(struct evbus_bus *bus,
+				  const struct cred *cred, const char *pattern,
+				  const struct evbus_segs *segs,
+				  struct evbus_verdict *v);
+long evbus_ioctl_policy_add(struct file *file, void __user *argp);
+long evbus_ioctl_policy_set(struct file *file, void __user *argp);
+long evbus_ioctl_policy_list(struct evbus_file *ef, void __user *argp);
+
+/* scope.c */
+long evbus_ioctl_narrow(struct evbus_file *ef, void __user *argp);
+bool evbus_scope_may_publish(struct evbus_file *ef, const char *topic,
+			     u32 len);
+bool evbus_scope_may_subscribe(struct evbus_file *ef, const char *pattern,
+			       const struct evbus_segs *segs);
+void evbus_scope_show(struct seq_file *m, struct evbus_file *ef);
+void evbus_scope_free(struct evbus_file *ef);
+
+/* filter.c */
+struct evbus_subscribe;
+struct evbus_filter_ctx;
+int evbus_filter_attach(struct evbus_file *ef, const struct evbus_subscribe *s,
+			struct evbus_filter **out);
+void evbus_filter_free(struct evbus_filter *f);
+bool evbus_filter_pass(const struct evbus_filter *f, const struct evbus_msg *m,
+		       const void *image);
+void evbus_filter_image(void *image, const struct evbus_msg *m);
+void evbus_filter_ident(void *image, const struct evbus_ident *id);
+
+/* sys.c: kernel events and refusals */
+void evbus_sys_file_event(struct evbus_file *ef, bool open);
+int evbus_deny(struct evbus_file *ef, u32 right, const struct evbus_verdict *v,
+	       const char *topic, u32 len, bool nowait);
+
+/* ring.c, beside the event path */
+int evbus_ring_put_revoked(struct evbus_ring *r, u32 sub_id, u32 reason,
+			   u64 seq);
 
 /* stats.c */
 int evbus_stats_init(void);
@@ -303,16 +453,19 @@ void evbus_stats_ring_alloc(s64 bytes);
 void evbus_stats_ring_free(s64 bytes);
 void evbus_stats_publish_error(struct evbus_bus *bus, int err);
 void evbus_stats_call_error(struct evbus_bus *bus, long ret, int fail);
+long evbus_ioctl_bus_stats(struct evbus_bus *bus, void __user *argp);
 
 /* user.c: per-user caps, charged up the user-namespace hierarchy */
 enum evbus_uc_type {
 	EVBUS_UC_FILES,
 	EVBUS_UC_RING_BYTES,
 	EVBUS_UC_SUBS,
+	EVBUS_UC_BUSES,
 	EVBUS_UC_COUNT,
 };
 struct evbus_user *evbus_user_get(const struct cred *cred);
 void evbus_user_put(struct evbus_user *u);
+void evbus_user_get_ref(struct evbus_user *u);
 int evbus_user_charge(struct evbus_user *u, enum evbus_uc_type type,
 		      u64 n, u64 max);
 void evbus_user_uncharge(struct evbus_user *u, enum evbus_uc_type type, u64 n);
@@ -320,15 +473,19 @@ void evbus_user_uncharge(struct evbus_user *u, enum evbus_uc_type type, u64 n);
 /* index.c; add and del under bus.index_lock, match under RCU */
 int evbus_index_init(struct evbus_index *idx);
 void evbus_index_destroy(struct evbus_index *idx);
-int evbus_index_add(struct evbus_index *idx, struct evbus_sub_entry *sub,
-		    const struct evbus_segs *segs);
-void evbus_index_del(struct evbus_index *idx, struct evbus_sub_entry *sub);
-typedef bool (*evbus_match_fn)(struct evbus_file *ef, void *arg);
-bool evbus_index_match(struct evbus_index *idx, const struct evbus_msg *msg,
-		       evbus_match_fn fn, void *arg);
+int evbus_index_add(struct evbus_index *idx, struct evbus_index_entry *ent,
+		    const char *pattern, const struct evbus_segs *segs);
+void evbus_index_del(struct evbus_index *idx, struct evbus_index_entry *ent);
+typedef bool (*evbus_match_fn)(struct evbus_index_entry *ent, void *arg);
+bool evbus_index_match(struct evbus_index *idx, const char *topic,
+		       const struct evbus_segs *segs, evbus_match_fn fn,
+		       void *arg);
 
 /* sub.c */
 long evbus_ioctl_subscribe(struct evbus_file *ef, void __user *argp);
+long evbus_ioctl_subscribe2(struct evbus_file *ef, void __user *argp);
+void evbus_sub_unlink(struct evbus_file *ef, struct evbus_sub_entry *sub);
+void evbus_sub_free(struct evbus_sub_entry *sub);
 long evbus_ioctl_unsubscribe(struct evbus_file *ef, u32 __user *argp);
 void evbus_subs_release(struct evbus_file *ef);
 
@@ -337,6 +494,8 @@ long evbus_ioctl_publish(struct evbus_file *ef, void __user *argp, bool nowait,
 			 int *fail);
 long evbus_ioctl_publish_batch(struct evbus_file *ef, void __user *argp,
 			       bool nowait, int *fail);
+void evbus_publish_kernel(struct evbus_file *ef, const char *topic, u32 len,
+			  const void *payload, u32 payload_len);
 
 /* uring.c */
 struct io_uring_cmd;

@@ -16,8 +16,16 @@
  * topic, plus one call per matching subscription, and never depends on
  * patterns elsewhere.  The recursion is bounded by EVBUS_SEGMENTS_MAX.
  *
- * Writers hold bus.index_lock; readers hold only rcu_read_lock().  Nodes
- * and subscriptions are freed after a grace period.
+ * Kernel topics ("$sys" first) are reached only through the root's literal
+ * "$sys" child: the root's '*' child and '>' list are skipped for them.
+ *
+ * The same trie holds a bus's subscriptions and, in a second index, its
+ * policy rules (policy.c): what hangs on a node is a struct
+ * evbus_index_entry embedded in either.
+ *
+ * Writers hold the index's writer lock (bus.index_lock, or the policy's
+ * lock); readers hold only rcu_read_lock().  Nodes and entries are freed
+ * after a grace period.
  */
 #include <linux/rhashtable.h>
 #include <linux/slab.h>
@@ -32,10 +40,10 @@ struct evbus_node {
 	struct rhash_head hash;		/* in index.children, unless star/root */
 	struct evbus_node *parent;
 	struct evbus_node __rcu *star;	/* child for '*' */
-	struct hlist_head exact;	/* subs whose pattern ends here */
-	struct hlist_head tail;		/* subs whose pattern ends in '>' here */
+	struct hlist_head exact;	/* entries whose pattern ends here */
+	struct hlist_head tail;		/* entries whose pattern ends in '>' here */
 	struct rcu_head rcu;
-	u32 refs;			/* children + subscriptions; index_lock */
+	u32 refs;			/* children + entries; writer lock */
 	u8 seg_len;
 	char seg[];
 };
@@ -185,30 +193,30 @@ static struct evbus_node *evbus_child_get(struct evbus_index *idx,
 }
 
 /*
- * Insert sub along the path of its parsed pattern (text in sub->pattern),
- * creating nodes as needed.  Returns 0 or -ENOMEM with the index unchanged.
+ * Insert ent along the path of its parsed pattern, creating nodes as
+ * needed.  Returns 0 or -ENOMEM with the index unchanged.
  */
-int evbus_index_add(struct evbus_index *idx, struct evbus_sub_entry *sub,
-		    const struct evbus_segs *segs)
+int evbus_index_add(struct evbus_index *idx, struct evbus_index_entry *ent,
+		    const char *pattern, const struct evbus_segs *segs)
 {
 	struct evbus_node *n = idx->root, *child;
 	unsigned int i, last = segs->n - 1;
 
-	sub->tail = evbus_seg_kind(sub->pattern, segs, last) == EVBUS_SEG_GT;
+	ent->tail = evbus_seg_kind(pattern, segs, last) == EVBUS_SEG_GT;
 	for (i = 0; i < segs->n; i++) {
-		enum evbus_seg_kind kind = evbus_seg_kind(sub->pattern, segs, i);
+		enum evbus_seg_kind kind = evbus_seg_kind(pattern, segs, i);
 
 		if (kind == EVBUS_SEG_GT)
-			break;		/* always last: sub->tail */
-		child = evbus_child_get(idx, n, sub->pattern + segs->off[i],
+			break;		/* always last: ent->tail */
+		child = evbus_child_get(idx, n, pattern + segs->off[i],
 					segs->len[i], kind == EVBUS_SEG_STAR);
 		if (!child)
 			goto err_unwind;
 		n = child;
 	}
 	n->refs++;
-	sub->node = n;
-	hlist_add_head_rcu(&sub->node_link, sub->tail ? &n->tail : &n->exact);
+	ent->node = n;
+	hlist_add_head_rcu(&ent->link, ent->tail ? &n->tail : &n->exact);
 	return 0;
 
 err_unwind:
@@ -220,27 +228,28 @@ err_unwind:
 	return -ENOMEM;
 }
 
-/* The subscription is freed by the caller after a grace period. */
-void evbus_index_del(struct evbus_index *idx, struct evbus_sub_entry *sub)
+/* The entry is freed by the caller after a grace period. */
+void evbus_index_del(struct evbus_index *idx, struct evbus_index_entry *ent)
 {
-	hlist_del_rcu(&sub->node_link);
-	evbus_node_put(idx, sub->node);
-	sub->node = NULL;
+	hlist_del_rcu(&ent->link);
+	evbus_node_put(idx, ent->node);
+	ent->node = NULL;
 }
 
 struct evbus_match {
 	struct evbus_index *idx;
-	const struct evbus_msg *msg;
+	const char *topic;
+	const struct evbus_segs *segs;
 	evbus_match_fn fn;
 	void *arg;
 };
 
 static bool evbus_match_list(struct hlist_head *head, struct evbus_match *mt)
 {
-	struct evbus_sub_entry *sub;
+	struct evbus_index_entry *ent;
 
-	hlist_for_each_entry_rcu(sub, head, node_link)
-		if (!mt->fn(sub->owner, mt->arg))
+	hlist_for_each_entry_rcu(ent, head, link)
+		if (!mt->fn(ent, mt->arg))
 			return false;
 	return true;
 }
@@ -249,33 +258,39 @@ static bool evbus_match_list(struct hlist_head *head, struct evbus_match *mt)
 static bool evbus_match_level(struct evbus_node *n, unsigned int level,
 			      struct evbus_match *mt)
 {
-	const struct evbus_segs *segs = &mt->msg->segs;
+	const struct evbus_segs *segs = mt->segs;
+	bool wild_ok = level || !segs->sys;	/* see "Kernel topics" */
 	struct evbus_node *child;
 	const char *s;
 
 	if (level == segs->n)
 		return evbus_match_list(&n->exact, mt);
 	/* '>' here matches the one or more segments that remain. */
-	if (!evbus_match_list(&n->tail, mt))
+	if (wild_ok && !evbus_match_list(&n->tail, mt))
 		return false;
 
-	s = mt->msg->topic + segs->off[level];
+	s = mt->topic + segs->off[level];
 	child = evbus_child(mt->idx, n, s, segs->len[level]);
 	if (child && !evbus_match_level(child, level + 1, mt))
 		return false;
+	if (!wild_ok)
+		return true;
 	child = rcu_dereference(n->star);
 	return !child || evbus_match_level(child, level + 1, mt);
 }
 
 /*
- * Call fn for every subscription whose pattern matches m's topic (a file
- * with several such patterns is passed once per pattern), until fn returns
+ * Call fn for every entry whose pattern matches the topic (a file with
+ * several such patterns is passed once per pattern), until fn returns
  * false.  Returns false if it stopped early.  Caller holds rcu_read_lock().
  */
-bool evbus_index_match(struct evbus_index *idx, const struct evbus_msg *m,
-		       evbus_match_fn fn, void *arg)
+bool evbus_index_match(struct evbus_index *idx, const char *topic,
+		       const struct evbus_segs *segs, evbus_match_fn fn,
+		       void *arg)
 {
-	struct evbus_match mt = { .idx = idx, .msg = m, .fn = fn, .arg = arg };
+	struct evbus_match mt = {
+		.idx = idx, .topic = topic, .segs = segs, .fn = fn, .arg = arg,
+	};
 
 	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "evbus_index_match without RCU");
 	return evbus_match_level(idx->root, 0, &mt);

@@ -4,9 +4,12 @@
  *
  * A publish call goes through these steps (see the theory in evbus.h):
  *  1. stage: check each descriptor and copy its topic and payload into a
- *     staging buffer, a chunk of events at a time, no lock held;
+ *     staging buffer, a chunk of events at a time, no lock held; check
+ *     the file may publish there (reserved topics, scope, policy);
  *  2. collect: walk the index under RCU for a run of events with one topic,
- *     gathering the matching files (targets) once for the run;
+ *     gathering the matching files (targets) once for the run, minus the
+ *     subscriptions whose filters refuse the event (a run with filtered
+ *     subscriptions is one event long, since filters look at each event);
  *  3. reserve: per event, under bus.order_lock, take the next seq and
  *     reserve a slot in each target's ring (O(1) per ring), committing the
  *     run's previous slot there in the same hold of the ring's lock;
@@ -60,9 +63,16 @@ struct evbus_pub_ctx {
 	struct evbus_file *ef;		/* the publisher's file */
 	struct evbus_bus *bus;
 	bool nowait;			/* until the first event is out */
+	bool kernel;			/* a $sys event: not the file's own */
 	struct evbus_target *tgt;	/* targets of the current run */
 	u32 ntgt;			/* targets found (may exceed cap) */
 	u32 cap;
+	/* Filters: the event being collected, and its BPF window. */
+	const struct evbus_msg *cur;
+	bool filtered;			/* a matching subscription has filters */
+	bool need_image;		/* a BPF filter matched, image is NULL */
+	const struct evbus_msg *image_msg;	/* what image holds */
+	void *image;			/* EVBUS_FILTER_WINDOW bytes */
 	/* Identity cache: most readers share the sender's namespaces. */
 	struct pid_namespace *pid_ns;
 	struct user_namespace *user_ns;
@@ -118,12 +128,34 @@ static void evbus_pub_ctx_init(struct evbus_pub_ctx *ctx, struct evbus_file *ef,
 	ctx->cap = ARRAY_SIZE(ctx->small);
 	ctx->pid_ns = NULL;
 	ctx->user_ns = NULL;
+	ctx->kernel = false;
+	ctx->image = NULL;
+	ctx->image_msg = NULL;
 }
 
 static void evbus_pub_ctx_free(struct evbus_pub_ctx *ctx)
 {
 	if (ctx->tgt != ctx->small)
 		kvfree(ctx->tgt);
+	kfree(ctx->image);
+}
+
+/* May ctx's file publish on this topic?  0, -EACCES or (nowait) -EAGAIN. */
+static int evbus_may_publish(const struct evbus_pub_ctx *ctx, const char *topic,
+			     u32 len, const struct evbus_segs *segs)
+{
+	struct evbus_file *ef = ctx->ef;
+	struct evbus_verdict v = {};
+
+	if (segs->sys)
+		v.cause = EVBUS_DENY_RESERVED;
+	else if (!evbus_scope_may_publish(ef, topic, len))
+		v.cause = EVBUS_DENY_SCOPE;
+	else
+		evbus_policy_check_publish(ef->bus, ef->cred, topic, segs, &v);
+	if (!v.cause)
+		return 0;
+	return evbus_deny(ef, EVBUS_RIGHT_PUBLISH, &v, topic, len, ctx->nowait);
 }
 
 /* ------------------------------------------------------------ staging */
@@ -146,6 +178,9 @@ static int evbus_stage_one(const struct evbus_pub_ctx *ctx,
 		return ret;
 	if (evbus_topic_parse(dst, p->topic_len, &m->segs))
 		return -EINVAL;
+	ret = evbus_may_publish(ctx, dst, p->topic_len, &m->segs);
+	if (ret)
+		return ret;
 	if (p->payload_len) {
 		ret = evbus_copy_in(ctx, dst + p->topic_len,
 				    u64_to_user_ptr(p->payload), p->payload_len);
@@ -238,10 +273,48 @@ static u32 evbus_stage_chunk(struct evbus_pub_ctx *ctx, struct evbus_stage *sg,
 
 /* ----------------------------------------------------------- fan-out */
 
-static bool evbus_add_target(struct evbus_file *ef, void *arg)
+static void evbus_ident_for(struct evbus_pub_ctx *ctx, struct evbus_file *ef);
+
+/*
+ * Does sub's filter let the event being collected through?  A BPF filter
+ * needs the window; without one, stop the walk (need_image) so the caller
+ * can allocate it outside RCU and collect again.
+ */
+static bool evbus_sub_accepts(struct evbus_pub_ctx *ctx,
+			      const struct evbus_sub_entry *sub)
 {
+	const struct evbus_filter *f = sub->filter;
+
+	if (f->prog) {
+		if (!ctx->image) {
+			ctx->need_image = true;
+			return false;
+		}
+		if (ctx->image_msg != ctx->cur) {
+			evbus_filter_image(ctx->image, ctx->cur);
+			ctx->image_msg = ctx->cur;
+		}
+		evbus_ident_for(ctx, sub->owner);
+		evbus_filter_ident(ctx->image, &ctx->ident);
+	}
+	return evbus_filter_pass(f, ctx->cur, ctx->image);
+}
+
+static bool evbus_add_target(struct evbus_index_entry *ent, void *arg)
+{
+	struct evbus_sub_entry *sub = container_of(ent, struct evbus_sub_entry, ent);
+	struct evbus_file *ef = sub->owner;
 	struct evbus_pub_ctx *ctx = arg;
 
+	if (unlikely(sub->filter)) {
+		ctx->filtered = true;
+		if (!evbus_sub_accepts(ctx, sub)) {
+			if (ctx->need_image)
+				return false;
+			evbus_count(ctx->bus->stats, filtered, 1);
+			return true;
+		}
+	}
 	if (ctx->ntgt < ctx->cap) {
 		ctx->tgt[ctx->ntgt].ef = ef;
 		ctx->tgt[ctx->ntgt].slot = NULL;
@@ -258,8 +331,23 @@ static bool evbus_add_target(struct evbus_file *ef, void *arg)
 static u32 evbus_collect(struct evbus_pub_ctx *ctx, const struct evbus_msg *m)
 {
 	ctx->ntgt = 0;
-	evbus_index_match(&ctx->bus->index, m, evbus_add_target, ctx);
+	ctx->cur = m;
+	ctx->filtered = false;
+	ctx->need_image = false;
+	evbus_index_match(&ctx->bus->index, m->topic, &m->segs,
+			  evbus_add_target, ctx);
 	return ctx->ntgt;
+}
+
+static int evbus_targets_grow(struct evbus_pub_ctx *ctx);
+
+/* The last walk needs more room for targets, or a BPF window: 0 or -errno. */
+static int evbus_collect_grow(struct evbus_pub_ctx *ctx)
+{
+	if (!ctx->need_image)
+		return evbus_targets_grow(ctx);
+	ctx->image = kmalloc(EVBUS_FILTER_WINDOW, evbus_pub_gfp(ctx));
+	return ctx->image ? 0 : evbus_pub_nomem(ctx);
 }
 
 /*
@@ -385,14 +473,14 @@ static u32 evbus_publish_staged(struct evbus_pub_ctx *ctx, struct evbus_msg *m,
 			break;
 		}
 		rcu_read_lock();
-		while (evbus_collect(ctx, &m[i]) > ctx->cap) {
+		while (evbus_collect(ctx, &m[i]) > ctx->cap || ctx->need_image) {
 			rcu_read_unlock();
-			*err = evbus_targets_grow(ctx);
+			*err = evbus_collect_grow(ctx);
 			if (*err)
 				goto out;
 			rcu_read_lock();
 		}
-		run = evbus_same_topic_run(&m[i], k - i);
+		run = ctx->filtered ? 1 : evbus_same_topic_run(&m[i], k - i);
 		for (j = i; j < i + run; j++) {
 			if (j > i && need_resched())
 				break;
@@ -408,7 +496,8 @@ static u32 evbus_publish_staged(struct evbus_pub_ctx *ctx, struct evbus_msg *m,
 			cond_resched();
 	}
 out:
-	atomic64_add(i, &ctx->ef->published);
+	if (!ctx->kernel)
+		atomic64_add(i, &ctx->ef->published);
 	evbus_count(ctx->bus->stats, published, i);
 	evbus_count(ctx->bus->stats, published_bytes, bytes);
 	return i;
@@ -560,4 +649,32 @@ out:
 	if (copy_to_user(argp, &b, sizeof(b)) && !done)
 		return -EFAULT;
 	return done ? (long)done : err;
+}
+
+/*
+ * A kernel event ($sys.*) about ef, sent as by the current task: no
+ * policy, no scope, never the file's own publish.  Runs where sleeping is
+ * allowed; a failure (no memory) is counted like a publisher's.
+ */
+void evbus_publish_kernel(struct evbus_file *ef, const char *topic, u32 len,
+			  const void *payload, u32 payload_len)
+{
+	struct evbus_pub_ctx ctx;
+	struct evbus_msg m = {
+		.topic = topic,
+		.topic_len = len,
+		.payload = payload,
+		.payload_len = payload_len,
+		.rec_len = evbus_event_rec_len(len, payload_len),
+	};
+	int err;
+
+	if (WARN_ON_ONCE(evbus_topic_parse(topic, len, &m.segs)))
+		return;
+	evbus_pub_ctx_init(&ctx, ef, false);
+	ctx.kernel = true;
+	evbus_publish_staged(&ctx, &m, 1, &err);
+	evbus_pub_ctx_free(&ctx);
+	if (err)
+		evbus_stats_publish_error(ef->bus, err);
 }

@@ -22,6 +22,7 @@
 #include <linux/uaccess.h>
 #include <linux/pagemap.h>
 #include <linux/poll.h>
+#include <linux/sched/signal.h>
 #include <linux/sched.h>
 #include <linux/sizes.h>
 #include <linux/uio.h>
@@ -378,10 +379,19 @@ static void evbus_ring_drop_head(struct evbus_ring *r)
 	r->head += h->len;
 }
 
+/* Can the record at head be evicted?  Not a REVOKED notice: never lost. */
+static bool evbus_ring_evictable(struct evbus_ring *r)
+{
+	return r->head != r->committed &&
+	       ((struct evbus_rec_hdr *)evbus_ring_at(r, r->head))->kind !=
+	       EVBUS_REC_REVOKED;
+}
+
 /*
  * Evict the oldest record.  A LAGGED record (or filler) that becomes the
  * head is folded in too: it is adjacent to head_lag, and consecutive
- * losses are reported as one record.  Reserved records are never touched.
+ * losses are reported as one record.  Reserved records and REVOKED
+ * notices are never touched.
  */
 static void evbus_ring_evict(struct evbus_ring *r)
 {
@@ -389,7 +399,7 @@ static void evbus_ring_evict(struct evbus_ring *r)
 	while (r->head != r->committed) {
 		struct evbus_rec_hdr *h = evbus_ring_at(r, r->head);
 
-		if (h->kind == EVBUS_REC_EVENT)
+		if (h->kind == EVBUS_REC_EVENT || h->kind == EVBUS_REC_REVOKED)
 			break;
 		evbus_ring_drop_head(r);
 	}
@@ -431,8 +441,11 @@ static void evbus_ring_put_lag(struct evbus_ring *r, const struct evbus_lag *lag
 	evbus_count(r->stats, queued_bytes, EVBUS_LAG_REC_LEN);
 }
 
-/* Make room for m (and a pending LAGGED record): true if it fits now. */
-static bool evbus_ring_make_room(struct evbus_ring *r, const struct evbus_msg *m)
+/*
+ * Make room for a record of len bytes (and a pending LAGGED record): true
+ * if it fits now.  evict: drop the oldest records if needed.
+ */
+static bool evbus_ring_make_room(struct evbus_ring *r, u32 len, bool evict)
 {
 	u32 lens[2];
 	int n;
@@ -442,15 +455,14 @@ static bool evbus_ring_make_room(struct evbus_ring *r, const struct evbus_msg *m
 		n = 0;
 		if (r->tail_lag.count)
 			lens[n++] = EVBUS_LAG_REC_LEN;
-		lens[n++] = m->rec_len;
+		lens[n++] = len;
 		if (evbus_ring_need(r, lens, n) <= r->size - (r->tail - r->head))
 			return true;
 		/*
 		 * Evicting cannot help a record larger than the whole ring,
 		 * nor get past one that is still being written.
 		 */
-		if (r->policy != EVBUS_POLICY_DROP_OLDEST ||
-		    r->head == r->committed || m->rec_len > r->size)
+		if (!evict || !evbus_ring_evictable(r) || len > r->size)
 			return false;
 		evbus_ring_evict(r);
 	}
@@ -526,7 +538,8 @@ struct evbus_rec_hdr *evbus_ring_reserve(struct evbus_ring *r,
 		goto out;
 	evbus_count(r->stats, deliveries, 1);
 	was_readable = evbus_ring_readable(r);
-	if (!evbus_ring_make_room(r, m)) {
+	if (!evbus_ring_make_room(r, m->rec_len,
+				  r->policy == EVBUS_POLICY_DROP_OLDEST)) {
 		/* An empty ring keeps its losses in head_lag (see normalize). */
 		evbus_lag_add(evbus_ring_empty(r) ? &r->head_lag : &r->tail_lag,
 			      1, m->seq, m->seq);
@@ -640,7 +653,7 @@ static u32 evbus_ring_run(struct evbus_ring *r, size_t space, size_t budget,
 			break;
 		if (h->kind == EVBUS_REC_EVENT)
 			run->events++;
-		else
+		else if (h->kind == EVBUS_REC_LAGGED)
 			run->lags++;
 		len += h->len;
 		pos += h->len;
@@ -780,4 +793,55 @@ fault:
 		good = want - left;
 	cond_resched();
 	goto retry;
+}
+
+/*
+ * Queue an EVBUS_REC_REVOKED notice: a subscription was revoked after seq.
+ * It must not be lost, so under either policy the oldest records make room
+ * for it (counted and reported as lost, as always), and it is never
+ * evicted itself.  Only records still being written can stand in the way;
+ * their publishers commit them without sleeping, so wait for that.
+ * Returns 0, or -EINTR on a fatal signal (the notice is then not queued).
+ */
+int evbus_ring_put_revoked(struct evbus_ring *r, u32 sub_id, u32 reason,
+			   u64 seq)
+{
+	struct evbus_revoked *rv;
+	bool wake = false;
+
+	for (;;) {
+		spin_lock(&r->lock);
+		if (r->closed || !r->data) {
+			spin_unlock(&r->lock);
+			return 0;
+		}
+		if (evbus_ring_make_room(r, sizeof(*rv), true))
+			break;
+		spin_unlock(&r->lock);
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	if (r->tail_lag.count) {
+		evbus_ring_put_lag(r, &r->tail_lag);
+		memset(&r->tail_lag, 0, sizeof(r->tail_lag));
+	}
+	rv = evbus_ring_take(r, sizeof(*rv));
+	memset(rv, 0, sizeof(*rv));
+	rv->hdr.len = sizeof(*rv);
+	rv->hdr.kind = EVBUS_REC_REVOKED;
+	rv->hdr.hdr_len = sizeof(*rv);
+	rv->sub_id = sub_id;
+	rv->reason = reason;
+	rv->seq = seq;
+	r->queued_bytes += sizeof(*rv);
+	evbus_count(r->stats, queued_bytes, sizeof(*rv));
+	wake = !evbus_ring_readable(r);
+	r->wake_ready = true;		/* a notice is worth a wake-up */
+	evbus_ring_advance(r);
+	wake = wake && evbus_ring_readable(r);
+	spin_unlock(&r->lock);
+	if (wake)
+		wake_up_interruptible_poll(&r->wq, EPOLLIN | EPOLLRDNORM);
+	return 0;
 }

@@ -13,6 +13,7 @@
 #include <linux/sysfs.h>
 #include <linux/percpu.h>
 #include <linux/atomic.h>
+#include <linux/uaccess.h>
 
 #include "evbus.h"
 
@@ -131,6 +132,55 @@ void evbus_stats_call_error(struct evbus_bus *bus, long ret, int fail)
 		evbus_count(bus->stats, ioctl_errors, 1);
 }
 
+#define EVBUS_BUS_SUM(bus, f) \
+	((u64)evbus_bus_sum(bus, offsetof(struct evbus_pcpu_stats, f)))
+
+/* EVBUS_IOC_BUS_STATS: the caller's bus, size-versioned. */
+long evbus_ioctl_bus_stats(struct evbus_bus *bus, void __user *argp)
+{
+	struct evbus_bus_stats bs = {};
+	u32 size, flags;
+
+	if (get_user(size, (u32 __user *)argp) ||
+	    get_user(flags, (u32 __user *)(argp + sizeof(u32))))
+		return -EFAULT;
+	if (size < EVBUS_BUS_STATS_SIZE_VER0 || flags)
+		return -EINVAL;
+	if (size > PAGE_SIZE)
+		return -E2BIG;
+	bs.size = min_t(u32, size, sizeof(bs));
+	bs.bus_id = bus->id;
+	bs.ipc_ns = bus->ipc_inum;
+	spin_lock(&bus->order_lock);
+	bs.seq = bus->seq;
+	spin_unlock(&bus->order_lock);
+	bs.published = EVBUS_BUS_SUM(bus, published);
+	bs.published_bytes = EVBUS_BUS_SUM(bus, published_bytes);
+	bs.deliveries = EVBUS_BUS_SUM(bus, deliveries);
+	bs.lost = EVBUS_BUS_SUM(bus, lost);
+	bs.read_events = EVBUS_BUS_SUM(bus, read_events);
+	bs.read_bytes = EVBUS_BUS_SUM(bus, read_bytes);
+	bs.lag_records = EVBUS_BUS_SUM(bus, lag_records);
+	bs.queued_events = EVBUS_BUS_SUM(bus, queued_events);
+	bs.queued_bytes = EVBUS_BUS_SUM(bus, queued_bytes);
+	bs.discarded = EVBUS_BUS_SUM(bus, discarded);
+	bs.subscriptions = EVBUS_BUS_SUM(bus, subscriptions);
+	bs.open_files = EVBUS_BUS_SUM(bus, open_files);
+	bs.filtered = EVBUS_BUS_SUM(bus, filtered);
+	bs.denied_rule = EVBUS_BUS_SUM(bus, denied_rule);
+	bs.denied_default = EVBUS_BUS_SUM(bus, denied_default);
+	bs.denied_scope = EVBUS_BUS_SUM(bus, denied_scope);
+	bs.denied_reserved = EVBUS_BUS_SUM(bus, denied_reserved);
+	bs.revoked = EVBUS_BUS_SUM(bus, revoked);
+	bs.policy_rules = READ_ONCE(bus->policy.nr_rules);
+	bs.policy_default = READ_ONCE(bus->policy.deflt);
+	/* A newer caller's tail we do not know about reads as zeroes. */
+	if (size > sizeof(bs) &&
+	    clear_user(argp + sizeof(bs), size - sizeof(bs)))
+		return -EFAULT;
+	return copy_to_user(argp, &bs, min_t(u32, size, sizeof(bs))) ? -EFAULT : 0;
+}
+
 struct evbus_stat_attr {
 	struct kobj_attribute attr;
 	size_t off;			/* in struct evbus_pcpu_stats */
@@ -169,6 +219,25 @@ EVBUS_STAT(publish_err_enomem);
 EVBUS_STAT(publish_err_ebadf);
 EVBUS_STAT(publish_err_other);
 EVBUS_STAT(ioctl_errors);
+EVBUS_STAT(filtered);
+EVBUS_STAT(denied_rule);
+EVBUS_STAT(denied_default);
+EVBUS_STAT(denied_scope);
+EVBUS_STAT(denied_reserved);
+EVBUS_STAT(revoked);
+
+static ssize_t buses_show(struct kobject *kobj, struct kobj_attribute *attr,
+			  char *buf)
+{
+	struct evbus_bus *bus;
+	unsigned int n = 0;
+
+	mutex_lock(&evbus_buses_lock);
+	list_for_each_entry(bus, &evbus_buses, link)
+		n++;
+	mutex_unlock(&evbus_buses_lock);
+	return sysfs_emit(buf, "%u\n", n);
+}
 
 static ssize_t ring_bytes_show(struct kobject *kobj, struct kobj_attribute *attr,
 			       char *buf)
@@ -184,6 +253,7 @@ static ssize_t ring_bytes_max_show(struct kobject *kobj,
 
 static struct kobj_attribute evbus_attr_ring_bytes = __ATTR_RO(ring_bytes);
 static struct kobj_attribute evbus_attr_ring_bytes_max = __ATTR_RO(ring_bytes_max);
+static struct kobj_attribute evbus_attr_buses = __ATTR_RO(buses);
 
 static struct attribute *evbus_stat_attrs[] = {
 	&evbus_attr_published.attr.attr,
@@ -205,6 +275,13 @@ static struct attribute *evbus_stat_attrs[] = {
 	&evbus_attr_publish_err_ebadf.attr.attr,
 	&evbus_attr_publish_err_other.attr.attr,
 	&evbus_attr_ioctl_errors.attr.attr,
+	&evbus_attr_filtered.attr.attr,
+	&evbus_attr_denied_rule.attr.attr,
+	&evbus_attr_denied_default.attr.attr,
+	&evbus_attr_denied_scope.attr.attr,
+	&evbus_attr_denied_reserved.attr.attr,
+	&evbus_attr_revoked.attr.attr,
+	&evbus_attr_buses.attr,
 	&evbus_attr_ring_bytes.attr,
 	&evbus_attr_ring_bytes_max.attr,
 	NULL,

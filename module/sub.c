@@ -10,6 +10,10 @@
  * (max_subs) and to its user (max_user_subs), and enters the bus's index
  * under bus.index_lock.  It is freed a grace period after it leaves the
  * index, since publishers walk the index under RCU.
+ *
+ * EVBUS_IOC_SUBSCRIBE2 is the size-versioned form, with filters
+ * (filter.c).  Both check the file's scope and the bus's policy under
+ * evbus_file.lock before anything is charged.
  */
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -19,20 +23,17 @@
 #include "trace.h"
 
 struct evbus_sub_req {
-	struct evbus_sub s;
+	struct evbus_subscribe s;
+	u32 __user *id_out;		/* where sub_id goes */
 	struct evbus_segs segs;
 	char pattern[EVBUS_TOPIC_MAX];
 };
 
-/* Copy and check the request: 0, -EFAULT or -EINVAL. */
-static int evbus_sub_copy_in(struct evbus_sub_req *req, void __user *argp)
+/* The pattern of a request: copy and parse, 0, -EFAULT or -EINVAL. */
+static int evbus_sub_pattern(struct evbus_sub_req *req)
 {
-	struct evbus_sub *s = &req->s;
+	const struct evbus_subscribe *s = &req->s;
 
-	if (copy_from_user(s, argp, sizeof(*s)))
-		return -EFAULT;
-	if (s->flags || s->reserved)
-		return -EINVAL;
 	if (!s->pattern_len || s->pattern_len > EVBUS_TOPIC_MAX)
 		return -EINVAL;
 	if (copy_from_user(req->pattern, u64_to_user_ptr(s->pattern),
@@ -41,6 +42,62 @@ static int evbus_sub_copy_in(struct evbus_sub_req *req, void __user *argp)
 	if (evbus_pattern_parse(req->pattern, s->pattern_len, &req->segs))
 		return -EINVAL;
 	return 0;
+}
+
+/* EVBUS_IOC_SUBSCRIBE's struct is SUBSCRIBE2's with no filters. */
+static int evbus_sub_copy_in(struct evbus_sub_req *req, void __user *argp)
+{
+	struct evbus_sub s;
+
+	if (copy_from_user(&s, argp, sizeof(s)))
+		return -EFAULT;
+	if (s.flags || s.reserved)
+		return -EINVAL;
+	memset(&req->s, 0, sizeof(req->s));
+	req->s.pattern = s.pattern;
+	req->s.pattern_len = s.pattern_len;
+	req->id_out = argp + offsetof(struct evbus_sub, sub_id);
+	return evbus_sub_pattern(req);
+}
+
+/* Size-versioned, as openat2(): 0, -EFAULT, -EINVAL or -E2BIG. */
+static int evbus_sub2_copy_in(struct evbus_sub_req *req, void __user *argp)
+{
+	u32 size;
+	int ret;
+
+	if (get_user(size, (u32 __user *)argp))
+		return -EFAULT;
+	if (size < EVBUS_SUBSCRIBE_SIZE_VER0)
+		return -EINVAL;
+	if (size > PAGE_SIZE)
+		return -E2BIG;
+	ret = copy_struct_from_user(&req->s, sizeof(req->s), argp, size);
+	if (ret)
+		return ret;
+	req->id_out = argp + offsetof(struct evbus_subscribe, sub_id);
+	return evbus_sub_pattern(req);
+}
+
+/*
+ * May ef subscribe to the request's pattern?  Checked under ef->lock, so a
+ * policy change that revokes (it takes ef->lock after changing) cannot
+ * miss a subscription checked against the old policy.
+ */
+static int evbus_may_subscribe(struct evbus_file *ef, struct evbus_sub_req *req)
+{
+	struct evbus_verdict v = {};
+
+	lockdep_assert_held(&ef->lock);
+	if (!evbus_scope_may_subscribe(ef, req->pattern, &req->segs))
+		v.cause = EVBUS_DENY_SCOPE;
+	else
+		evbus_policy_check_subscribe(ef->bus, ef->cred, req->pattern,
+					     &req->segs, &v);
+	if (!v.cause)
+		return 0;
+	return evbus_deny(ef, EVBUS_RIGHT_SUBSCRIBE, &v, req->pattern,
+			  req->s.pattern_len, false);
 }
 
 /* Charge one subscription to the file and its user: 0 or -ENOSPC. */
@@ -64,9 +121,8 @@ static void evbus_sub_uncharge(struct evbus_file *ef, u32 n)
 
 /* Add sub to the file and the index; ef->lock held.  0 or -errno. */
 static int evbus_sub_add(struct evbus_file *ef, struct evbus_sub_entry *sub,
-			 struct evbus_sub_req *req, void __user *argp)
+			 struct evbus_sub_req *req)
 {
-	u32 __user *uid = argp + offsetof(struct evbus_sub, sub_id);
 	struct evbus_bus *bus = ef->bus;
 	int ret;
 
@@ -76,12 +132,12 @@ static int evbus_sub_add(struct evbus_file *ef, struct evbus_sub_entry *sub,
 		return ret == -EBUSY ? -ENOSPC : ret;
 	/* Report the id before the subscription can be seen. */
 	ret = -EFAULT;
-	if (put_user(sub->id, uid))
+	if (put_user(sub->id, req->id_out))
 		goto err_erase;
 	ret = mutex_lock_killable(&bus->index_lock);
 	if (ret)
 		goto err_erase;
-	ret = evbus_index_add(&bus->index, sub, &req->segs);
+	ret = evbus_index_add(&bus->index, &sub->ent, sub->pattern, &req->segs);
 	mutex_unlock(&bus->index_lock);
 	if (ret)
 		goto err_erase;
@@ -92,28 +148,30 @@ err_erase:
 	return ret;
 }
 
-long evbus_ioctl_subscribe(struct evbus_file *ef, void __user *argp)
+static long evbus_subscribe(struct evbus_file *ef, struct evbus_sub_req *req)
 {
 	const struct evbus_limits *lim = ef->bus->limits;
 	struct evbus_sub_entry *sub;
-	struct evbus_sub_req req;
 	bool had_ring;
 	u32 next_id;
 	int ret;
 
-	ret = evbus_sub_copy_in(&req, argp);
-	if (ret)
-		return ret;
-	sub = kmalloc(struct_size(sub, pattern, req.s.pattern_len), EVBUS_GFP);
+	sub = kzalloc(struct_size(sub, pattern, req->s.pattern_len), EVBUS_GFP);
 	if (!sub)
 		return -ENOMEM;
-	memcpy(sub->pattern, req.pattern, req.s.pattern_len);
-	sub->pattern_len = req.s.pattern_len;
+	memcpy(sub->pattern, req->pattern, req->s.pattern_len);
+	sub->pattern_len = req->s.pattern_len;
 	sub->owner = ef;
+	ret = evbus_filter_attach(ef, &req->s, &sub->filter);
+	if (ret)
+		goto err_free;
 
 	ret = mutex_lock_killable(&ef->lock);
 	if (ret)
 		goto err_free;
+	ret = evbus_may_subscribe(ef, req);
+	if (ret)
+		goto err_unlock;
 	ret = evbus_sub_charge(ef);
 	if (ret)
 		goto err_unlock;
@@ -123,7 +181,7 @@ long evbus_ioctl_subscribe(struct evbus_file *ef, void __user *argp)
 	if (ret)
 		goto err_uncharge;
 	next_id = ef->next_sub_id;
-	ret = evbus_sub_add(ef, sub, &req, argp);
+	ret = evbus_sub_add(ef, sub, req);
 	if (ret)
 		goto err_ring;
 	trace_evbus_subscribe(ef->ring.file_id, sub->id, sub->pattern,
@@ -142,8 +200,55 @@ err_uncharge:
 err_unlock:
 	mutex_unlock(&ef->lock);
 err_free:
+	evbus_filter_free(sub->filter);
 	kfree(sub);
 	return ret;
+}
+
+long evbus_ioctl_subscribe(struct evbus_file *ef, void __user *argp)
+{
+	struct evbus_sub_req req;
+	int ret;
+
+	ret = evbus_sub_copy_in(&req, argp);
+	return ret ?: evbus_subscribe(ef, &req);
+}
+
+long evbus_ioctl_subscribe2(struct evbus_file *ef, void __user *argp)
+{
+	struct evbus_sub_req req;
+	int ret;
+
+	ret = evbus_sub2_copy_in(&req, argp);
+	return ret ?: evbus_subscribe(ef, &req);
+}
+
+static void evbus_sub_free_rcu(struct rcu_head *head)
+{
+	struct evbus_sub_entry *sub = container_of(head, struct evbus_sub_entry,
+						   rcu);
+
+	evbus_filter_free(sub->filter);
+	kfree(sub);
+}
+
+/* Free sub once no publisher can still see it. */
+void evbus_sub_free(struct evbus_sub_entry *sub)
+{
+	call_rcu(&sub->rcu, evbus_sub_free_rcu);
+}
+
+/* Take sub out of the index and the file; ef->lock held. */
+void evbus_sub_unlink(struct evbus_file *ef, struct evbus_sub_entry *sub)
+{
+	lockdep_assert_held(&ef->lock);
+	mutex_lock(&ef->bus->index_lock);
+	evbus_index_del(&ef->bus->index, &sub->ent);
+	mutex_unlock(&ef->bus->index_lock);
+	xa_erase(&ef->subs, sub->id);
+	evbus_sub_uncharge(ef, 1);
+	trace_evbus_unsubscribe(ef->ring.file_id, sub->id);
+	evbus_count(ef->bus->stats, subscriptions, -1);
 }
 
 long evbus_ioctl_unsubscribe(struct evbus_file *ef, u32 __user *argp)
@@ -161,16 +266,9 @@ long evbus_ioctl_unsubscribe(struct evbus_file *ef, u32 __user *argp)
 	ret = -ENOENT;
 	if (!sub)
 		goto out_unlock;
-	ret = mutex_lock_killable(&ef->bus->index_lock);
-	if (ret)
-		goto out_unlock;
-	evbus_index_del(&ef->bus->index, sub);
-	mutex_unlock(&ef->bus->index_lock);
-	xa_erase(&ef->subs, id);
-	evbus_sub_uncharge(ef, 1);
-	trace_evbus_unsubscribe(ef->ring.file_id, id);
-	kfree_rcu(sub, rcu);
-	evbus_count(ef->bus->stats, subscriptions, -1);
+	evbus_sub_unlink(ef, sub);
+	evbus_sub_free(sub);
+	ret = 0;
 out_unlock:
 	mutex_unlock(&ef->lock);
 	return ret;
@@ -189,9 +287,9 @@ void evbus_subs_release(struct evbus_file *ef)
 
 	xa_for_each(&ef->subs, id, sub) {
 		mutex_lock(&ef->bus->index_lock);
-		evbus_index_del(&ef->bus->index, sub);
+		evbus_index_del(&ef->bus->index, &sub->ent);
 		mutex_unlock(&ef->bus->index_lock);
-		kfree_rcu(sub, rcu);
+		evbus_sub_free(sub);
 		cond_resched();
 	}
 	xa_destroy(&ef->subs);

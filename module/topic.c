@@ -23,6 +23,12 @@
  *
  *	invalid: "a.>.b", "ab*", "a>", "**", "*>", ">>"
  *
+ * Reserved: a first segment "$sys" names the kernel's own topics
+ * ("$sys.file.open"); '$' is allowed nowhere else.  Wildcards in the first
+ * segment never match "$sys": only a pattern that starts with "$sys"
+ * itself reaches kernel topics, so "*" and ">" keep meaning "every
+ * application topic".
+ *
  * Nothing here uses libc or kernel helpers, so the file also builds on the
  * host for unit tests and fuzzing.
  */
@@ -40,6 +46,21 @@ static inline bool evbus_is_wild(unsigned char c)
 	return c == '*' || c == '>';
 }
 
+#define EVBUS_SYS_SEG		"$sys"
+#define EVBUS_SYS_SEG_LEN	4
+
+static bool evbus_is_sys_seg(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len != EVBUS_SYS_SEG_LEN)
+		return false;
+	for (i = 0; i < len; i++)
+		if (s[i] != EVBUS_SYS_SEG[i])
+			return false;
+	return true;
+}
+
 /*
  * Split s into segments and check every byte.  With wild set, '*' and '>'
  * are accepted as whole segments, '>' only as the last one.
@@ -52,6 +73,7 @@ static int evbus_parse(const char *s, size_t len, struct evbus_segs *segs,
 	unsigned int n = 0;
 
 	segs->n = 0;
+	segs->sys = false;
 	if (!s || len == 0 || len > EVBUS_TOPIC_MAX)
 		return -EINVAL;
 
@@ -61,7 +83,8 @@ static int evbus_parse(const char *s, size_t len, struct evbus_segs *segs,
 
 		if (i < len && s[i] != '.') {
 			c = (unsigned char)s[i];
-			if (!evbus_char_ok(c) && !(wild && evbus_is_wild(c)))
+			if (!evbus_char_ok(c) && !(wild && evbus_is_wild(c)) &&
+			    !(c == '$' && i == 0))
 				return -EINVAL;
 			continue;
 		}
@@ -70,6 +93,12 @@ static int evbus_parse(const char *s, size_t len, struct evbus_segs *segs,
 		slen = i - start;
 		if (slen == 0 || n >= EVBUS_SEGMENTS_MAX)
 			return -EINVAL;
+		/* '$' passed only as the very first byte: "$sys" or nothing. */
+		if (start == 0 && s[0] == '$') {
+			if (!evbus_is_sys_seg(s, slen))
+				return -EINVAL;
+			segs->sys = true;
+		}
 		if (wild) {
 			c = (unsigned char)s[start];
 			if (slen == 1) {
@@ -135,6 +164,11 @@ bool evbus_pattern_match(const char *pat, size_t plen,
 {
 	size_t pi = 0, ti = 0;
 
+	/* Only a literal "$sys" first segment reaches kernel topics. */
+	if (tlen && topic[0] == '$' && (pat[0] == '*' || pat[0] == '>') &&
+	    (plen == 1 || pat[1] == '.'))
+		return false;
+
 	while (pi <= plen) {
 		size_t pe = pi, te = ti;
 
@@ -159,6 +193,84 @@ bool evbus_pattern_match(const char *pat, size_t plen,
 		ti = te + 1;
 	}
 	return ti > tlen;
+}
+
+/* Segment i of a parsed pattern, and its kind. */
+static inline enum evbus_seg_kind evbus_seg_at(const char *s,
+					       const struct evbus_segs *segs,
+					       unsigned int i,
+					       const char **txt, size_t *len)
+{
+	*txt = s + segs->off[i];
+	*len = segs->len[i];
+	return evbus_seg_kind(s, segs, i);
+}
+
+static bool evbus_seg_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t k;
+
+	if (alen != blen)
+		return false;
+	for (k = 0; k < alen; k++)
+		if (a[k] != b[k])
+			return false;
+	return true;
+}
+
+/* A wildcard first segment of one side cannot stand for "$sys" of the other. */
+static bool evbus_sys_apart(const struct evbus_segs *ps, enum evbus_seg_kind pk,
+			    const struct evbus_segs *as, enum evbus_seg_kind ak)
+{
+	return (ps->sys && ak != EVBUS_SEG_LITERAL) ||
+	       (as->sys && pk != EVBUS_SEG_LITERAL);
+}
+
+bool evbus_pattern_within(const char *p, const struct evbus_segs *ps,
+			  const char *a, const struct evbus_segs *as)
+{
+	unsigned int i;
+
+	for (i = 0; i < ps->n && i < as->n; i++) {
+		const char *pt, *at;
+		size_t pl, al;
+		enum evbus_seg_kind pk = evbus_seg_at(p, ps, i, &pt, &pl);
+		enum evbus_seg_kind ak = evbus_seg_at(a, as, i, &at, &al);
+
+		if (i == 0 && evbus_sys_apart(ps, pk, as, ak))
+			return false;
+		if (ak == EVBUS_SEG_GT)
+			return true;	/* p has this and maybe more segments */
+		if (pk == EVBUS_SEG_GT)
+			return false;	/* p goes on where a stops */
+		if (ak == EVBUS_SEG_STAR)
+			continue;	/* p's one segment, whatever it is */
+		if (pk != EVBUS_SEG_LITERAL || !evbus_seg_eq(pt, pl, at, al))
+			return false;
+	}
+	return ps->n == as->n;
+}
+
+bool evbus_pattern_overlap(const char *p, const struct evbus_segs *ps,
+			   const char *a, const struct evbus_segs *as)
+{
+	unsigned int i;
+
+	for (i = 0; i < ps->n && i < as->n; i++) {
+		const char *pt, *at;
+		size_t pl, al;
+		enum evbus_seg_kind pk = evbus_seg_at(p, ps, i, &pt, &pl);
+		enum evbus_seg_kind ak = evbus_seg_at(a, as, i, &at, &al);
+
+		if (i == 0 && evbus_sys_apart(ps, pk, as, ak))
+			return false;
+		if (pk == EVBUS_SEG_GT || ak == EVBUS_SEG_GT)
+			return true;	/* the other has a segment here */
+		if (pk == EVBUS_SEG_LITERAL && ak == EVBUS_SEG_LITERAL &&
+		    !evbus_seg_eq(pt, pl, at, al))
+			return false;
+	}
+	return ps->n == as->n;
 }
 
 #define EVBUS_FNV_OFFSET	2166136261U

@@ -23,6 +23,7 @@
 /* Segment i is s[off[i]] .. s[off[i] + len[i] - 1]; offsets fit in 8 bits. */
 struct evbus_segs {
 	unsigned int n;
+	bool sys;		/* the first segment is "$sys" */
 	unsigned char off[EVBUS_SEGMENTS_MAX];
 	unsigned char len[EVBUS_SEGMENTS_MAX];
 };
@@ -47,6 +48,17 @@ bool evbus_pattern_match(const char *pat, size_t plen,
 
 /* True if no segment of the parsed pattern is a wildcard. */
 bool evbus_pattern_is_literal(const char *s, const struct evbus_segs *segs);
+
+/*
+ * Set relations of two valid patterns (topics are patterns too), by their
+ * segments, O(segments):
+ *  within: every topic p matches, a matches too;
+ *  overlap: some topic matches both.
+ */
+bool evbus_pattern_within(const char *p, const struct evbus_segs *ps,
+			  const char *a, const struct evbus_segs *as);
+bool evbus_pattern_overlap(const char *p, const struct evbus_segs *ps,
+			   const char *a, const struct evbus_segs *as);
 
 /* Seeded 32-bit string hash: FNV-1a followed by an avalanche mix. */
 unsigned int evbus_hash(unsigned int seed, const char *s, size_t len);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * evbus tracepoints (system "evbus"): publish, deliver, drop, subscribe
- * and unsubscribe.  Files are named by the id shown in their fdinfo.
+ * evbus tracepoints (system "evbus"): publish, deliver, drop, subscribe,
+ * unsubscribe, denied (a refusal) and policy (a policy change).  Files are named by the id shown in their fdinfo.
  */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM evbus
@@ -10,6 +10,8 @@
 #define _EVBUS_TRACE_H
 
 #include <linux/tracepoint.h>
+#include <linux/cred.h>
+#include <linux/evbus.h>
 
 /* Topics are not NUL-terminated where they are traced: copy with a NUL. */
 #define evbus_trace_copy_topic(dst, src, len)				\
@@ -111,6 +113,66 @@ TRACE_EVENT(evbus_unsubscribe,
 		__entry->sub_id = sub_id;
 	),
 	TP_printk("file=%llu sub=%u", __entry->file_id, __entry->sub_id)
+);
+
+TRACE_EVENT(evbus_denied,
+	TP_PROTO(u64 file_id, u32 right, int cause, u32 rule_id,
+		 const char *topic, u32 len),
+	TP_ARGS(file_id, right, cause, rule_id, topic, len),
+	TP_STRUCT__entry(
+		__field(u64, file_id)
+		__field(u32, right)
+		__field(int, cause)
+		__field(u32, rule_id)
+		__field(pid_t, pid)
+		__field(uid_t, uid)
+		__dynamic_array(char, topic, len + 1)
+	),
+	TP_fast_assign(
+		__entry->file_id = file_id;
+		__entry->right = right;
+		__entry->cause = cause;
+		__entry->rule_id = rule_id;
+		__entry->pid = current->tgid;
+		__entry->uid = from_kuid(&init_user_ns, current_euid());
+		evbus_trace_copy_topic(__get_dynamic_array(topic), topic, len);
+	),
+	TP_printk("file=%llu pid=%d uid=%u right=%s cause=%s rule=%u topic=%s",
+		  __entry->file_id, __entry->pid, __entry->uid,
+		  __print_flags(__entry->right, "|",
+				{ EVBUS_RIGHT_PUBLISH, "publish" },
+				{ EVBUS_RIGHT_SUBSCRIBE, "subscribe" }),
+		  __print_symbolic(__entry->cause,
+				   { EVBUS_DENY_RULE, "rule" },
+				   { EVBUS_DENY_DEFAULT, "default" },
+				   { EVBUS_DENY_SCOPE, "scope" },
+				   { EVBUS_DENY_RESERVED, "reserved" }),
+		  __entry->rule_id, __get_str(topic))
+);
+
+TRACE_EVENT(evbus_policy,
+	TP_PROTO(u64 bus_id, u32 rule_id, u32 verdict, u32 rights,
+		 const char *pattern, u32 len),
+	TP_ARGS(bus_id, rule_id, verdict, rights, pattern, len),
+	TP_STRUCT__entry(
+		__field(u64, bus_id)
+		__field(u32, rule_id)
+		__field(u32, verdict)
+		__field(u32, rights)
+		__field(pid_t, pid)
+		__dynamic_array(char, pattern, len + 1)
+	),
+	TP_fast_assign(
+		__entry->bus_id = bus_id;
+		__entry->rule_id = rule_id;
+		__entry->verdict = verdict;
+		__entry->rights = rights;
+		__entry->pid = current->tgid;
+		evbus_trace_copy_topic(__get_dynamic_array(pattern), pattern, len);
+	),
+	TP_printk("bus=%llu pid=%d rule=%u verdict=%u rights=%#x pattern=%s",
+		  __entry->bus_id, __entry->pid, __entry->rule_id,
+		  __entry->verdict, __entry->rights, __get_str(pattern))
 );
 
 #endif /* _EVBUS_TRACE_H */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Per-user caps: open files, subscriptions and ring memory.
+ * Per-user caps: open files, subscriptions, ring memory and buses.
  *
  * As the kernel's ucounts do for inotify instances, a user is a (user
  * namespace, kuid) pair, and what a file holds is charged at every level
@@ -18,6 +18,7 @@
  */
 #include <linux/hashtable.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/spinlock.h>
 #include <linux/uidgid.h>
 #include <linux/cred.h>
@@ -67,8 +68,7 @@ void evbus_user_put(struct evbus_user *u)
 		spin_unlock(&evbus_users_lock);
 		if (!gone)
 			return;
-		WARN_ON_ONCE(u->count[EVBUS_UC_FILES] || u->count[EVBUS_UC_SUBS] ||
-			     u->count[EVBUS_UC_RING_BYTES]);
+		WARN_ON_ONCE(memchr_inv(u->count, 0, sizeof(u->count)));
 		put_user_ns(u->ns);
 		kfree(u);
 		u = parent;
@@ -123,6 +123,14 @@ static struct evbus_user *evbus_user_lookup(struct user_namespace *ns, kuid_t ui
 struct evbus_user *evbus_user_get(const struct cred *cred)
 {
 	return evbus_user_lookup(cred->user_ns, cred->euid);
+}
+
+/* Another holder of u (a bus it created). */
+void evbus_user_get_ref(struct evbus_user *u)
+{
+	spin_lock(&evbus_users_lock);
+	u->refs++;
+	spin_unlock(&evbus_users_lock);
 }
 
 /* Charge n against max at every level: 0, or -EDQUOT with nothing charged. */

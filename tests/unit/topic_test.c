@@ -415,8 +415,93 @@ static void test_hash(void)
 	      "hash avalanche on seed", "", __LINE__);
 }
 
+/* "$sys" is the only place '$' may appear, and only as the first segment. */
+static void test_sys(void)
+{
+	BOTH_OK("$sys"); BOTH_OK("$sys.file.open"); P_OK("$sys.>");
+	P_OK("$sys.*.open");
+	check(evbus_topic_parse("$sys.a", 6, &sg) == 0 && sg.sys,
+	      "sys flag set", "$sys.a", __LINE__);
+	check(evbus_topic_parse("sys.a", 5, &sg) == 0 && !sg.sys,
+	      "sys flag clear", "sys.a", __LINE__);
+	BOTH_BAD("$"); BOTH_BAD("$sy"); BOTH_BAD("$sysx"); BOTH_BAD("$SYS");
+	BOTH_BAD("a.$sys"); BOTH_BAD("$sys.$sys"); BOTH_BAD("$sys$");
+	BOTH_BAD("x$sys"); BOTH_BAD("$sys.a$"); P_BAD("$*"); P_BAD("$>");
+}
+
+static int within(const char *p, const char *a)
+{
+	struct evbus_segs ps, as;
+
+	if (evbus_pattern_parse(p, strlen(p), &ps) ||
+	    evbus_pattern_parse(a, strlen(a), &as))
+		return -1;
+	return evbus_pattern_within(p, &ps, a, &as);
+}
+
+static int overlap(const char *p, const char *a)
+{
+	struct evbus_segs ps, as;
+	int r1, r2;
+
+	if (evbus_pattern_parse(p, strlen(p), &ps) ||
+	    evbus_pattern_parse(a, strlen(a), &as))
+		return -1;
+	r1 = evbus_pattern_overlap(p, &ps, a, &as);
+	r2 = evbus_pattern_overlap(a, &as, p, &ps);
+	return r1 == r2 ? r1 : -2;	/* symmetric, or a bug */
+}
+
+#define WITHIN(p, a, want) check(within(p, a) == (want), \
+				 want ? "should be within" : "should not be within", \
+				 p " in " a, __LINE__)
+#define OVERLAP(p, a, want) check(overlap(p, a) == (want), \
+				  want ? "should overlap" : "should not overlap", \
+				  p " and " a, __LINE__)
+
+static void test_relations(void)
+{
+	WITHIN("a.b", "a.b", 1); WITHIN("a.b", "a.*", 1); WITHIN("a.b", "a.>", 1);
+	WITHIN("a.b", ">", 1); WITHIN("a.b.c", "a.>", 1); WITHIN("a.*", "a.>", 1);
+	WITHIN("a.>", "a.>", 1); WITHIN("a.*.c", "a.>", 1);
+	WITHIN("a.*", "a.*", 1); WITHIN("*.b", "*.*", 1); WITHIN("a.b.>", "a.>", 1);
+	WITHIN(">", ">", 1); WITHIN("*", ">", 1); WITHIN("*.>", ">", 1);
+	WITHIN("a.>", "a.*", 0); WITHIN("a", "a.>", 0); WITHIN("a.*", "a.b", 0);
+	WITHIN(">", "a.>", 0); WITHIN("*.b", "a.b", 0); WITHIN("a.b", "a.c", 0);
+	WITHIN("a.b.c", "a.*", 0); WITHIN("a", "a.b", 0); WITHIN("a.b", "a", 0);
+	WITHIN("*", "a", 0); WITHIN(">", "*", 0); WITHIN("a.b", "*.c", 0);
+	/* Kernel topics only within patterns that name "$sys". */
+	WITHIN("$sys.a", ">", 0); WITHIN("$sys.a", "*.a", 0);
+	WITHIN("$sys.a", "$sys.>", 1); WITHIN("$sys.>", "$sys.>", 1);
+	WITHIN("$sys.*", "$sys.>", 1); WITHIN(">", "$sys.>", 0);
+
+	OVERLAP("a.b", "a.b", 1); OVERLAP("a.b", "a.c", 0); OVERLAP("a.*", "a.b", 1);
+	OVERLAP("a.>", "a.b.c", 1); OVERLAP("a.>", "a", 0); OVERLAP("*.b", "a.*", 1);
+	OVERLAP(">", "x", 1); OVERLAP(">", "x.y.z", 1); OVERLAP("*", "a.b", 0);
+	OVERLAP("a.*.c", "a.b.>", 1); OVERLAP("a.*.c", "a.b.d", 0);
+	OVERLAP("a.*", "*.b.c", 0); OVERLAP("*.>", "a", 0); OVERLAP("*.>", "a.b", 1);
+	OVERLAP(">", "$sys.a", 0); OVERLAP("*.a", "$sys.a", 0);
+	OVERLAP("$sys.>", "$sys.file.open", 1); OVERLAP("$sys.>", ">", 0);
+	OVERLAP("$sys.*", "$sys.a.b", 0);
+}
+
+static void test_sys_match(void)
+{
+	check(!evbus_pattern_match(">", 1, "$sys.a", 6), "> skips $sys", ">",
+	      __LINE__);
+	check(!evbus_pattern_match("*.a", 3, "$sys.a", 6), "* skips $sys", "*.a",
+	      __LINE__);
+	check(evbus_pattern_match("$sys.>", 6, "$sys.a", 6), "$sys.> matches",
+	      "$sys.>", __LINE__);
+	check(evbus_pattern_match("$sys.*", 6, "$sys.a", 6), "$sys.* matches",
+	      "$sys.*", __LINE__);
+}
+
 int main(void)
 {
+	test_sys();
+	test_relations();
+	test_sys_match();
 	test_chars();
 	test_dots();
 	test_length();

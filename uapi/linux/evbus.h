@@ -401,8 +401,9 @@ struct evbus_scope {
  *    read() returns it, in host byte order, except that seq, time_ns and
  *    mono_ns read as 0 (the filter runs before the event is numbered).
  *    Loads are 32-bit, absolute, 4-byte aligned and below
- *    EVBUS_FILTER_WINDOW; bytes past the record's end read as 0;
- *    BPF_LEN loads give the record length.  A nonzero return delivers.
+ *    EVBUS_FILTER_WINDOW; bytes past the record's end read as 0, and
+ *    BPF_LEN loads give EVBUS_FILTER_WINDOW (the record's own length is
+ *    hdr.len, at offset 0).  A nonzero return delivers.
  *    Anything else is refused with EINVAL when attaching.
  * sub_id is written back as by EVBUS_IOC_SUBSCRIBE.
  */
