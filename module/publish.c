@@ -64,6 +64,7 @@ struct evbus_pub_ctx {
 	struct evbus_bus *bus;
 	bool nowait;			/* until the first event is out */
 	bool kernel;			/* a $sys event: not the file's own */
+	bool probe;			/* only counting targets */
 	struct evbus_target *tgt;	/* targets of the current run */
 	u32 ntgt;			/* targets found (may exceed cap) */
 	u32 cap;
@@ -129,6 +130,7 @@ static void evbus_pub_ctx_init(struct evbus_pub_ctx *ctx, struct evbus_file *ef,
 	ctx->pid_ns = NULL;
 	ctx->user_ns = NULL;
 	ctx->kernel = false;
+	ctx->probe = false;
 	ctx->image = NULL;
 	ctx->image_msg = NULL;
 }
@@ -311,7 +313,8 @@ static bool evbus_add_target(struct evbus_index_entry *ent, void *arg)
 		if (!evbus_sub_accepts(ctx, sub)) {
 			if (ctx->need_image)
 				return false;
-			evbus_count(ctx->bus->stats, filtered, 1);
+			if (!ctx->probe)
+				evbus_count(ctx->bus->stats, filtered, 1);
 			return true;
 		}
 	}
@@ -653,8 +656,11 @@ out:
 
 /*
  * A kernel event ($sys.*) about ef, sent as by the current task: no
- * policy, no scope, never the file's own publish.  Runs where sleeping is
- * allowed; a failure (no memory) is counted like a publisher's.
+ * policy, no scope, never the file's own publish.  It is numbered and
+ * counted only if some subscription takes it (a kernel event nobody
+ * watches costs a walk of the index and nothing else).  Runs where
+ * sleeping is allowed; a failure (no memory) is counted like a
+ * publisher's.
  */
 void evbus_publish_kernel(struct evbus_file *ef, const char *topic, u32 len,
 			  const void *payload, u32 payload_len)
@@ -673,6 +679,16 @@ void evbus_publish_kernel(struct evbus_file *ef, const char *topic, u32 len,
 		return;
 	evbus_pub_ctx_init(&ctx, ef, false);
 	ctx.kernel = true;
+	/* Nobody would receive it: it is not an event of the bus at all. */
+	ctx.probe = true;
+	rcu_read_lock();
+	if (!evbus_collect(&ctx, &m) && !ctx.need_image) {
+		rcu_read_unlock();
+		evbus_pub_ctx_free(&ctx);
+		return;
+	}
+	rcu_read_unlock();
+	ctx.probe = false;
 	evbus_publish_staged(&ctx, &m, 1, &err);
 	evbus_pub_ctx_free(&ctx);
 	if (err)
