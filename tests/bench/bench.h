@@ -62,6 +62,11 @@ struct bench_opt {
 	int uring;		/* evbus: publish through io_uring */
 	uint64_t n;		/* events to publish */
 	int quiet;
+	/* evbus (issue #13): what every publish and delivery is checked by */
+	unsigned int policy_rules; /* > 0: a policy of that many rules on other
+				    * topics, a few on BENCH_TOPIC, default deny */
+	int filter;		/* subscribers attach a classic BPF filter */
+	int reset;		/* --reset: undo a run's leftovers, then exit */
 };
 extern struct bench_opt opt;
 
@@ -113,6 +118,12 @@ struct bench_peer {
 	void (*pub_close)(void);
 	/* Parent, after the subscribers exited.  May be NULL. */
 	void (*teardown)(void);
+	/*
+	 * fanout --reset: undo what a run killed before its teardown() could
+	 * leave behind on the transport (evbus: a policy on the bus).  0 or
+	 * -errno.  May be NULL (nothing to undo).
+	 */
+	int (*reset)(void);
 };
 
 extern const struct bench_peer peer_evbus, peer_pipe, peer_unix,
@@ -120,6 +131,15 @@ extern const struct bench_peer peer_evbus, peer_pipe, peer_unix,
 
 /* Set by a peer whose setup() runs or attaches to a broker process. */
 extern pid_t bench_broker_pid;
+
+/*
+ * Set by a peer that ran with --policy-rules or --filter (issue #13), for
+ * the JSON line: the rules in the policy during the run, and the BPF
+ * instructions of each subscriber's filter.  --filter needs payloads of
+ * at least BENCH_FILTER_MIN_SIZE bytes (a word after the stamp).
+ */
+extern unsigned int bench_policy_rules, bench_filter_insns;
+#define BENCH_FILTER_MIN_SIZE	20
 
 /* Harness helpers peers may use. */
 void bench_die(const char *what) __attribute__((noreturn));

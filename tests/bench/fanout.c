@@ -7,7 +7,9 @@
  *
  *   fanout --peer P [--workload W] [--m M] [--k K] [--n N] [--size BYTES]
  *          [--batch B] [--ring BYTES] [--rate R] [--stall-ms MS] [--uring]
- *          [--wake-events E] [--wake-delay-us D] [--quiet]
+ *          [--wake-events E] [--wake-delay-us D] [--policy-rules R]
+ *          [--filter] [--quiet]
+ *   fanout --peer P --reset
  *   fanout --list-peers
  *
  * Workloads (--workload, default fanout):
@@ -25,6 +27,17 @@
  * --uring (evbus only): publish with io_uring EVBUS_URING_PUBLISH(_BATCH).
  * --wake-events E, --wake-delay-us D (evbus only): subscriber rings get
  * EVBUS_RING_WAKE with wake_events E and wake_delay_ns D * 1000.
+ * --policy-rules R (evbus only, issue #13): before the subscribers start,
+ * the bus gets a policy of R allow rules on other topics ("svc.<i>.>" for
+ * uid 1000 + i), a few rules on the path of BENCH_TOPIC, and a default of
+ * deny, so every subscribe and every publish is checked against it; it is
+ * cleared (EVBUS_POLICY_OP_CLEAR) in teardown.  Needs CAP_SYS_ADMIN.
+ * --filter (evbus only): every subscriber subscribes with
+ * EVBUS_IOC_SUBSCRIBE2 and a classic BPF filter that checks the topic
+ * length, the payload length, the type and a payload word, and accepts
+ * every event of the run (payloads of at least 20 bytes).
+ * --reset: what the peer's reset hook undoes (evbus: clears the bus's
+ * policy, which a run killed before its teardown leaves behind), then exit.
  *
  * Payloads are --size bytes (>= 16) and start with struct bench_stamp: a
  * sequence number 1..N and CLOCK_MONOTONIC just before the publish call.
@@ -75,7 +88,9 @@
  * (0 unless latency) stall_ms (0 unless isolation) stalled stopped_received
  * stopped_lost stopped_lost_silent (0 unless isolation) received_per_s
  * ns_per_received (what arrived: a peer that drops silently delivers less
- * than deliveries_per_s suggests).
+ * than deliveries_per_s suggests) policy_rules (rules in the policy during
+ * the run, 0: none) filter_insns (BPF instructions per subscriber's
+ * filter, 0: none).
  * Exit status:
  *   0  the run completed ("ok":true)
  *   1  the run failed: a JSON line with "ok":false was printed if the
@@ -134,6 +149,7 @@ static unsigned int stall_ms = 2000;
 
 pid_t bench_broker_pid;
 struct bench_broker_res *bench_broker_res;
+unsigned int bench_policy_rules, bench_filter_insns;
 static const struct bench_peer *peer;
 
 /* ------------------------------------------------------ latency histogram */
@@ -683,7 +699,9 @@ static void usage(void)
 		"usage: fanout --peer P [--workload fanout|latency|selectivity|batch|isolation]\n"
 		"              [--m M] [--k K] [--n N] [--size BYTES] [--batch B]\n"
 		"              [--ring BYTES] [--rate R] [--stall-ms MS] [--uring]\n"
-		"              [--wake-events E] [--wake-delay-us D] [--quiet]\n"
+		"              [--wake-events E] [--wake-delay-us D]\n"
+		"              [--policy-rules R] [--filter] [--quiet]\n"
+		"       fanout --peer P --reset\n"
 		"       fanout --list-peers\n"
 		"peers built in:");
 	for (size_t i = 0; i < NR_PEERS; i++)
@@ -717,6 +735,10 @@ static int flag(const char *a)
 		opt.quiet = 1;
 	else if (!strcmp(a, "--uring"))
 		opt.uring = 1;
+	else if (!strcmp(a, "--filter"))
+		opt.filter = 1;
+	else if (!strcmp(a, "--reset"))
+		opt.reset = 1;
 	else if (!strcmp(a, "--list-peers")) {
 		for (size_t i = 0; i < NR_PEERS; i++)
 			printf("%s\n", peers[i]->name);
@@ -760,6 +782,8 @@ static void parse(int argc, char **argv)
 			opt.wake_events = num(v);
 		else if (!strcmp(a, "--wake-delay-us"))
 			opt.wake_delay_ns = num(v) * 1000;
+		else if (!strcmp(a, "--policy-rules"))
+			opt.policy_rules = num(v);
 		else
 			usage();
 	}
@@ -782,8 +806,11 @@ static void check_peer(void)
 	if (!(peer->workloads & (1u << opt.w)))
 		cannot("workload not supported by this peer");
 	if (strcmp(peer->name, "evbus") &&
-	    (opt.uring || opt.wake_events || opt.wake_delay_ns))
-		cannot("--uring and --wake-* are evbus options");
+	    (opt.uring || opt.wake_events || opt.wake_delay_ns ||
+	     opt.policy_rules || opt.filter))
+		cannot("--uring, --wake-*, --policy-rules and --filter are evbus options");
+	if (opt.filter && opt.size < BENCH_FILTER_MIN_SIZE)
+		cannot("--filter checks a payload word after the stamp: --size 20 or more");
 	if (opt.k && !peer->add_others)
 		cannot("no subscribers to other topics (--k)");
 }
@@ -1079,7 +1106,8 @@ static void report(struct run *rn)
 	       "\"ring\":%u,\"rate\":%u,\"stall_ms\":%u,\"stalled\":%s,"
 	       "\"stopped_received\":%llu,\"stopped_lost\":%llu,"
 	       "\"stopped_lost_silent\":%llu,\"received_per_s\":%.1f,"
-	       "\"ns_per_received\":%.2f}\n",
+	       "\"ns_per_received\":%.2f,\"policy_rules\":%u,"
+	       "\"filter_insns\":%u}\n",
 	       ULL(t.lost_silent), ULL(t.lat_p50), ULL(t.lat_p99),
 	       ULL(t.lat_max), pub_ev_s, TF(have_broker), broker_ctx,
 	       TF(opt.uring), opt.wake_events, ULL(opt.wake_delay_ns), opt.ring,
@@ -1087,7 +1115,8 @@ static void report(struct run *rn)
 	       TF(stall_fired), ULL(iso ? s0->received : 0),
 	       ULL(iso ? s0->lost : 0), ULL(iso ? s0->lost_silent : 0),
 	       t.received * 1e9 / wall,
-	       t.received ? (double)wall / t.received : 0.0);
+	       t.received ? (double)wall / t.received : 0.0,
+	       bench_policy_rules, bench_filter_insns);
 	if (opt.quiet)
 		return;
 	fprintf(stderr,
@@ -1113,6 +1142,14 @@ int main(int argc, char **argv)
 	void **payload;
 
 	parse(argc, argv);
+	if (opt.reset) {
+		int ret = peer->reset ? peer->reset() : 0;
+
+		if (ret)
+			fprintf(stderr, "fanout: %s: reset: %s\n", peer->name,
+				strerror(-ret));
+		return ret ? 1 : 0;
+	}
 	check_peer();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);	/* a dead reader: EPIPE, not death */

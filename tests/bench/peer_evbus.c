@@ -12,6 +12,25 @@
  * BENCH_TOPIC, read() in RDBUF chunks; LAGGED records are loss notices.
  * Others (--k): K more files held by a process of their own, 4 KiB rings,
  * subscribed to "other.<i>".
+ *
+ * Permissions (issue #13), raw ioctls of the project's uapi:
+ *  --policy-rules R  setup() installs, on the bus of the harness's IPC
+ *                    namespace, R allow rules "svc.<i>.>" (publish and
+ *                    subscribe, uid 1000 + i: patterns that share no prefix
+ *                    with BENCH_TOPIC), then four on its path (allow
+ *                    publish+subscribe for our euid on BENCH_TOPIC, allow
+ *                    publish for our egid on "bench.*", allow subscribe for
+ *                    everyone on "bench.>", deny both for uid 65534 on
+ *                    "bench.>"), and a default of deny: every subscribe and
+ *                    every publish of the run is checked, and allowed by
+ *                    the rules on the path.  teardown() clears the policy
+ *                    (EVBUS_POLICY_OP_CLEAR, which restores allow); so does
+ *                    fanout --reset, for a run killed before its teardown.
+ *  --filter          subscribers subscribe with EVBUS_IOC_SUBSCRIBE2 and
+ *                    EVBUS_SUB_FILTER: the classic BPF program of
+ *                    build_filter(), which accepts every event of the run.
+ * Both are skipped (exit 3) by a module without EVBUS_FEAT_POLICY or
+ * EVBUS_FEAT_SUB_BPF.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,6 +44,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <liburing.h>
+#include <linux/filter.h>
 
 #include "bench.h"
 #include "evbus_test.h"
@@ -44,6 +64,8 @@ static int holder_fd = -1;
 static struct evbus_pub pubs[BENCH_MAX_BATCH];
 static struct io_uring uring;
 static int uring_ready;
+static int policy_installed;
+static struct sock_filter filter_prog[16];
 
 /* Best effort: raise an evbus module parameter to at least val. */
 static void raise_param(const char *name, unsigned long val)
@@ -69,12 +91,201 @@ static void raise_param(const char *name, unsigned long val)
 		fprintf(stderr, "fanout: cannot raise %s to %lu\n", name, val);
 }
 
+/* ------------------------------------------- policy and filters (#13) */
+
+#define POLICY_UID_BASE	1000u
+#define NOBODY		65534u
+
+/* The module's feature bits, or 0 if it cannot tell. */
+static uint64_t evbus_features(void)
+{
+	struct evbus_version v;
+	int fd = evt_open();
+
+	if (fd < 0)
+		return 0;
+	memset(&v, 0, sizeof(v));
+	if (ioctl(fd, EVBUS_IOC_VERSION, &v))
+		v.features = 0;
+	close(fd);
+	return v.features;
+}
+
+static int policy_set(int fd, uint32_t op, uint32_t verdict)
+{
+	struct evbus_policy_set ps;
+
+	memset(&ps, 0, sizeof(ps));
+	ps.op = op;
+	ps.verdict = verdict;
+	return ioctl(fd, EVBUS_IOC_POLICY_SET, &ps) ? -errno : 0;
+}
+
+static int policy_add(int fd, uint32_t verdict, uint32_t rights, uint32_t who,
+		      uint32_t id, const char *pattern)
+{
+	struct evbus_rule r;
+
+	memset(&r, 0, sizeof(r));
+	r.pattern = (uintptr_t)pattern;
+	r.pattern_len = strlen(pattern);
+	r.verdict = verdict;
+	r.rights = rights;
+	r.who = who;
+	r.id_value = id;
+	return ioctl(fd, EVBUS_IOC_POLICY_ADD, &r) ? -errno : 0;
+}
+
+/* Remove every rule, default allow: the bus as the other runs need it. */
+static int policy_clear(void)
+{
+	int fd = evt_open(), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = policy_set(fd, EVBUS_POLICY_OP_CLEAR, 0);
+	close(fd);
+	return ret;
+}
+
+/* The policy of --policy-rules (see the top of this file): 0 or -errno. */
+static int policy_install(unsigned int rules)
+{
+	const uint32_t both = EVBUS_RIGHT_PUBLISH | EVBUS_RIGHT_SUBSCRIBE;
+	char first[64], pat[64];
+	size_t seg = strcspn(BENCH_TOPIC, ".");
+	int fd, ret = 0;
+
+	if (seg >= sizeof(first) - 2)
+		return -EINVAL;
+	memcpy(first, BENCH_TOPIC, seg);
+	first[seg] = 0;
+	raise_param("max_rules", rules + 4);
+	fd = evt_open();
+	if (fd < 0)
+		return -errno;
+	/* A run killed before its teardown may have left one. */
+	ret = policy_set(fd, EVBUS_POLICY_OP_CLEAR, 0);
+	for (unsigned int i = 0; !ret && i < rules; i++) {
+		snprintf(pat, sizeof(pat), "svc.%u.>", i);
+		ret = policy_add(fd, EVBUS_ALLOW, both, EVBUS_WHO_UID,
+				 POLICY_UID_BASE + i, pat);
+	}
+	if (!ret)
+		ret = policy_add(fd, EVBUS_ALLOW, both, EVBUS_WHO_UID, geteuid(),
+				 BENCH_TOPIC);
+	snprintf(pat, sizeof(pat), "%s.*", first);
+	if (!ret)
+		ret = policy_add(fd, EVBUS_ALLOW, EVBUS_RIGHT_PUBLISH,
+				 EVBUS_WHO_GID, getegid(), pat);
+	snprintf(pat, sizeof(pat), "%s.>", first);
+	if (!ret)
+		ret = policy_add(fd, EVBUS_ALLOW, EVBUS_RIGHT_SUBSCRIBE,
+				 EVBUS_WHO_ALL, 0, pat);
+	if (!ret && geteuid() != NOBODY)
+		ret = policy_add(fd, EVBUS_DENY, both, EVBUS_WHO_UID, NOBODY,
+				 pat);
+	if (!ret)
+		ret = policy_set(fd, EVBUS_POLICY_OP_DEFAULT, EVBUS_DENY);
+	if (ret) {
+		fprintf(stderr, "fanout: evbus: installing the policy: %s\n",
+			strerror(-ret));
+		policy_set(fd, EVBUS_POLICY_OP_CLEAR, 0);
+	} else {
+		policy_installed = 1;
+		bench_policy_rules = rules + 3 + (geteuid() != NOBODY);
+	}
+	close(fd);
+	return ret;
+}
+
+/*
+ * The --filter program: what an application filter looks like, checking
+ * the record as read() returns it (struct evbus_event, the topic, the
+ * payload; 32-bit absolute loads in host byte order) before accepting:
+ *   topic_len is BENCH_TOPIC's (the payload offset below depends on it),
+ *   payload_len covers the stamp and one more word,
+ *   type is an application type below 256 (the harness publishes 0),
+ *   the payload word after the stamp is the harness's 0xa5 fill.
+ * Every event of a run passes; a refused one would count as lost_silent.
+ */
+static unsigned int build_filter(void)
+{
+	const uint32_t tlen = strlen(BENCH_TOPIC);
+	const uint32_t poff = sizeof(struct evbus_event) + EVBUS_ALIGN(tlen + 1);
+	const struct sock_filter prog[] = {
+		/* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+				 offsetof(struct evbus_event, topic_len)),
+		/* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, tlen, 0, 7),
+		/* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+				 offsetof(struct evbus_event, payload_len)),
+		/* 3 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K,
+				 BENCH_FILTER_MIN_SIZE, 0, 5),
+		/* 4 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+				 offsetof(struct evbus_event, type)),
+		/* 5 */ BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, 255, 3, 0),
+		/* 6 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+				 poff + sizeof(struct bench_stamp)),
+		/* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xa5a5a5a5, 0, 1),
+		/* 8 */ BPF_STMT(BPF_RET | BPF_K, 1),	/* deliver */
+		/* 9 */ BPF_STMT(BPF_RET | BPF_K, 0),	/* refuse */
+	};
+
+	_Static_assert(sizeof(prog) <= sizeof(filter_prog), "filter_prog");
+	_Static_assert(BENCH_FILTER_MIN_SIZE >= sizeof(struct bench_stamp) + 4,
+		       "the filter's payload word");
+	memcpy(filter_prog, prog, sizeof(prog));
+	return sizeof(prog) / sizeof(prog[0]);
+}
+
+/* Subscribe with the --filter program: the id, or -errno. */
+static int sub_filtered(int fd, const char *pattern)
+{
+	struct evbus_subscribe s;
+
+	memset(&s, 0, sizeof(s));
+	s.size = sizeof(s);
+	s.flags = EVBUS_SUB_FILTER;
+	s.pattern = (uintptr_t)pattern;
+	s.pattern_len = strlen(pattern);
+	s.filter_len = bench_filter_insns;
+	s.filter = (uintptr_t)filter_prog;
+	if (ioctl(fd, EVBUS_IOC_SUBSCRIBE2, &s))
+		return -errno;
+	return (int)s.sub_id;
+}
+
+static int evbus_reset(void)
+{
+	if (!(evbus_features() & EVBUS_FEAT_POLICY))
+		return 0;	/* a module without policies has none to clear */
+	return policy_clear();
+}
+
 static int evbus_setup(unsigned int m)
 {
+	uint64_t feat = 0;
+
 	raise_param("max_user_files", opt.k + m + 64);
 	raise_param("max_user_ring_bytes",
 		    (unsigned long)m * opt.ring + opt.k * 4096ul + (64ul << 20));
 	raise_param("ring_max", opt.ring);
+	if (opt.policy_rules || opt.filter)
+		feat = evbus_features();
+	if (opt.filter) {
+		if (!(feat & EVBUS_FEAT_SUB_BPF)) {
+			fprintf(stderr, "fanout: evbus: no sub-bpf feature\n");
+			return -EOPNOTSUPP;
+		}
+		bench_filter_insns = build_filter();
+	}
+	if (opt.policy_rules) {
+		if (!(feat & EVBUS_FEAT_POLICY)) {
+			fprintf(stderr, "fanout: evbus: no policy feature\n");
+			return -EOPNOTSUPP;
+		}
+		return policy_install(opt.policy_rules);
+	}
 	return 0;
 }
 
@@ -111,8 +322,11 @@ static void *evbus_sub_open(unsigned int i)
 		errno = -ret;
 		return NULL;
 	}
-	ret = evt_sub(c->fd, BENCH_TOPIC);
+	ret = opt.filter ? sub_filtered(c->fd, BENCH_TOPIC) :
+			   evt_sub(c->fd, BENCH_TOPIC);
 	if (ret < 0) {
+		fprintf(stderr, "fanout: evbus: %s: %s\n",
+			opt.filter ? "SUBSCRIBE2" : "SUBSCRIBE", strerror(-ret));
 		errno = -ret;
 		return NULL;
 	}
@@ -365,6 +579,15 @@ static int evbus_publish(void *const *payload, unsigned int count,
 
 static void evbus_teardown(void)
 {
+	int ret;
+
+	if (policy_installed) {
+		ret = policy_clear();
+		if (ret)
+			fprintf(stderr, "fanout: evbus: clearing the policy: %s\n",
+				strerror(-ret));
+		policy_installed = 0;
+	}
 	if (holder > 0) {
 		close(holder_fd);
 		while (waitpid(holder, NULL, 0) < 0 && errno == EINTR)
@@ -390,4 +613,5 @@ const struct bench_peer peer_evbus = {
 	.pub_open = evbus_pub_open,
 	.publish = evbus_publish,
 	.teardown = evbus_teardown,
+	.reset = evbus_reset,
 };
