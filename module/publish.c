@@ -135,10 +135,15 @@ static void evbus_pub_ctx_init(struct evbus_pub_ctx *ctx, struct evbus_file *ef,
 	ctx->image_msg = NULL;
 }
 
-static void evbus_pub_ctx_free(struct evbus_pub_ctx *ctx)
+static void evbus_targets_free(struct evbus_pub_ctx *ctx)
 {
 	if (ctx->tgt != ctx->small)
 		kvfree(ctx->tgt);
+}
+
+static void evbus_pub_ctx_free(struct evbus_pub_ctx *ctx)
+{
+	evbus_targets_free(ctx);
 	kfree(ctx->image);
 }
 
@@ -365,7 +370,7 @@ static int evbus_targets_grow(struct evbus_pub_ctx *ctx)
 	tgt = kvmalloc_array(need, sizeof(*tgt), evbus_pub_gfp(ctx));
 	if (!tgt)
 		return evbus_pub_nomem(ctx);
-	evbus_pub_ctx_free(ctx);
+	evbus_targets_free(ctx);
 	ctx->tgt = tgt;
 	ctx->cap = need;
 	return 0;
