@@ -26,6 +26,8 @@ int cmd_pub(int argc, char **argv);
 int cmd_sub(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
 
 /* util.c */
 void __attribute__((format(printf, 1, 2))) cli_err(const char *fmt, ...);
@@ -49,6 +51,7 @@ void put_base64(FILE *f, const void *buf, size_t len);
 void put_text(FILE *f, const void *buf, size_t len);
 void put_record_json(FILE *f, const struct evbus_record *rec);
 void put_record_human(FILE *f, const struct evbus_record *rec);
+const char *deny_cause_name(uint32_t cause);
 const char *feature_name(uint64_t bit);
 void put_features(FILE *f, uint64_t features);
 

@@ -4,8 +4,11 @@
  *
  *   evbus pub [-v] [--type N] [--corr ID] [--parent SEQ] TOPIC [DATA]
  *   evbus sub [--json] [--ready] [--count N] [--timeout SECS] [--ring BYTES]
- *             [--policy drop-oldest|drop-newest] PATTERN...
+ *             [--policy drop-oldest|drop-newest] [--from-uid U] [--from-gid G]
+ *             [--from-pid P] [--type N[-M]] [--filter FILE] PATTERN...
  *   evbus stat [--json] [--watch SECS]
+ *   evbus policy list|default|add|remove|clear ...
+ *   evbus exec [--publish PATTERN]... [--subscribe PATTERN]... -- CMD [ARGS]
  *   evbus version
  *
  * Each subcommand lives in its own file; this one dispatches and
@@ -22,10 +25,19 @@ static const char main_usage[] =
 "  pub [-v] [--type N] [--corr ID] [--parent SEQ] TOPIC [DATA]\n"
 "        publish DATA, or each line of stdin, on TOPIC\n"
 "  sub [--json] [--ready] [--count N] [--timeout SECS] [--ring BYTES]\n"
-"      [--policy drop-oldest|drop-newest] PATTERN...\n"
+"      [--policy drop-oldest|drop-newest] [--from-uid U] [--from-gid G]\n"
+"      [--from-pid P] [--type N[-M]] [--filter FILE] PATTERN...\n"
 "        print events matching the patterns as they arrive\n"
 "  stat [--json] [--watch SECS]\n"
-"        show the module's counters and parameters\n"
+"        show this bus's counters, the module's totals and parameters\n"
+"  policy list [--json]\n"
+"  policy default allow|deny [--revoke]\n"
+"  policy add allow|deny RIGHT[,RIGHT] (--uid U | --gid G | --all) [--revoke] PATTERN\n"
+"  policy remove [--revoke] ID\n"
+"  policy clear [--revoke]\n"
+"        read or change the topic policy of this bus\n"
+"  exec [--publish PATTERN]... [--subscribe PATTERN]... -- CMD [ARGS]\n"
+"        run CMD with a handle narrowed to the patterns, in EVBUS_FD\n"
 "  version\n"
 "        show the library version and the kernel ABI and features\n"
 "\n"
@@ -75,6 +87,8 @@ int main(int argc, char **argv)
 		{ "pub", cmd_pub },
 		{ "sub", cmd_sub },
 		{ "stat", cmd_stat },
+		{ "policy", cmd_policy },
+		{ "exec", cmd_exec },
 		{ "version", cmd_version },
 	};
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -94,5 +108,5 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(cmd, cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);
-	return cli_usage_err(NULL, "unknown command '%s' (pub, sub, stat or version)", cmd);
+	return cli_usage_err(NULL, "unknown command '%s' (pub, sub, stat, policy, exec or version)", cmd);
 }

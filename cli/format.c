@@ -161,8 +161,26 @@ static void put_event_json(FILE *f, const struct evbus_record *rec)
 	fputs("}\n", f);
 }
 
+/* EVBUS_DENY_* as a word: "rule", "default", "scope", "reserved". */
+const char *deny_cause_name(uint32_t cause)
+{
+	switch (cause) {
+	case EVBUS_DENY_RULE:
+		return "rule";
+	case EVBUS_DENY_DEFAULT:
+		return "default";
+	case EVBUS_DENY_SCOPE:
+		return "scope";
+	case EVBUS_DENY_RESERVED:
+		return "reserved";
+	default:
+		return "unknown";
+	}
+}
+
 void put_record_json(FILE *f, const struct evbus_record *rec)
 {
+	const struct evbus_revoked *rv = evbus_record_revoked(rec);
 	const struct evbus_lagged *lg = rec->lagged;
 
 	if (rec->event) {
@@ -171,6 +189,10 @@ void put_record_json(FILE *f, const struct evbus_record *rec)
 		fprintf(f, "{\"lagged\":%" PRIu64 ",\"first_seq\":%" PRIu64
 			",\"last_seq\":%" PRIu64 "}\n", (uint64_t)lg->lost,
 			(uint64_t)lg->first_seq, (uint64_t)lg->last_seq);
+	} else if (rv) {
+		fprintf(f, "{\"revoked\":%u,\"reason\":\"%s\",\"seq\":%" PRIu64
+			"}\n", rv->sub_id, deny_cause_name(rv->reason),
+			(uint64_t)rv->seq);
 	}
 }
 
@@ -189,11 +211,21 @@ static void put_time(FILE *f, uint64_t ns)
 /*
  *   42 2025-01-31 12:00:00.123456 pid=812 uid=1000 app.start hello
  *   !! lagged: 17 events lost (seq 43..59)
+ *   !! revoked: subscription 3 (by a rule) after seq 60
  */
 void put_record_human(FILE *f, const struct evbus_record *rec)
 {
+	const struct evbus_revoked *rv = evbus_record_revoked(rec);
 	const struct evbus_event *ev = rec->event;
 	const struct evbus_lagged *lg = rec->lagged;
+
+	if (rv) {
+		fprintf(f, "!! revoked: subscription %u (by %s%s) after seq %" PRIu64
+			"\n", rv->sub_id,
+			rv->reason == EVBUS_DENY_RULE ? "a " : "the policy's ",
+			deny_cause_name(rv->reason), (uint64_t)rv->seq);
+		return;
+	}
 
 	if (lg) {
 		fprintf(f, "!! lagged: %" PRIu64 " event%s lost (seq %" PRIu64

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * evbus stat: the module's counters (/sys/kernel/evbus/stats/, one value
- * per file, file name = counter name) and parameters
- * (/sys/module/evbus/parameters/), as a table or as JSON; --watch repeats
- * every SECS seconds and adds per-second rates.  Whatever files exist are
- * shown, sorted by name.  EVBUS_SYSFS=DIR reads DIR/sys/... instead.
+ * evbus stat: the counters of the caller's bus (EVBUS_IOC_BUS_STATS, on
+ * the handle cli_open() gives), the module's totals over every bus
+ * (/sys/kernel/evbus/stats/, one value per file, file name = counter
+ * name) and its parameters (/sys/module/evbus/parameters/), as a table or
+ * as JSON; --watch repeats every SECS seconds and adds per-second rates.
+ * Whatever files exist are shown, sorted by name.  EVBUS_SYSFS=DIR reads
+ * DIR/sys/... instead.  Without a bus to open (or a module too old for
+ * per-bus counters) the bus part says why, and the rest is shown.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -27,10 +30,12 @@
 static const char stat_usage[] =
 "usage: evbus stat [--json] [--watch SECS]\n"
 "\n"
-"Show the module's counters (" STATS_DIR ") and parameters\n"
+"Show the counters of this IPC namespace's bus, the module's totals over\n"
+"every bus (" STATS_DIR ") and its parameters\n"
 "(" PARAMS_DIR ").\n"
 "\n"
-"      --json        one JSON object: a key per counter, plus \"parameters\"\n"
+"      --json        one JSON object: a key per module counter, plus \"bus\"\n"
+"                    (this bus's counters, or null) and \"parameters\"\n"
 "                    (and \"rates\", per second, with --watch)\n"
 "      --watch SECS  repeat every SECS seconds with per-second rates, until\n"
 "                    SIGINT or SIGTERM\n"
@@ -113,10 +118,63 @@ static int stat_read_dir(const char *dir, struct stat_set *s)
 }
 
 struct stat_snap {
+	struct stat_set bus;	/* empty when there is no bus to show */
 	struct stat_set counters;
 	struct stat_set params;
 	long long ms;		/* monotonic time of the sample */
 };
+
+/* The fields of struct evbus_bus_stats, by name, in the order shown. */
+#define BUS_FIELD(f)	{ #f, offsetof(struct evbus_bus_stats, f) }
+static const struct {
+	const char *name;
+	size_t off;
+} bus_fields[] = {
+	BUS_FIELD(bus_id), BUS_FIELD(ipc_ns), BUS_FIELD(seq),
+	BUS_FIELD(open_files), BUS_FIELD(subscriptions), BUS_FIELD(policy_rules),
+	BUS_FIELD(published), BUS_FIELD(published_bytes), BUS_FIELD(deliveries),
+	BUS_FIELD(lost), BUS_FIELD(read_events), BUS_FIELD(read_bytes),
+	BUS_FIELD(lag_records), BUS_FIELD(queued_events), BUS_FIELD(queued_bytes),
+	BUS_FIELD(discarded), BUS_FIELD(filtered), BUS_FIELD(denied_rule),
+	BUS_FIELD(denied_default), BUS_FIELD(denied_scope),
+	BUS_FIELD(denied_reserved), BUS_FIELD(revoked),
+};
+
+/* Why stat_open_bus() found no bus, for the report. */
+static int stat_open_err = -ENODEV;
+
+/* This bus's counters as name/value pairs; -errno if there are none. */
+static int stat_read_bus(struct evbus *bus, struct stat_set *s)
+{
+	size_t n = sizeof(bus_fields) / sizeof(bus_fields[0]), i;
+	struct evbus_bus_stats st;
+	struct stat_val *v;
+	int ret;
+
+	s->v = NULL;
+	s->n = 0;
+	if (!bus)
+		return stat_open_err;
+	ret = evbus_get_bus_stats(bus, &st);
+	if (ret)
+		return ret;
+	s->v = calloc(n + 1, sizeof(*s->v));
+	if (!s->v)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		v = &s->v[i];
+		memcpy(&v->num, (const char *)&st + bus_fields[i].off, sizeof(v->num));
+		v->numeric = true;
+		snprintf(v->name, sizeof(v->name), "%s", bus_fields[i].name);
+		snprintf(v->text, sizeof(v->text), "%" PRIu64, v->num);
+	}
+	v = &s->v[n];
+	snprintf(v->name, sizeof(v->name), "policy_default");
+	snprintf(v->text, sizeof(v->text), "%s",
+		 st.policy_default == EVBUS_DENY ? "deny" : "allow");
+	s->n = (int)n + 1;
+	return 0;
+}
 
 static void stat_path(char *buf, size_t size, const char *path)
 {
@@ -125,12 +183,13 @@ static void stat_path(char *buf, size_t size, const char *path)
 	snprintf(buf, size, "%s%s", root ? root : "", path);
 }
 
-static int stat_sample(struct stat_snap *snap)
+static int stat_sample(struct stat_snap *snap, struct evbus *bus, int *bus_err)
 {
 	char dir[PATH_MAX], mod[PATH_MAX];
 	struct stat st;
 	int ret;
 
+	*bus_err = stat_read_bus(bus, &snap->bus);
 	stat_path(dir, sizeof(dir), STATS_DIR);
 	ret = stat_read_dir(dir, &snap->counters);
 	if (ret == -ENOENT) {
@@ -159,6 +218,7 @@ static int stat_sample(struct stat_snap *snap)
 
 static void stat_snap_free(struct stat_snap *snap)
 {
+	stat_set_free(&snap->bus);
 	stat_set_free(&snap->counters);
 	stat_set_free(&snap->params);
 }
@@ -179,17 +239,18 @@ static double stat_value(const struct stat_val *v)
 	return v->neg ? -(double)v->num : (double)v->num;
 }
 
-static bool stat_rate(const struct stat_val *v, const struct stat_snap *prev,
-		      long long ms, double *rate)
+/* v's change per second since the same counter in prev (sampled at prev_ms). */
+static bool stat_rate(const struct stat_val *v, const struct stat_set *prev,
+		      long long prev_ms, long long ms, double *rate)
 {
 	const struct stat_val *old;
 
-	if (!prev || !v->numeric || ms <= prev->ms)
+	if (!prev || !v->numeric || ms <= prev_ms)
 		return false;
-	old = stat_find(&prev->counters, v->name);
+	old = stat_find(prev, v->name);
 	if (!old || !old->numeric)
 		return false;
-	*rate = (stat_value(v) - stat_value(old)) * 1000.0 / (double)(ms - prev->ms);
+	*rate = (stat_value(v) - stat_value(old)) * 1000.0 / (double)(ms - prev_ms);
 	return true;
 }
 
@@ -205,12 +266,37 @@ static int stat_width(const struct stat_set *s, int w)
 	return w;
 }
 
-static void stat_print_table(const struct stat_snap *snap,
-			     const struct stat_snap *prev, bool watch)
+/* One table: a header, then name, value and (with --watch) rate per row. */
+static void stat_table(const char *title, const struct stat_set *s,
+		       const struct stat_set *prev, long long prev_ms,
+		       long long ms, bool watch, int w)
 {
-	int w = stat_width(&snap->params, stat_width(&snap->counters, 9));
 	double rate;
 	int i;
+
+	if (watch)
+		printf("%-*s %20s %12s\n", w, title, "VALUE", "RATE/s");
+	else
+		printf("%-*s %20s\n", w, title, "VALUE");
+	for (i = 0; i < s->n; i++) {
+		const struct stat_val *v = &s->v[i];
+
+		printf("%-*s %20s", w, v->name, v->text);
+		if (watch && stat_rate(v, prev, prev_ms, ms, &rate))
+			printf(" %12.1f", rate);
+		else if (watch)
+			printf(" %12s", "-");
+		putchar('\n');
+	}
+}
+
+static void stat_print_table(const struct stat_snap *snap,
+			     const struct stat_snap *prev, bool watch,
+			     int bus_err)
+{
+	int w = stat_width(&snap->params, stat_width(&snap->counters,
+			   stat_width(&snap->bus, 14)));
+	long long pms = prev ? prev->ms : 0;
 
 	if (watch) {
 		time_t now = time(NULL);
@@ -220,26 +306,23 @@ static void stat_print_table(const struct stat_snap *snap,
 		if (localtime_r(&now, &tm))
 			strftime(when, sizeof(when), "%H:%M:%S", &tm);
 		printf("--- %s\n", when);
-		printf("%-*s %20s %12s\n", w, "COUNTER", "VALUE", "RATE/s");
-	} else {
-		printf("%-*s %20s\n", w, "COUNTER", "VALUE");
 	}
+	if (snap->bus.n)
+		stat_table("BUS COUNTER", &snap->bus, prev ? &prev->bus : NULL,
+			   pms, snap->ms, watch, w);
+	else
+		printf("BUS COUNTER: none (%s%s)\n", bus_err == -ENOTTY ?
+		       "the module has no per-bus counters" : "cannot reach the bus: ",
+		       bus_err == -ENOTTY ? "" : strerror(-bus_err));
+	putchar('\n');
+	stat_table("MODULE COUNTER", &snap->counters,
+		   prev ? &prev->counters : NULL, pms, snap->ms, watch, w);
 	if (!snap->counters.n)
 		printf("(no counters yet)\n");
-	for (i = 0; i < snap->counters.n; i++) {
-		const struct stat_val *v = &snap->counters.v[i];
-
-		printf("%-*s %20s", w, v->name, v->text);
-		if (watch && stat_rate(v, prev, snap->ms, &rate))
-			printf(" %12.1f", rate);
-		else if (watch)
-			printf(" %12s", "-");
+	if (snap->params.n) {
 		putchar('\n');
+		stat_table("PARAMETER", &snap->params, NULL, 0, 0, false, w);
 	}
-	if (snap->params.n)
-		printf("\n%-*s %20s\n", w, "PARAMETER", "VALUE");
-	for (i = 0; i < snap->params.n; i++)
-		printf("%-*s %20s\n", w, snap->params.v[i].name, snap->params.v[i].text);
 }
 
 static void stat_put_val(const struct stat_val *v)
@@ -250,55 +333,73 @@ static void stat_put_val(const struct stat_val *v)
 		put_json_str(stdout, v->text, strlen(v->text));
 }
 
-static void stat_print_json(const struct stat_snap *snap,
-			    const struct stat_snap *prev)
+/* "name":value,... of a set, after sep. */
+static void stat_json_members(const struct stat_set *s, const char *sep)
+{
+	int i;
+
+	for (i = 0; i < s->n; i++) {
+		printf("%s", i ? "," : sep);
+		put_json_str(stdout, s->v[i].name, strlen(s->v[i].name));
+		putchar(':');
+		stat_put_val(&s->v[i]);
+	}
+}
+
+/* "name":rate,... of the counters of s that have one. */
+static void stat_json_rates(const struct stat_set *s, const struct stat_set *prev,
+			    long long prev_ms, long long ms)
 {
 	const char *sep = "";
 	double rate;
 	int i;
 
-	putchar('{');
-	for (i = 0; i < snap->counters.n; i++) {
+	for (i = 0; i < s->n; i++) {
+		if (!stat_rate(&s->v[i], prev, prev_ms, ms, &rate))
+			continue;
 		printf("%s", sep);
-		put_json_str(stdout, snap->counters.v[i].name,
-			     strlen(snap->counters.v[i].name));
-		putchar(':');
-		stat_put_val(&snap->counters.v[i]);
+		put_json_str(stdout, s->v[i].name, strlen(s->v[i].name));
+		printf(":%.3f", rate);
 		sep = ",";
 	}
-	printf("%s\"parameters\":{", sep);
-	for (i = 0; i < snap->params.n; i++) {
-		printf("%s", i ? "," : "");
-		put_json_str(stdout, snap->params.v[i].name,
-			     strlen(snap->params.v[i].name));
-		putchar(':');
-		stat_put_val(&snap->params.v[i]);
+}
+
+static void stat_print_json(const struct stat_snap *snap,
+			    const struct stat_snap *prev)
+{
+	putchar('{');
+	stat_json_members(&snap->counters, "");
+	printf("%s\"bus\":", snap->counters.n ? "," : "");
+	if (snap->bus.n) {
+		putchar('{');
+		stat_json_members(&snap->bus, "");
+		putchar('}');
+	} else {
+		printf("null");
 	}
+	printf(",\"parameters\":{");
+	stat_json_members(&snap->params, "");
 	putchar('}');
 	if (prev) {
-		sep = "";
 		printf(",\"rates\":{");
-		for (i = 0; i < snap->counters.n; i++) {
-			if (!stat_rate(&snap->counters.v[i], prev, snap->ms, &rate))
-				continue;
-			printf("%s", sep);
-			put_json_str(stdout, snap->counters.v[i].name,
-				     strlen(snap->counters.v[i].name));
-			printf(":%.3f", rate);
-			sep = ",";
-		}
+		stat_json_rates(&snap->counters, &prev->counters, prev->ms, snap->ms);
 		putchar('}');
+		if (snap->bus.n) {
+			printf(",\"bus_rates\":{");
+			stat_json_rates(&snap->bus, &prev->bus, prev->ms, snap->ms);
+			putchar('}');
+		}
 	}
 	puts("}");
 }
 
 static int stat_show(bool json, bool watch, const struct stat_snap *snap,
-		     const struct stat_snap *prev)
+		     const struct stat_snap *prev, int bus_err)
 {
 	if (json)
 		stat_print_json(snap, prev);
 	else
-		stat_print_table(snap, prev, watch);
+		stat_print_table(snap, prev, watch, bus_err);
 	if (watch && !json)
 		putchar('\n');
 	if (fflush(stdout))
@@ -307,18 +408,18 @@ static int stat_show(bool json, bool watch, const struct stat_snap *snap,
 }
 
 /* Sample every period ms until a signal arrives on sigfd. */
-static int stat_watch(bool json, long long period, int sigfd)
+static int stat_watch(struct evbus *bus, bool json, long long period, int sigfd)
 {
 	struct stat_snap snap[2] = {};
 	struct pollfd pfd = { .fd = sigfd, .events = POLLIN };
 	long long next = now_ms(), left;
-	int cur = 0, ret;
+	int cur = 0, ret, bus_err;
 
 	for (;;) {
-		ret = stat_sample(&snap[cur]);
+		ret = stat_sample(&snap[cur], bus, &bus_err);
 		if (!ret)
 			ret = stat_show(json, true, &snap[cur],
-					snap[!cur].ms ? &snap[!cur] : NULL);
+					snap[!cur].ms ? &snap[!cur] : NULL, bus_err);
 		if (ret)
 			break;
 		stat_snap_free(&snap[!cur]);
@@ -341,6 +442,19 @@ static int stat_watch(bool json, long long period, int sigfd)
 	return ret;
 }
 
+/* The caller's bus, as cli_open() would reach it, or NULL: stat goes on. */
+static struct evbus *stat_open_bus(void)
+{
+	const char *dev = getenv(ENV_DEVICE);
+	EVBUS_OPTS(evbus_opts, opts, .flags = EVBUS_OPEN_RDONLY);
+	struct evbus *bus;
+
+	if (dev && *dev)
+		opts.path = dev;
+	stat_open_err = evbus_open(&bus, &opts);
+	return stat_open_err ? NULL : bus;
+}
+
 int cmd_stat(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -351,8 +465,9 @@ int cmd_stat(int argc, char **argv)
 	};
 	long long period = -1;
 	struct stat_snap snap;
+	struct evbus *bus;
 	bool json = false;
-	int opt, ret, sigfd;
+	int opt, ret, sigfd, bus_err;
 
 	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -373,18 +488,22 @@ int cmd_stat(int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_err("stat", "stat takes no arguments ('%s')", argv[optind]);
 
+	bus = stat_open_bus();
 	if (period < 0) {
-		ret = stat_sample(&snap);
-		if (ret)
-			return ret;
-		ret = stat_show(json, false, &snap, NULL);
+		ret = stat_sample(&snap, bus, &bus_err);
+		if (!ret)
+			ret = stat_show(json, false, &snap, NULL, bus_err);
 		stat_snap_free(&snap);
-		return ret;
+		goto out;
 	}
 	sigfd = signalfd_open(NULL);
-	if (sigfd < 0)
-		return cli_errno_exit("signalfd", sigfd);
-	ret = stat_watch(json, period, sigfd);
+	if (sigfd < 0) {
+		ret = cli_errno_exit("signalfd", sigfd);
+		goto out;
+	}
+	ret = stat_watch(bus, json, period, sigfd);
 	close(sigfd);
+out:
+	evbus_close(bus);
 	return ret;
 }

@@ -12,12 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/filter.h>
 
 #include "cli.h"
 
 static const char sub_usage[] =
 "usage: evbus sub [--json] [--ready] [--count N] [--timeout SECS] [--ring BYTES]\n"
-"                 [--policy drop-oldest|drop-newest] PATTERN...\n"
+"                 [--policy drop-oldest|drop-newest]\n"
+"                 [--from-uid U] [--from-gid G] [--from-pid P] [--type N[-M]]\n"
+"                 [--filter FILE] PATTERN...\n"
 "\n"
 "Print events on topics matching any PATTERN as they arrive, until N records,\n"
 "the timeout, or SIGINT/SIGTERM (all exit 0).  '*' matches one segment, '>'\n"
@@ -29,6 +32,13 @@ static const char sub_usage[] =
 "      --timeout S   exit after S seconds (fractions allowed)\n"
 "      --ring BYTES  ring size (K and M suffixes); within the module's ring_min..ring_max\n"
 "      --policy P    when the ring is full: drop-oldest (default) or drop-newest\n"
+"      --from-uid U  only events sent by euid U (as seen in this user namespace)\n"
+"      --from-gid G  only events sent by egid G\n"
+"      --from-pid P  only events sent by process P (as seen in this pid namespace)\n"
+"      --type N[-M]  only events whose type is N, or within N..M\n"
+"      --filter FILE only events a classic BPF program accepts; FILE holds it\n"
+"                    in the text 'tcpdump -ddd' prints ('-': stdin)\n"
+"The filters apply to every PATTERN, before anything is queued.\n"
 "  -h, --help        this text\n";
 
 struct sub_args {
@@ -38,9 +48,90 @@ struct sub_args {
 	long long timeout_ms;	/* -1: none */
 	uint32_t ring;		/* 0: module default */
 	int policy;		/* -1: leave as is */
+	struct evbus_sub_opts filt;	/* flags 0: plain subscriptions */
+	struct sock_filter prog[EVBUS_FILTER_MAX_INSNS];
 	char **patterns;
 	int npatterns;
 };
+
+/* "N" or "N-M" with N <= M. */
+static bool parse_type_range(const char *s, uint32_t *lo, uint32_t *hi)
+{
+	const char *dash = strchr(s, '-');
+	char buf[32];
+
+	if (!dash)
+		return parse_u32(s, lo) && (*hi = *lo, true);
+	if ((size_t)(dash - s) >= sizeof(buf))
+		return false;
+	memcpy(buf, s, (size_t)(dash - s));
+	buf[dash - s] = '\0';
+	return parse_u32(buf, lo) && parse_u32(dash + 1, hi) && *lo <= *hi;
+}
+
+#define SLURP_MAX	(1U << 20)
+
+/* A whole file (stdin for "-") as a string, or NULL with errno set. */
+static char *slurp(const char *path)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "re") : stdin;
+	size_t len = 0, cap = 0, n;
+	char *buf = NULL, *nbuf;
+	int err = 0;
+
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 4096;
+			nbuf = cap <= SLURP_MAX ? realloc(buf, cap + 1) : NULL;
+			if (!nbuf) {
+				err = cap > SLURP_MAX ? EFBIG : ENOMEM;
+				break;
+			}
+			buf = nbuf;
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (!n) {
+			err = ferror(f) ? EIO : 0;
+			break;
+		}
+	}
+	if (f != stdin)
+		fclose(f);
+	if (err) {
+		free(buf);
+		errno = err;
+		return NULL;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+static int sub_load_filter(const char *path, struct sub_args *a)
+{
+	unsigned int line;
+	char *text = slurp(path);
+	int n;
+
+	if (!text) {
+		cli_err("cannot read the filter %s: %s", path, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	n = evbus_filter_parse(text, a->prog, EVBUS_FILTER_MAX_INSNS, &line);
+	free(text);
+	if (n == -E2BIG)
+		return cli_usage_err("sub", "the filter %s has more than %d instructions",
+				     path, EVBUS_FILTER_MAX_INSNS);
+	if (n < 0)
+		return cli_usage_err("sub", "the filter %s is not 'tcpdump -ddd' text (line %u): a count, then 'code jt jf k' per line",
+				     path, line);
+	a->filt.flags |= EVBUS_SUB_FILTER;
+	a->filt.filter = a->prog;
+	a->filt.filter_len = (uint32_t)n;
+	return 0;
+}
 
 static int sub_parse(int argc, char **argv, struct sub_args *a)
 {
@@ -51,13 +142,19 @@ static int sub_parse(int argc, char **argv, struct sub_args *a)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "ring", required_argument, NULL, 'R' },
 		{ "policy", required_argument, NULL, 'P' },
+		{ "from-uid", required_argument, NULL, 'U' },
+		{ "from-gid", required_argument, NULL, 'G' },
+		{ "from-pid", required_argument, NULL, 'I' },
+		{ "type", required_argument, NULL, 'T' },
+		{ "filter", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	int opt;
+	int opt, ret;
 
 	a->timeout_ms = -1;
 	a->policy = -1;
+	a->filt.sz = sizeof(a->filt);
 	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
@@ -85,6 +182,33 @@ static int sub_parse(int argc, char **argv, struct sub_args *a)
 				a->policy = EVBUS_POLICY_DROP_NEWEST;
 			else
 				return cli_usage_err("sub", "--policy is drop-oldest or drop-newest, not '%s'", optarg);
+			break;
+		case 'U':
+			if (!parse_u32(optarg, &a->filt.from_uid))
+				return cli_usage_err("sub", "--from-uid wants a uid, not '%s'", optarg);
+			a->filt.flags |= EVBUS_SUB_FROM_UID;
+			break;
+		case 'G':
+			if (!parse_u32(optarg, &a->filt.from_gid))
+				return cli_usage_err("sub", "--from-gid wants a gid, not '%s'", optarg);
+			a->filt.flags |= EVBUS_SUB_FROM_GID;
+			break;
+		case 'I':
+			if (!parse_u32(optarg, &a->filt.from_pid) || !a->filt.from_pid)
+				return cli_usage_err("sub", "--from-pid wants a process id, not '%s'", optarg);
+			a->filt.flags |= EVBUS_SUB_FROM_PID;
+			break;
+		case 'T':
+			if (!parse_type_range(optarg, &a->filt.type_min, &a->filt.type_max))
+				return cli_usage_err("sub", "--type wants N or N-M with N <= M, not '%s'", optarg);
+			a->filt.flags |= EVBUS_SUB_TYPE;
+			break;
+		case 'F':
+			if (a->filt.flags & EVBUS_SUB_FILTER)
+				return cli_usage_err("sub", "--filter may be given once");
+			ret = sub_load_filter(optarg, a);
+			if (ret)
+				return ret;
 			break;
 		case 'h':
 			fputs(sub_usage, stdout);
@@ -124,29 +248,50 @@ static int sub_subscribe(struct evbus *bus, const struct sub_args *a)
 	int i, ret;
 
 	for (i = 0; i < a->npatterns; i++) {
-		ret = evbus_subscribe(bus, a->patterns[i], NULL);
+		if (a->filt.flags)
+			ret = evbus_subscribe_opts(bus, a->patterns[i], &a->filt, NULL);
+		else
+			ret = evbus_subscribe(bus, a->patterns[i], NULL);
 		if (ret == -ENOSPC) {
 			cli_err("cannot subscribe to '%s': too many subscriptions for one file (module parameter max_subs)",
 				a->patterns[i]);
 			return EXIT_RUNTIME;
 		}
-		if (ret) {
-			cli_err("cannot subscribe to '%s': %s", a->patterns[i],
-				strerror(-ret));
+		if (ret == -ESRCH && (a->filt.flags & EVBUS_SUB_FROM_PID)) {
+			cli_err("cannot subscribe to '%s': no process %u (--from-pid)",
+				a->patterns[i], a->filt.from_pid);
 			return EXIT_RUNTIME;
+		}
+		if (ret == -EINVAL && (a->filt.flags & EVBUS_SUB_FILTER)) {
+			cli_err("cannot subscribe to '%s': the kernel refused the filter (EINVAL: see \"Filters on a subscription\" in README: loads are 32-bit, absolute, aligned and below %d)",
+				a->patterns[i], EVBUS_FILTER_WINDOW);
+			return EXIT_RUNTIME;
+		}
+		if (ret) {
+			char what[EVBUS_TOPIC_MAX + 32];
+
+			snprintf(what, sizeof(what), "cannot subscribe to '%s'",
+				 a->patterns[i]);
+			return cli_errno_exit(what, ret);
 		}
 	}
 	return 0;
 }
 
-/* Print every record buffered or readable now; 1 when --count is reached. */
-static int sub_drain(struct evbus *bus, const struct sub_args *a, uint64_t *seen)
+/*
+ * Print every record buffered or readable now; -1 when --count is reached,
+ * 1 when the policy revoked every subscription (nothing more can come).
+ */
+static int sub_drain(struct evbus *bus, const struct sub_args *a, uint64_t *seen,
+		     int *live)
 {
 	const struct evbus_record *rec;
 	int ret;
 
 	while (!(ret = evbus_read(bus, &rec, 0))) {
-		if (!rec->event && !rec->lagged)
+		bool revoked = evbus_record_revoked(rec);
+
+		if (!rec->event && !rec->lagged && !revoked)
 			continue;	/* a record kind newer than this tool */
 		if (a->json)
 			put_record_json(stdout, rec);
@@ -154,6 +299,10 @@ static int sub_drain(struct evbus *bus, const struct sub_args *a, uint64_t *seen
 			put_record_human(stdout, rec);
 		if (fflush(stdout))
 			return cli_errno_exit("writing stdout", -errno);
+		if (revoked && !--*live) {
+			cli_err("the bus's owner revoked every subscription of this command");
+			return EXIT_RUNTIME;
+		}
 		if (a->count && ++*seen >= a->count)
 			return -1;
 	}
@@ -169,12 +318,13 @@ static int sub_loop(struct evbus *bus, const struct sub_args *a, int sigfd)
 		{ .fd = evbus_fd(bus), .events = POLLIN },
 		{ .fd = sigfd, .events = POLLIN },
 	};
+	int live = a->npatterns;
 	uint64_t seen = 0;
 	long long left;
 	int ret;
 
 	for (;;) {
-		ret = sub_drain(bus, a, &seen);
+		ret = sub_drain(bus, a, &seen, &live);
 		if (ret)
 			return ret < 0 ? 0 : ret;
 		left = -1;

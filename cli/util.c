@@ -51,9 +51,27 @@ int cli_bad_opt(const char *cmd, int opt, char **argv)
 	return cli_usage_err(cmd, "unknown option '%s'", arg);
 }
 
+/* What EACCES and EPERM mean from the bus, beyond strerror(). */
+static const char *cli_errno_why(int err)
+{
+	switch (-err) {
+	case EACCES:
+		return "EACCES: refused by the bus's policy or this handle's scope";
+	case EPERM:
+		return "EPERM: only the bus's owner may do this";
+	default:
+		return NULL;
+	}
+}
+
 int cli_errno_exit(const char *what, int err)
 {
-	cli_err("%s: %s", what, strerror(-err));
+	const char *why = cli_errno_why(err);
+
+	if (why)
+		cli_err("%s: %s (%s)", what, strerror(-err), why);
+	else
+		cli_err("%s: %s", what, strerror(-err));
 	return EXIT_RUNTIME;
 }
 
@@ -85,22 +103,31 @@ static void cli_explain_open(const char *path, int err)
 	}
 }
 
-/* Open the bus (EVBUS_DEVICE or /dev/evbus); on failure explain and say 1. */
+/*
+ * Open the bus: the handle inherited in EVBUS_FD if there is one (from
+ * `evbus exec`), else EVBUS_DEVICE or /dev/evbus.  On failure explain and
+ * say 1.
+ */
 int cli_open(struct evbus **bus, unsigned int flags)
 {
 	const char *path = getenv(ENV_DEVICE);
+	const char *fd = getenv(EVBUS_FD_ENV);
 	EVBUS_OPTS(evbus_opts, opts, .flags = flags);
 	int ret;
 
-	if (!path || !*path)
-		path = EVBUS_DEVICE_PATH;
-	opts.path = path;
+	if (path && *path)
+		opts.path = path;
 	ret = evbus_open(bus, &opts);
-	if (ret) {
-		cli_explain_open(path, ret);
+	if (!ret)
+		return 0;
+	if (!opts.path && fd && *fd) {
+		cli_err("cannot use the evbus handle EVBUS_FD=%s: %s", fd,
+			ret == -ENOTTY ? "it is not an open /dev/evbus file" :
+			strerror(-ret));
 		return EXIT_RUNTIME;
 	}
-	return 0;
+	cli_explain_open(opts.path ? opts.path : EVBUS_DEVICE_PATH, ret);
+	return EXIT_RUNTIME;
 }
 
 /* Check a topic or pattern before the kernel sees it: 0, or 2 with a message. */

@@ -5,12 +5,14 @@
  * call is one ioctl on the handle's file.
  */
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
 #include "internal.h"
 
-#define EVBUS_OPEN_VALID	(EVBUS_OPEN_RDONLY | EVBUS_OPEN_WRONLY)
+#define EVBUS_OPEN_VALID	(EVBUS_OPEN_RDONLY | EVBUS_OPEN_WRONLY | \
+				 EVBUS_OPEN_NO_ENV)
 
 static int evbus_open_mode(unsigned int flags)
 {
@@ -24,6 +26,42 @@ static int evbus_open_mode(unsigned int flags)
 	default:
 		return -EINVAL;
 	}
+}
+
+/*
+ * The handle's descriptor when it is inherited: $EVBUS_FD names an open
+ * file of the device (a scoped handle from `evbus exec`).  Returns -ENOENT
+ * when the variable is unset, so the caller opens the device instead;
+ * -EBADF for a value that is not an open descriptor number, -ENOTTY for
+ * one that is not /dev/evbus.
+ */
+static int evbus_open_inherited(void)
+{
+	const char *env = sys_secure_getenv(EVBUS_FD_ENV);
+	struct evbus_version v;
+	unsigned long n = 0;
+	const char *p;
+	int fd, ret;
+
+	if (!env || !*env)
+		return -ENOENT;
+	for (p = env; *p; p++) {
+		if (*p < '0' || *p > '9' || n > INT32_MAX / 10)
+			return -EBADF;
+		n = n * 10 + (unsigned long)(*p - '0');
+	}
+	if (n > INT32_MAX)
+		return -EBADF;
+	fd = sys_dup_inherited((int)n);
+	if (fd < 0)
+		return fd;
+	memset(&v, 0, sizeof(v));
+	ret = sys_ioctl(fd, EVBUS_IOC_VERSION, &v);
+	if (ret) {
+		sys_close(fd);
+		return ret == -EINVAL || ret == -ENOTTY ? -ENOTTY : ret;
+	}
+	return fd;
 }
 
 EVBUS_API int evbus_open(struct evbus **busp, const struct evbus_opts *opts)
@@ -52,8 +90,12 @@ EVBUS_API int evbus_open(struct evbus **busp, const struct evbus_opts *opts)
 	bus->flags = flags;
 	bus->buf_size = read_buf ? read_buf : EVBUS_READ_BUF_DEFAULT;
 
-	fd = sys_open(path ? path : EVBUS_DEVICE_PATH,
-		      mode | O_NONBLOCK | O_CLOEXEC);
+	fd = -ENOENT;
+	if (!path && !(flags & EVBUS_OPEN_NO_ENV))
+		fd = evbus_open_inherited();
+	if (fd == -ENOENT)
+		fd = sys_open(path ? path : EVBUS_DEVICE_PATH,
+			      mode | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		sys_free(bus);
 		return fd;

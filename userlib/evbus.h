@@ -26,11 +26,13 @@ extern "C" {
 #endif
 
 #define EVBUS_LIB_VERSION_MAJOR	1
-#define EVBUS_LIB_VERSION_MINOR	2
+#define EVBUS_LIB_VERSION_MINOR	3
 #define EVBUS_LIB_VERSION_PATCH	0
-#define EVBUS_LIB_VERSION	"1.2.0"
+#define EVBUS_LIB_VERSION	"1.3.0"
 
 #define EVBUS_DEVICE_PATH	"/dev/evbus"
+/* An inherited handle: the descriptor number of an open /dev/evbus file. */
+#define EVBUS_FD_ENV		"EVBUS_FD"
 
 /*
  * Declare an option struct with its size filled in and every other field,
@@ -49,10 +51,16 @@ struct evbus;
 /* evbus_opts.flags */
 #define EVBUS_OPEN_RDONLY	(1U << 0)	/* subscribe only */
 #define EVBUS_OPEN_WRONLY	(1U << 1)	/* publish only */
+#define EVBUS_OPEN_NO_ENV	(1U << 2)	/* ignore EVBUS_FD (LIBEVBUS_1.3) */
 
+/*
+ * With path NULL, evbus_open() uses the descriptor in $EVBUS_FD when it is
+ * set (a scoped handle from `evbus exec`; see evbus_open(3)), else opens
+ * EVBUS_DEVICE_PATH.
+ */
 struct evbus_opts {
 	size_t sz;		/* sizeof(struct evbus_opts) */
-	const char *path;	/* device node; NULL: EVBUS_DEVICE_PATH */
+	const char *path;	/* device node; NULL: $EVBUS_FD or EVBUS_DEVICE_PATH */
 	unsigned int flags;	/* EVBUS_OPEN_* */
 	unsigned int reserved0;	/* must be 0 */
 	size_t read_buf;	/* initial read buffer, bytes; 0: 64 KiB */
@@ -71,10 +79,11 @@ struct evbus_pub_opts {
  * One record from evbus_read().  It and everything it points to belong to
  * the handle and stay valid until the next evbus_read() or evbus_close().
  * Records of a kind this library does not know have kind set and both
- * event and lagged NULL: skip them.
+ * event and lagged NULL: skip them.  An EVBUS_REC_REVOKED record (checked
+ * by the walker) is read with evbus_record_revoked().
  */
 struct evbus_record {
-	unsigned int kind;			/* EVBUS_REC_EVENT, EVBUS_REC_LAGGED */
+	unsigned int kind;			/* EVBUS_REC_* */
 	unsigned int len;			/* bytes of the raw record */
 	const struct evbus_rec_hdr *hdr;	/* the raw record */
 	const struct evbus_event *event;	/* EVBUS_REC_EVENT, else NULL */
@@ -133,6 +142,84 @@ int evbus_get_stats(struct evbus *bus, struct evbus_stats *stats);
 /* Topic and pattern syntax, checked without the device */
 int evbus_check_topic(const char *topic, const char **why);
 int evbus_check_pattern(const char *pattern, const char **why);
+
+/*
+ * The revocation a record reports (a subscription of this handle removed
+ * by a policy change), or NULL if it reports something else.
+ */
+static inline const struct evbus_revoked *
+evbus_record_revoked(const struct evbus_record *rec)
+{
+	if (!rec || rec->kind != EVBUS_REC_REVOKED)
+		return NULL;
+	return (const struct evbus_revoked *)rec->hdr;
+}
+
+/* ============ permissions, scopes and filters (LIBEVBUS_1.3) ============ */
+/*
+ * Subscribing with filters (see evbus_subscribe_opts(3)): flags are the
+ * uapi's EVBUS_SUB_* and say which fields apply.  filter is a classic BPF
+ * program of filter_len instructions (evbus_filter_parse() reads the text
+ * `tcpdump -ddd` prints); the kernel copies it during the call.
+ */
+struct sock_filter;
+
+struct evbus_sub_opts {
+	size_t sz;			/* sizeof(struct evbus_sub_opts) */
+	uint32_t flags;			/* EVBUS_SUB_* */
+	uint32_t from_uid;		/* EVBUS_SUB_FROM_UID */
+	uint32_t from_gid;		/* EVBUS_SUB_FROM_GID */
+	uint32_t from_pid;		/* EVBUS_SUB_FROM_PID */
+	uint32_t type_min;		/* EVBUS_SUB_TYPE, inclusive */
+	uint32_t type_max;
+	const struct sock_filter *filter; /* EVBUS_SUB_FILTER */
+	uint32_t filter_len;		/* instructions */
+	uint32_t reserved0;		/* must be 0 */
+};
+
+int evbus_subscribe_opts(struct evbus *bus, const char *pattern,
+			 const struct evbus_sub_opts *opts, uint32_t *sub_id);
+
+/*
+ * Parse classic BPF in the text form `tcpdump -ddd` prints: a count, then
+ * "code jt jf k" per line (decimal; blank lines and '#' comments are
+ * skipped).  Returns the number of instructions written to prog (at most
+ * max), -E2BIG if the program has more, or -EINVAL with *bad_line (if not
+ * NULL) set to the 1-based line that is wrong.
+ */
+int evbus_filter_parse(const char *text, struct sock_filter *prog,
+		       unsigned int max, unsigned int *bad_line);
+
+/*
+ * Narrow the handle's file, irreversibly, to publishing on topics matching
+ * one of publish[] and subscribing within one of subscribe[]; flags
+ * EVBUS_SCOPE_KEEP_PUBLISH or _SUBSCRIBE leave that set as it is.  Every
+ * holder of the file, also after SCM_RIGHTS or exec, is bound by it.
+ */
+int evbus_narrow(struct evbus *bus, const char *const *publish,
+		 unsigned int n_publish, const char *const *subscribe,
+		 unsigned int n_subscribe, unsigned int flags);
+
+/*
+ * The topic policy of the handle's bus.  Changes need the bus's owner
+ * (-EPERM); flags is 0 or EVBUS_POLICY_REVOKE.  who is EVBUS_WHO_ALL (id
+ * 0), EVBUS_WHO_UID or EVBUS_WHO_GID (id in the caller's user namespace).
+ * evbus_policy_list() fills up to count rules with ids >= start_id and
+ * returns how many; total and def (EVBUS_ALLOW or EVBUS_DENY) may be NULL.
+ */
+int evbus_policy_add(struct evbus *bus, const char *pattern, uint32_t verdict,
+		     uint32_t rights, uint32_t who, uint32_t id, uint32_t flags,
+		     uint32_t *rule_id);
+int evbus_policy_remove(struct evbus *bus, uint32_t rule_id, uint32_t flags);
+int evbus_policy_default(struct evbus *bus, uint32_t verdict, uint32_t flags);
+int evbus_policy_clear(struct evbus *bus, uint32_t flags);
+int evbus_policy_list(struct evbus *bus, uint32_t start_id,
+		      struct evbus_rule_info *rules, unsigned int count,
+		      uint32_t *total, uint32_t *def);
+
+/* The counters of the handle's bus (the bus of its IPC namespace). */
+int evbus_get_bus_stats(struct evbus *bus, struct evbus_bus_stats *stats);
+/* ========== end of permissions, scopes and filters (LIBEVBUS_1.3) ========== */
 
 /* The library's own version, at run time */
 const char *evbus_lib_version(void);

@@ -51,6 +51,8 @@ bool evbus_opts_valid(const void *opts, size_t user_sz, size_t known_sz);
 /* libc calls that return -errno and preserve errno (sys.c). */
 int sys_open(const char *path, int flags);
 int sys_close(int fd);
+int sys_dup_inherited(int fd);
+const char *sys_secure_getenv(const char *name);
 int sys_ioctl(int fd, unsigned long req, void *arg);
 ssize_t sys_read(int fd, void *buf, size_t len);
 int sys_poll_in(int fd, int timeout_ms);

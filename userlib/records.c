@@ -2,7 +2,7 @@
 /*
  * The record walker: the one place that steps through a buffer of records
  * as read() (or an io_uring read) returns them, skips PAD filler and
- * decodes events and lag reports.  evbus_read() walks its read() buffer
+ * decodes events, lag reports and revocations.  evbus_read() walks its read() buffer
  * with it; applications walk io_uring completions with it.  Nothing here
  * needs io_uring.
  */
@@ -39,6 +39,10 @@ static int evbus_rec_decode(struct evbus_record *rec, const struct evbus_rec_hdr
 		    h->len < sizeof(struct evbus_lagged))
 			return -EBADMSG;
 		rec->lagged = (const void *)h;
+	} else if (h->kind == EVBUS_REC_REVOKED) {
+		if (h->hdr_len < sizeof(struct evbus_revoked) ||
+		    h->len < sizeof(struct evbus_revoked))
+			return -EBADMSG;
 	}
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "internal.h"
@@ -55,6 +56,53 @@ int sys_ioctl(int fd, unsigned long req, void *arg)
 		ret = -errno;
 	errno = saved;
 	return ret;
+}
+
+/*
+ * A descriptor of our own for the open file behind the inherited fd: a
+ * close-on-exec duplicate, so that closing the handle leaves fd to whoever
+ * else holds it, with the open file made non-blocking (a flag of the open
+ * file, shared with every holder).  -ENOTTY if fd is not a character
+ * device at all.
+ */
+int sys_dup_inherited(int fd)
+{
+	int saved = errno, nfd, fl;
+	struct stat st;
+
+	if (fstat(fd, &st)) {
+		nfd = -errno;
+		goto out;
+	}
+	if (!S_ISCHR(st.st_mode)) {
+		nfd = -ENOTTY;
+		goto out;
+	}
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (nfd < 0) {
+		nfd = -errno;
+		goto out;
+	}
+	fl = fcntl(nfd, F_GETFL);
+	if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(nfd, F_SETFL, fl | O_NONBLOCK))) {
+		int err = -errno;
+
+		close(nfd);
+		nfd = err;
+	}
+out:
+	errno = saved;
+	return nfd;
+}
+
+/* The value of name, ignored in set-user-ID and like programs. */
+const char *sys_secure_getenv(const char *name)
+{
+	int saved = errno;
+	const char *v = secure_getenv(name);
+
+	errno = saved;
+	return v;
 }
 
 ssize_t sys_read(int fd, void *buf, size_t len)
