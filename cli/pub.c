@@ -46,6 +46,7 @@ struct pub_ctx {
 
 static int pub_error(struct pub_ctx *c, int err, uint64_t line, size_t len)
 {
+	char what[EVBUS_TOPIC_MAX + 80];
 	struct evbus_version v;
 	char where[48] = "";
 
@@ -56,8 +57,8 @@ static int pub_error(struct pub_ctx *c, int err, uint64_t line, size_t len)
 			where, len, v.max_payload);
 		return EXIT_RUNTIME;
 	}
-	cli_err("cannot publish%s on '%s': %s", where, c->topic, strerror(-err));
-	return EXIT_RUNTIME;
+	snprintf(what, sizeof(what), "cannot publish%s on '%s'", where, c->topic);
+	return cli_errno_exit(what, err);
 }
 
 static int pub_one(struct pub_ctx *c, const void *data, size_t len,

@@ -464,7 +464,7 @@ int cmd_stat(int argc, char **argv)
 		{}
 	};
 	long long period = -1;
-	struct stat_snap snap;
+	struct stat_snap snap = {};
 	struct evbus *bus;
 	bool json = false;
 	int opt, ret, sigfd, bus_err;

@@ -57,9 +57,14 @@ static int evbus_open_inherited(void)
 		return fd;
 	memset(&v, 0, sizeof(v));
 	ret = sys_ioctl(fd, EVBUS_IOC_VERSION, &v);
+	if (ret == -EINVAL)
+		ret = -ENOTTY;
+	/* Only now that it is ours: the reader never blocks in read(). */
+	if (!ret)
+		ret = sys_set_nonblock(fd);
 	if (ret) {
 		sys_close(fd);
-		return ret == -EINVAL || ret == -ENOTTY ? -ENOTTY : ret;
+		return ret;
 	}
 	return fd;
 }

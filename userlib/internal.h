@@ -52,6 +52,7 @@ bool evbus_opts_valid(const void *opts, size_t user_sz, size_t known_sz);
 int sys_open(const char *path, int flags);
 int sys_close(int fd);
 int sys_dup_inherited(int fd);
+int sys_set_nonblock(int fd);
 const char *sys_secure_getenv(const char *name);
 int sys_ioctl(int fd, unsigned long req, void *arg);
 ssize_t sys_read(int fd, void *buf, size_t len);

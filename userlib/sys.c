@@ -61,38 +61,33 @@ int sys_ioctl(int fd, unsigned long req, void *arg)
 /*
  * A descriptor of our own for the open file behind the inherited fd: a
  * close-on-exec duplicate, so that closing the handle leaves fd to whoever
- * else holds it, with the open file made non-blocking (a flag of the open
- * file, shared with every holder).  -ENOTTY if fd is not a character
- * device at all.
+ * else holds it.  -ENOTTY if fd is not a character device at all.
  */
 int sys_dup_inherited(int fd)
 {
-	int saved = errno, nfd, fl;
+	int saved = errno, nfd;
 	struct stat st;
 
-	if (fstat(fd, &st)) {
+	if (fstat(fd, &st))
 		nfd = -errno;
-		goto out;
-	}
-	if (!S_ISCHR(st.st_mode)) {
+	else if (!S_ISCHR(st.st_mode))
 		nfd = -ENOTTY;
-		goto out;
-	}
-	nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (nfd < 0) {
+	else if ((nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
 		nfd = -errno;
-		goto out;
-	}
-	fl = fcntl(nfd, F_GETFL);
-	if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(nfd, F_SETFL, fl | O_NONBLOCK))) {
-		int err = -errno;
-
-		close(nfd);
-		nfd = err;
-	}
-out:
 	errno = saved;
 	return nfd;
+}
+
+/* Make the open file behind fd non-blocking (for every holder of it). */
+int sys_set_nonblock(int fd)
+{
+	int saved = errno, fl, ret = 0;
+
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK)))
+		ret = -errno;
+	errno = saved;
+	return ret;
 }
 
 /* The value of name, ignored in set-user-ID and like programs. */

@@ -432,7 +432,9 @@ t_stat_reads_the_live_counters() {
 	[ -d /sys/kernel/evbus/stats ] || { echo "module has no /sys/kernel/evbus/stats"; exit 77; }
 	local before after
 	"$EVBUS" stat >"$tmp/table" || die "stat exit $?"
-	grep -qE '^COUNTER +VALUE$' "$tmp/table" || die "no header: $(cat "$tmp/table")"
+	grep -qE '^MODULE COUNTER +VALUE$' "$tmp/table" || die "no header: $(cat "$tmp/table")"
+	grep -qE '^BUS COUNTER +VALUE$' "$tmp/table" || die "no bus header: $(cat "$tmp/table")"
+	grep -qE '^policy_default +(allow|deny)$' "$tmp/table" || die "no bus rows: $(cat "$tmp/table")"
 	grep -qE '^published +[0-9]+$' "$tmp/table" || die "no published row"
 	grep -qE '^max_payload +[0-9]+$' "$tmp/table" || die "no parameter row"
 	"$EVBUS" stat --json >"$tmp/j1" || die "stat --json exit $?"
@@ -442,10 +444,13 @@ t_stat_reads_the_live_counters() {
 	jcheck "$tmp/j1" '
 before, after = recs
 assert after["published"] > before["published"], (before["published"], after["published"])
-assert [k for k in after if k != "parameters"] == sorted(a[1].split()), list(after)
-assert all(isinstance(after[k], int) for k in after if k != "parameters")
+assert [k for k in after if k not in ("parameters", "bus")] == sorted(a[1].split()), list(after)
+assert all(isinstance(after[k], int) for k in after if k not in ("parameters", "bus"))
+assert after["bus"]["published"] > before["bus"]["published"]
+assert after["bus"]["ipc_ns"] == int(a[2]), (after["bus"], a[2])
 assert after["parameters"]["max_payload"] == int(a[0])
-' "$(cat /sys/module/evbus/parameters/max_payload)" "$(ls /sys/kernel/evbus/stats)"
+' "$(cat /sys/module/evbus/parameters/max_payload)" "$(ls /sys/kernel/evbus/stats)" \
+	"$(stat -L -c %i /proc/self/ns/ipc)"
 }
 
 # A fake sysfs tree: EVBUS_SYSFS=DIR makes stat read DIR/sys/...
@@ -464,12 +469,13 @@ fake_sysfs() {
 t_stat_renders_whatever_files_exist() {
 	local root
 	root=$(fake_sysfs)
-	EVBUS_SYSFS=$root "$EVBUS" stat >"$tmp/table" || die "stat exit $?"
-	expect_eq "alpha mid_counter zeta" "$(sed -n '2,4p' "$tmp/table" | awk '{print $1}' | tr '\n' ' ' | sed 's/ $//')" order
+	EVBUS_SYSFS=$root EVBUS_DEVICE=/nonexistent "$EVBUS" stat >"$tmp/table" || die "stat exit $?"
+	grep -qE '^BUS COUNTER: none \(cannot reach the bus: No such file' "$tmp/table" || die "bus: $(cat "$tmp/table")"
+	expect_eq "alpha mid_counter zeta" "$(sed -n '/^MODULE COUNTER/,/^$/p' "$tmp/table" | sed -n '2,4p' | awk '{print $1}' | tr '\n' ' ' | sed 's/ $//')" order
 	grep -qE '^zeta +7$' "$tmp/table" || die "zeta: $(cat "$tmp/table")"
 	grep -qE '^flag +Y$' "$tmp/table" || die "flag: $(cat "$tmp/table")"
-	EVBUS_SYSFS=$root "$EVBUS" stat --json >"$tmp/j" || die "json exit $?"
-	expect_eq '{"alpha":100,"mid_counter":42,"zeta":7,"parameters":{"flag":"Y","max_payload":65536}}' "$(cat "$tmp/j")" json
+	EVBUS_SYSFS=$root EVBUS_DEVICE=/nonexistent "$EVBUS" stat --json >"$tmp/j" || die "json exit $?"
+	expect_eq '{"alpha":100,"mid_counter":42,"zeta":7,"bus":null,"parameters":{"flag":"Y","max_payload":65536}}' "$(cat "$tmp/j")" json
 
 	rm -r "$root/sys/kernel/evbus"
 	EVBUS_SYSFS=$root expect_fail 1 'stats does not exist' "$EVBUS" stat
@@ -508,6 +514,203 @@ assert any(r["rates"]["alpha"] > 0 for r in rs), rs
 	kill -TERM $pid
 	wait $pid || die "exit after SIGTERM"
 	grep -qE '^alpha +130 +[0-9.-]+$' "$tmp/t" || die "table: $(cat "$tmp/t")"
+}
+
+# ------------------------------------------------ permissions (#13)
+
+# in_new_bus 'SCRIPT': run SCRIPT (bash, with every helper here) in a new
+# IPC namespace, so it has a bus and a policy of its own.
+in_new_bus() {
+	command -v unshare >/dev/null || { echo "needs unshare"; exit 77; }
+	unshare --ipc true 2>/dev/null || { echo "cannot unshare --ipc"; exit 77; }
+	EVBUS=$EVBUS tmp=$tmp T=$T unshare --ipc -- bash -c "$(declare -f); set -u; $1"
+}
+
+# A node for the same device that uid 4321 may open: $tmp/other/evbus.
+other_node() {
+	[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
+	command -v setpriv >/dev/null || { echo "needs setpriv"; exit 77; }
+	mkdir -p -m 0755 "$tmp/other" && chmod 0711 "$tmp"
+	[ -c "$tmp/other/evbus" ] ||
+	mknod -m 0666 "$tmp/other/evbus" c $(stat -c '%t %T' /dev/evbus | while read -r a b; do echo $((16#$a)) $((16#$b)); done) ||
+		{ echo "cannot mknod in $tmp"; exit 77; }
+}
+as_other() { EVBUS_DEVICE=$tmp/other/evbus setpriv --reuid 4321 --regid 4322 --clear-groups "$@"; }
+
+t_policy_add_list_remove_clear() {
+	need_device
+	in_new_bus '
+	"$EVBUS" policy list >"$tmp/l0" || die "list exit $?"
+	expect_eq "default: allow|0 rules" "$(tr "\n" "|" <"$tmp/l0" | sed "s/|$//")" "empty policy"
+	id1=$("$EVBUS" policy add deny subscribe --uid 4321 "app.secret.>") || die "add 1"
+	id2=$("$EVBUS" policy add allow publish,subscribe --all "app.>") || die "add 2"
+	id3=$("$EVBUS" policy add allow publish --gid 4322 "svc.*.out") || die "add 3"
+	[ "$id1" -lt "$id2" ] && [ "$id2" -lt "$id3" ] || die "ids $id1 $id2 $id3"
+	"$EVBUS" policy default deny || die "default"
+	"$EVBUS" policy list --json >"$tmp/l1" || die "list --json"
+	jcheck "$tmp/l1" "
+i1, i2, i3 = map(int, a)
+assert r[\"default\"] == \"deny\" and r[\"total\"] == 3, r
+assert r[\"rules\"] == [
+  {\"id\": i1, \"verdict\": \"deny\", \"rights\": [\"subscribe\"], \"who\": \"uid\", \"uid\": 4321, \"pattern\": \"app.secret.>\"},
+  {\"id\": i2, \"verdict\": \"allow\", \"rights\": [\"publish\", \"subscribe\"], \"who\": \"all\", \"pattern\": \"app.>\"},
+  {\"id\": i3, \"verdict\": \"allow\", \"rights\": [\"publish\"], \"who\": \"gid\", \"gid\": 4322, \"pattern\": \"svc.*.out\"}], r[\"rules\"]
+" "$id1" "$id2" "$id3"
+	"$EVBUS" policy list >"$tmp/l2" || die "list"
+	grep -qE "^default: deny$" "$tmp/l2" || die "human default: $(cat "$tmp/l2")"
+	grep -qE "^$id1 +deny +subscribe +uid 4321 +app\.secret\.>$" "$tmp/l2" || die "human row: $(cat "$tmp/l2")"
+	grep -qE "^$id2 +allow +publish,subscribe +all +app\.>$" "$tmp/l2" || die "human row 2: $(cat "$tmp/l2")"
+	"$EVBUS" policy remove "$id2" || die "remove"
+	expect_fail 1 "cannot remove rule $id2: there is no such rule" "$EVBUS" policy remove "$id2"
+	expect_eq 2 "$("$EVBUS" policy list --json | python3 -c "import json,sys; print(json.load(sys.stdin)[\"total\"])")" "after remove"
+	"$EVBUS" policy clear || die "clear"
+	expect_eq "default: allow|0 rules" "$("$EVBUS" policy list | tr "\n" "|" | sed "s/|$//")" "after clear"
+	'
+}
+
+t_policy_usage_errors() {
+	expect_fail 2 "policy wants list, default" "$EVBUS" policy
+	expect_fail 2 "unknown policy command 'frob'" "$EVBUS" policy frob
+	expect_fail 2 "the verdict is allow or deny, not 'maybe'" "$EVBUS" policy add maybe publish --all x
+	expect_fail 2 "RIGHT is publish, subscribe" "$EVBUS" policy add allow read --all x
+	expect_fail 2 "RIGHT is publish, subscribe" "$EVBUS" policy add allow publish,,x --all x
+	expect_fail 2 "wants one of --uid U, --gid G and --all" "$EVBUS" policy add allow publish x
+	expect_fail 2 "give one of --uid, --gid and --all" "$EVBUS" policy add allow publish --all --uid 1 x
+	expect_fail 2 "--uid wants a uid or a user name" "$EVBUS" policy add allow publish --uid no-such-user-here x
+	expect_fail 2 "invalid pattern 'a..b'" "$EVBUS" policy add allow publish --all a..b
+	expect_fail 2 "policy default wants allow or deny" "$EVBUS" policy default maybe
+	expect_fail 2 "policy remove wants a rule ID" "$EVBUS" policy remove 0
+	expect_fail 2 "--json goes with 'policy list'" "$EVBUS" policy clear --json
+	expect_fail 2 "--revoke goes with a change" "$EVBUS" policy list --revoke
+	expect_fail 2 "--uid, --gid and --all go with 'policy add'" "$EVBUS" policy clear --all
+	expect_fail 2 "policy list takes no arguments" "$EVBUS" policy list extra
+}
+
+t_policy_refusals_as_another_user() {
+	need_device
+	other_node
+	in_new_bus '
+	"$EVBUS" policy default deny || die "default deny"
+	expect_fail 1 "cannot subscribe to .app\.x.: Permission denied \(EACCES: refused by the bus.s policy" as_other "$EVBUS" sub --count 1 app.x
+	expect_fail 1 "Permission denied \(EACCES" as_other "$EVBUS" pub app.x hi
+	expect_fail 1 "cannot change the policy \(default\): Operation not permitted \(EPERM: only the bus.s owner" as_other "$EVBUS" policy default allow
+	expect_fail 1 "EPERM" as_other "$EVBUS" policy add allow publish --all x
+	expect_fail 1 "EPERM" as_other "$EVBUS" policy clear
+	# Anyone may read the policy.
+	as_other "$EVBUS" policy list | grep -q "^default: deny$" || die "list as uid 4321"
+	"$EVBUS" policy add allow subscribe --uid 4321 "app.>" >/dev/null || die "allow"
+	as_other "$EVBUS" sub --count 1 --timeout 0.1 app.x || die "sub within the allowed pattern: $?"
+	expect_fail 1 "EACCES" as_other "$EVBUS" sub --count 1 ">"
+	"$EVBUS" policy clear || die clear
+	'
+}
+
+t_policy_revoke_reaches_the_subscriber() {
+	need_device
+	in_new_bus '
+	sub_start s --json "app.>"
+	"$EVBUS" pub -v app.a one >"$tmp/seq" || die pub
+	id=$("$EVBUS" policy add deny subscribe --all --revoke "app.>") || die "add --revoke"
+	sub_wait s
+	expect_eq 1 "$sub_rc" "sub exit when its only subscription is revoked"
+	grep -q "revoked every subscription" "$tmp/s.err" || die "stderr: $(cat "$tmp/s.err")"
+	jcheck "$tmp/s.out" "
+assert len(recs) == 2, recs
+assert recs[0][\"seq\"] == int(a[0]) and recs[0][\"payload\"] == \"one\"
+assert recs[1] == {\"revoked\": 1, \"reason\": \"rule\", \"seq\": int(a[0])}, recs[1]
+" "$(cat "$tmp/seq")"
+	"$EVBUS" policy clear || die clear
+	'
+}
+
+t_exec_gives_a_scoped_handle() {
+	need_device
+	in_new_bus '
+	sub_start spy --json ">"
+	# Inside the scope: subscribe and publish work; EVBUS_FD is set.
+	"$EVBUS" exec --publish "session.42.>" --subscribe "session.42.>" -- \
+		sh -c "echo \$EVBUS_FD >\"$tmp/fd\"; \"$EVBUS\" pub session.42.out hello" || die "exec pub: $?"
+	[ "$(cat "$tmp/fd")" -gt 2 ] || die "EVBUS_FD=$(cat "$tmp/fd")"
+	# Outside it: every attempt EACCES, nothing delivered.
+	expect_fail 1 "EACCES" "$EVBUS" exec --publish "session.42.>" --subscribe "session.42.>" -- "$EVBUS" pub session.43.out nope
+	expect_fail 1 "EACCES" "$EVBUS" exec --publish "session.42.>" --subscribe "session.42.>" -- "$EVBUS" sub --count 1 ">"
+	expect_fail 1 "EACCES" "$EVBUS" exec --subscribe "session.42.>" -- "$EVBUS" pub session.42.out nope
+	"$EVBUS" pub -v done.marker x >"$tmp/last" || die "marker"
+	wait_for "$tmp/spy.out" "done.marker" || die "spy saw no marker"
+	jcheck "$tmp/spy.out" "
+topics = [x[\"topic\"] for x in recs if \"topic\" in x]
+assert topics == [\"session.42.out\", \"done.marker\"], topics
+"
+	'
+}
+
+t_exec_usage_and_bad_handles() {
+	expect_fail 2 "exec wants a command" "$EVBUS" exec --publish a
+	expect_fail 2 "give --publish or --subscribe" "$EVBUS" exec -- true
+	expect_fail 2 "invalid pattern 'a..b'" "$EVBUS" exec --publish a..b -- true
+	need_device
+	expect_fail 127 "cannot run /nonexistent/cmd" "$EVBUS" exec --publish a -- /nonexistent/cmd
+	EVBUS_FD=abc expect_fail 1 "cannot use the evbus handle EVBUS_FD=abc: Bad file descriptor" "$EVBUS" pub a x
+	EVBUS_FD=0 expect_fail 1 "EVBUS_FD=0: it is not an open /dev/evbus file" "$EVBUS" pub a x </dev/null
+	# EVBUS_DEVICE overrides an inherited handle.
+	EVBUS_FD=abc EVBUS_DEVICE=/dev/evbus "$EVBUS" pub "$T.x" y || die "EVBUS_DEVICE with a bad EVBUS_FD"
+}
+
+t_sub_filters_by_sender_type_and_bpf() {
+	need_device
+	other_node
+	in_new_bus '
+	sub_start uid --json --from-uid 4321 "f.>"
+	sub_start typ --json --type 5-7 "f.>"
+	printf "# payload_len == 3\n4\n32 0 0 12\n21 0 1 3\n6 0 0 1\n6 0 0 0\n" >"$tmp/len3.bpf"
+	sub_start bpf --json --filter "$tmp/len3.bpf" "f.>"
+	sub_start all --json "f.>"
+	"$EVBUS" pub --type 4 f.a abcd || die pub1
+	as_other "$EVBUS" pub --type 5 f.b abc || die pub2
+	"$EVBUS" pub --type 7 f.c xyz || die pub3
+	"$EVBUS" pub --type 8 f.d zz || die pub4
+	"$EVBUS" pub f.end end || die pub5
+	wait_for "$tmp/all.out" "f.end" || die "all saw no end"
+	sleep 0.2
+	for n in uid typ bpf all; do kill -INT "$(sub_pid $n)"; sub_wait $n; done
+	expect_eq "f.b" "$(python3 -c "import json,sys; print(\" \".join(json.loads(l)[\"topic\"] for l in open(sys.argv[1])))" "$tmp/uid.out")" "--from-uid"
+	expect_eq "f.b f.c" "$(python3 -c "import json,sys; print(\" \".join(json.loads(l)[\"topic\"] for l in open(sys.argv[1])))" "$tmp/typ.out")" "--type"
+	expect_eq "f.b f.c f.end" "$(python3 -c "import json,sys; print(\" \".join(json.loads(l)[\"topic\"] for l in open(sys.argv[1])))" "$tmp/bpf.out")" "--filter"
+	expect_eq 5 "$(wc -l <"$tmp/all.out")" "unfiltered"
+	'
+}
+
+t_sub_filter_errors() {
+	printf "3\n6 0 0 1\n" >"$tmp/short.bpf"
+	expect_fail 2 "is not 'tcpdump -ddd' text \(line 3\)" "$EVBUS" sub --filter "$tmp/short.bpf" x
+	expect_fail 2 "--type wants N or N-M" "$EVBUS" sub --type 7-5 x
+	expect_fail 2 "--type wants N or N-M" "$EVBUS" sub --type 5- x
+	expect_fail 2 "--from-uid wants a uid" "$EVBUS" sub --from-uid me x
+	printf "1\n6 0 0 1\n" >"$tmp/all.bpf"
+	expect_fail 2 "--filter may be given once" "$EVBUS" sub --filter "$tmp/all.bpf" --filter "$tmp/all.bpf" x
+	expect_fail 1 "cannot read the filter /nonexistent" "$EVBUS" sub --filter /nonexistent x
+	need_device
+	printf "2\n32 0 0 2000\n6 0 0 1\n" >"$tmp/far.bpf"
+	expect_fail 1 "the kernel refused the filter" "$EVBUS" sub --filter "$tmp/far.bpf" x
+	expect_fail 1 "no process 4194303" "$EVBUS" sub --from-pid 4194303 x
+}
+
+t_stat_shows_this_namespace_bus() {
+	need_device
+	local outer
+	outer=$("$EVBUS" stat --json | python3 -c "import json,sys; b=json.load(sys.stdin)[\"bus\"]; print(b[\"bus_id\"], b[\"ipc_ns\"])") || die "stat"
+	in_new_bus '
+	"$EVBUS" pub ns.x 1 && "$EVBUS" pub ns.x 2 || die pub
+	"$EVBUS" stat --json >"$tmp/inner" || die "stat inside"
+	jcheck "$tmp/inner" "
+outer_id, outer_ns, ns = map(int, a)
+b = r[\"bus\"]
+assert b[\"ipc_ns\"] == ns and ns != outer_ns, (b, ns, outer_ns)
+assert b[\"bus_id\"] != outer_id
+assert b[\"published\"] == 2 and b[\"seq\"] == 2, b
+assert b[\"policy_default\"] == \"allow\"
+" '"$outer"' "$(stat -L -c %i /proc/self/ns/ipc)"
+	'
 }
 
 for t in $(declare -F | awk '$3 ~ /^t_/ { print substr($3, 3) }'); do

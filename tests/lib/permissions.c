@@ -6,7 +6,6 @@
  * in an IPC namespace of its own (a bus of its own), so tests never see
  * each other's rules.
  */
-#define _GNU_SOURCE
 #include <sched.h>
 #include <linux/filter.h>
 #include <sys/stat.h>
@@ -28,6 +27,8 @@ static int lt_read_one(struct evbus *bus, const struct evbus_record **rec)
 
 TEST(evbus_fd_is_used_and_duplicated)
 {
+	EVBUS_OPTS(evbus_opts, no_env, .flags = EVBUS_OPEN_NO_ENV);
+	EVBUS_OPTS(evbus_opts, by_path, .path = EVBUS_DEVICE_PATH);
 	struct evbus *parent, *child, *other;
 	const struct evbus_record *rec;
 	struct evbus_stats st;
@@ -60,20 +61,14 @@ TEST(evbus_fd_is_used_and_duplicated)
 	EXPECT_EQ(0, fcntl(fd, F_GETFD) < 0);
 
 	/* EVBUS_OPEN_NO_ENV and an explicit path open a new file. */
-	{
-		EVBUS_OPTS(evbus_opts, o, .flags = EVBUS_OPEN_NO_ENV);
-		ASSERT_EQ(0, evbus_open(&other, &o));
-		ASSERT_EQ(0, evbus_get_stats(other, &st));
-		EXPECT_EQ(0, st.subscriptions);
-		evbus_close(other);
-	}
-	{
-		EVBUS_OPTS(evbus_opts, o, .path = EVBUS_DEVICE_PATH);
-		ASSERT_EQ(0, evbus_open(&other, &o));
-		ASSERT_EQ(0, evbus_get_stats(other, &st));
-		EXPECT_EQ(0, st.subscriptions);
-		evbus_close(other);
-	}
+	ASSERT_EQ(0, evbus_open(&other, &no_env));
+	ASSERT_EQ(0, evbus_get_stats(other, &st));
+	EXPECT_EQ(0, st.subscriptions);
+	evbus_close(other);
+	ASSERT_EQ(0, evbus_open(&other, &by_path));
+	ASSERT_EQ(0, evbus_get_stats(other, &st));
+	EXPECT_EQ(0, st.subscriptions);
+	evbus_close(other);
 	unsetenv(EVBUS_FD_ENV);
 	evbus_close(parent);
 }
@@ -81,7 +76,8 @@ TEST(evbus_fd_is_used_and_duplicated)
 TEST(evbus_fd_bad_values)
 {
 	struct evbus *bus = (void *)1;
-	int nfd;
+	char num[16];
+	int nfd, r;
 
 	ASSERT_EQ(0, setenv(EVBUS_FD_ENV, "12abc", 1));
 	EXPECT_EQ(-EBADF, evbus_open(&bus, NULL));
@@ -97,7 +93,6 @@ TEST(evbus_fd_bad_values)
 	 * that is not evbus. */
 	nfd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
 	ASSERT_LE(0, nfd);
-	char num[16];
 	snprintf(num, sizeof(num), "%d", nfd);
 	ASSERT_EQ(0, setenv(EVBUS_FD_ENV, num, 1));
 	EXPECT_EQ(-ENOTTY, evbus_open(&bus, NULL));
@@ -113,14 +108,11 @@ TEST(evbus_fd_bad_values)
 
 	/* Empty means unset. */
 	ASSERT_EQ(0, setenv(EVBUS_FD_ENV, "", 1));
-	{
-		int r = evbus_open(&bus, NULL);
-
-		if (r == -ENOENT)
-			SKIP(return, "no /dev/evbus");
-		ASSERT_EQ(0, r);
-		evbus_close(bus);
-	}
+	r = evbus_open(&bus, NULL);
+	if (r == -ENOENT)
+		SKIP(return, "no /dev/evbus");
+	ASSERT_EQ(0, r);
+	evbus_close(bus);
 	unsetenv(EVBUS_FD_ENV);
 }
 
@@ -322,10 +314,14 @@ TEST(subscribe_opts_type_and_sender)
 {
 	EVBUS_OPTS(evbus_sub_opts, so, .flags = EVBUS_SUB_TYPE, .type_min = 5,
 		   .type_max = 7);
+	EVBUS_OPTS(evbus_sub_opts, nobody, .flags = EVBUS_SUB_FROM_PID,
+		   .from_pid = 4194303);	/* PID_MAX_LIMIT - 1 */
+	EVBUS_OPTS(evbus_sub_opts, me, .flags = EVBUS_SUB_FROM_PID |
+		   EVBUS_SUB_FROM_UID);
 	const struct evbus_record *rec;
 	struct evbus_bus_stats bs;
 	struct evbus *bus;
-	char topic[64];
+	char topic[64], t2[64];
 	uint32_t t, got = 0;
 
 	LT_NEW_BUS();
@@ -351,24 +347,15 @@ TEST(subscribe_opts_type_and_sender)
 	so.reserved0 = 1;
 	EXPECT_EQ(-EINVAL, evbus_subscribe_opts(bus, topic, &so, NULL));
 	/* From a process that does not exist. */
-	{
-		EVBUS_OPTS(evbus_sub_opts, po, .flags = EVBUS_SUB_FROM_PID,
-			   .from_pid = 0x3fffffff);
-		EXPECT_EQ(-ESRCH, evbus_subscribe_opts(bus, topic, &po, NULL));
-	}
+	EXPECT_EQ(-ESRCH, evbus_subscribe_opts(bus, topic, &nobody, NULL));
 	/* Only this process's own events: all of them. */
-	{
-		EVBUS_OPTS(evbus_sub_opts, me, .flags = EVBUS_SUB_FROM_PID |
-			   EVBUS_SUB_FROM_UID, .from_pid = (uint32_t)getpid(),
-			   .from_uid = (uint32_t)geteuid());
-		char t2[64];
-
-		lt_topic(t2, sizeof(t2), "mine");
-		ASSERT_EQ(0, evbus_subscribe_opts(bus, t2, &me, NULL));
-		ASSERT_EQ(0, evbus_publish(bus, t2, "m", 1, NULL, NULL));
-		ASSERT_EQ(0, lt_read_one(bus, &rec));
-		EXPECT_STREQ(t2, rec->topic);
-	}
+	me.from_pid = (uint32_t)getpid();
+	me.from_uid = (uint32_t)geteuid();
+	lt_topic(t2, sizeof(t2), "mine");
+	ASSERT_EQ(0, evbus_subscribe_opts(bus, t2, &me, NULL));
+	ASSERT_EQ(0, evbus_publish(bus, t2, "m", 1, NULL, NULL));
+	ASSERT_EQ(0, lt_read_one(bus, &rec));
+	EXPECT_STREQ(t2, rec->topic);
 	evbus_close(bus);
 }
 
