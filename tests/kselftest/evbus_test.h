@@ -180,10 +180,11 @@ static inline int evt_version(int fd, struct evbus_version *v)
 	     EVBUS_REC_OK(h, (size_t)left);				\
 	     h = EVBUS_REC_NEXT(h, left))
 
-/* ================================================================
- * policy, ipc namespaces, $sys (#13): helpers for ipcns.c, policy.c and
- * systopics.c.  Kept in one block so that parallel additions merge.
- * ================================================================ */
+/*
+ * ================ policy, ipc namespaces, $sys (#13) ================
+ * Helpers for ipcns.c, policy.c and systopics.c, kept in one block so
+ * that parallel additions to this header merge.
+ */
 #include <grp.h>
 #include <poll.h>
 #include <sched.h>

@@ -151,7 +151,7 @@ TEST_F(sys, publishing_on_sys_is_eacces_and_counted)
 		"$sys.file.open", "$sys.file.close", "$sys.policy.denied",
 		"$sys.x", "$sys", "$sys.a.b.c.d",
 	};
-	const int nres = sizeof(reserved) / sizeof(reserved[0]);
+	const int nres = ARRAY_SIZE(reserved);
 	static char buf[BUF_SIZE];
 	const struct evbus_rec_hdr *rec[64];
 	struct evbus_pub ev[2];
@@ -232,9 +232,9 @@ TEST_F(sys, dollar_outside_a_leading_sys_segment_is_einval)
 	static const char *const good_patterns[] = {
 		"$sys", "$sys.>", "$sys.*.open", "$sys.file.*", "$sys.policy.denied",
 	};
-	const int nbt = sizeof(bad_topics) / sizeof(bad_topics[0]);
-	const int nbp = sizeof(bad_patterns) / sizeof(bad_patterns[0]);
-	const int ngp = sizeof(good_patterns) / sizeof(good_patterns[0]);
+	const int nbt = ARRAY_SIZE(bad_topics);
+	const int nbp = ARRAY_SIZE(bad_patterns);
+	const int ngp = ARRAY_SIZE(good_patterns);
 	long long einval0 = evt_sysfs_stat("publish_err_einval");
 	struct evbus_policy_list pl;
 	struct evbus_bus_stats bs;
@@ -325,7 +325,7 @@ TEST_F(sys, wildcards_in_the_first_segment_never_match_kernel_events)
 		{ "$sys.*.open",	"$sys.file.open|" },
 		{ "$sys",		"" },
 	};
-	const int nsubs = sizeof(subs) / sizeof(subs[0]);
+	const int nsubs = ARRAY_SIZE(subs);
 	struct holder *h = evt_shared(sizeof(*h));
 	struct evbus_bus_stats bs;
 	char got[1024];
