@@ -180,4 +180,359 @@ static inline int evt_version(int fd, struct evbus_version *v)
 	     EVBUS_REC_OK(h, (size_t)left);				\
 	     h = EVBUS_REC_NEXT(h, left))
 
+/*
+ * ================ policy, ipc namespaces, $sys (#13) ================
+ * Helpers for ipcns.c, policy.c and systopics.c, kept in one block so
+ * that parallel additions to this header merge.
+ */
+#include <grp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <time.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+_Static_assert(sizeof(struct evbus_subscribe) == EVBUS_SUBSCRIBE_SIZE_VER0,
+	       "evbus_subscribe");
+_Static_assert(sizeof(struct evbus_bus_stats) == EVBUS_BUS_STATS_SIZE_VER0,
+	       "evbus_bus_stats");
+_Static_assert(sizeof(struct evbus_rule) == 40, "evbus_rule");
+_Static_assert(sizeof(struct evbus_policy_set) == 24, "evbus_policy_set");
+_Static_assert(sizeof(struct evbus_rule_info) == 280, "evbus_rule_info");
+_Static_assert(sizeof(struct evbus_policy_list) == 32, "evbus_policy_list");
+_Static_assert(sizeof(struct evbus_revoked) == 24, "evbus_revoked");
+_Static_assert(sizeof(struct evbus_sys_file) == 8, "evbus_sys_file");
+_Static_assert(sizeof(struct evbus_sys_denied) == 24, "evbus_sys_denied");
+
+#define EVT_STATS_DIR	"/sys/kernel/evbus/stats/"
+
+/* A global (sysfs) counter by name, or -1. */
+static inline long long evt_sysfs_stat(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), EVT_STATS_DIR "%s", name);
+	return evt_read_num(path);
+}
+
+/* EVBUS_IOC_BUS_STATS at this header's size: 0 or -errno. */
+static inline int evt_bus_stats(int fd, struct evbus_bus_stats *bs)
+{
+	memset(bs, 0, sizeof(*bs));
+	bs->size = sizeof(*bs);
+	return ioctl(fd, EVBUS_IOC_BUS_STATS, bs) ? -errno : 0;
+}
+
+/* EVBUS_IOC_POLICY_ADD: the new rule's id (> 0), or -errno. */
+static inline int evt_policy_add(int fd, uint32_t verdict, uint32_t rights,
+				 uint32_t who, uint32_t id_value,
+				 const char *pattern, uint32_t flags)
+{
+	struct evbus_rule r;
+
+	memset(&r, 0, sizeof(r));
+	r.pattern = (uintptr_t)pattern;
+	r.pattern_len = strlen(pattern);
+	r.verdict = verdict;
+	r.rights = rights;
+	r.who = who;
+	r.id_value = id_value;
+	r.flags = flags;
+	if (ioctl(fd, EVBUS_IOC_POLICY_ADD, &r))
+		return -errno;
+	return (int)r.id;
+}
+
+/* EVBUS_IOC_POLICY_SET: 0 or -errno. */
+static inline int evt_policy_set(int fd, uint32_t op, uint32_t verdict,
+				 uint32_t id, uint32_t flags)
+{
+	struct evbus_policy_set ps;
+
+	memset(&ps, 0, sizeof(ps));
+	ps.op = op;
+	ps.verdict = verdict;
+	ps.id = id;
+	ps.flags = flags;
+	return ioctl(fd, EVBUS_IOC_POLICY_SET, &ps) ? -errno : 0;
+}
+
+static inline int evt_policy_default(int fd, uint32_t verdict)
+{
+	return evt_policy_set(fd, EVBUS_POLICY_OP_DEFAULT, verdict, 0, 0);
+}
+
+static inline int evt_policy_remove(int fd, uint32_t id)
+{
+	return evt_policy_set(fd, EVBUS_POLICY_OP_REMOVE, 0, id, 0);
+}
+
+static inline int evt_policy_clear(int fd)
+{
+	return evt_policy_set(fd, EVBUS_POLICY_OP_CLEAR, 0, 0, 0);
+}
+
+/*
+ * EVBUS_IOC_POLICY_LIST into ri[0..room) from start_id; *pl gets what the
+ * kernel wrote back.  0 or -errno.
+ */
+static inline int evt_policy_list(int fd, struct evbus_rule_info *ri,
+				  uint32_t room, uint32_t start_id,
+				  struct evbus_policy_list *pl)
+{
+	memset(pl, 0, sizeof(*pl));
+	pl->rules = (uintptr_t)ri;
+	pl->count = room;
+	pl->start_id = start_id;
+	return ioctl(fd, EVBUS_IOC_POLICY_LIST, pl) ? -errno : 0;
+}
+
+/* The evbus-id of an open evbus file (its fdinfo), or -1. */
+static inline long long evt_file_id(int fd)
+{
+	char path[64], line[256];
+	long long id = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "evbus-id:\t", 10))
+			id = strtoll(line + 10, NULL, 10);
+	fclose(f);
+	return id;
+}
+
+/* The inode number of the calling process's IPC namespace, or 0. */
+static inline uint64_t evt_ipc_ns_ino(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/ipc", &st) ? 0 : (uint64_t)st.st_ino;
+}
+
+/*
+ * Open the device where a new bus may have to be created.  Buses of dead
+ * namespaces still count against max_user_buses until the module's
+ * collector (every few seconds, kicked by the refusal) frees them, so an
+ * EMFILE is retried for up to 20 s.  An fd, or -errno.
+ */
+static inline int evt_open_bus(void)
+{
+	for (int i = 0; i < 200; i++) {
+		int fd = evt_open();
+
+		if (fd >= 0 || errno != EMFILE)
+			return fd >= 0 ? fd : -errno;
+		usleep(100000);
+	}
+	return -EMFILE;
+}
+
+/* Move the calling process to a new IPC namespace, so a new, empty bus. */
+static inline int evt_new_ipc_ns(void)
+{
+	return unshare(CLONE_NEWIPC) ? -errno : 0;
+}
+
+/* A user to become: uid, gid and supplementary groups. */
+struct evt_ids {
+	uid_t uid;
+	gid_t gid;
+	int ngroups;
+	gid_t groups[4];
+};
+
+/* Drop every privilege and become ids (all of real, effective, saved). */
+static inline int evt_become(const struct evt_ids *ids)
+{
+	if (setgroups(ids->ngroups, ids->groups) ||
+	    setresgid(ids->gid, ids->gid, ids->gid) ||
+	    setresuid(ids->uid, ids->uid, ids->uid))
+		return -errno;
+	return 0;
+}
+
+/* Exit status of pid (128 + signal if killed), or -1. */
+static inline int evt_wait(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Zeroed memory shared with forked children (for their results). */
+static inline void *evt_shared(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Send fd (and an int) over a Unix socket: 0 or -errno. */
+static inline int evt_send_fd(int sock, int fd, int val)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &val, .iov_len = sizeof(val) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+
+	memset(cbuf, 0, sizeof(cbuf));
+	if (fd >= 0) {
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &mh, 0) == sizeof(val) ? 0 : -errno;
+}
+
+/* Receive what evt_send_fd() sent: the fd (or -1 if none), *val the int. */
+static inline int evt_recv_fd(int sock, int *val)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = val, .iov_len = sizeof(*val) };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c;
+	int fd = -1;
+
+	*val = -1;
+	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != sizeof(*val))
+		return -1;
+	c = CMSG_FIRSTHDR(&mh);
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/*
+ * /dev/evbus opened O_RDWR by a child process running as ids, in the
+ * caller's namespaces, and passed back: the file carries ids' credentials
+ * (every policy check uses them), whoever then uses it.  An fd, or -errno
+ * (the child's open() error; -EPROTO if the child broke).
+ */
+static inline int evt_open_as(const struct evt_ids *ids)
+{
+	int sv[2], fd, val = 0, st;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		close(sv[0]);
+		if (evt_become(ids))
+			_exit(evt_send_fd(sv[1], -1, -EPROTO) ? 3 : 2);
+		fd = evt_open();
+		_exit(evt_send_fd(sv[1], fd, fd < 0 ? -errno : 0) ? 3 : 0);
+	}
+	close(sv[1]);
+	fd = evt_recv_fd(sv[0], &val);
+	close(sv[0]);
+	st = evt_wait(pid);
+	if (fd >= 0 && (val || st)) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0)
+		return val < 0 ? val : -EPROTO;
+	return fd;
+}
+
+/*
+ * Read every record queued on fd now (it is not left non-blocking):
+ * returns the bytes read into buf, or -errno.
+ */
+static inline ssize_t evt_drain(int fd, void *buf, size_t cap)
+{
+	int fl = fcntl(fd, F_GETFL);
+	ssize_t len = 0, n;
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK))
+		return -errno;
+	while (cap - len >= 4096) {
+		n = read(fd, (char *)buf + len, cap - len);
+		if (n <= 0) {
+			if (n < 0 && errno != EAGAIN)
+				len = -errno;
+			break;
+		}
+		len += n;
+	}
+	fcntl(fd, F_SETFL, fl);
+	return len;
+}
+
+/* Up to max records of buf[0..len) into rec[]; returns how many there are. */
+static inline int evt_records(const void *buf, ssize_t len,
+			      const struct evbus_rec_hdr **rec, int max)
+{
+	struct evbus_rec_hdr *h;
+	ssize_t left;
+	int n = 0;
+
+	if (len <= 0)
+		return 0;
+	evt_for_each_rec(h, buf, len, left) {
+		if (n < max)
+			rec[n] = h;
+		n++;
+	}
+	return n;
+}
+
+/* The event record rec as an event, or NULL if it is another kind. */
+static inline const struct evbus_event *evt_as_event(const struct evbus_rec_hdr *rec)
+{
+	return rec && rec->kind == EVBUS_REC_EVENT ? (const void *)rec : NULL;
+}
+
+/*
+ * The device is 0660 root:root; tests that open it as other users make it
+ * 0666 and put the mode they found back (also at exit, see the callers).
+ */
+static mode_t evt_dev_mode_saved __attribute__((unused)) = (mode_t)-1;
+
+/* Remember the device's mode (call it before changing it): 0 or -errno. */
+static inline int evt_dev_save_mode(void)
+{
+	struct stat st;
+
+	if (evt_dev_mode_saved != (mode_t)-1)
+		return 0;
+	if (stat(EVBUS_DEV, &st))
+		return -errno;
+	evt_dev_mode_saved = st.st_mode & 07777;
+	return 0;
+}
+
+static inline int evt_dev_open_to_all(void)
+{
+	int ret = evt_dev_save_mode();
+
+	return ret ?: (chmod(EVBUS_DEV, 0666) ? -errno : 0);
+}
+
+static inline void evt_dev_restore_mode(void)
+{
+	if (evt_dev_mode_saved != (mode_t)-1)
+		chmod(EVBUS_DEV, evt_dev_mode_saved);
+}
+/* ================ end of policy, ipc namespaces, $sys ================ */
+
 #endif /* EVBUS_TEST_H */
