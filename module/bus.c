@@ -171,7 +171,8 @@ u32 evbus_ring_size(const struct evbus_limits *lim, u32 want)
 
 /* Live buses by their namespace's mqueue mount. */
 static DEFINE_HASHTABLE(evbus_bus_table, 8);
-static DEFINE_MUTEX(evbus_bus_lock);	/* the table, evbus_nr_live */
+/* The table, evbus_nr_live, and each user's list of its buses in the table. */
+static DEFINE_MUTEX(evbus_bus_lock);
 static unsigned int evbus_nr_live;
 static atomic64_t evbus_bus_ids = ATOMIC64_INIT(0);
 static struct workqueue_struct *evbus_bus_wq;
@@ -228,6 +229,37 @@ err_uncharge:
 	return ERR_PTR(-ENOMEM);
 }
 
+/* Take a bus out of the table; the caller then drops the table's reference. */
+static void evbus_bus_unhash(struct evbus_bus *bus)
+{
+	lockdep_assert_held(&evbus_bus_lock);
+	hash_del(&bus->hnode);
+	list_del(&bus->user_link);
+	evbus_nr_live--;
+}
+
+/*
+ * u is at max_user_buses: free its buses whose namespace is gone now
+ * rather than at the collector's next pass, so that a user whose
+ * containers come and go is not refused for a few seconds.  Bounded by
+ * u's own cap.  Returns how many buses left the table.
+ */
+static int evbus_bus_reap_user(struct evbus_user *u)
+{
+	struct evbus_bus *bus, *tmp;
+	int n = 0;
+
+	lockdep_assert_held(&evbus_bus_lock);
+	list_for_each_entry_safe(bus, tmp, evbus_user_buses(u), user_link) {
+		if (!evbus_bus_ns_dead(bus))
+			continue;
+		evbus_bus_unhash(bus);
+		evbus_bus_put(bus);	/* frees it, and its charge, if no file holds it */
+		n++;
+	}
+	return n;
+}
+
 /*
  * The bus of the calling process's IPC namespace, with a reference;
  * created, and charged to u, if it has none yet.
@@ -248,12 +280,15 @@ struct evbus_bus *evbus_bus_get_current(struct evbus_user *u)
 		}
 	}
 	bus = evbus_bus_create(ns, u);
+	if (PTR_ERR_OR_ZERO(bus) == -EMFILE && evbus_bus_reap_user(u))
+		bus = evbus_bus_create(ns, u);
 	if (IS_ERR(bus)) {
 		/* Dead namespaces' buses may be what holds the user back. */
 		mod_delayed_work(evbus_bus_wq, &evbus_gc_work, 0);
 		goto out;
 	}
 	hash_add(evbus_bus_table, &bus->hnode, (unsigned long)ns->mq_mnt);
+	list_add(&bus->user_link, evbus_user_buses(u));
 	refcount_inc(&bus->ref);	/* the table's, and the caller's */
 	if (++evbus_nr_live == 2)
 		mod_delayed_work(evbus_bus_wq, &evbus_gc_work, EVBUS_GC_PERIOD);
@@ -293,9 +328,8 @@ static void evbus_bus_gc(struct work_struct *work)
 	hash_for_each_safe(evbus_bus_table, bkt, tmp, bus, hnode) {
 		if (!evbus_bus_ns_dead(bus))
 			continue;
-		hash_del(&bus->hnode);
+		evbus_bus_unhash(bus);
 		hlist_add_head(&bus->hnode, &dead);
-		evbus_nr_live--;
 	}
 	if (evbus_nr_live > 1)
 		mod_delayed_work(evbus_bus_wq, &evbus_gc_work, EVBUS_GC_PERIOD);
@@ -347,9 +381,10 @@ void evbus_buses_exit(void)
 	int bkt;
 
 	cancel_delayed_work_sync(&evbus_gc_work);
+	mutex_lock(&evbus_bus_lock);
 	hash_for_each_safe(evbus_bus_table, bkt, tmp, bus, hnode) {
-		hash_del(&bus->hnode);
+		evbus_bus_unhash(bus);
 		evbus_bus_put(bus);
 	}
-	evbus_nr_live = 0;
+	mutex_unlock(&evbus_bus_lock);
 }

@@ -210,6 +210,7 @@ struct evbus_bus {
 	refcount_t ref;			/* files, plus one while in the table */
 	struct list_head link;		/* evbus_buses, stats.c */
 	struct hlist_node hnode;	/* the table of live buses, bus.c */
+	struct list_head user_link;	/* its creator's buses in the table */
 	u64 id;				/* unique while the module is loaded */
 	u64 ipc_inum;			/* the namespace's inode number */
 	struct vfsmount *mq_mnt;	/* the namespace's mqueue mount (key) */
@@ -466,6 +467,7 @@ enum evbus_uc_type {
 struct evbus_user *evbus_user_get(const struct cred *cred);
 void evbus_user_put(struct evbus_user *u);
 void evbus_user_get_ref(struct evbus_user *u);
+struct list_head *evbus_user_buses(struct evbus_user *u);
 int evbus_user_charge(struct evbus_user *u, enum evbus_uc_type type,
 		      u64 n, u64 max);
 void evbus_user_uncharge(struct evbus_user *u, enum evbus_uc_type type, u64 n);

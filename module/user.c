@@ -33,6 +33,7 @@ struct evbus_user {
 	struct evbus_user *parent;	/* (ns->parent, ns->owner); NULL at top */
 	unsigned int refs;
 	u64 count[EVBUS_UC_COUNT];
+	struct list_head buses;		/* evbus_bus.user_link, bus.c's lock */
 };
 
 static DEFINE_HASHTABLE(evbus_users, 8);
@@ -111,6 +112,7 @@ static struct evbus_user *evbus_user_lookup(struct user_namespace *ns, kuid_t ui
 		u->parent = parent;
 		parent = NULL;
 		u->refs = 1;
+		INIT_LIST_HEAD(&u->buses);
 		hash_add(evbus_users, &u->node, evbus_user_hash(ns, uid));
 	}
 	spin_unlock(&evbus_users_lock);
@@ -123,6 +125,12 @@ static struct evbus_user *evbus_user_lookup(struct user_namespace *ns, kuid_t ui
 struct evbus_user *evbus_user_get(const struct cred *cred)
 {
 	return evbus_user_lookup(cred->user_ns, cred->euid);
+}
+
+/* The buses u created that are still in bus.c's table (under its lock). */
+struct list_head *evbus_user_buses(struct evbus_user *u)
+{
+	return &u->buses;
 }
 
 /* Another holder of u (a bus it created). */
