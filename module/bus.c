@@ -24,7 +24,12 @@
  * table's reference of buses whose namespace is gone.  The policy lives
  * and dies with its bus.  The bus is charged to the user who first opened
  * the device in the namespace (max_user_buses, EMFILE past it) and its
- * memory to that user's memory cgroup.
+ * memory to that user's memory cgroup.  The charge counts what keeps a
+ * bus in use, as max_user_files counts open files: it goes when the bus
+ * has left the table and its last file is closed, even though the memory
+ * follows a grace period later (publishers may still hold the files).  A
+ * user at the cap has the buses of its dead namespaces taken out of the
+ * table at once, so it is never refused for namespaces that are gone.
  *
  * The limits are module parameters, validated when written and read with
  * READ_ONCE() where used, so a change applies to the next call.
@@ -204,6 +209,7 @@ static struct evbus_bus *evbus_bus_create(struct ipc_namespace *ns,
 	if (evbus_policy_init(&bus->policy))
 		goto err_free_index;
 	refcount_set(&bus->ref, 1);
+	atomic_set(&bus->holders, 1);	/* the table's */
 	bus->id = atomic64_inc_return(&evbus_bus_ids);
 	bus->ipc_inum = ns->ns.inum;
 	bus->mq_mnt = mntget(ns->mq_mnt);
@@ -229,6 +235,13 @@ err_uncharge:
 	return ERR_PTR(-ENOMEM);
 }
 
+/* The table or an open file lets go of the bus: the last one uncharges it. */
+static void evbus_bus_unhold(struct evbus_bus *bus)
+{
+	if (atomic_dec_and_test(&bus->holders))
+		evbus_user_uncharge(bus->creator, EVBUS_UC_BUSES, 1);
+}
+
 /* Take a bus out of the table; the caller then drops the table's reference. */
 static void evbus_bus_unhash(struct evbus_bus *bus)
 {
@@ -236,13 +249,14 @@ static void evbus_bus_unhash(struct evbus_bus *bus)
 	hash_del(&bus->hnode);
 	list_del(&bus->user_link);
 	evbus_nr_live--;
+	evbus_bus_unhold(bus);
 }
 
 /*
- * u is at max_user_buses: free its buses whose namespace is gone now
- * rather than at the collector's next pass, so that a user whose
- * containers come and go is not refused for a few seconds.  Bounded by
- * u's own cap.  Returns how many buses left the table.
+ * u is at max_user_buses: free the buses of its (top-level) user whose
+ * namespace is gone now rather than at the collector's next pass, so that
+ * a user whose containers come and go is not refused for a few seconds.
+ * Bounded by that user's own cap.  Returns how many buses left the table.
  */
 static int evbus_bus_reap_user(struct evbus_user *u)
 {
@@ -253,8 +267,8 @@ static int evbus_bus_reap_user(struct evbus_user *u)
 	list_for_each_entry_safe(bus, tmp, evbus_user_buses(u), user_link) {
 		if (!evbus_bus_ns_dead(bus))
 			continue;
-		evbus_bus_unhash(bus);
-		evbus_bus_put(bus);	/* frees it, and its charge, if no file holds it */
+		evbus_bus_unhash(bus);	/* uncharged if no file is open on it */
+		evbus_bus_put(bus);
 		n++;
 	}
 	return n;
@@ -276,6 +290,7 @@ struct evbus_bus *evbus_bus_get_current(struct evbus_user *u)
 			       (unsigned long)ns->mq_mnt) {
 		if (bus->mq_mnt == ns->mq_mnt) {
 			refcount_inc(&bus->ref);
+			atomic_inc(&bus->holders);	/* the caller's file */
 			goto out;
 		}
 	}
@@ -289,7 +304,8 @@ struct evbus_bus *evbus_bus_get_current(struct evbus_user *u)
 	}
 	hash_add(evbus_bus_table, &bus->hnode, (unsigned long)ns->mq_mnt);
 	list_add(&bus->user_link, evbus_user_buses(u));
-	refcount_inc(&bus->ref);	/* the table's, and the caller's */
+	refcount_inc(&bus->ref);
+	atomic_inc(&bus->holders);	/* the table's, and the caller's */
 	if (++evbus_nr_live == 2)
 		mod_delayed_work(evbus_bus_wq, &evbus_gc_work, EVBUS_GC_PERIOD);
 out:
@@ -311,7 +327,6 @@ void evbus_bus_put(struct evbus_bus *bus)
 	free_percpu(bus->stats);
 	mntput(bus->mq_mnt);
 	put_user_ns(bus->user_ns);
-	evbus_user_uncharge(bus->creator, EVBUS_UC_BUSES, 1);
 	evbus_user_put(bus->creator);
 	kfree(bus);
 }
@@ -346,11 +361,13 @@ void evbus_bus_add_file(struct evbus_bus *bus, struct evbus_file *ef)
 	mutex_unlock(&bus->files_lock);
 }
 
+/* The file is closed: it no longer holds the bus (its reference stays). */
 void evbus_bus_del_file(struct evbus_bus *bus, struct evbus_file *ef)
 {
 	mutex_lock(&bus->files_lock);
 	list_del(&ef->bus_link);
 	mutex_unlock(&bus->files_lock);
+	evbus_bus_unhold(bus);
 }
 
 /*

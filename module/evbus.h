@@ -208,9 +208,10 @@ struct evbus_policy {
  */
 struct evbus_bus {
 	refcount_t ref;			/* files, plus one while in the table */
+	atomic_t holders;		/* the table and open files: the charge */
 	struct list_head link;		/* evbus_buses, stats.c */
 	struct hlist_node hnode;	/* the table of live buses, bus.c */
-	struct list_head user_link;	/* its creator's buses in the table */
+	struct list_head user_link;	/* evbus_user_buses(creator), bus.c */
 	u64 id;				/* unique while the module is loaded */
 	u64 ipc_inum;			/* the namespace's inode number */
 	struct vfsmount *mq_mnt;	/* the namespace's mqueue mount (key) */

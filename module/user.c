@@ -33,7 +33,7 @@ struct evbus_user {
 	struct evbus_user *parent;	/* (ns->parent, ns->owner); NULL at top */
 	unsigned int refs;
 	u64 count[EVBUS_UC_COUNT];
-	struct list_head buses;		/* evbus_bus.user_link, bus.c's lock */
+	struct list_head buses;		/* top level: evbus_bus.user_link, bus.c's lock */
 };
 
 static DEFINE_HASHTABLE(evbus_users, 8);
@@ -127,9 +127,15 @@ struct evbus_user *evbus_user_get(const struct cred *cred)
 	return evbus_user_lookup(cred->user_ns, cred->euid);
 }
 
-/* The buses u created that are still in bus.c's table (under its lock). */
+/*
+ * The buses in bus.c's table (under its lock) charged to u's top-level
+ * user, (initial user namespace, uid): every bus u or any user namespace
+ * below it caused.  That level's max_user_buses bounds the list.
+ */
 struct list_head *evbus_user_buses(struct evbus_user *u)
 {
+	while (u->parent)	/* at most 32 levels */
+		u = u->parent;
 	return &u->buses;
 }
 
