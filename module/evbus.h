@@ -278,6 +278,20 @@ struct evbus_lag {
  * just before the next event that fits.  An empty ring never has a
  * tail_lag: it is folded into head_lag.
  */
+/*
+ * A REVOKED notice (policy.c), inside the revoked subscription's entry.
+ * The ring queues it at once when it fits; when it does not (the oldest
+ * record is an unread notice, or is still being written) it waits on the
+ * ring's revoked_pending list and read() queues it as soon as there is
+ * room, so a revocation never waits for a reader.
+ */
+struct evbus_revoke_notice {
+	struct list_head link;		/* policy.c's list, then revoked_pending */
+	u64 seq;			/* last seq the subscription could receive */
+	u32 sub_id;
+	u32 reason;			/* EVBUS_DENY_* */
+};
+
 struct evbus_ring {
 	u64 file_id;			/* for tracepoints; set at open */
 	struct evbus_pcpu_stats __percpu *stats;	/* the bus's */
@@ -295,6 +309,13 @@ struct evbus_ring {
 	u64 delivered;			/* event records read */
 	u64 lost;			/* events dropped for this file */
 	u64 lag_records;		/* LAGGED records read */
+	/*
+	 * Notices of revoked subscriptions not read yet, queued or pending.
+	 * Their subscriptions still count against max_subs and
+	 * max_user_subs until then, which bounds the list.
+	 */
+	struct list_head revoked_pending;
+	u32 revoked;
 	bool closed;			/* the file is closing: take nothing */
 	/*
 	 * Wake-up coalescing (EVBUS_RING_WAKE); wake_events 0 means off:
@@ -340,11 +361,18 @@ struct evbus_sub_entry {
 	struct evbus_index_entry ent;	/* bus.index */
 	struct evbus_file *owner;
 	struct evbus_filter *filter;	/* NULL: none */
+	struct evbus_revoke_notice notice;	/* once revoked */
 	struct rcu_head rcu;
 	u32 id;
 	u16 pattern_len;
 	char pattern[];			/* not NUL-terminated */
 };
+
+static inline struct evbus_sub_entry *
+evbus_notice_sub(struct evbus_revoke_notice *n)
+{
+	return container_of(n, struct evbus_sub_entry, notice);
+}
 
 /* One pattern of a scope, parsed. */
 struct evbus_scope_pat {
@@ -443,8 +471,8 @@ int evbus_deny(struct evbus_file *ef, u32 right, const struct evbus_verdict *v,
 	       const char *topic, u32 len, bool nowait);
 
 /* ring.c, beside the event path */
-int evbus_ring_put_revoked(struct evbus_ring *r, u32 sub_id, u32 reason,
-			   u64 seq);
+void evbus_ring_revoke_begin(struct evbus_ring *r);
+void evbus_ring_put_revoked(struct evbus_ring *r, struct evbus_revoke_notice *n);
 
 /* stats.c */
 int evbus_stats_init(void);
@@ -487,7 +515,8 @@ bool evbus_index_match(struct evbus_index *idx, const char *topic,
 /* sub.c */
 long evbus_ioctl_subscribe(struct evbus_file *ef, void __user *argp);
 long evbus_ioctl_subscribe2(struct evbus_file *ef, void __user *argp);
-void evbus_sub_unlink(struct evbus_file *ef, struct evbus_sub_entry *sub);
+void evbus_sub_unlink(struct evbus_file *ef, struct evbus_sub_entry *sub,
+		      bool revoked);
 void evbus_sub_free(struct evbus_sub_entry *sub);
 long evbus_ioctl_unsubscribe(struct evbus_file *ef, u32 __user *argp);
 void evbus_subs_release(struct evbus_file *ef);
@@ -508,7 +537,8 @@ int evbus_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags);
 static inline bool evbus_ring_has_data(struct evbus_ring *r)
 {
 	return READ_ONCE(r->head) != READ_ONCE(r->committed) ||
-	       READ_ONCE(r->head_lag.count);
+	       READ_ONCE(r->head_lag.count) ||
+	       !list_empty(&r->revoked_pending);
 }
 
 /*

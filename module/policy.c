@@ -202,62 +202,67 @@ out:
 
 /*
  * Take the subscriptions of ef that the policy now refuses out of the
- * index, wait until no publisher can still hold them, and tell the reader
- * where they ended.  Returns how many went.
+ * index and the file, onto gone.  One index_lock hold each; bounded by the
+ * file's own caps.  Returns how many.
  */
-static u32 evbus_revoke_file(struct evbus_bus *bus, struct evbus_file *ef)
+static u32 evbus_revoke_unlink(struct evbus_bus *bus, struct evbus_file *ef,
+			       struct list_head *gone)
 {
-	struct evbus_sub_entry *sub, *gone[16];
-	struct evbus_verdict v[16];
+	struct evbus_sub_entry *sub;
+	struct evbus_verdict v;
 	struct evbus_segs segs;
-	unsigned long id = 0;
-	u32 n, i, total = 0;
-	u64 seq;
+	unsigned long id;
+	u32 n = 0;
 
 	mutex_lock(&ef->lock);
-	do {
-		n = 0;
-		xa_for_each_start(&ef->subs, id, sub, id) {
-			if (n == ARRAY_SIZE(gone))
-				break;
-			if (evbus_pattern_parse(sub->pattern, sub->pattern_len,
-						&segs))
-				continue;
-			evbus_policy_check_subscribe(bus, ef->cred, sub->pattern,
-						     &segs, &v[n]);
-			if (!v[n].cause)
-				continue;
-			evbus_sub_unlink(ef, sub);
-			gone[n++] = sub;
-		}
-		if (!n)
-			break;
+	xa_for_each(&ef->subs, id, sub) {
+		if (evbus_pattern_parse(sub->pattern, sub->pattern_len, &segs))
+			continue;
+		evbus_policy_check_subscribe(bus, ef->cred, sub->pattern,
+					     &segs, &v);
+		if (!v.cause)
+			continue;
+		evbus_sub_unlink(ef, sub, true);
+		sub->notice.sub_id = sub->id;
+		sub->notice.reason = v.cause;
+		list_add_tail(&sub->notice.link, gone);
+		n++;
+	}
+	mutex_unlock(&ef->lock);
+	return n;
+}
+
+/*
+ * Remove every subscription the policy now refuses, wait once until no
+ * publisher can still hold any of them, and tell each reader where its
+ * subscription ended.  files_lock keeps every file from going away
+ * meanwhile; the notices never wait for a reader (ring.c).
+ */
+static void evbus_policy_revoke(struct evbus_bus *bus)
+{
+	struct evbus_revoke_notice *nt, *tmp;
+	struct evbus_file *ef;
+	LIST_HEAD(gone);
+	u32 n = 0;
+	u64 seq;
+
+	lockdep_assert_held(&bus->policy.lock);
+	mutex_lock(&bus->files_lock);
+	list_for_each_entry(ef, &bus->files, bus_link) {
+		n += evbus_revoke_unlink(bus, ef, &gone);
+		cond_resched();
+	}
+	if (n) {
 		/* After this no publisher holds them: later seqs miss them. */
 		synchronize_rcu();
 		spin_lock(&bus->order_lock);
 		seq = bus->seq;
 		spin_unlock(&bus->order_lock);
-		for (i = 0; i < n; i++) {
-			evbus_ring_put_revoked(&ef->ring, gone[i]->id,
-					       v[i].cause, seq);
-			evbus_sub_free(gone[i]);
+		list_for_each_entry_safe(nt, tmp, &gone, link) {
+			list_del(&nt->link);
+			nt->seq = seq;
+			evbus_ring_put_revoked(&evbus_notice_sub(nt)->owner->ring, nt);
 		}
-		total += n;
-	} while (n == ARRAY_SIZE(gone));
-	mutex_unlock(&ef->lock);
-	return total;
-}
-
-static void evbus_policy_revoke(struct evbus_bus *bus)
-{
-	struct evbus_file *ef;
-	u32 n = 0;
-
-	lockdep_assert_held(&bus->policy.lock);
-	mutex_lock(&bus->files_lock);
-	list_for_each_entry(ef, &bus->files, bus_link) {
-		n += evbus_revoke_file(bus, ef);
-		cond_resched();
 	}
 	mutex_unlock(&bus->files_lock);
 	evbus_count(bus->stats, revoked, n);

@@ -53,6 +53,7 @@ void evbus_ring_init(struct evbus_ring *r, struct evbus_pcpu_stats __percpu *sta
 {
 	spin_lock_init(&r->lock);
 	init_waitqueue_head(&r->wq);
+	INIT_LIST_HEAD(&r->revoked_pending);
 	r->stats = stats;
 	r->policy = EVBUS_POLICY_DROP_OLDEST;
 	/* Soft: the callback runs in softirq context, never in hardirq. */
@@ -108,6 +109,19 @@ void evbus_ring_discard(struct evbus_ring *r, struct evbus_user *u)
 	kvfree(data);
 }
 
+/* n notices were read or discarded: their subscriptions stop counting. */
+static void evbus_ring_notices_gone(struct evbus_ring *r, u32 n)
+{
+	struct evbus_file *ef = container_of(r, struct evbus_file, ring);
+
+	lockdep_assert_held(&r->lock);
+	if (!n)
+		return;
+	WARN_ON_ONCE(r->revoked < n);
+	r->revoked -= n;
+	evbus_user_uncharge(ef->user, EVBUS_UC_SUBS, n);
+}
+
 /*
  * The file is closing: its ring takes nothing more, what it still holds
  * (reserved records included) is counted as discarded, and its memory
@@ -117,14 +131,21 @@ void evbus_ring_discard(struct evbus_ring *r, struct evbus_user *u)
  */
 void evbus_ring_close(struct evbus_ring *r, struct evbus_user *u)
 {
+	struct evbus_revoke_notice *n, *tmp;
+	LIST_HEAD(pending);
+
 	spin_lock(&r->lock);
 	r->closed = true;
+	list_splice_init(&r->revoked_pending, &pending);
+	evbus_ring_notices_gone(r, r->revoked);
 	evbus_count(r->stats, discarded, r->queued);
 	evbus_count(r->stats, queued_events, -(s64)r->queued);
 	evbus_count(r->stats, queued_bytes, -(s64)r->queued_bytes);
 	r->queued = 0;
 	r->queued_bytes = 0;
 	spin_unlock(&r->lock);
+	list_for_each_entry_safe(n, tmp, &pending, link)
+		evbus_sub_free(evbus_notice_sub(n));
 	if (r->data) {
 		evbus_user_uncharge(u, EVBUS_UC_RING_BYTES, r->size);
 		evbus_stats_ring_free(r->size);
@@ -605,6 +626,94 @@ void evbus_ring_write(struct evbus_rec_hdr *slot, const struct evbus_msg *m,
 	}
 }
 
+/*
+ * REVOKED notices.  A revoked subscription's notice (struct
+ * evbus_revoke_notice, in its entry) must reach the reader and must never
+ * make the revoker wait for it: it is queued under either policy by
+ * evicting the oldest events (counted and reported as lost, as always),
+ * and is never evicted itself.  When even that cannot make room (the
+ * oldest record is an unread notice, or one still being written) it waits
+ * on revoked_pending, and read() queues it once it has made room; its seq
+ * tells the reader where the subscription ended either way.
+ */
+
+/* A subscription of this ring's file is being revoked: count its notice. */
+void evbus_ring_revoke_begin(struct evbus_ring *r)
+{
+	spin_lock(&r->lock);
+	r->revoked++;
+	spin_unlock(&r->lock);
+}
+
+/* Queue notice n if it fits now (evicting events); true if it did. */
+static bool evbus_ring_queue_notice(struct evbus_ring *r,
+				    const struct evbus_revoke_notice *n)
+{
+	struct evbus_revoked *rv;
+
+	lockdep_assert_held(&r->lock);
+	if (!evbus_ring_make_room(r, sizeof(*rv), true))
+		return false;
+	if (r->tail_lag.count) {
+		evbus_ring_put_lag(r, &r->tail_lag);
+		memset(&r->tail_lag, 0, sizeof(r->tail_lag));
+	}
+	rv = evbus_ring_take(r, sizeof(*rv));
+	memset(rv, 0, sizeof(*rv));
+	rv->hdr.len = sizeof(*rv);
+	rv->hdr.kind = EVBUS_REC_REVOKED;
+	rv->hdr.hdr_len = sizeof(*rv);
+	rv->sub_id = n->sub_id;
+	rv->reason = n->reason;
+	rv->seq = n->seq;
+	r->queued_bytes += sizeof(*rv);
+	evbus_count(r->stats, queued_bytes, sizeof(*rv));
+	evbus_ring_advance(r);
+	return true;
+}
+
+/* Queue the pending notices that fit now, oldest first; r->lock held. */
+static void evbus_ring_flush_revoked(struct evbus_ring *r)
+{
+	struct evbus_revoke_notice *n, *tmp;
+
+	list_for_each_entry_safe(n, tmp, &r->revoked_pending, link) {
+		if (!evbus_ring_queue_notice(r, n))
+			break;
+		list_del(&n->link);
+		evbus_sub_free(evbus_notice_sub(n));
+	}
+}
+
+/*
+ * Hand the notice of a revoked (unlinked, unreachable) subscription to its
+ * reader; the subscription entry goes with it.  Never waits.
+ */
+void evbus_ring_put_revoked(struct evbus_ring *r, struct evbus_revoke_notice *n)
+{
+	bool wake;
+
+	spin_lock(&r->lock);
+	if (r->closed) {
+		evbus_ring_notices_gone(r, 1);
+		spin_unlock(&r->lock);
+		evbus_sub_free(evbus_notice_sub(n));
+		return;
+	}
+	wake = !evbus_ring_readable(r);
+	r->wake_ready = true;		/* a notice is worth a wake-up */
+	if (list_empty(&r->revoked_pending) && evbus_ring_queue_notice(r, n)) {
+		evbus_sub_free(evbus_notice_sub(n));
+	} else {
+		list_add_tail(&n->link, &r->revoked_pending);
+		wake = true;		/* the reader makes room for it */
+	}
+	wake = wake && evbus_ring_readable(r);
+	spin_unlock(&r->lock);
+	if (wake)
+		wake_up_interruptible_poll(&r->wq, EPOLLIN | EPOLLRDNORM);
+}
+
 /* ---------------------------------------------------------------- read */
 
 /*
@@ -627,6 +736,7 @@ static bool evbus_copy_rec(const void *rec, size_t len, struct iov_iter *to)
 struct evbus_run {
 	u32 events;
 	u32 lags;
+	u32 revoked;
 };
 
 /*
@@ -645,6 +755,7 @@ static u32 evbus_ring_run(struct evbus_ring *r, size_t space, size_t budget,
 	lockdep_assert_held(&r->lock);
 	run->events = 0;
 	run->lags = 0;
+	run->revoked = 0;
 	while (pos != r->committed) {
 		struct evbus_rec_hdr *h = evbus_ring_at(r, pos);
 
@@ -655,6 +766,8 @@ static u32 evbus_ring_run(struct evbus_ring *r, size_t space, size_t budget,
 			run->events++;
 		else if (h->kind == EVBUS_REC_LAGGED)
 			run->lags++;
+		else if (h->kind == EVBUS_REC_REVOKED)
+			run->revoked++;
 		len += h->len;
 		pos += h->len;
 	}
@@ -673,6 +786,7 @@ static void evbus_ring_consume(struct evbus_ring *r, u32 len,
 		r->lag_records += run->lags;
 		evbus_count(r->stats, lag_records, run->lags);
 	}
+	evbus_ring_notices_gone(r, run->revoked);
 	r->queued_bytes -= len;
 	evbus_count(r->stats, queued_bytes, -(s64)len);
 	r->head += len;
@@ -717,6 +831,7 @@ ssize_t evbus_ring_read(struct evbus_ring *r, struct iov_iter *to)
 
 retry:
 	spin_lock(&r->lock);
+	evbus_ring_flush_revoked(r);
 	for (held = 0;; held += want) {
 		struct evbus_rec_hdr *h;
 
@@ -766,6 +881,8 @@ copied:
 		if (good != SIZE_MAX)
 			good -= want;
 	}
+	/* What was read made room: pending notices come next. */
+	evbus_ring_flush_revoked(r);
 	spin_unlock(&r->lock);
 
 	if (copied) {
@@ -793,55 +910,4 @@ fault:
 		good = want - left;
 	cond_resched();
 	goto retry;
-}
-
-/*
- * Queue an EVBUS_REC_REVOKED notice: a subscription was revoked after seq.
- * It must not be lost, so under either policy the oldest records make room
- * for it (counted and reported as lost, as always), and it is never
- * evicted itself.  Only records still being written can stand in the way;
- * their publishers commit them without sleeping, so wait for that.
- * Returns 0, or -EINTR on a fatal signal (the notice is then not queued).
- */
-int evbus_ring_put_revoked(struct evbus_ring *r, u32 sub_id, u32 reason,
-			   u64 seq)
-{
-	struct evbus_revoked *rv;
-	bool wake = false;
-
-	for (;;) {
-		spin_lock(&r->lock);
-		if (r->closed || !r->data) {
-			spin_unlock(&r->lock);
-			return 0;
-		}
-		if (evbus_ring_make_room(r, sizeof(*rv), true))
-			break;
-		spin_unlock(&r->lock);
-		if (fatal_signal_pending(current))
-			return -EINTR;
-		cond_resched();
-	}
-	if (r->tail_lag.count) {
-		evbus_ring_put_lag(r, &r->tail_lag);
-		memset(&r->tail_lag, 0, sizeof(r->tail_lag));
-	}
-	rv = evbus_ring_take(r, sizeof(*rv));
-	memset(rv, 0, sizeof(*rv));
-	rv->hdr.len = sizeof(*rv);
-	rv->hdr.kind = EVBUS_REC_REVOKED;
-	rv->hdr.hdr_len = sizeof(*rv);
-	rv->sub_id = sub_id;
-	rv->reason = reason;
-	rv->seq = seq;
-	r->queued_bytes += sizeof(*rv);
-	evbus_count(r->stats, queued_bytes, sizeof(*rv));
-	wake = !evbus_ring_readable(r);
-	r->wake_ready = true;		/* a notice is worth a wake-up */
-	evbus_ring_advance(r);
-	wake = wake && evbus_ring_readable(r);
-	spin_unlock(&r->lock);
-	if (wake)
-		wake_up_interruptible_poll(&r->wq, EPOLLIN | EPOLLRDNORM);
-	return 0;
 }

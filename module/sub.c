@@ -104,7 +104,9 @@ static int evbus_may_subscribe(struct evbus_file *ef, struct evbus_sub_req *req)
 static int evbus_sub_charge(struct evbus_file *ef)
 {
 	lockdep_assert_held(&ef->lock);
-	if (ef->nr_subs >= READ_ONCE(ef->bus->limits->max_subs))
+	/* Revoked ones count until their notices are read (ring.c). */
+	if (ef->nr_subs + READ_ONCE(ef->ring.revoked) >=
+	    READ_ONCE(ef->bus->limits->max_subs))
 		return -ENOSPC;
 	if (evbus_user_charge(ef->user, EVBUS_UC_SUBS, 1,
 			      READ_ONCE(ef->bus->limits->max_user_subs)))
@@ -238,15 +240,24 @@ void evbus_sub_free(struct evbus_sub_entry *sub)
 	call_rcu(&sub->rcu, evbus_sub_free_rcu);
 }
 
-/* Take sub out of the index and the file; ef->lock held. */
-void evbus_sub_unlink(struct evbus_file *ef, struct evbus_sub_entry *sub)
+/*
+ * Take sub out of the index and the file; ef->lock held.  A revoked one
+ * keeps its charge to the user until its notice is read (ring.c).
+ */
+void evbus_sub_unlink(struct evbus_file *ef, struct evbus_sub_entry *sub,
+		      bool revoked)
 {
 	lockdep_assert_held(&ef->lock);
 	mutex_lock(&ef->bus->index_lock);
 	evbus_index_del(&ef->bus->index, &sub->ent);
 	mutex_unlock(&ef->bus->index_lock);
 	xa_erase(&ef->subs, sub->id);
-	evbus_sub_uncharge(ef, 1);
+	if (revoked) {
+		ef->nr_subs--;
+		evbus_ring_revoke_begin(&ef->ring);
+	} else {
+		evbus_sub_uncharge(ef, 1);
+	}
 	trace_evbus_unsubscribe(ef->ring.file_id, sub->id);
 	evbus_count(ef->bus->stats, subscriptions, -1);
 }
@@ -266,7 +277,7 @@ long evbus_ioctl_unsubscribe(struct evbus_file *ef, u32 __user *argp)
 	ret = -ENOENT;
 	if (!sub)
 		goto out_unlock;
-	evbus_sub_unlink(ef, sub);
+	evbus_sub_unlink(ef, sub, false);
 	evbus_sub_free(sub);
 	ret = 0;
 out_unlock:

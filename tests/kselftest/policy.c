@@ -1344,4 +1344,107 @@ TEST_F(policy, denied_tracepoint_fires_with_who_and_what)
 	free(trace);
 }
 
+/*
+ * Read fd until it is empty and check its REVOKED notices: each sub id in
+ * 1..nsubs exactly once, ids up to split with seq1 and after it with seq2,
+ * and all of the first group before any of the second.  Returns how many,
+ * or -1 (with why).
+ */
+static int drain_notices(struct __test_metadata *_metadata, int fd, int nsubs,
+			 int split, uint64_t seq1, uint64_t seq2)
+{
+	static char buf[1 << 20];
+	const struct evbus_rec_hdr *h;
+	ssize_t len = evt_drain(fd, buf, sizeof(buf)), left;
+	uint8_t seen[256] = {};
+	int n = 0, second = 0;
+
+	if (len < 0 || nsubs >= 256)
+		return -1;
+	evt_for_each_rec(h, buf, len, left) {
+		const struct evbus_revoked *rv = (const void *)h;
+		bool first;
+
+		if (h->kind != EVBUS_REC_REVOKED)
+			continue;
+		first = rv->sub_id <= (uint32_t)split;
+		if (!rv->sub_id || rv->sub_id > (uint32_t)nsubs || seen[rv->sub_id] ||
+		    rv->seq != (first ? seq1 : seq2) || (first && second)) {
+			TH_LOG("notice %d: sub %u seq %llu", n, rv->sub_id,
+			       (unsigned long long)rv->seq);
+			return -1;
+		}
+		seen[rv->sub_id] = 1;
+		second += !first;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * A reader that never reads cannot make a revocation wait: with notices
+ * filling the head of a 4 KiB ring and events behind them, the change
+ * returns, the notices that do not fit follow once the reader reads, every
+ * one exactly once, and revoked subscriptions count against max_subs until
+ * then (the fuzzer found the revoker spinning here, holding files_lock).
+ */
+TEST_F_TIMEOUT(policy, revocation_never_waits_for_a_reader, 120)
+{
+	unsigned long long max_subs = 0;
+	struct evbus_bus_stats bs;
+	int rd, pub, i, half, rule;
+	uint64_t seq1;
+	char pat[32];
+
+	ASSERT_EQ(0, evt_param_get("max_subs", &max_subs));
+	ASSERT_LE(4, max_subs);
+	ASSERT_GE(128, max_subs);
+	half = (int)max_subs / 2;
+	rd = evt_open();
+	pub = evt_open();
+	ASSERT_LE(0, rd);
+	ASSERT_LE(0, pub);
+	ASSERT_EQ(0, evt_set_ring(rd, 4096, EVBUS_POLICY_DROP_OLDEST));
+
+	/* Round 1: half the subscriptions revoked, their notices queued. */
+	for (i = 0; i < half; i++) {
+		snprintf(pat, sizeof(pat), "rv.a%d", i);
+		ASSERT_EQ(i + 1, evt_sub(rd, pat));
+	}
+	ASSERT_EQ(0, evt_bus_stats(pub, &bs));
+	seq1 = bs.seq;
+	rule = evt_policy_add(self->own, EVBUS_DENY, EVBUS_RIGHT_SUBSCRIBE,
+			      EVBUS_WHO_ALL, 0, "rv.>", EVBUS_POLICY_REVOKE);
+	ASSERT_LT(0, rule);
+	ASSERT_EQ(0, evt_policy_remove(self->own, rule));
+
+	/* Unread, they still count: only max_subs - half more. */
+	for (i = 0; i < (int)max_subs - half; i++) {
+		snprintf(pat, sizeof(pat), "rv.b%d", i);
+		ASSERT_EQ(half + i + 1, evt_sub(rd, pat));
+	}
+	EXPECT_EQ(-ENOSPC, evt_sub(rd, "rv.one_more"));
+
+	/* Events fill the ring behind the notices, which are never evicted. */
+	for (i = 0; i < 400; i++)
+		ASSERT_LT(0, evt_pub(pub, "rv.b0", "0123456789abcdef"));
+
+	/* Round 2: no room for these notices; the change returns anyway. */
+	rule = evt_policy_add(self->own, EVBUS_DENY, EVBUS_RIGHT_SUBSCRIBE,
+			      EVBUS_WHO_ALL, 0, "rv.>", EVBUS_POLICY_REVOKE);
+	ASSERT_LT(0, rule);
+	ASSERT_EQ(0, evt_policy_remove(self->own, rule));
+	ASSERT_EQ(0, evt_bus_stats(pub, &bs));
+	EXPECT_EQ(max_subs, bs.revoked);
+	EXPECT_EQ(-ENOSPC, evt_sub(rd, "rv.still_full"));
+
+	/* Reading delivers every notice once, round 1's first. */
+	EXPECT_EQ((int)max_subs, drain_notices(_metadata, rd, (int)max_subs,
+					       half, seq1, bs.seq));
+	/* Read: the subscriptions no longer count. */
+	EXPECT_LT(0, evt_sub(rd, "rv.x"));
+	close(rd);
+	close(pub);
+}
+
 TEST_HARNESS_MAIN

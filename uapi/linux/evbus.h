@@ -283,7 +283,12 @@ struct evbus_bus_stats {
  * $sys.policy.denied.  Changing the policy leaves existing subscriptions
  * alone unless the change carries EVBUS_POLICY_REVOKE: then every
  * subscription the new policy would refuse is removed, and its reader
- * gets an EVBUS_REC_REVOKED record at that point of its stream.
+ * gets an EVBUS_REC_REVOKED record at that point of its stream (or, when
+ * its ring cannot take the record without dropping an unread one, as soon
+ * as read() has made room; the record's seq says where the subscription
+ * ended).  The change never waits for a reader.  A revoked subscription
+ * counts against the file's and the user's subscription caps until its
+ * record is read.
  */
 #define EVBUS_ALLOW		1
 #define EVBUS_DENY		2
