@@ -1294,6 +1294,7 @@ TEST_F_TIMEOUT(filter, filtered_subscriptions_churn_while_another_publishes, 600
 	EXPECT_LT(0, seen);
 	ksft_print_msg("churn: %ld events published, %ld delivered to accepting files\n",
 		       count, seen);
+	fflush(stdout);		/* the harness's child ends with _exit() */
 	free(got);
 }
 
