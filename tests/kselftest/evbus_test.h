@@ -530,4 +530,225 @@ static inline void evt_dev_restore_mode(void)
 }
 /* ================ end of policy, ipc namespaces, $sys ================ */
 
+/* ================================ scoped handles and filters (scope.c, filter.c) */
+
+#include <stddef.h>
+#include <sched.h>
+#include <time.h>
+#include <linux/filter.h>
+
+_Static_assert(sizeof(struct evbus_pattern) == 16, "evbus_pattern");
+_Static_assert(sizeof(struct evbus_scope) == 32, "evbus_scope");
+_Static_assert(sizeof(struct evbus_subscribe) == EVBUS_SUBSCRIBE_SIZE_VER0,
+	       "evbus_subscribe");
+_Static_assert(EVBUS_SUBSCRIBE_SIZE_VER0 == 56, "EVBUS_SUBSCRIBE_SIZE_VER0");
+_Static_assert(sizeof(struct evbus_bus_stats) == EVBUS_BUS_STATS_SIZE_VER0,
+	       "evbus_bus_stats");
+_Static_assert(sizeof(struct sock_filter) == 8, "sock_filter");
+/* The offsets a BPF filter loads from (README, "Filters on a subscription"). */
+_Static_assert(offsetof(struct evbus_event, topic_len) == 8, "topic_len");
+_Static_assert(offsetof(struct evbus_event, seq) == 16, "seq");
+_Static_assert(offsetof(struct evbus_event, pid) == 40, "pid");
+_Static_assert(offsetof(struct evbus_event, uid) == 48, "uid");
+_Static_assert(offsetof(struct evbus_event, gid) == 52, "gid");
+_Static_assert(offsetof(struct evbus_event, type) == 56, "type");
+_Static_assert(offsetof(struct evbus_event, corr) == 64, "corr");
+
+/*
+ * EVBUS_IOC_SUBSCRIBE2 with *s as given (s->size 0 means sizeof(*s));
+ * pattern and pattern_len are filled in.  Returns the id (> 0) or -errno.
+ */
+static inline int evt_sub2(int fd, const char *pattern, struct evbus_subscribe *s)
+{
+	if (!s->size)
+		s->size = sizeof(*s);
+	s->pattern = (uintptr_t)pattern;
+	s->pattern_len = strlen(pattern);
+	if (ioctl(fd, EVBUS_IOC_SUBSCRIBE2, s))
+		return -errno;
+	return (int)s->sub_id;
+}
+
+/* Subscribe with only a classic BPF program: the id or -errno. */
+static inline int evt_sub_bpf(int fd, const char *pattern,
+			      const struct sock_filter *prog, uint32_t n)
+{
+	struct evbus_subscribe s;
+
+	memset(&s, 0, sizeof(s));
+	s.flags = EVBUS_SUB_FILTER;
+	s.filter = (uintptr_t)prog;
+	s.filter_len = n;
+	return evt_sub2(fd, pattern, &s);
+}
+
+#define EVT_NARROW_ARR	32	/* room for more than EVBUS_SCOPE_MAX */
+
+/*
+ * EVBUS_IOC_NARROW to the given publish and subscribe sets (at most
+ * EVT_NARROW_ARR each): 0 or -errno.
+ */
+static inline int evt_narrow(int fd, const char *const *pub, unsigned int npub,
+			     const char *const *sub, unsigned int nsub,
+			     uint32_t flags)
+{
+	struct evbus_pattern pp[EVT_NARROW_ARR], sp[EVT_NARROW_ARR];
+	struct evbus_scope sc;
+	unsigned int i;
+
+	if (npub > EVT_NARROW_ARR || nsub > EVT_NARROW_ARR)
+		return -E2BIG;
+	memset(pp, 0, sizeof(pp));
+	memset(sp, 0, sizeof(sp));
+	for (i = 0; i < npub; i++) {
+		pp[i].ptr = (uintptr_t)pub[i];
+		pp[i].len = strlen(pub[i]);
+	}
+	for (i = 0; i < nsub; i++) {
+		sp[i].ptr = (uintptr_t)sub[i];
+		sp[i].len = strlen(sub[i]);
+	}
+	memset(&sc, 0, sizeof(sc));
+	sc.publish = (uintptr_t)pp;
+	sc.subscribe = (uintptr_t)sp;
+	sc.n_publish = npub;
+	sc.n_subscribe = nsub;
+	sc.flags = flags;
+	return ioctl(fd, EVBUS_IOC_NARROW, &sc) ? -errno : 0;
+}
+
+/* Narrow both sets to one pattern each. */
+static inline int evt_narrow1(int fd, const char *pub, const char *sub)
+{
+	return evt_narrow(fd, &pub, 1, &sub, 1, 0);
+}
+
+/* The counters of the caller's bus (EVBUS_IOC_BUS_STATS): 0 or -errno. */
+static inline int evt_sf_bus_stats(int fd, struct evbus_bus_stats *bs)
+{
+	memset(bs, 0, sizeof(*bs));
+	bs->size = sizeof(*bs);
+	return ioctl(fd, EVBUS_IOC_BUS_STATS, bs) ? -errno : 0;
+}
+
+/*
+ * The "evbus-scope:" lines of fd's fdinfo, concatenated (the scope as the
+ * module shows it; "" for an unscoped file): 0 or -errno.
+ */
+static inline int evt_scope_text(int fd, char *out, size_t cap)
+{
+	char path[64], line[512];
+	size_t used = 0;
+	FILE *f;
+
+	out[0] = 0;
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		size_t n = strlen(line);
+
+		if (strncmp(line, "evbus-scope:", 12))
+			continue;
+		if (used + n + 1 > cap) {
+			fclose(f);
+			return -ENOSPC;
+		}
+		memcpy(out + used, line, n + 1);
+		used += n;
+	}
+	fclose(f);
+	return 0;
+}
+
+/*
+ * A bus of its own for the calling test process: a new IPC namespace.
+ * Call first (the harness runs each test in its own process).  0 or -errno.
+ */
+static inline int evt_sf_new_bus(void)
+{
+	return unshare(CLONE_NEWIPC) ? -errno : 0;
+}
+
+/*
+ * Open a nonblocking file.  The first open in a new IPC namespace creates
+ * its bus: EMFILE while root's earlier tests' buses, of namespaces already
+ * gone, still count against max_user_buses until the module's collector
+ * (which such a failure kicks) drops them; so retry for a while.
+ */
+static inline int evt_sf_open(void)
+{
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+	for (int i = 0; i < 300; i++) {
+		int fd = open(EVBUS_DEV, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+
+		if (fd >= 0 || errno != EMFILE)
+			return fd;
+		nanosleep(&ts, NULL);
+	}
+	return -1;
+}
+
+/* One event as a test looks at it. */
+struct evt_got {
+	uint64_t seq;
+	uint32_t type, pid, uid, gid, payload_len;
+	uint32_t word0;			/* first payload word, or 0 */
+	uint64_t corr;
+	char topic[EVBUS_TOPIC_MAX + 1];
+};
+
+/*
+ * Read everything queued on a nonblocking fd.  Stores up to max events in
+ * got[] (got may be NULL) and returns how many event records there were,
+ * or -errno; *other (may be NULL) gets the number of non-event records.
+ */
+static inline int evt_sf_drain(int fd, struct evt_got *got, int max, int *other)
+{
+	static char buf[256 * 1024];
+	struct evbus_rec_hdr *h;
+	ssize_t n, left;
+	int nev = 0;
+
+	if (other)
+		*other = 0;
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0)
+			return errno == EAGAIN ? nev : -errno;
+		if (n == 0)
+			return nev;
+		evt_for_each_rec(h, buf, n, left) {
+			const struct evbus_event *ev = (const void *)h;
+
+			if (h->kind != EVBUS_REC_EVENT) {
+				if (other)
+					(*other)++;
+				continue;
+			}
+			if (got && nev < max) {
+				struct evt_got *g = &got[nev];
+
+				memset(g, 0, sizeof(*g));
+				g->seq = ev->seq;
+				g->type = ev->type;
+				g->pid = ev->pid;
+				g->uid = ev->uid;
+				g->gid = ev->gid;
+				g->payload_len = ev->payload_len;
+				g->corr = ev->corr;
+				if (ev->payload_len >= 4)
+					memcpy(&g->word0, EVBUS_EVENT_PAYLOAD(ev), 4);
+				memcpy(g->topic, EVBUS_EVENT_TOPIC(ev), ev->topic_len);
+			}
+			nev++;
+		}
+	}
+}
+
+/* ========================== end of scoped handles and filters (scope.c, filter.c) */
+
+
 #endif /* EVBUS_TEST_H */
