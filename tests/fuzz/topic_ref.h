@@ -204,7 +204,7 @@ static bool ref_overlap_rest(const struct ref_seg *p, size_t np,
 	return ref_overlap_rest(p + 1, np - 1, a + 1, na - 1);
 }
 
-static bool ref_overlap(const struct ref_seg *p, size_t np,
+static __attribute__((unused)) bool ref_overlap(const struct ref_seg *p, size_t np,
 			const struct ref_seg *a, size_t na)
 {
 	bool psys = np && ref_seg_is(&p[0], "$sys");
