@@ -4274,7 +4274,7 @@ static int replay_unpriv(unsigned int round, unsigned long idx)
 int main(int argc, char **argv)
 {
 	struct th *workers[MAX_WORKERS], *racers[NRACERS] = { 0 };
-	long long before[NSTATS], after[NSTATS];
+	long long before[NSTATS], after[NSTATS], buses0, buses1 = -1;
 	unsigned long total_ops = 0, results = 0, fails = 0, last = ~0ul;
 	unsigned long hist[ERRNO_MAX + 1] = { 0 }, cmd_ok[C_N + 1] = { 0 }, cmd_err[C_N + 1] = { 0 };
 	struct evbus_version v;
@@ -4339,6 +4339,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ioctl-fuzz: cannot read /sys/kernel/evbus/stats\n");
 		return 2;
 	}
+	buses0 = evt_read_num("/sys/kernel/evbus/stats/buses");
 
 	/* Limits for the generators. */
 	ctl = open(EVBUS_DEV, O_RDWR | O_CLOEXEC);
@@ -4560,6 +4561,21 @@ int main(int argc, char **argv)
 			break;
 		nanosleep(&ts, NULL);
 	}
+	/* The child's IPC namespaces are gone: their buses go too, once the
+	 * collector (every 5 s) sees it. */
+	for (i = 0; buses0 >= 0 && i < 300; i++) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		buses1 = evt_read_num("/sys/kernel/evbus/stats/buses");
+		if (buses1 <= buses0)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	if (buses0 >= 0 && buses1 > buses0) {
+		fprintf(stderr, "ioctl-fuzz: FAIL: /sys/kernel/evbus/stats/buses is %lld 30 s after the run, %lld before\n",
+			buses1, buses0);
+		child_fails++;
+	}
 	for (i = 0; i < g_nth; i++) {
 		total_ops += g_th[i]->worker ? g_th[i]->ops : 0;
 		results += g_th[i]->results;
@@ -4608,6 +4624,8 @@ int main(int argc, char **argv)
 			fails++;
 		}
 	}
+	if (buses0 >= 0)
+		printf(" buses %lld->%lld", buses0, buses1);
 	printf("\n");
 	printf("ioctl-fuzz: %lu passed, %lu failed\n", results - (fails < results ? fails : results), fails);
 	return fails ? 1 : 0;
