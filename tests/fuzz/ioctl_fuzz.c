@@ -4339,7 +4339,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ioctl-fuzz: cannot read /sys/kernel/evbus/stats\n");
 		return 2;
 	}
-	buses0 = evt_read_num("/sys/kernel/evbus/stats/buses");
 
 	/* Limits for the generators. */
 	ctl = open(EVBUS_DEV, O_RDWR | O_CLOEXEC);
@@ -4355,6 +4354,8 @@ int main(int argc, char **argv)
 	param_get(MAX_RULES_PARAM, g_max_rules0, sizeof(g_max_rules0));
 	g_bus_id = bus_of(ctl);
 	g_ipc_ino = ipc_ino_now();
+	/* With ctl open this namespace's bus exists (and stays: the table's). */
+	buses0 = evt_read_num("/sys/kernel/evbus/stats/buses");
 	/* The policy as found, put back at the end; and are we its owner? */
 	have_found = policy_snap(ctl, &found);
 	memset(&ps, 0, sizeof(ps));
