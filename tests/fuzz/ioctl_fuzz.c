@@ -1450,13 +1450,16 @@ static void good_prog(struct th *t, struct sock_filter *f, uint32_t n)
  * instructions placed; *len is filter_len.
  */
 static uint32_t gen_prog(struct th *t, struct sock_filter *f, __u32 *len,
-			 struct argdesc *ad)
+			 struct argdesc *ad, bool good_only)
 {
 	static const uint32_t bad_k[] = {
 		EVBUS_FILTER_WINDOW, EVBUS_FILTER_WINDOW + 4, 1021, 2, 0xfffffffc,
 		(uint32_t)SKF_AD_OFF, (uint32_t)SKF_AD_OFF + 4, 0x7ffffffc, 4096,
 	};
-	uint32_t r = rnd(t, 100), n, i;
+	uint32_t r = good_only ? rnd(t, 54) : rnd(t, 100), n, i;
+
+	if (good_only && r >= 50)
+		r += 20;	/* division by X = 0 */
 	const char *what;
 
 	if (r < 14) {
@@ -1582,12 +1585,13 @@ placed:
 	return n;
 }
 
-static void gen_filter(struct th *t, struct argdesc *ad, __u64 *ptr, __u32 *len)
+static void gen_filter(struct th *t, struct argdesc *ad, __u64 *ptr, __u32 *len, bool clean)
 {
-	uint32_t n = gen_prog(t, t->prog, len, ad);
+	uint32_t n = gen_prog(t, t->prog, len, ad, clean);
 
 	D(t, " filter=");
-	*ptr = place(t, R_DESC, pick_kind(t, 88), t->prog, (size_t)n * sizeof(t->prog[0]), NULL);
+	*ptr = place(t, R_DESC, clean ? K_GOOD : pick_kind(t, 88), t->prog,
+		     (size_t)n * sizeof(t->prog[0]), NULL);
 	D(t, " filter_len=%u", *len);
 }
 
@@ -1600,26 +1604,39 @@ static void gen_sub2(struct th *t, struct argdesc *ad)
 	struct evbus_subscribe *s = &ad->a.s2;
 	uint32_t r, size, tail_at = 0;
 	size_t v0 = EVBUS_SUBSCRIBE_SIZE_VER0;
+	/* A third are meant to attach, so filters run on what is published. */
+	bool clean = chance(t, 33);
 
-	D(t, "{");
-	gen_text_placed(t, true, &s->pattern, &s->pattern_len, 88);
-	r = rnd(t, 100);
+	D(t, "{%s", clean ? "clean " : "");
+	if (clean) {
+		char pat[320];
+		size_t n = gen_fam(t, pat);
+
+		s->pattern_len = (uint32_t)n;
+		D(t, "pattern=");
+		s->pattern = place(t, R_TOPIC, K_GOOD, pat, n, NULL);
+		D(t, " ");
+		D_text(t, pat, n);
+	} else {
+		gen_text_placed(t, true, &s->pattern, &s->pattern_len, 88);
+	}
+	r = clean ? rnd(t, 75) : rnd(t, 100);
 	s->flags = r < 30 ? 0 : r < 75 ? rnd(t, 32) : r < 87 ? 1u << rnd(t, 5) :
 		   r < 94 ? rnd(t, 32) | 1u << (5 + rnd(t, 27)) : rnd32(t);
 	if (s->flags & ~0x1fu)
 		mark_bad(ad, "unknown flags");
 	if (s->flags & EVBUS_SUB_FROM_UID) {
-		s->from_uid = gen_idval(t);
+		s->from_uid = clean ? rnd(t, 2) * 65534 : gen_idval(t);
 		if (s->from_uid == 0xffffffff)
 			mark_bad(ad, "from_uid -1");
 	}
 	if (s->flags & EVBUS_SUB_FROM_GID) {
-		s->from_gid = gen_idval(t);
+		s->from_gid = clean ? rnd(t, 2) * 65534 : gen_idval(t);
 		if (s->from_gid == 0xffffffff)
 			mark_bad(ad, "from_gid -1");
 	}
 	if (s->flags & EVBUS_SUB_FROM_PID) {
-		r = rnd(t, 100);
+		r = clean ? rnd(t, 40) : rnd(t, 100);
 		s->from_pid = r < 25 ? (uint32_t)g_pid : r < 40 ? 1 : r < 50 ? 0 :
 			      r < 58 ? 4194305 : r < 63 ? 0xffffffff : r < 78 ? 4194304 :
 			      rnd(t, 40000);
@@ -1627,7 +1644,7 @@ static void gen_sub2(struct th *t, struct argdesc *ad)
 			mark_bad(ad, "from_pid 0 or past PID_MAX_LIMIT");
 	}
 	if (s->flags & EVBUS_SUB_TYPE) {
-		r = rnd(t, 100);
+		r = clean ? rnd(t, 80) : rnd(t, 100);
 		if (r < 40) {
 			s->type_min = 0, s->type_max = 0;
 		} else if (r < 60) {
@@ -1643,8 +1660,8 @@ static void gen_sub2(struct th *t, struct argdesc *ad)
 		}
 	}
 	if (s->flags & EVBUS_SUB_FILTER)
-		gen_filter(t, ad, &s->filter, &s->filter_len);
-	if (chance(t, 6)) {	/* a field set without its flag */
+		gen_filter(t, ad, &s->filter, &s->filter_len, clean);
+	if (!clean && chance(t, 6)) {	/* a field set without its flag */
 		switch (rnd(t, 6)) {
 		case 0: if (!(s->flags & EVBUS_SUB_FROM_UID)) s->from_uid = rnd32(t) | 1; break;
 		case 1: if (!(s->flags & EVBUS_SUB_FROM_GID)) s->from_gid = 1; break;
@@ -1664,7 +1681,9 @@ static void gen_sub2(struct th *t, struct argdesc *ad)
 		s->sub_id = rnd32(t);	/* out */
 	/* The size: the first version, bigger with a zero or nonzero tail
 	 * (E2BIG), a page, more than a page, smaller than the first version. */
-	r = rnd(t, 100);
+	r = clean ? rnd(t, 80) : rnd(t, 100);
+	if (clean && r >= 70)
+		r -= 70;	/* no nonzero tail */
 	if (r < 62) {
 		size = (uint32_t)v0;
 	} else if (r < 77) {
