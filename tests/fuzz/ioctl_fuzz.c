@@ -3900,7 +3900,7 @@ static size_t kstack(pid_t tid, char *buf, size_t cap)
 	char path[64];
 	size_t n = 0;
 	ssize_t r;
-	int fd;
+	int fd, lines = 0;
 
 	if (tid <= 0 || cap < 2)
 		return 0;
@@ -3914,7 +3914,7 @@ static size_t kstack(pid_t tid, char *buf, size_t cap)
 		return 0;
 	/* Only the top frames. */
 	for (n = 0; n < (size_t)r; n++)
-		if (buf[n] == '\n' && ++fd > 8)
+		if (buf[n] == '\n' && ++lines >= 8)
 			break;
 	return n < (size_t)r ? n + 1 : (size_t)r;
 }
