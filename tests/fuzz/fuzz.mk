@@ -9,7 +9,9 @@
 #   make fuzz KERNEL=debug FUZZ_CALLS=200000        the same, debug kernel
 #
 # build/fuzz/ioctl_fuzz is static so the guest needs nothing but the binary;
-# it is part of "make tests" (and so of "make").
+# it is part of "make tests" (and so of "make").  Reproducers of module bugs
+# it found are in tests/fuzz/repro/, built into build/fuzz/ by "make tests"
+# (or "make fuzz-repro") and run by hand: tests/vm/run -- build/fuzz/NAME.
 
 FUZZ_CALLS ?= 1000000
 FUZZ_SEED ?= 1
@@ -20,8 +22,8 @@ IOCTL_FUZZ := $(B)/fuzz/ioctl_fuzz
 
 .PHONY: fuzz fuzz-build
 
-$(IOCTL_FUZZ): $(REPO)/tests/fuzz/ioctl_fuzz.c $(REPO)/tests/kselftest/evbus_test.h \
-		$(REPO)/uapi/linux/evbus.h
+$(IOCTL_FUZZ): $(REPO)/tests/fuzz/ioctl_fuzz.c $(REPO)/tests/fuzz/topic_ref.h \
+		$(REPO)/tests/kselftest/evbus_test.h $(REPO)/uapi/linux/evbus.h
 	@mkdir -p $(@D)
 	$(CC) -D_GNU_SOURCE -I$(REPO)/uapi -I$(REPO)/tests/kselftest $(CFLAGS) \
 		-Wall -Wextra -Wno-unused-parameter -static -pthread $< -o $@ -luring
@@ -30,6 +32,16 @@ $(IOCTL_FUZZ): $(REPO)/tests/fuzz/ioctl_fuzz.c $(REPO)/tests/kselftest/evbus_tes
 ifneq ($(patsubst $(CURDIR)/%,%,$(IOCTL_FUZZ)),$(IOCTL_FUZZ))
 $(patsubst $(CURDIR)/%,%,$(IOCTL_FUZZ)): $(IOCTL_FUZZ)
 endif
+
+FUZZ_REPROS := $(patsubst $(REPO)/tests/fuzz/repro/%.c,$(B)/fuzz/%,\
+		$(wildcard $(REPO)/tests/fuzz/repro/*.c))
+$(FUZZ_REPROS): $(B)/fuzz/%: $(REPO)/tests/fuzz/repro/%.c $(REPO)/uapi/linux/evbus.h
+	@mkdir -p $(@D)
+	$(CC) -D_GNU_SOURCE -I$(REPO)/uapi $(CFLAGS) -Wall -Wextra -static $< -o $@
+
+.PHONY: fuzz-repro
+fuzz-repro: $(FUZZ_REPROS)
+tests: $(FUZZ_REPROS)
 
 fuzz-build: $(IOCTL_FUZZ)
 tests: $(IOCTL_FUZZ)

@@ -4,23 +4,48 @@
  * as root inside the test VM (tests/vm/run -- build/fuzz/ioctl_fuzz).
  *
  *   ioctl_fuzz [--calls N] [--seed S] [--threads T] [--no-race] [--no-uring]
- *              [--no-uring-async-link] [--hang SECS] [--replay wT:I]
+ *              [--no-uring-async-link] [--no-unpriv] [--hang SECS]
+ *              [--replay wT:I | --replay uR:I]
  *
  * T worker threads share a budget of N operations (default 200000, 4
- * workers).  Each worker draws everything from its own generator, seeded
- * from (S, worker index), and nothing it generates depends on what the
- * kernel returned, so call I of worker T is the same call on every run with
- * the same seed: "--seed S --replay wT:I" regenerates it and prints it
- * decoded (then issues it once, single-threaded, and prints the result).
+ * workers), and an unprivileged child makes N/8 more (below).  Each worker
+ * draws everything from its own generator, seeded from (S, worker index),
+ * and nothing it generates depends on what the kernel returned, so call I
+ * of worker T is the same call on every run with the same seed: "--seed S
+ * --replay wT:I" regenerates it and prints it decoded (then issues it once,
+ * single-threaded, and prints the result); "--replay uR:I" does the same
+ * for call I of the child's round R, set up as that round was.
  *
  * What the workers issue, on eight /dev/evbus files kept at fixed, high
  * descriptor numbers ("slots": O_RDWR, O_RDONLY, O_WRONLY, O_PATH, with and
- * without O_NONBLOCK, reopened all the time by another thread):
- *  - ioctls: the eight exact commands and random command numbers around
+ * without O_NONBLOCK, reopened all the time by another thread) and on two
+ * private files of their own just below them (one never narrowed, one that
+ * EVBUS_IOC_NARROW works on, reopened now and then so narrowing starts over):
+ *  - ioctls: the fourteen exact commands and random command numbers around
  *    them (magic 0xEB and its neighbours, nr 0..0x20, all four directions,
- *    random sizes); struct contents valid-ish and garbage (flags, reserved
- *    fields, lengths 0 / 255 / 256 / huge, payloads up to 2 MiB, batch counts
- *    0..1025 and beyond with good and bad descriptors mixed);
+ *    random sizes); struct contents valid-ish and garbage (flags with
+ *    unknown bits, reserved fields, lengths 0 / 255 / 256 / huge, payloads
+ *    up to 2 MiB, batch counts 0..1025 and beyond with good and bad
+ *    descriptors mixed), topics and patterns around the limits, on "$sys"
+ *    and its near misses ("$SYS", "$sysx", "a.$sys", "$");
+ *  - the #13 ioctls: SUBSCRIBE2 with every filter flag and unknown ones,
+ *    fields set without their flag, uid/gid -1, pids 0, self, init, past
+ *    PID_MAX_LIMIT and of no process, type ranges upside down, and size
+ *    below, at and above the first version with zero and nonzero tails, a
+ *    page and past it; classic BPF programs good (all, none, by type,
+ *    random straight-line code with forward jumps and scratch memory, up to
+ *    exactly 256 instructions, division by a zero X) and hostile (257
+ *    instructions, length 0 or huge, loads past the 1 KiB window or
+ *    misaligned, byte/half/indirect/MSH loads, division by a constant 0,
+ *    jumps past the end, no RET, unset or out-of-range M[], shifts by 32,
+ *    random opcodes), at good and bad addresses; NARROW with both sets
+ *    from a family of nesting patterns ("a.>", "a.*", "$sys.>", ">", ...),
+ *    kept sets, up to and past EVBUS_SCOPE_MAX, wider than what the file
+ *    has, bad entries; BUS_STATS of every size; POLICY_ADD of every verdict,
+ *    right and subject (everyone, uid, gid, -1) with and without
+ *    EVBUS_POLICY_REVOKE, some removed again at once; POLICY_SET default
+ *    allow/deny, remove, clear and mismatched fields; POLICY_LIST with any
+ *    count, start id and buffer;
  *  - pointers that are good, misaligned, NULL, in page zero, PROT_NONE,
  *    read-only (a second, read-only mapping of the same memfd), code, at the
  *    end of a page followed by a PROT_NONE guard page (straddling it or
@@ -38,19 +63,55 @@
  * their /proc fdinfo; subscribe and unsubscribe random ids; and sit in
  * blocking read()/poll() that publishes (and SIGUSR1, for EINTR) wake;
  * and now and then lower or restore the per-user subscription cap
- * (max_user_subs), so subscribes race with its ENOSPC.
+ * (max_user_subs) and the per-bus rule cap (max_rules), so subscribes and
+ * POLICY_ADD race with their ENOSPC.
  *
- * Pass criteria: every call returns success or an errno the ABI documents
- * for it (README "Errors": EINVAL EFAULT EMSGSIZE ENOSPC ENOENT ENOTTY EBUSY
- * EBADF EDQUOT ENOMEM, plus EAGAIN / EINTR / EOPNOTSUPP and EBADF for a slot
- * that was just closed), with a few cross-checks (an unknown command gives
- * ENOTTY and a known one never does; a batch returns 1..count and writes
- * back consistent published/error/error_index/seq fields; read() returns
- * whole, well-formed records); the process never faults; and once every
- * file is closed /sys/kernel/evbus/stats/{open_files, subscriptions,
- * queued_events, queued_bytes, ring_bytes} are back at their starting
- * values.  A hang (no progress for --hang seconds, default 120) ends the
- * run through alarm() with every thread's current call printed.
+ * The unprivileged child (root only; not with --no-unpriv) runs rounds of
+ * 600 operations, each in a fresh process: as root it may unshare
+ * CLONE_NEWIPC (a bus of its own), makes a node of the device that uid
+ * 65534 may open (on a tmpfs in a mount namespace of its own: /dev/evbus
+ * keeps its mode) and opens half the slots; it then drops to uid/gid 65534
+ * with no groups (setgroups, setresgid, setresuid), opens the other half,
+ * or first unshares CLONE_NEWUSER | CLONE_NEWIPC to own a new bus, and
+ * issues the same operations (no io_uring, no racers).
+ *
+ * Pass criteria: every call returns success or an errno its command can
+ * return (evcmd[]: the README's "Errors" as the module implements them,
+ * EBADF for a slot that was just closed; EPERM only for policy changes),
+ * with cross-checks:
+ *  - an unknown command gives ENOTTY and a known one never does; a call
+ *    the generator made invalid on purpose (unknown flag, reserved field,
+ *    bad size or tail, hostile BPF, ...) never succeeds;
+ *  - a batch returns 1..count and writes back consistent published/error/
+ *    error_index/seq fields; read() returns whole, well-formed records
+ *    (REVOKED notices included);
+ *  - whatever is published is a valid topic by the reference model
+ *    (topic_ref.h), never on "$sys"; whatever is subscribed, a valid pattern;
+ *  - the narrowed file's scope is modelled: NARROW never widens it, gives
+ *    EACCES exactly when asked to and EBUSY only for a narrower scope,
+ *    fdinfo shows the model's scope after every NARROW (the old one after
+ *    a failure) and subscriptions within it; a publish or subscribe that
+ *    gets through lies within it, and right after a NARROW topics and
+ *    patterns outside it give EACCES;
+ *  - every policy change is made under one lock (shared with the child)
+ *    with POLICY_LIST just before and after: a failed change leaves the
+ *    list and default as they were, ADD adds exactly its rule under a new,
+ *    never reused id, REMOVE/DEFAULT/CLEAR do exactly that, ENOENT only for
+ *    an id not listed; the bus's owner never gets EPERM, anyone else (the
+ *    child's uid 65534, a narrowed file) never succeeds, nor gets past the
+ *    owner check (ENOSPC, ENOENT);
+ *  - a failed SUBSCRIBE/SUBSCRIBE2 on a private file leaves its
+ *    subscriptions and ring as they were; BUS_STATS reports the file's own
+ *    bus and IPC namespace and zeroes the tail of a larger struct;
+ *    POLICY_LIST returns whole rules in id order from start_id; files the
+ *    child opens in a new IPC namespace are on a new bus;
+ *  - the process never faults; once every file is closed
+ *    /sys/kernel/evbus/stats/{open_files, subscriptions, queued_events,
+ *    queued_bytes, ring_bytes} are back at their starting values.
+ * A hang (no progress for --hang seconds, default 120) ends the run through
+ * alarm() with every thread's current call (and the child's) printed.  At
+ * the end the policy is cleared (and what was found put back), and the
+ * caps are restored.
  *
  * Found by this fuzzer and fixed: Linux 6.1's io_uring_cmd() treats a
  * positive return from ->uring_cmd as an error code, so a URING_CMD
@@ -81,14 +142,21 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <grp.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
+#include <linux/filter.h>
 #include <liburing.h>
 
 #include "evbus_test.h"
+#include "topic_ref.h"
 
 #ifndef RWF_NOWAIT
 #define RWF_NOWAIT 0x00000008
@@ -136,22 +204,61 @@ static const uint64_t kernel_addrs[] = {
 };
 
 enum { C_VERSION, C_SUB, C_UNSUB, C_PUB, C_BATCH, C_SETRING, C_GETRING,
-       C_STATS, C_N };
+       C_STATS, C_SUB2, C_NARROW, C_BSTATS, C_PADD, C_PSET, C_PLIST, C_N };
+
+/*
+ * The errnos each command can return, besides EBADF (a closed slot, -1,
+ * O_PATH, a file opened without the mode the command needs), read off
+ * the module's sources.  EINTR only where a killable lock is taken; EPERM only for
+ * policy changes, and then never from the bus's owner (check_owner()).
+ * Row C_N is an io_uring publish command (cmd_op checked, then as the
+ * ioctls; -EAGAIN from the inline attempt is retried by io_uring itself).
+ */
+#define ERRS(...)	((const int[]){ __VA_ARGS__, 0 })
+#define PUB_ERRS	EFAULT, EINVAL, EMSGSIZE, EACCES, ENOMEM, EINTR
 static const struct {
 	unsigned int cmd;
 	const char *name;
 	size_t size;
 	unsigned int weight;
-} evcmd[C_N] = {
-	{ EVBUS_IOC_VERSION, "VERSION", sizeof(struct evbus_version), 6 },
-	{ EVBUS_IOC_SUBSCRIBE, "SUBSCRIBE", sizeof(struct evbus_sub), 15 },
-	{ EVBUS_IOC_UNSUBSCRIBE, "UNSUBSCRIBE", sizeof(__u32), 8 },
-	{ EVBUS_IOC_PUBLISH, "PUBLISH", sizeof(struct evbus_pub), 30 },
-	{ EVBUS_IOC_PUBLISH_BATCH, "PUBLISH_BATCH", sizeof(struct evbus_pub_batch), 20 },
-	{ EVBUS_IOC_SET_RING, "SET_RING", sizeof(struct evbus_ring_cfg), 9 },
-	{ EVBUS_IOC_GET_RING, "GET_RING", sizeof(struct evbus_ring_cfg), 5 },
-	{ EVBUS_IOC_STATS, "STATS", sizeof(struct evbus_stats), 7 },
+	const int *errs;
+} evcmd[C_N + 1] = {
+	{ EVBUS_IOC_VERSION, "VERSION", sizeof(struct evbus_version), 6,
+	  ERRS(EFAULT, EINVAL) },
+	{ EVBUS_IOC_SUBSCRIBE, "SUBSCRIBE", sizeof(struct evbus_sub), 15,
+	  ERRS(EFAULT, EINVAL, EACCES, ENOSPC, EDQUOT, ENOMEM, EINTR) },
+	{ EVBUS_IOC_UNSUBSCRIBE, "UNSUBSCRIBE", sizeof(__u32), 8,
+	  ERRS(EFAULT, ENOENT, EINTR) },
+	{ EVBUS_IOC_PUBLISH, "PUBLISH", sizeof(struct evbus_pub), 30,
+	  ERRS(PUB_ERRS) },
+	{ EVBUS_IOC_PUBLISH_BATCH, "PUBLISH_BATCH", sizeof(struct evbus_pub_batch), 20,
+	  ERRS(PUB_ERRS) },
+	{ EVBUS_IOC_SET_RING, "SET_RING", sizeof(struct evbus_ring_cfg), 9,
+	  ERRS(EFAULT, EINVAL, EBUSY, EDQUOT, ENOMEM, EINTR) },
+	{ EVBUS_IOC_GET_RING, "GET_RING", sizeof(struct evbus_ring_cfg), 5,
+	  ERRS(EFAULT) },
+	{ EVBUS_IOC_STATS, "STATS", sizeof(struct evbus_stats), 7,
+	  ERRS(EFAULT, EINVAL) },
+	{ EVBUS_IOC_SUBSCRIBE2, "SUBSCRIBE2", EVBUS_SUBSCRIBE_SIZE_VER0, 14,
+	  ERRS(EFAULT, EINVAL, E2BIG, ESRCH, EACCES, ENOSPC, EDQUOT, ENOMEM, EINTR) },
+	{ EVBUS_IOC_NARROW, "NARROW", sizeof(struct evbus_scope), 6,
+	  ERRS(EFAULT, EINVAL, EACCES, EBUSY, ENOMEM, EINTR) },
+	{ EVBUS_IOC_BUS_STATS, "BUS_STATS", EVBUS_BUS_STATS_SIZE_VER0, 4,
+	  ERRS(EFAULT, EINVAL, E2BIG) },
+	{ EVBUS_IOC_POLICY_ADD, "POLICY_ADD", sizeof(struct evbus_rule), 7,
+	  ERRS(EFAULT, EINVAL, EPERM, ENOSPC, ENOMEM, EINTR) },
+	{ EVBUS_IOC_POLICY_SET, "POLICY_SET", sizeof(struct evbus_policy_set), 6,
+	  ERRS(EFAULT, EINVAL, EPERM, ENOENT, EINTR) },
+	{ EVBUS_IOC_POLICY_LIST, "POLICY_LIST", sizeof(struct evbus_policy_list), 4,
+	  ERRS(EFAULT, EINVAL, ENOMEM, EINTR) },
+	{ 0, "URING_CMD", 0, 0, ERRS(PUB_ERRS, EOPNOTSUPP, EAGAIN) },
 };
+static unsigned char g_errok[C_N + 1][ERRNO_MAX + 1];
+
+static bool is_policy_change(int which)
+{
+	return which == C_PADD || which == C_PSET;
+}
 
 /* Extra errnos a call may return besides the ioctl set (see allowed()). */
 #define X_READ		(1u << 0)	/* read-like: EINVAL EFAULT EAGAIN EINTR EBADF EOPNOTSUPP ENOMEM only */
@@ -161,6 +268,10 @@ static const struct {
 #define X_OPEN		(1u << 4)	/* open(): EMFILE ENOMEM EINTR */
 #define X_ENOENT_ONLY	(1u << 5)	/* /proc fdinfo of a closed slot */
 
+/* Size-versioned structs are placed with up to a page of tail. */
+#define BIG_MAX		(PG + 64)
+#define GARBAGE_MAX	256
+
 union argbuf {
 	struct evbus_version v;
 	struct evbus_sub s;
@@ -169,7 +280,45 @@ union argbuf {
 	struct evbus_pub_batch b;
 	struct evbus_ring_cfg r;
 	struct evbus_stats st;
-	unsigned char raw[256];
+	struct evbus_subscribe s2;
+	struct evbus_scope sc;
+	struct evbus_bus_stats bs;
+	struct evbus_rule ru;
+	struct evbus_policy_set ps;
+	struct evbus_policy_list pl;
+	unsigned char raw[BIG_MAX];
+};
+
+/*
+ * What the fuzzer believes the scope of a worker's narrowed file is
+ * (module/scope.c): unscoped until a NARROW succeeds, then n_pub publish
+ * patterns and n_sub subscribe patterns, or "all" for a set kept from an
+ * unscoped file.  Checked against fdinfo's evbus-scope lines after every
+ * NARROW, and against every publish and subscribe that file gets through.
+ */
+struct scope_model {
+	bool scoped;
+	bool all_pub, all_sub;
+	uint32_t n_pub, n_sub;
+	uint16_t len[2 * EVBUS_SCOPE_MAX];
+	char pat[2 * EVBUS_SCOPE_MAX][EVBUS_TOPIC_MAX + 1];	/* publish, then subscribe */
+};
+
+/* The bus's policy as POLICY_LIST shows it: before and after a change. */
+#define PSNAP_MAX	64
+struct psnap {
+	uint64_t bus_id;
+	uint32_t total, deflt, count;
+	struct evbus_rule_info r[PSNAP_MAX];
+};
+
+/* Which file an ioctl went to, and what the caller may do with it. */
+enum { FD_NONE, FD_SLOT, FD_PRIV, FD_SCOPED };
+struct fdctx {
+	int kind;
+	bool owner;		/* may change the bus's policy (bus.c) */
+	uint64_t bus_id;	/* 0: not known */
+	uint64_t ipc_ino;	/* its bus's IPC namespace, 0: not known */
 };
 
 struct th {
@@ -183,6 +332,7 @@ struct th {
 	unsigned long results;	/* results checked */
 	unsigned long fails;
 	const char *volatile op;
+	volatile pid_t ktid;	/* its kernel task, for its stack on a hang */
 	bool dry;		/* generate only, issue nothing */
 	bool describe;		/* build the decoded text in desc */
 	char desc[6144];
@@ -190,6 +340,7 @@ struct th {
 	char failmsg[4][256];
 	int nfailmsg;
 	unsigned long hist[ERRNO_MAX + 1];	/* [0] success, [ERRNO_MAX] other */
+	unsigned long cmd_ok[C_N + 1], cmd_err[C_N + 1];	/* per command */
 	/* memory */
 	char *mem;
 	size_t mem_len;
@@ -208,7 +359,38 @@ struct th {
 	/* racers */
 	int priv_fd;
 	char *rbuf;
+	/* private files (fixed numbers below the slots): pfd is never
+	 * narrowed, sfd is the file NARROW works on, sm its scope */
+	int pfd, sfd;
+	bool priv_owner;	/* owner of the private files' bus (if unscoped) */
+	uint64_t priv_bus, priv_ino;
+	struct scope_model sm;
+	bool unpriv;		/* a worker of the unprivileged child */
+	unsigned long padd_gen;	/* POLICY_ADDs generated: REMOVE ids near them */
+	struct psnap snap[2];
+	struct sock_filter prog[EVBUS_FILTER_MAX_INSNS + 8];
+	struct evbus_pattern pats[2][EVBUS_SCOPE_MAX + 2];
 };
+
+/*
+ * Shared with the unprivileged child (MAP_SHARED, set up before any fork):
+ * the lock every policy change is made under, so that POLICY_LIST before
+ * and after it shows exactly its effect; the highest rule id seen per bus
+ * (ids are never reused); and the child's results.
+ */
+struct shared {
+	pthread_mutex_t policy_lock;	/* robust, process-shared */
+	struct { uint64_t bus_id; uint32_t max_id; } ids[8];
+	unsigned int ids_next;
+	unsigned long progress;		/* the child's results so far */
+	unsigned long ops, results, fails, rounds, rounds_ipc, rounds_userns;
+	unsigned long rounds_node, owner_ok, eperm;
+	unsigned long hist[ERRNO_MAX + 1];
+	unsigned long cmd_ok[C_N + 1], cmd_err[C_N + 1];
+	char op[64];			/* what the child is doing, for a hang */
+	volatile pid_t child_pid;	/* the round's process */
+};
+static struct shared *g_shm;
 
 /* --------------------------------------------------------------- globals */
 
@@ -225,11 +407,21 @@ static volatile int g_stop;
 static volatile int g_workers_left;
 static int g_fail_printed;
 static pthread_mutex_t g_print_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct th *g_th[MAX_WORKERS + NRACERS];
+static struct th *g_th[MAX_WORKERS + NRACERS + 1];
 static int g_nth;
 static struct timespec g_t0;
+/* The device node this process opens (the unprivileged child's own node
+ * when it has one), and what the slots are: per process. */
+static const char *g_dev = EVBUS_DEV;
+static bool g_slot_owner[NSLOTS];
+static uint64_t g_slot_bus[NSLOTS], g_slot_ino[NSLOTS];
+static uint64_t g_bus_id, g_ipc_ino;
+static pid_t g_pid;
+static bool g_unpriv = true;
+static char g_max_rules0[32];
 
 static void worker_op(struct th *t);
+static long quick_ioctl(struct th *t, int fd, int which, void *arg);
 
 static double now_s(void)
 {
@@ -340,6 +532,9 @@ static const char *errname(int e)
 	case EIO: return "EIO";
 	case ERANGE: return "ERANGE";
 	case EOVERFLOW: return "EOVERFLOW";
+	case EACCES: return "EACCES";
+	case E2BIG: return "E2BIG";
+	case ESRCH: return "ESRCH";
 	default: return "E?";
 	}
 }
@@ -383,20 +578,58 @@ static void fail(struct th *t, const char *fmt, ...)
 	va_end(ap);
 }
 
+static void errok_init(void)
+{
+	const int *e;
+	int w;
+
+	for (w = 0; w <= C_N; w++) {
+		g_errok[w][EBADF] = 1;
+		for (e = evcmd[w].errs; *e; e++)
+			g_errok[w][*e] = 1;
+	}
+}
+
+/* May command 'which' (C_N: an io_uring publish) fail with e? */
+static bool cmd_allowed(int which, int e)
+{
+	return e > 0 && e <= ERRNO_MAX && g_errok[which][e];
+}
+
 /* Account one result: ret >= 0 is success, else err is the errno. */
-static bool result(struct th *t, const char *what, long ret, int err, unsigned int x)
+static bool result_as(struct th *t, const char *what, long ret, int err,
+		      unsigned int x, int which)
 {
 	t->results++;
+	if (which >= 0) {
+		if (ret >= 0)
+			t->cmd_ok[which]++;
+		else
+			t->cmd_err[which]++;
+	}
+	if (g_shm && t->unpriv)
+		__atomic_add_fetch(&g_shm->progress, 1, __ATOMIC_RELAXED);
 	if (ret >= 0) {
 		t->hist[0]++;
 		return true;
 	}
 	t->hist[err > 0 && err < ERRNO_MAX ? err : ERRNO_MAX]++;
-	if (!allowed(err, x)) {
+	if (which >= 0 ? !cmd_allowed(which, err) : !allowed(err, x)) {
 		fail(t, "%s: unexpected errno %d (%s)", what, err, errname(err));
 		return false;
 	}
 	return true;
+}
+
+static bool result(struct th *t, const char *what, long ret, int err, unsigned int x)
+{
+	return result_as(t, what, ret, err, x, -1);
+}
+
+/* A result of evbus command 'which', against its own errno set. */
+static bool result_cmd(struct th *t, const char *what, long ret, int err, int which)
+{
+	return result_as(t, what, ret, err, 0, which);
 }
 
 /* Is every record in buf[0..n) well formed?  NULL if so, else what is not. */
@@ -429,6 +662,15 @@ static const char *check_records(const char *buf, size_t n)
 				return "event topic not NUL-terminated";
 			if (!ev.seq)
 				return "event seq 0";
+		} else if (h.kind == EVBUS_REC_REVOKED) {
+			struct evbus_revoked rv;
+
+			if (h.hdr_len != sizeof(rv) || h.len != sizeof(rv))
+				return "bad REVOKED length";
+			memcpy(&rv, buf + off, sizeof(rv));
+			if (!rv.sub_id || (rv.reason != EVBUS_DENY_RULE &&
+					   rv.reason != EVBUS_DENY_DEFAULT))
+				return "bad REVOKED record";
 		} else if (h.kind == EVBUS_REC_LAGGED) {
 			struct evbus_lagged lg;
 
@@ -683,11 +925,24 @@ static size_t put_word(char *s, size_t n, const char *w)
 /* A topic or pattern into s (room for 320 bytes); returns its length. */
 static size_t gen_text(struct th *t, char *s, bool pattern)
 {
-	static const char bad[] = " /#+\t\x7f\x80\xc3\xff*>.,";
+	static const char bad[] = " /#+\t\x7f\x80\xc3\xff*>.,$";
+	/* The kernel's own topics, patterns reaching them, near misses. */
+	static const char *const sys[] = {
+		"$sys.file.open", "$sys.file.close", "$sys.policy.denied", "$sys.x",
+		"$sys.>", "$sys.*", "$sys.file.*", "$sys.*.open", "$sys",
+		"$SYS.file.open", "$sysx.a", "$.a", "$", "a.$sys", "$sys$.a", "$*.a",
+	};
 	uint32_t r = rnd(t, 100), i, nseg;
 	size_t n = 0, target;
 
-	if (r < 72 || r >= 84) {
+	if (r >= 66 && r < 72) {
+		const char *w = sys[rnd(t, sizeof(sys) / sizeof(sys[0]))];
+
+		if (!pattern && strchr(w, '>'))
+			w = sys[0];
+		return put_word(s, 0, w);
+	}
+	if (r < 66 || r >= 84) {
 		nseg = 1 + rnd(t, 4);
 		for (i = 0; i < nseg; i++) {
 			if (i)
@@ -1030,6 +1285,11 @@ static int pick_fd(struct th *t, bool nonblock_only)
 		D(t, "fd=%d(never open)", slot_fd(NSLOTS + 4));
 		return slot_fd(NSLOTS + 4);
 	}
+	/* The worker's private files (O_NONBLOCK): their rings get read too. */
+	if (r < 9) {
+		D(t, "%s(fd %d)", r < 7 ? "private" : "scoped", r < 7 ? t->pfd : t->sfd);
+		return r < 7 ? t->pfd : t->sfd;
+	}
 	i = nonblock_only ? (int)rnd(t, NSLOTS / 2) : (int)rnd(t, NSLOTS);
 	D(t, "slot%d(fd %d, %s)", i, slot_fd(i), slot_class(i));
 	return slot_fd(i);
@@ -1044,11 +1304,666 @@ struct argdesc {
 	uint64_t addr;
 	bool rw;		/* all of it placed where the kernel can write */
 	char *local;		/* where to read it back from if rw */
-	uint32_t count;		/* batch: count */
+	uint32_t count;		/* batch: count; POLICY_LIST: count asked */
 	uint32_t ngen;
 	bool descs_rw;
 	uint64_t descs;
+	const char *bad;	/* something the kernel must refuse, or NULL */
+	uint32_t size;		/* size-versioned structs: the size field */
+	uint64_t buf;		/* POLICY_LIST: the rules buffer */
+	uint32_t buf_n;		/* entries of it placed */
+	bool buf_rw;
+	bool then_remove;	/* POLICY_ADD: remove the rule again at once */
 };
+
+#define N_OF(a)		(sizeof(a) / sizeof((a)[0]))
+
+static void mark_bad(struct argdesc *ad, const char *why)
+{
+	if (!ad->bad)
+		ad->bad = why;
+}
+
+/* Patterns of scopes and rules: a small family, so that they nest and
+ * overlap often (and a topic of gen_text() falls inside some of them). */
+static const char *const fam[] = {
+	">", "a.>", "a.b.>", "a.*", "a.b", "a.b.c", "*.b", "*.>", "a.*.c",
+	"fuzz.>", "b.>", "x", "$sys.>", "$sys.file.*", "*", "c.*.>", "a", "b.c",
+	"$sys.policy.denied", "fuzz.stop",
+};
+
+static size_t gen_fam(struct th *t, char *s)
+{
+	if (chance(t, 78))
+		return put_word(s, 0, fam[rnd(t, N_OF(fam))]);
+	return gen_text(t, s, true);
+}
+
+/* A uid or gid: root, nobody (the unprivileged child), others, -1. */
+static uint32_t gen_idval(struct th *t)
+{
+	uint32_t r = rnd(t, 100);
+
+	if (r < 30) return 0;
+	if (r < 60) return 65534;
+	if (r < 70) return 1000;
+	if (r < 78) return 0xffffffff;	/* never a valid id */
+	if (r < 85) return 1;
+	return rnd(t, 2) ? rnd(t, 70000) : rnd32(t);
+}
+
+/* ----------------------------------------------------- classic BPF */
+
+static struct sock_filter bpf_ins(uint16_t code, uint8_t jt, uint8_t jf, uint32_t k)
+{
+	struct sock_filter f = { code, jt, jf, k };
+
+	return f;
+}
+
+static const uint16_t alu_ops[] = {
+	BPF_ADD, BPF_SUB, BPF_MUL, BPF_DIV, BPF_MOD, BPF_AND, BPF_OR, BPF_XOR,
+	BPF_LSH, BPF_RSH,
+};
+static const uint16_t jmp_ops[] = { BPF_JEQ, BPF_JGT, BPF_JGE, BPF_JSET };
+/* Offsets in the record (struct evbus_event): len, kind, topic_len,
+ * payload_len, seq, pid, tid, uid, gid, type, flags, corr, topic, payload. */
+static const uint32_t rec_offs[] = {
+	0, 4, 8, 12, 16, 40, 44, 48, 52, 56, 60, 64, 80, 84, 88, 96, 1020,
+};
+
+/* An instruction both checkers accept at pc (not the last) of n. */
+static struct sock_filter good_insn(struct th *t, uint32_t pc, uint32_t n,
+				    uint16_t *stored)
+{
+	uint32_t left = n - pc - 1, i, k;	/* >= 1: the RET at n - 1 */
+	uint16_t op;
+
+	switch (rnd(t, 20)) {
+	case 0: case 1:
+		return bpf_ins(BPF_LD | BPF_W | BPF_ABS, 0, 0,
+			       4 * rnd(t, EVBUS_FILTER_WINDOW / 4));
+	case 2: case 3:
+		return bpf_ins(BPF_LD | BPF_W | BPF_ABS, 0, 0, rec_offs[rnd(t, N_OF(rec_offs))]);
+	case 4:
+		return bpf_ins(BPF_LD | BPF_W | BPF_LEN, 0, 0, 0);
+	case 5:
+		return bpf_ins(BPF_LDX | BPF_W | BPF_LEN, 0, 0, 0);
+	case 6:
+		return bpf_ins(BPF_LD | BPF_IMM, 0, 0, rnd32(t));
+	case 7:		/* X = 0 now and then: division by X gives 0 at run time */
+		return bpf_ins(BPF_LDX | BPF_IMM, 0, 0, chance(t, 50) ? 0 : rnd32(t));
+	case 8: case 9:
+		op = alu_ops[rnd(t, N_OF(alu_ops))];
+		k = op == BPF_LSH || op == BPF_RSH ? rnd(t, 32) :
+		    op == BPF_DIV || op == BPF_MOD ? rnd32(t) | 1 : rnd32(t);
+		return bpf_ins(BPF_ALU | op | BPF_K, 0, 0, k);
+	case 10:
+		return bpf_ins(BPF_ALU | alu_ops[rnd(t, N_OF(alu_ops))] | BPF_X, 0, 0, 0);
+	case 11:
+		return bpf_ins(BPF_ALU | BPF_NEG, 0, 0, 0);
+	case 12:
+		return bpf_ins(BPF_MISC | (rnd(t, 2) ? BPF_TAX : BPF_TXA), 0, 0, 0);
+	case 13:
+		i = rnd(t, BPF_MEMWORDS);
+		*stored |= (uint16_t)(1u << i);
+		return bpf_ins(rnd(t, 2) ? BPF_ST : BPF_STX, 0, 0, i);
+	case 14:
+		if (!*stored)
+			return bpf_ins(BPF_LD | BPF_IMM, 0, 0, 7);
+		do
+			i = rnd(t, BPF_MEMWORDS);
+		while (!(*stored & (1u << i)));
+		return bpf_ins(rnd(t, 2) ? BPF_LD | BPF_MEM : BPF_LDX | BPF_MEM, 0, 0, i);
+	case 15: case 16: case 17:
+		return bpf_ins(BPF_JMP | jmp_ops[rnd(t, N_OF(jmp_ops))] |
+			       (rnd(t, 2) ? BPF_K : BPF_X),
+			       (uint8_t)rnd(t, left < 256 ? left : 256),
+			       (uint8_t)rnd(t, left < 256 ? left : 256),
+			       rnd(t, 2) ? rnd(t, 8) : rnd32(t));
+	case 18:
+		return bpf_ins(BPF_JMP | BPF_JA, 0, 0, rnd(t, left));
+	default:	/* an early return: what follows is unreachable, still fine */
+		return bpf_ins(BPF_RET | (rnd(t, 2) ? BPF_K : BPF_A), 0, 0, rnd(t, 2));
+	}
+}
+
+/* A program that should load, of n instructions (n >= 1), ending in RET. */
+static void good_prog(struct th *t, struct sock_filter *f, uint32_t n)
+{
+	uint16_t stored = 0;
+	uint32_t pc;
+
+	for (pc = 0; pc + 1 < n; pc++)
+		f[pc] = good_insn(t, pc, n, &stored);
+	f[n - 1] = bpf_ins(BPF_RET | (rnd(t, 3) ? BPF_K : BPF_A), 0, 0,
+			   chance(t, 70) ? 1 : rnd(t, 2) ? 0 : rnd32(t));
+}
+
+/*
+ * A classic BPF program for EVBUS_SUB_FILTER into f: good ones (that deliver
+ * all, none, by type, or compute at random, up to exactly 256 instructions,
+ * with division by a zero X) and hostile ones (257 instructions, length 0
+ * or huge, loads outside the window, misaligned, byte/half/indirect loads,
+ * division by a constant 0, jumps past the end, no RET, unset or
+ * out-of-range scratch memory, shifts by 32, random opcodes).  Returns the
+ * instructions placed; *len is filter_len.
+ */
+static uint32_t gen_prog(struct th *t, struct sock_filter *f, __u32 *len,
+			 struct argdesc *ad, bool good_only)
+{
+	static const uint32_t bad_k[] = {
+		EVBUS_FILTER_WINDOW, EVBUS_FILTER_WINDOW + 4, 1021, 2, 0xfffffffc,
+		(uint32_t)SKF_AD_OFF, (uint32_t)SKF_AD_OFF + 4, 0x7ffffffc, 4096,
+	};
+	uint32_t r = good_only ? rnd(t, 54) : rnd(t, 100), n, i;
+
+	if (good_only && r >= 50)
+		r += 20;	/* division by X = 0 */
+	const char *what;
+
+	if (r < 14) {
+		what = "ret";
+		n = 1;
+		f[0] = bpf_ins(BPF_RET | (rnd(t, 4) ? BPF_K : BPF_A), 0, 0,
+			       rnd(t, 3) == 0 ? 0 : rnd(t, 2) ? 1 : rnd32(t));
+	} else if (r < 26) {
+		what = "type";
+		n = 4;
+		f[0] = bpf_ins(BPF_LD | BPF_W | BPF_ABS, 0, 0, 56);
+		f[1] = bpf_ins(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, rnd(t, 2) ? 0 : rnd(t, 8));
+		f[2] = bpf_ins(BPF_RET | BPF_K, 0, 0, 1);
+		f[3] = bpf_ins(BPF_RET | BPF_K, 0, 0, 0);
+	} else if (r < 46) {
+		what = "random";
+		n = 2 + rnd(t, 40);
+		good_prog(t, f, n);
+	} else if (r < 50) {
+		what = "256 insns";
+		n = EVBUS_FILTER_MAX_INSNS;
+		good_prog(t, f, n);
+	} else if (r < 54) {
+		what = "257 insns";
+		n = EVBUS_FILTER_MAX_INSNS + 1;
+		good_prog(t, f, n);
+		mark_bad(ad, "a filter of 257 instructions");
+	} else if (r < 57) {
+		what = "length 0";
+		n = 1 + rnd(t, 4);
+		good_prog(t, f, n);
+		*len = 0;
+		mark_bad(ad, "filter_len 0");
+		goto placed;
+	} else if (r < 59) {
+		what = "huge length";
+		n = 1 + rnd(t, 8);
+		good_prog(t, f, n);
+		*len = rnd(t, 2) ? 0xffffffff : 4096 + rnd(t, 1u << 20);
+		mark_bad(ad, "a huge filter_len");
+		goto placed;
+	} else if (r < 66) {
+		static const uint16_t bad_ld[] = {
+			BPF_LD | BPF_W | BPF_ABS, BPF_LD | BPF_W | BPF_ABS,
+			BPF_LD | BPF_B | BPF_ABS, BPF_LD | BPF_H | BPF_ABS,
+			BPF_LD | BPF_W | BPF_IND, BPF_LD | BPF_B | BPF_IND,
+			BPF_LDX | BPF_B | BPF_MSH,
+		};
+		uint16_t code = bad_ld[rnd(t, N_OF(bad_ld))];
+
+		what = "bad load";
+		n = 2 + rnd(t, 12);
+		good_prog(t, f, n);
+		f[rnd(t, n - 1)] = bpf_ins(code, 0, 0, code == (BPF_LD | BPF_W | BPF_ABS) ?
+					   bad_k[rnd(t, N_OF(bad_k))] : 4 * rnd(t, 8));
+		mark_bad(ad, "a load outside the window, misaligned, or not a word");
+	} else if (r < 70) {
+		what = "division by constant 0";
+		n = 2 + rnd(t, 12);
+		good_prog(t, f, n);
+		f[rnd(t, n - 1)] = bpf_ins(BPF_ALU | (rnd(t, 2) ? BPF_DIV : BPF_MOD) | BPF_K,
+					   0, 0, 0);
+		mark_bad(ad, "division by a constant 0");
+	} else if (r < 74) {
+		what = "division by X = 0";
+		n = 4;
+		f[0] = bpf_ins(BPF_LDX | BPF_IMM, 0, 0, 0);
+		f[1] = bpf_ins(BPF_LD | BPF_W | BPF_ABS, 0, 0, 56);
+		f[2] = bpf_ins(BPF_ALU | (rnd(t, 2) ? BPF_DIV : BPF_MOD) | BPF_X, 0, 0, 0);
+		f[3] = bpf_ins(BPF_RET | BPF_A, 0, 0, 0);
+	} else if (r < 78) {
+		what = "jump past the end";
+		n = 2 + rnd(t, 12);
+		good_prog(t, f, n);
+		i = rnd(t, n - 1);
+		f[i] = rnd(t, 2) ? bpf_ins(BPF_JMP | BPF_JA, 0, 0, n - i - 1 + rnd(t, 1000)) :
+		       bpf_ins(BPF_JMP | BPF_JEQ | BPF_K, (uint8_t)(n - i - 1 + rnd(t, 200)), 0, 0);
+		mark_bad(ad, "a jump past the end");
+	} else if (r < 81) {
+		what = "no RET";
+		n = 1 + rnd(t, 12);
+		good_prog(t, f, n);
+		f[n - 1] = bpf_ins(BPF_LD | BPF_IMM, 0, 0, 1);
+		mark_bad(ad, "a filter that does not end in RET");
+	} else if (r < 84) {
+		what = "unset M[]";
+		n = 2;
+		f[0] = bpf_ins(rnd(t, 2) ? BPF_LD | BPF_MEM : BPF_LDX | BPF_MEM, 0, 0,
+			       rnd(t, BPF_MEMWORDS));
+		f[1] = bpf_ins(BPF_RET | BPF_A, 0, 0, 0);
+		mark_bad(ad, "a load of scratch memory never stored");
+	} else if (r < 86) {
+		what = "M[16]";
+		n = 2;
+		f[0] = bpf_ins(rnd(t, 2) ? BPF_ST : BPF_STX, 0, 0,
+			       BPF_MEMWORDS + rnd(t, 2) * rnd32(t));
+		f[1] = bpf_ins(BPF_RET | BPF_K, 0, 0, 1);
+		mark_bad(ad, "scratch memory out of range");
+	} else if (r < 90) {
+		what = "shift by 32";
+		n = 2;
+		f[0] = bpf_ins(BPF_ALU | (rnd(t, 2) ? BPF_LSH : BPF_RSH) | BPF_K, 0, 0,
+			       32 + rnd(t, 100));
+		f[1] = bpf_ins(BPF_RET | BPF_A, 0, 0, 0);
+		mark_bad(ad, "a shift by 32 or more");
+	} else if (r < 95) {
+		what = "random opcode";
+		n = 1 + rnd(t, 12);
+		good_prog(t, f, n);
+		i = rnd(t, n);
+		f[i].code = (uint16_t)rnd32(t);
+		f[i].k = rnd(t, 2) ? rnd32(t) : rnd(t, 64);
+	} else {
+		what = "garbage";
+		n = 1 + rnd(t, 16);
+		for (i = 0; i < n; i++)
+			f[i] = bpf_ins((uint16_t)rnd32(t), (uint8_t)rnd(t, 4), (uint8_t)rnd(t, 4),
+				       rnd(t, 2) ? rnd32(t) : rnd(t, 1100));
+	}
+	*len = n;
+placed:
+	D(t, " prog(%s, %u insns)", what, n);
+	return n;
+}
+
+static void gen_filter(struct th *t, struct argdesc *ad, __u64 *ptr, __u32 *len, bool clean)
+{
+	uint32_t n = gen_prog(t, t->prog, len, ad, clean);
+
+	D(t, " filter=");
+	*ptr = place(t, R_DESC, clean ? K_GOOD : pick_kind(t, 88), t->prog,
+		     (size_t)n * sizeof(t->prog[0]), NULL);
+	D(t, " filter_len=%u", *len);
+}
+
+/* ------------------------------------------------ the #13 structs */
+
+static void gen_sub2(struct th *t, struct argdesc *ad)
+{
+	static const uint32_t mid[] = { 60, 64, 72, 128, 256, 1024 };
+	static const uint32_t small[] = { 0, 1, 4, 8, 48, 55 };
+	struct evbus_subscribe *s = &ad->a.s2;
+	uint32_t r, size, tail_at = 0;
+	size_t v0 = EVBUS_SUBSCRIBE_SIZE_VER0;
+	/* A third are meant to attach, so filters run on what is published. */
+	bool clean = chance(t, 33);
+
+	D(t, "{%s", clean ? "clean " : "");
+	if (clean) {
+		char pat[320];
+		size_t n = gen_fam(t, pat);
+
+		s->pattern_len = (uint32_t)n;
+		D(t, "pattern=");
+		s->pattern = place(t, R_TOPIC, K_GOOD, pat, n, NULL);
+		D(t, " ");
+		D_text(t, pat, n);
+	} else {
+		gen_text_placed(t, true, &s->pattern, &s->pattern_len, 88);
+	}
+	r = clean ? rnd(t, 75) : rnd(t, 100);
+	s->flags = r < 30 ? 0 : r < 75 ? rnd(t, 32) : r < 87 ? 1u << rnd(t, 5) :
+		   r < 94 ? rnd(t, 32) | 1u << (5 + rnd(t, 27)) : rnd32(t);
+	if (s->flags & ~0x1fu)
+		mark_bad(ad, "unknown flags");
+	if (s->flags & EVBUS_SUB_FROM_UID) {
+		s->from_uid = clean ? rnd(t, 2) * 65534 : gen_idval(t);
+		if (s->from_uid == 0xffffffff)
+			mark_bad(ad, "from_uid -1");
+	}
+	if (s->flags & EVBUS_SUB_FROM_GID) {
+		s->from_gid = clean ? rnd(t, 2) * 65534 : gen_idval(t);
+		if (s->from_gid == 0xffffffff)
+			mark_bad(ad, "from_gid -1");
+	}
+	if (s->flags & EVBUS_SUB_FROM_PID) {
+		r = clean ? rnd(t, 40) : rnd(t, 100);
+		s->from_pid = r < 25 ? (uint32_t)g_pid : r < 40 ? 1 : r < 50 ? 0 :
+			      r < 58 ? 4194305 : r < 63 ? 0xffffffff : r < 78 ? 4194304 :
+			      rnd(t, 40000);
+		if (!s->from_pid || s->from_pid > 4194304)	/* PID_MAX_LIMIT */
+			mark_bad(ad, "from_pid 0 or past PID_MAX_LIMIT");
+	}
+	if (s->flags & EVBUS_SUB_TYPE) {
+		r = clean ? rnd(t, 80) : rnd(t, 100);
+		if (r < 40) {
+			s->type_min = 0, s->type_max = 0;
+		} else if (r < 60) {
+			s->type_min = 0, s->type_max = 0xffffffff;
+		} else if (r < 80) {
+			s->type_min = rnd32(t);
+			s->type_max = s->type_min + rnd(t, ~s->type_min);
+		} else if (r < 90) {
+			s->type_min = 1 + rnd(t, 0xfffffffe), s->type_max = s->type_min - 1;
+			mark_bad(ad, "type_min > type_max");
+		} else {
+			s->type_min = s->type_max = rnd(t, 8);
+		}
+	}
+	if (s->flags & EVBUS_SUB_FILTER)
+		gen_filter(t, ad, &s->filter, &s->filter_len, clean);
+	if (!clean && chance(t, 6)) {	/* a field set without its flag */
+		switch (rnd(t, 6)) {
+		case 0: if (!(s->flags & EVBUS_SUB_FROM_UID)) s->from_uid = rnd32(t) | 1; break;
+		case 1: if (!(s->flags & EVBUS_SUB_FROM_GID)) s->from_gid = 1; break;
+		case 2: if (!(s->flags & EVBUS_SUB_FROM_PID)) s->from_pid = (uint32_t)g_pid; break;
+		case 3: if (!(s->flags & EVBUS_SUB_TYPE)) s->type_max = 1 + rnd(t, 9); break;
+		case 4: if (!(s->flags & EVBUS_SUB_FILTER)) s->filter_len = 1; break;
+		default: if (!(s->flags & EVBUS_SUB_FILTER)) s->filter = (uintptr_t)t->prog; break;
+		}
+		if ((!(s->flags & EVBUS_SUB_FROM_UID) && s->from_uid) ||
+		    (!(s->flags & EVBUS_SUB_FROM_GID) && s->from_gid) ||
+		    (!(s->flags & EVBUS_SUB_FROM_PID) && s->from_pid) ||
+		    (!(s->flags & EVBUS_SUB_TYPE) && s->type_max) ||
+		    (!(s->flags & EVBUS_SUB_FILTER) && (s->filter_len || s->filter)))
+			mark_bad(ad, "a filter field without its flag");
+	}
+	if (chance(t, 15))
+		s->sub_id = rnd32(t);	/* out */
+	/* The size: the first version, bigger with a zero or nonzero tail
+	 * (E2BIG), a page, more than a page, smaller than the first version. */
+	r = clean ? rnd(t, 80) : rnd(t, 100);
+	if (clean && r >= 70)
+		r -= 70;	/* no nonzero tail */
+	if (r < 62) {
+		size = (uint32_t)v0;
+	} else if (r < 77) {
+		size = mid[rnd(t, N_OF(mid))];
+		if (r >= 70) {
+			tail_at = (uint32_t)v0 + rnd(t, size - (uint32_t)v0);
+			ad->a.raw[tail_at] = (unsigned char)(1 + rnd(t, 255));
+			mark_bad(ad, "a nonzero byte past the known struct");
+		}
+	} else if (r < 80) {
+		size = PG;
+	} else if (r < 82) {
+		size = PG + 1;
+		mark_bad(ad, "size past PAGE_SIZE");
+	} else if (r < 88) {
+		size = small[rnd(t, N_OF(small))];
+		mark_bad(ad, "size below EVBUS_SUBSCRIBE_SIZE_VER0");
+	} else if (r < 92) {
+		size = rnd(t, 2) ? 0xffffffff : 65536;
+		mark_bad(ad, "size past PAGE_SIZE");
+	} else {
+		size = rnd(t, PG + 64);
+		if (size < v0)
+			mark_bad(ad, "size below EVBUS_SUBSCRIBE_SIZE_VER0");
+		else if (size > PG)
+			mark_bad(ad, "size past PAGE_SIZE");
+	}
+	s->size = size;
+	ad->size = size;
+	ad->len = size < v0 ? v0 : size > BIG_MAX ? v0 + rnd(t, 64) : size;
+	D(t, " flags=%#x uid=%u gid=%u pid=%u type=%u..%u size=%u%s}", s->flags,
+	  s->from_uid, s->from_gid, s->from_pid, s->type_min, s->type_max, size,
+	  tail_at ? " (nonzero tail)" : "");
+}
+
+static void gen_pattern_entry(struct th *t, struct argdesc *ad, struct evbus_pattern *p)
+{
+	char s[320];
+	size_t n = gen_fam(t, s);
+
+	memset(p, 0, sizeof(*p));
+	p->len = gen_len(t, n);
+	D(t, "{");
+	p->ptr = place(t, R_TOPIC, pick_kind(t, 92), s, n, NULL);
+	D(t, " ");
+	D_text(t, s, n);
+	if (chance(t, 3))
+		p->reserved = rnd32(t) | 1, mark_bad(ad, "a pattern's reserved field");
+	if (!p->len || p->len > EVBUS_TOPIC_MAX)
+		mark_bad(ad, "a pattern length of 0 or past 255");
+	D(t, " len=%u reserved=%#x}", p->len, p->reserved);
+}
+
+static uint32_t gen_scope_n(struct th *t, struct argdesc *ad)
+{
+	uint32_t r = rnd(t, 100);
+
+	if (r < 15) return 0;
+	if (r < 50) return 1;
+	if (r < 80) return 2 + rnd(t, 3);
+	if (r < 88) return EVBUS_SCOPE_MAX;
+	if (r < 93) {
+		mark_bad(ad, "more than EVBUS_SCOPE_MAX patterns");
+		return EVBUS_SCOPE_MAX + 1;
+	}
+	if (r < 96) {
+		mark_bad(ad, "more than EVBUS_SCOPE_MAX patterns");
+		return rnd32(t) | 0x100;
+	}
+	return rnd(t, EVBUS_SCOPE_MAX + 1);
+}
+
+/* NARROW: two sets of patterns from the family, kept or not. */
+static void gen_narrow(struct th *t, struct argdesc *ad)
+{
+	struct evbus_scope *sc = &ad->a.sc;
+	uint32_t r = rnd(t, 100), set, i, n, m;
+	__u64 *ptr[2] = { &sc->publish, &sc->subscribe };
+	__u32 *cnt[2] = { &sc->n_publish, &sc->n_subscribe };
+
+	sc->flags = r < 60 ? 0 : r < 75 ? EVBUS_SCOPE_KEEP_PUBLISH :
+		    r < 90 ? EVBUS_SCOPE_KEEP_SUBSCRIBE :
+		    r < 93 ? EVBUS_SCOPE_KEEP_PUBLISH | EVBUS_SCOPE_KEEP_SUBSCRIBE :
+		    rnd32(t) | 4;
+	if (sc->flags & ~3u)
+		mark_bad(ad, "unknown flags");
+	D(t, "{");
+	for (set = 0; set < 2; set++) {
+		bool keep = sc->flags & (set ? EVBUS_SCOPE_KEEP_SUBSCRIBE : EVBUS_SCOPE_KEEP_PUBLISH);
+
+		if (keep) {
+			n = chance(t, 92) ? 0 : 1 + rnd(t, 3);
+			if (n)
+				mark_bad(ad, "a kept set with patterns");
+		} else {
+			n = gen_scope_n(t, ad);
+		}
+		*cnt[set] = n;
+		m = n < EVBUS_SCOPE_MAX + 2 ? n : EVBUS_SCOPE_MAX + 2;
+		D(t, " %s[%u]=", set ? "subscribe" : "publish", n);
+		for (i = 0; i < m; i++)
+			gen_pattern_entry(t, ad, &t->pats[set][i]);
+		D(t, " at ");
+		if (!m && chance(t, 50)) {
+			*ptr[set] = 0;
+			D(t, "NULL");
+		} else {
+			*ptr[set] = place(t, R_DESC, pick_kind(t, 90), t->pats[set],
+					  m * sizeof(t->pats[set][0]), NULL);
+		}
+	}
+	if (chance(t, 4))
+		sc->reserved = rnd32(t) | 1, mark_bad(ad, "reserved");
+	D(t, " flags=%#x reserved=%#x}", sc->flags, sc->reserved);
+}
+
+static void gen_bstats(struct th *t, struct argdesc *ad)
+{
+	static const uint32_t odd[] = { 0, 8, 184, 191 };
+	static const uint32_t big[] = { 200, 256, 1024, 4000 };
+	struct evbus_bus_stats *bs = &ad->a.bs;
+	const size_t v0 = EVBUS_BUS_STATS_SIZE_VER0;
+	uint32_t r = rnd(t, 100), size;
+	size_t i;
+
+	if (r < 60) {
+		size = (uint32_t)v0;
+	} else if (r < 68) {
+		size = odd[rnd(t, N_OF(odd))];
+		mark_bad(ad, "size below EVBUS_BUS_STATS_SIZE_VER0");
+	} else if (r < 80) {
+		size = big[rnd(t, N_OF(big))];
+	} else if (r < 85) {
+		size = PG;
+	} else if (r < 90) {
+		size = PG + 1 + rnd(t, 2) * rnd32(t) / 2;
+		mark_bad(ad, "size past PAGE_SIZE");
+	} else {
+		size = rnd(t, PG + 64);
+		if (size < v0)
+			mark_bad(ad, "size below EVBUS_BUS_STATS_SIZE_VER0");
+		else if (size > PG)
+			mark_bad(ad, "size past PAGE_SIZE");
+	}
+	ad->len = size < v0 || size > BIG_MAX ? v0 : size;
+	if (chance(t, 20))	/* out fields: anything on input */
+		for (i = 8; i < v0; i++)
+			ad->a.raw[i] = (unsigned char)rnd(t, 256);
+	/* A tail the kernel does not know: it must come back zeroed. */
+	memset(ad->a.raw + v0, 0xa5, ad->len - v0);
+	bs->size = size;
+	bs->flags = 0;
+	if (chance(t, 7))
+		bs->flags = rnd32(t) | 1, mark_bad(ad, "flags");
+	ad->size = size;
+	D(t, "{size=%u flags=%#x}", bs->size, bs->flags);
+}
+
+static void gen_rule(struct th *t, struct argdesc *ad)
+{
+	struct evbus_rule *ru = &ad->a.ru;
+	uint32_t r;
+	char s[320];
+	size_t n = gen_fam(t, s);
+
+	t->padd_gen++;
+	ru->pattern_len = gen_len(t, n);
+	D(t, "{pattern=");
+	ru->pattern = place(t, R_TOPIC, pick_kind(t, 90), s, n, NULL);
+	D(t, " ");
+	D_text(t, s, n);
+	if (!ru->pattern_len || ru->pattern_len > EVBUS_TOPIC_MAX)
+		mark_bad(ad, "pattern_len 0 or past 255");
+	r = rnd(t, 100);
+	ru->verdict = r < 45 ? EVBUS_ALLOW : r < 90 ? EVBUS_DENY : r < 95 ? 0 : rnd(t, 2) ? 3 : rnd32(t);
+	if (ru->verdict != EVBUS_ALLOW && ru->verdict != EVBUS_DENY)
+		mark_bad(ad, "verdict");
+	r = rnd(t, 100);
+	ru->rights = r < 35 ? EVBUS_RIGHT_PUBLISH : r < 70 ? EVBUS_RIGHT_SUBSCRIBE :
+		     r < 92 ? EVBUS_RIGHT_PUBLISH | EVBUS_RIGHT_SUBSCRIBE :
+		     r < 95 ? 0 : rnd32(t) | 4;
+	if (!ru->rights || (ru->rights & ~3u))
+		mark_bad(ad, "rights");
+	r = rnd(t, 100);
+	if (r < 50) {
+		ru->who = EVBUS_WHO_ALL;
+	} else if (r < 54) {
+		ru->who = EVBUS_WHO_ALL, ru->id_value = rnd32(t) | 1;
+		mark_bad(ad, "WHO_ALL with an id");
+	} else if (r < 96) {
+		ru->who = r < 77 ? EVBUS_WHO_UID : EVBUS_WHO_GID;
+		ru->id_value = gen_idval(t);
+		if (ru->id_value == 0xffffffff)
+			mark_bad(ad, "id -1");
+	} else {
+		ru->who = rnd(t, 2) ? 3 : rnd32(t) | 3;
+		mark_bad(ad, "who");
+	}
+	r = rnd(t, 100);
+	ru->flags = r < 82 ? 0 : r < 96 ? EVBUS_POLICY_REVOKE : rnd32(t) | 2;
+	if (ru->flags & ~(uint32_t)EVBUS_POLICY_REVOKE)
+		mark_bad(ad, "unknown flags");
+	if (chance(t, 3))
+		ru->reserved = rnd32(t) | 1, mark_bad(ad, "reserved");
+	if (chance(t, 15))
+		ru->id = rnd32(t);	/* out */
+	ad->then_remove = chance(t, 20);
+	D(t, " pattern_len=%u verdict=%u rights=%#x who=%u id_value=%u flags=%#x reserved=%#x%s}",
+	  ru->pattern_len, ru->verdict, ru->rights, ru->who, ru->id_value, ru->flags,
+	  ru->reserved, ad->then_remove ? ", then remove it" : "");
+}
+
+static void gen_pset(struct th *t, struct argdesc *ad)
+{
+	struct evbus_policy_set *ps = &ad->a.ps;
+	uint32_t r = rnd(t, 100), guess = (uint32_t)(t->padd_gen * (unsigned long)g_nworkers) + 8;
+
+	if (r < 12) {
+		ps->op = EVBUS_POLICY_OP_DEFAULT, ps->verdict = EVBUS_DENY;
+	} else if (r < 30) {
+		ps->op = EVBUS_POLICY_OP_DEFAULT, ps->verdict = EVBUS_ALLOW;
+	} else if (r < 58) {
+		ps->op = EVBUS_POLICY_OP_REMOVE;
+		r = rnd(t, 100);
+		ps->id = r < 60 ? 1 + rnd(t, guess) : r < 75 ? 0 : r < 88 ? 0xffffffff : rnd32(t);
+		if (!ps->id)
+			mark_bad(ad, "REMOVE of id 0");
+	} else if (r < 83) {
+		ps->op = EVBUS_POLICY_OP_CLEAR;
+	} else {
+		switch (rnd(t, 6)) {
+		case 0: ps->op = rnd(t, 2) ? 0 : 4 + rnd32(t) % 100; break;
+		case 1: ps->op = EVBUS_POLICY_OP_DEFAULT, ps->verdict = rnd(t, 2) ? 0 : 3; break;
+		case 2: ps->op = EVBUS_POLICY_OP_DEFAULT, ps->verdict = EVBUS_ALLOW, ps->id = 1 + rnd(t, 9); break;
+		case 3: ps->op = EVBUS_POLICY_OP_REMOVE, ps->id = 1 + rnd(t, 9), ps->verdict = EVBUS_DENY; break;
+		case 4: ps->op = EVBUS_POLICY_OP_CLEAR, ps->id = 1 + rnd(t, 9); break;
+		default: ps->op = EVBUS_POLICY_OP_CLEAR, ps->verdict = EVBUS_ALLOW; break;
+		}
+		mark_bad(ad, "an op, verdict or id that does not go together");
+	}
+	r = rnd(t, 100);
+	ps->flags = r < 80 ? 0 : r < 95 ? EVBUS_POLICY_REVOKE : rnd32(t) | 2;
+	if (ps->flags & ~(uint32_t)EVBUS_POLICY_REVOKE)
+		mark_bad(ad, "unknown flags");
+	if (chance(t, 3))
+		ps->reserved = rnd64(t) | 1, mark_bad(ad, "reserved");
+	D(t, "{op=%u flags=%#x verdict=%u id=%u reserved=%#llx}", ps->op, ps->flags,
+	  ps->verdict, ps->id, (unsigned long long)ps->reserved);
+}
+
+static void gen_plist(struct th *t, struct argdesc *ad)
+{
+	struct evbus_policy_list *pl = &ad->a.pl;
+	uint32_t r = rnd(t, 100);
+
+	pl->count = r < 25 ? 0 : r < 55 ? 1 + rnd(t, 4) : r < 75 ? 5 + rnd(t, 60) :
+		    r < 85 ? 256 : r < 90 ? 0xffffffff : rnd(t, 1000);
+	r = rnd(t, 100);
+	pl->start_id = r < 50 ? 0 : r < 70 ? 1 : r < 90 ? rnd(t, 200) : rnd(t, 2) ? 0xffffffff : rnd32(t);
+	ad->count = pl->count;
+	ad->buf_n = pl->count < PSNAP_MAX ? pl->count : PSNAP_MAX;
+	D(t, "{rules=");
+	if (!pl->count && chance(t, 50)) {
+		pl->rules = 0;
+		D(t, "NULL");
+	} else {
+		/* Garbage in: every entry written must be whole. */
+		pl->rules = place(t, R_DESC, pick_kind(t, 80), t->descs,
+				  ad->buf_n * sizeof(struct evbus_rule_info), &ad->buf_rw);
+	}
+	ad->buf = pl->rules;
+	if (chance(t, 5))
+		pl->flags = rnd32(t) | 1, mark_bad(ad, "flags");
+	if (chance(t, 4))
+		pl->reserved = rnd32(t) | 1, mark_bad(ad, "reserved");
+	if (chance(t, 15))
+		pl->total = rnd32(t), pl->policy_default = rnd32(t);	/* out */
+	D(t, " count=%u start_id=%u flags=%#x reserved=%#x}", pl->count, pl->start_id,
+	  pl->flags, pl->reserved);
+}
 
 /* Build and place the argument struct for command 'which' (or garbage). */
 static void gen_arg(struct th *t, struct argdesc *ad, bool limit_batch)
@@ -1058,6 +1973,12 @@ static void gen_arg(struct th *t, struct argdesc *ad, bool limit_batch)
 	memset(&ad->a, 0, sizeof(ad->a));
 	ad->count = 0;
 	ad->descs_rw = false;
+	ad->bad = NULL;
+	ad->size = 0;
+	ad->buf = 0;
+	ad->buf_n = 0;
+	ad->buf_rw = false;
+	ad->then_remove = false;
 	switch (ad->which) {
 	case C_VERSION: gen_version(t, &ad->a.v); ad->len = sizeof(ad->a.v); break;
 	case C_SUB: gen_sub(t, &ad->a.s); ad->len = sizeof(ad->a.s); break;
@@ -1078,10 +1999,16 @@ static void gen_arg(struct th *t, struct argdesc *ad, bool limit_batch)
 		ad->len = sizeof(ad->a.r);
 		break;
 	case C_STATS: gen_stats(t, &ad->a.st); ad->len = sizeof(ad->a.st); break;
+	case C_SUB2: gen_sub2(t, ad); break;	/* sets len */
+	case C_NARROW: gen_narrow(t, ad); ad->len = sizeof(ad->a.sc); break;
+	case C_BSTATS: gen_bstats(t, ad); break;
+	case C_PADD: gen_rule(t, ad); ad->len = sizeof(ad->a.ru); break;
+	case C_PSET: gen_pset(t, ad); ad->len = sizeof(ad->a.ps); break;
+	case C_PLIST: gen_plist(t, ad); ad->len = sizeof(ad->a.pl); break;
 	default: {
 		size_t i;
 
-		ad->len = rnd(t, sizeof(ad->a.raw) + 1);
+		ad->len = rnd(t, GARBAGE_MAX + 1);
 		for (i = 0; i < ad->len; i++)
 			ad->a.raw[i] = (unsigned char)rnd64(t);
 		D(t, "{%zu random bytes}", ad->len);
@@ -1131,8 +2058,506 @@ static int pick_which(struct th *t)
 	return C_PUB;
 }
 
+/* ------------------------------------------------------------- models */
+
+/* With the reference model (topic_ref.h), on text we own. */
+static bool ref_pat_ok(const char *s, size_t len)
+{
+	struct ref_split sp;
+
+	return ref_pattern_valid(s, len, &sp);
+}
+
+static bool ref_is_within(const char *p, size_t pl, const char *a, size_t al)
+{
+	struct ref_split ps, as;
+
+	if (!ref_pattern_valid(p, pl, &ps) || !ref_pattern_valid(a, al, &as))
+		return false;
+	return ref_within(ps.seg, ps.n, as.seg, as.n);
+}
+
+static bool ref_matches(const char *pat, size_t pl, const char *topic, size_t tl)
+{
+	struct ref_split ps, ts;
+
+	if (!ref_pattern_valid(pat, pl, &ps) || !ref_topic_valid(topic, tl, &ts))
+		return false;
+	return ref_match(ps.seg, ps.n, ts.seg, ts.n);
+}
+
+/* May a file with scope m publish on topic / subscribe to pattern? */
+static bool model_may_publish(const struct scope_model *m, const char *topic, size_t len)
+{
+	uint32_t i;
+
+	if (!m->scoped || m->all_pub)
+		return true;
+	for (i = 0; i < m->n_pub; i++)
+		if (ref_matches(m->pat[i], m->len[i], topic, len))
+			return true;
+	return false;
+}
+
+static bool model_may_subscribe(const struct scope_model *m, const char *pat, size_t len)
+{
+	uint32_t i;
+
+	if (!m->scoped || m->all_sub)
+		return true;
+	for (i = m->n_pub; i < m->n_pub + m->n_sub; i++)
+		if (ref_is_within(pat, len, m->pat[i], m->len[i]))
+			return true;
+	return false;
+}
+
+/* fdinfo's evbus-scope lines for scope m, as scope.c prints them. */
+static size_t scope_render(const struct scope_model *m, char *b, size_t cap)
+{
+	size_t n = 0;
+	uint32_t i;
+
+	b[0] = 0;
+	if (!m->scoped)
+		return 0;
+#define R_(...) (n += (size_t)snprintf(b + n, n < cap ? cap - n : 0, __VA_ARGS__), n = n < cap ? n : cap - 1)
+	if (m->all_pub)
+		R_("evbus-scope:\tpublish (unscoped)\n");
+	if (m->all_sub)
+		R_("evbus-scope:\tsubscribe (unscoped)\n");
+	for (i = 0; i < m->n_pub + m->n_sub; i++)
+		R_("evbus-scope:\t%s %.*s\n", i < m->n_pub ? "publish" : "subscribe",
+		   (int)m->len[i], m->pat[i]);
+	if (!m->n_pub && !m->all_pub)
+		R_("evbus-scope:\tpublish (none)\n");
+	if (!m->n_sub && !m->all_sub)
+		R_("evbus-scope:\tsubscribe (none)\n");
+#undef R_
+	return n;
+}
+
+/* fdinfo of fd into buf (NUL-terminated): its length, or -1. */
+static ssize_t fdinfo_read(int fd, char *buf, size_t cap)
+{
+	char path[64];
+	size_t n = 0;
+	ssize_t r;
+	int f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return -1;
+	while (n + 1 < cap && (r = read(f, buf + n, cap - 1 - n)) > 0)
+		n += (size_t)r;
+	close(f);
+	buf[n] = 0;
+	return (ssize_t)n;
+}
+
+/* The lines of text that start with prefix, concatenated into out. */
+static void lines_with(const char *text, const char *prefix, char *out, size_t cap)
+{
+	size_t pl = strlen(prefix), n = 0;
+	const char *l = text;
+
+	out[0] = 0;
+	while (*l) {
+		const char *e = strchr(l, '\n');
+		size_t len = e ? (size_t)(e - l) + 1 : strlen(l);
+
+		if (!strncmp(l, prefix, pl) && n + len < cap) {
+			memcpy(out + n, l, len);
+			n += len;
+			out[n] = 0;
+		}
+		l += len;
+	}
+}
+
+/*
+ * The scope a NARROW request makes from old, as the kernel read it (it got
+ * past copying every pattern: success, EACCES or EBUSY), into nm; *narrower
+ * says whether every new pattern lies within the old set for its right.
+ * NULL, or what is wrong with the request by the reference model.
+ */
+static const char *scope_build(const struct evbus_scope *us, const struct scope_model *old,
+			       struct scope_model *nm, bool *narrower)
+{
+	uint64_t arr[2] = { us->publish, us->subscribe };
+	uint32_t want[2] = { us->n_publish, us->n_subscribe }, set, i, at = 0, j;
+
+	memset(nm, 0, sizeof(*nm));
+	nm->scoped = true;
+	*narrower = true;
+	for (set = 0; set < 2; set++) {
+		bool keep = us->flags & (set ? EVBUS_SCOPE_KEEP_SUBSCRIBE : EVBUS_SCOPE_KEEP_PUBLISH);
+		bool old_all = !old->scoped || (set ? old->all_sub : old->all_pub);
+		uint32_t ob = set ? old->n_pub : 0, on = set ? old->n_sub : old->n_pub, n = 0;
+
+		if (keep && old_all) {
+			if (set)
+				nm->all_sub = true;
+			else
+				nm->all_pub = true;
+		} else if (keep) {
+			for (i = 0; i < on; i++, n++, at++) {
+				nm->len[at] = old->len[ob + i];
+				memcpy(nm->pat[at], old->pat[ob + i], old->len[ob + i]);
+			}
+		} else {
+			const struct evbus_pattern *ua = (const void *)(uintptr_t)arr[set];
+
+			if (want[set] > EVBUS_SCOPE_MAX)
+				return "more than EVBUS_SCOPE_MAX patterns accepted";
+			for (i = 0; i < want[set]; i++, n++, at++) {
+				struct evbus_pattern p;
+
+				memcpy(&p, &ua[i], sizeof(p));
+				if (!p.len || p.len > EVBUS_TOPIC_MAX || p.reserved)
+					return "a bad pattern entry accepted";
+				memcpy(nm->pat[at], (const void *)(uintptr_t)p.ptr, p.len);
+				nm->len[at] = (uint16_t)p.len;
+				if (!ref_pat_ok(nm->pat[at], p.len))
+					return "a pattern accepted that the reference calls invalid";
+				if (old_all)
+					continue;
+				for (j = 0; j < on; j++)
+					if (ref_is_within(nm->pat[at], p.len, old->pat[ob + j],
+							  old->len[ob + j]))
+						break;
+				if (j == on)
+					*narrower = false;
+			}
+		}
+		if (set)
+			nm->n_sub = n;
+		else
+			nm->n_pub = n;
+	}
+	return NULL;
+}
+
+/*
+ * After a NARROW on the worker's scoped file: the outcome must agree with
+ * the model (a success never widens, EACCES only for a wider request,
+ * EBUSY only for a narrower one), fdinfo must show exactly the model's
+ * scope (after a failure: the old one, unchanged), and after a success
+ * every subscription the file holds lies within the new subscribe set.
+ */
+static void check_narrow(struct th *t, struct argdesc *ad, int fd, long ret, int err)
+{
+	static __thread char info[65536], lines[16384], want[16384];
+	struct scope_model nm;
+	bool narrower = true;
+	const char *why = NULL, *l;
+
+	if (ret == 0 || err == EACCES || err == EBUSY) {
+		why = scope_build(&ad->a.sc, &t->sm, &nm, &narrower);
+		if (why)
+			fail(t, "NARROW: %s (%s)", why, ret == 0 ? "success" : errname(err));
+		else if (ret == 0 && !narrower)
+			fail(t, "NARROW: succeeded with a pattern outside the file's scope (widened it)");
+		else if (ret < 0 && err == EACCES && narrower)
+			fail(t, "NARROW: EACCES for a scope within the file's");
+		else if (ret < 0 && err == EBUSY && !narrower)
+			fail(t, "NARROW: EBUSY for a wider scope (EACCES is checked first)");
+		if (ret == 0 && !why)
+			t->sm = nm;
+	}
+	if (fdinfo_read(fd, info, sizeof(info)) < 0)
+		return;
+	lines_with(info, "evbus-scope:", lines, sizeof(lines));
+	scope_render(&t->sm, want, sizeof(want));
+	if (strcmp(lines, want)) {
+		fail(t, "NARROW (%s): fdinfo scope '%.100s' is not the expected '%.100s'",
+		     ret == 0 ? "success" : errname(err), lines, want);
+		return;
+	}
+	if (ret != 0)
+		return;
+	for (l = strstr(info, "evbus-sub:\t"); l; l = strstr(l + 1, "evbus-sub:\t")) {
+		const char *p = strchr(l, ' ');
+		size_t n;
+
+		if (!p)
+			break;
+		p++;
+		n = strcspn(p, " \n");
+		if (!model_may_subscribe(&t->sm, p, n))
+			fail(t, "NARROW: succeeded, but subscription '%.*s' is outside the new scope",
+			     (int)n, p);
+	}
+}
+
+/* A publish on topic (len bytes at ptr) got through on a file like fc. */
+static void check_published(struct th *t, const char *what, uint64_t ptr, uint32_t len,
+			    const struct fdctx *fc)
+{
+	struct ref_split sp;
+	char topic[EVBUS_TOPIC_MAX + 1];
+
+	if (!len || len > EVBUS_TOPIC_MAX) {
+		fail(t, "%s: succeeded with topic_len %u", what, len);
+		return;
+	}
+	memcpy(topic, (const void *)(uintptr_t)ptr, len);
+	topic[len] = 0;
+	if (!ref_topic_valid(topic, len, &sp))
+		fail(t, "%s: published on '%.80s', not a valid topic", what, topic);
+	else if (ref_seg_is(&sp.seg[0], "$sys"))
+		fail(t, "%s: published on the kernel's topic '%.80s'", what, topic);
+	else if (fc->kind == FD_SCOPED && !model_may_publish(&t->sm, topic, len))
+		fail(t, "%s: published on '%.80s', outside the file's scope", what, topic);
+}
+
+static void check_subscribed(struct th *t, const char *what, uint64_t ptr, uint32_t len,
+			     const struct fdctx *fc)
+{
+	char pat[EVBUS_TOPIC_MAX + 1];
+
+	if (!len || len > EVBUS_TOPIC_MAX) {
+		fail(t, "%s: succeeded with pattern_len %u", what, len);
+		return;
+	}
+	memcpy(pat, (const void *)(uintptr_t)ptr, len);
+	pat[len] = 0;
+	if (!ref_pat_ok(pat, len))
+		fail(t, "%s: subscribed to '%.80s', not a valid pattern", what, pat);
+	else if (fc->kind == FD_SCOPED && !model_may_subscribe(&t->sm, pat, len))
+		fail(t, "%s: subscribed to '%.80s', outside the file's scope", what, pat);
+}
+
+/* ------------------------------------------------------------- policy */
+
+static void policy_lock(void)
+{
+	int e = pthread_mutex_lock(&g_shm->policy_lock);
+
+	if (e == EOWNERDEAD)
+		pthread_mutex_consistent(&g_shm->policy_lock);
+}
+
+static void policy_unlock(void)
+{
+	pthread_mutex_unlock(&g_shm->policy_lock);
+}
+
+static bool policy_snap(int fd, struct psnap *s)
+{
+	struct evbus_policy_list pl;
+	struct evbus_bus_stats bs;
+
+	memset(&bs, 0, sizeof(bs));
+	bs.size = sizeof(bs);
+	if (ioctl(fd, EVBUS_IOC_BUS_STATS, &bs))
+		return false;
+	memset(&pl, 0, sizeof(pl));
+	pl.rules = (uintptr_t)s->r;
+	pl.count = PSNAP_MAX;
+	if (ioctl(fd, EVBUS_IOC_POLICY_LIST, &pl))
+		return false;
+	s->bus_id = bs.bus_id;
+	s->total = pl.total;
+	s->deflt = pl.policy_default;
+	s->count = pl.count;
+	return true;
+}
+
+static bool snap_same(const struct psnap *a, const struct psnap *b)
+{
+	return a->bus_id == b->bus_id && a->total == b->total && a->deflt == b->deflt &&
+	       a->count == b->count && !memcmp(a->r, b->r, a->count * sizeof(a->r[0]));
+}
+
+static int snap_find(const struct psnap *s, uint32_t id)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->count; i++)
+		if (s->r[i].id == id)
+			return (int)i;
+	return -1;
+}
+
+/* Is b a with entry 'skip' of it taken out (a has one rule more)? */
+static bool snap_same_but(const struct psnap *a, int skip, const struct psnap *b)
+{
+	uint32_t i, j = 0;
+
+	if (a->total != b->total + 1 || a->total > PSNAP_MAX)
+		return a->total == b->total + 1;	/* too many to compare */
+	for (i = 0; i < a->count; i++) {
+		if ((int)i == skip)
+			continue;
+		if (j >= b->count || memcmp(&a->r[i], &b->r[j], sizeof(a->r[i])))
+			return false;
+		j++;
+	}
+	return j == b->count;
+}
+
+/* Highest rule id seen on a bus: ids are never reused.  Policy lock held. */
+static uint32_t *max_id_of(uint64_t bus_id)
+{
+	unsigned int i;
+
+	for (i = 0; i < N_OF(g_shm->ids); i++)
+		if (g_shm->ids[i].bus_id == bus_id)
+			return &g_shm->ids[i].max_id;
+	i = g_shm->ids_next++ % N_OF(g_shm->ids);
+	g_shm->ids[i].bus_id = bus_id;
+	g_shm->ids[i].max_id = 0;
+	return &g_shm->ids[i].max_id;
+}
+
+/*
+ * A policy change and POLICY_LIST just before (b) and after (a) it, under
+ * the policy lock: a failed call changed nothing; an ADD added exactly its
+ * rule, under a new id above every id the bus gave before; a DEFAULT
+ * changed the default only; a REMOVE took out exactly an existing rule (and
+ * ENOENT means there was none); a CLEAR left no rule and a default of allow.
+ */
+static void check_policy_change(struct th *t, struct argdesc *ad, const struct psnap *b,
+				const struct psnap *a, long ret, int err, uint32_t new_id)
+{
+	const char *what = evcmd[ad->which].name;
+	uint32_t *max = max_id_of(b->bus_id);
+	int i;
+
+	if (a->bus_id != b->bus_id)
+		return;		/* a slot reopened in between: another file */
+	if (ret < 0) {
+		if (!snap_same(b, a))
+			fail(t, "%s: failed with %s but the policy changed (rules %u -> %u, default %u -> %u)",
+			     what, errname(err), b->total, a->total, b->deflt, a->deflt);
+		else if (ad->which == C_PSET && err == ENOENT && ad->a.ps.op == EVBUS_POLICY_OP_REMOVE &&
+			 snap_find(b, ad->a.ps.id) >= 0)
+			fail(t, "POLICY_SET: REMOVE of rule %u gave ENOENT, but it is listed", ad->a.ps.id);
+		return;
+	}
+	if (ad->which == C_PADD) {
+		const struct evbus_rule *ru = &ad->a.ru;
+
+		if (a->total != b->total + 1 || a->deflt != b->deflt) {
+			fail(t, "POLICY_ADD: rules %u -> %u, default %u -> %u", b->total, a->total,
+			     b->deflt, a->deflt);
+			return;
+		}
+		if (new_id && new_id <= *max)
+			fail(t, "POLICY_ADD: rule id %u, but the bus gave %u before", new_id, *max);
+		if (new_id > *max)
+			*max = new_id;
+		if (b->total >= PSNAP_MAX || !new_id)
+			return;
+		i = snap_find(a, new_id);
+		if (i < 0 || (uint32_t)i != a->count - 1) {
+			fail(t, "POLICY_ADD: rule %u is not listed last", new_id);
+			return;
+		}
+		if (a->r[i].verdict != ru->verdict || a->r[i].rights != ru->rights ||
+		    a->r[i].who != ru->who ||
+		    a->r[i].id_value != (ru->who == EVBUS_WHO_ALL ? 0 : ru->id_value) ||
+		    a->r[i].pattern_len != ru->pattern_len ||
+		    memcmp(a->r[i].pattern, (const void *)(uintptr_t)ru->pattern, ru->pattern_len) ||
+		    a->r[i].pattern[ru->pattern_len])
+			fail(t, "POLICY_ADD: rule %u listed as verdict %u rights %#x who %u id %u '%.40s'",
+			     new_id, a->r[i].verdict, a->r[i].rights, a->r[i].who,
+			     a->r[i].id_value, a->r[i].pattern);
+		else if (!snap_same_but(a, i, b))
+			fail(t, "POLICY_ADD: other rules changed");
+		return;
+	}
+	switch (ad->a.ps.op) {
+	case EVBUS_POLICY_OP_DEFAULT:
+		if (a->deflt != ad->a.ps.verdict || a->total != b->total || a->count != b->count ||
+		    memcmp(a->r, b->r, a->count * sizeof(a->r[0])))
+			fail(t, "POLICY_SET: DEFAULT %u gave default %u, rules %u -> %u",
+			     ad->a.ps.verdict, a->deflt, b->total, a->total);
+		break;
+	case EVBUS_POLICY_OP_REMOVE:
+		i = snap_find(b, ad->a.ps.id);
+		if (snap_find(a, ad->a.ps.id) >= 0 || a->deflt != b->deflt ||
+		    a->total + 1 != b->total ||
+		    (b->total < PSNAP_MAX && (i < 0 || !snap_same_but(b, i, a))))
+			fail(t, "POLICY_SET: REMOVE of rule %u: rules %u -> %u, %s before",
+			     ad->a.ps.id, b->total, a->total, i < 0 ? "not listed" : "listed");
+		break;
+	case EVBUS_POLICY_OP_CLEAR:
+		if (a->total || a->count || a->deflt != EVBUS_ALLOW)
+			fail(t, "POLICY_SET: CLEAR left %u rules, default %u", a->total, a->deflt);
+		break;
+	default:
+		fail(t, "POLICY_SET: op %u succeeded", ad->a.ps.op);
+	}
+}
+
+/*
+ * Who may change the policy: the bus's owner (root on its own bus, a
+ * process in the user namespace that owns a bus it made) on an unscoped
+ * file.  Never EPERM for it; for anyone else never success, and never an
+ * errno of a step after the owner check (ENOSPC, ENOENT).
+ */
+static void check_owner(struct th *t, struct argdesc *ad, const struct fdctx *fc,
+			long ret, int err)
+{
+	bool owner = fc->owner && !(fc->kind == FD_SCOPED && t->sm.scoped);
+	const char *what = evcmd[ad->which].name;
+
+	if (fc->kind == FD_NONE || (ret < 0 && err == EBADF))
+		return;
+	if (owner) {
+		if (ret < 0 && err == EPERM)
+			fail(t, "%s: EPERM for the bus's owner", what);
+		return;
+	}
+	if (ret >= 0)
+		fail(t, "%s: succeeded %s", what, fc->kind == FD_SCOPED && t->sm.scoped ?
+		     "on a scoped file" : "for a process that does not own the bus");
+	else if (err == ENOSPC || err == ENOENT)
+		fail(t, "%s: %s for a process that does not own the bus (EPERM first)",
+		     what, errname(err));
+	if (ret < 0 && err == EPERM && g_shm && t->unpriv)
+		__atomic_add_fetch(&g_shm->eperm, 1, __ATOMIC_RELAXED);
+}
+
+/* POLICY_LIST wrote back: consistent counts, and whole, ordered rules. */
+static void check_list(struct th *t, struct argdesc *ad, const struct evbus_policy_list *pl)
+{
+	const struct evbus_rule_info *ri = (const void *)(uintptr_t)ad->buf;
+	uint32_t i, n, prev = 0;
+
+	if (pl->count > ad->count || pl->count > pl->total ||
+	    (pl->policy_default != EVBUS_ALLOW && pl->policy_default != EVBUS_DENY) ||
+	    pl->flags || pl->reserved || pl->start_id != ad->a.pl.start_id) {
+		fail(t, "POLICY_LIST: count %u of %u asked, total %u, default %u", pl->count,
+		     ad->count, pl->total, pl->policy_default);
+		return;
+	}
+	if (!ad->buf_rw)
+		return;
+	n = pl->count < ad->buf_n ? pl->count : ad->buf_n;
+	for (i = 0; i < n; i++) {
+		struct evbus_rule_info r;
+
+		memcpy(&r, &ri[i], sizeof(r));
+		if (r.id < pl->start_id || r.id <= prev ||
+		    (r.verdict != EVBUS_ALLOW && r.verdict != EVBUS_DENY) ||
+		    !r.rights || (r.rights & ~3u) || r.who > EVBUS_WHO_GID ||
+		    (r.who == EVBUS_WHO_ALL && r.id_value) ||
+		    !r.pattern_len || r.pattern_len > EVBUS_TOPIC_MAX ||
+		    r.pattern[r.pattern_len] || !ref_pat_ok(r.pattern, r.pattern_len)) {
+			fail(t, "POLICY_LIST: entry %u: id %u (after %u, from %u) verdict %u rights %#x who %u len %u",
+			     i, r.id, prev, pl->start_id, r.verdict, r.rights, r.who, r.pattern_len);
+			return;
+		}
+		prev = r.id;
+	}
+}
+
 /* Check what the kernel wrote back after a successful evbus command. */
-static void check_success(struct th *t, const char *what, struct argdesc *ad, long ret)
+static void check_success(struct th *t, const char *what, struct argdesc *ad, long ret,
+			  const struct fdctx *fc)
 {
 	union argbuf o;
 
@@ -1186,7 +2611,7 @@ static void check_success(struct th *t, const char *what, struct argdesc *ad, lo
 			fail(t, "%s: returned %ld but published=%u", what, ret, o.b.published);
 		else if ((uint32_t)ret < ad->count &&
 			 (o.b.error >= 0 || o.b.error_index != (uint32_t)ret ||
-			  !allowed(-o.b.error, 0)))
+			  !cmd_allowed(C_BATCH, -o.b.error)))
 			fail(t, "%s: partial batch %ld/%u with error %d error_index %u", what,
 			     ret, ad->count, o.b.error, o.b.error_index);
 		/* All published: error 0 (an unwritable seq slot stops a batch before its event). */
@@ -1213,21 +2638,178 @@ static void check_success(struct th *t, const char *what, struct argdesc *ad, lo
 		}
 		break;
 	}
+	case C_SUB2:
+		if (!o.s2.sub_id)
+			fail(t, "%s: sub_id 0", what);
+		break;
+	case C_BSTATS: {
+		size_t i, end = ad->len < ad->size ? ad->len : ad->size;
+
+		if (o.bs.size != sizeof(o.bs) || o.bs.flags || o.bs.reserved || !o.bs.bus_id ||
+		    (o.bs.policy_default != EVBUS_ALLOW && o.bs.policy_default != EVBUS_DENY) ||
+		    !o.bs.open_files || o.bs.policy_rules > 65536)
+			fail(t, "%s: bad reply size %u flags %#x reserved %#x bus %llu default %u open_files %llu rules %llu",
+			     what, o.bs.size, o.bs.flags, o.bs.reserved, (unsigned long long)o.bs.bus_id,
+			     o.bs.policy_default, (unsigned long long)o.bs.open_files,
+			     (unsigned long long)o.bs.policy_rules);
+		else if (fc->bus_id && o.bs.bus_id != fc->bus_id)
+			fail(t, "%s: bus %llu, but the file is on bus %llu", what,
+			     (unsigned long long)o.bs.bus_id, (unsigned long long)fc->bus_id);
+		else if (fc->ipc_ino && o.bs.ipc_ns != fc->ipc_ino)
+			fail(t, "%s: IPC namespace %llu, but the file's is %llu", what,
+			     (unsigned long long)o.bs.ipc_ns, (unsigned long long)fc->ipc_ino);
+		for (i = sizeof(o.bs); i < end; i++)
+			if (ad->local[i]) {
+				fail(t, "%s: byte %zu of the %u-byte struct not zeroed", what, i, ad->size);
+				break;
+			}
+		break;
+	}
+	case C_PADD:
+		if (!o.ru.id)
+			fail(t, "%s: rule id 0", what);
+		break;
+	case C_PLIST:
+		check_list(t, ad, &o.pl);
+		break;
+	}
+}
+
+/* What got through must be valid, not $sys, and within a scoped file's scope. */
+static void check_content(struct th *t, struct argdesc *ad, long ret, const struct fdctx *fc)
+{
+	uint32_t i;
+
+	switch (ad->which) {
+	case C_PUB:
+		check_published(t, "PUBLISH", ad->a.p.topic, ad->a.p.topic_len, fc);
+		break;
+	case C_BATCH:
+		for (i = 0; i < (uint32_t)ret && i < ad->ngen && !t->nfailmsg; i++)
+			check_published(t, "PUBLISH_BATCH", t->descs[i].topic, t->descs[i].topic_len, fc);
+		break;
+	case C_SUB:
+		check_subscribed(t, "SUBSCRIBE", ad->a.s.pattern, ad->a.s.pattern_len, fc);
+		break;
+	case C_SUB2:
+		check_subscribed(t, "SUBSCRIBE2", ad->a.s2.pattern, ad->a.s2.pattern_len, fc);
+		break;
+	}
+}
+
+/* The file an ioctl goes to: mostly a slot, else one of the worker's
+ * private files; NARROW only ever to the one it may narrow. */
+static int pick_ioctl_fd(struct th *t, int which, struct fdctx *fc)
+{
+	uint32_t r = rnd(t, 100);
+	int i;
+
+	memset(fc, 0, sizeof(*fc));
+	if (r < 2 || (which == C_NARROW && r < 4)) {
+		D(t, "fd=-1");
+		return -1;
+	}
+	if (r < 4) {
+		D(t, "fd=%d(never open)", slot_fd(NSLOTS + 4));
+		return slot_fd(NSLOTS + 4);
+	}
+	if (which == C_NARROW || r >= 68) {
+		fc->kind = which == C_NARROW || r >= 84 ? FD_SCOPED : FD_PRIV;
+		fc->owner = t->priv_owner;
+		fc->bus_id = t->priv_bus;
+		fc->ipc_ino = t->priv_ino;
+		if (fc->kind == FD_PRIV) {
+			D(t, "private(fd %d)", t->pfd);
+			return t->pfd;
+		}
+		D(t, "scoped(fd %d)", t->sfd);
+		return t->sfd;
+	}
+	i = (int)rnd(t, NSLOTS);
+	fc->kind = FD_SLOT;
+	fc->owner = g_slot_owner[i];
+	fc->bus_id = g_slot_bus[i];
+	fc->ipc_ino = g_slot_ino[i];
+	D(t, "slot%d(fd %d, %s)", i, slot_fd(i), slot_class(i));
+	return slot_fd(i);
+}
+
+/* POLICY_ADD's "then remove it": the rule it just added goes again. */
+static void remove_again(struct th *t, int fd, uint32_t id)
+{
+	static __thread struct argdesc ad;
+	long ret;
+	int err;
+	bool have;
+
+	memset(&ad, 0, sizeof(ad));
+	ad.which = C_PSET;
+	ad.a.ps.op = EVBUS_POLICY_OP_REMOVE;
+	ad.a.ps.id = id;
+	have = policy_snap(fd, &t->snap[0]);
+	errno = 0;
+	ret = ioctl(fd, EVBUS_IOC_POLICY_SET, &ad.a.ps);
+	err = errno;
+	result_cmd(t, "POLICY_SET (remove the rule just added)", ret, err, C_PSET);
+	if (ret < 0 && err != EBADF)
+		fail(t, "POLICY_SET: REMOVE of rule %u, just added, gave %s", id, errname(err));
+	if (have && policy_snap(fd, &t->snap[1]))
+		check_policy_change(t, &ad, &t->snap[0], &t->snap[1], ret, err, 0);
+}
+
+/*
+ * Right after a NARROW succeeded: a topic outside the new publish set is
+ * refused with EACCES, and so is a pattern outside the new subscribe set.
+ */
+static void probe_scope(struct th *t, int fd)
+{
+	static const char *const topics[] = { "fuzz.scope.probe", "a.b.c", "zz", "a.b", "b.c.d" };
+	static const char *const pats[] = { ">", "a.>", "*", "zz.>", "a.b.c", "$sys.>" };
+	size_t i;
+
+	for (i = 0; i < N_OF(topics); i++) {
+		int64_t ret;
+
+		if (model_may_publish(&t->sm, topics[i], strlen(topics[i])))
+			continue;
+		ret = evt_pub(fd, topics[i], "probe");
+		if (ret >= 0)
+			fail(t, "NARROW: then published on '%s', outside the new scope", topics[i]);
+		else if (ret != -EACCES)
+			fail(t, "NARROW: then a publish on '%s', outside the new scope, gave %s, not EACCES",
+			     topics[i], errname((int)-ret));
+	}
+	for (i = 0; i < N_OF(pats); i++) {
+		int ret;
+
+		if (model_may_subscribe(&t->sm, pats[i], strlen(pats[i])))
+			continue;
+		ret = evt_sub(fd, pats[i]);
+		if (ret > 0) {
+			fail(t, "NARROW: then subscribed to '%s', outside the new scope", pats[i]);
+			evt_unsub(fd, (uint32_t)ret);
+		} else if (ret != -EACCES) {
+			fail(t, "NARROW: then a subscription to '%s', outside the new scope, gave %s, not EACCES",
+			     pats[i], errname(-ret));
+		}
 	}
 }
 
 static void op_ioctl(struct th *t)
 {
 	struct argdesc ad;
+	struct fdctx fc;
+	struct evbus_stats st0, st1;
 	unsigned int cmd;
-	uint32_t r = rnd(t, 100);
+	uint32_t r = rnd(t, 100), new_id = 0;
+	bool pol, have_b = false, have_st = false;
+	const char *name;
 	int fd;
 	long ret = 0;
 	int err = 0;
 
 	t->op = "ioctl";
 	D(t, "ioctl(");
-	fd = pick_fd(t, false);
 	if (r < 72) {
 		ad.which = pick_which(t);
 		cmd = evcmd[ad.which].cmd;
@@ -1238,54 +2820,89 @@ static void op_ioctl(struct th *t)
 		cmd = _IOC(rnd(t, 4), EVBUS_IOC_MAGIC, _IOC_NR(evcmd[w].cmd),
 			   rnd(t, 2) ? evcmd[rnd(t, C_N)].size : rnd(t, 1u << 14));
 	} else if (r < 97) {
-		static const unsigned int sizes[] = { 0, 4, 8, 24, 32, 56, 64, 72, 96, 0x3fff };
+		static const unsigned int sizes[] = { 0, 4, 8, 24, 32, 40, 56, 64, 72, 96, 192, 0x3fff };
 
 		cmd = _IOC(rnd(t, 4), EVBUS_IOC_MAGIC, rnd(t, 0x21),
-			   rnd(t, 2) ? sizes[rnd(t, 10)] : rnd(t, 1u << 14));
+			   rnd(t, 2) ? sizes[rnd(t, N_OF(sizes))] : rnd(t, 1u << 14));
 	} else {
 		cmd = _IOC(rnd(t, 4), rnd(t, 2) ? 0xEA : 0xEC, rnd(t, 0x21), rnd(t, 1u << 14));
 	}
-	if (r >= 72) {
+	if (r >= 72)
 		ad.which = which_cmd(cmd);
-		/* Give unknown commands a real struct now and then. */
-		if (ad.which < 0 && chance(t, 50)) {
-			int w = (int)rnd(t, C_N);
-
-			D(t, ", ");
-			decode_cmd(t, cmd, -1);
-			D(t, ", %s-like ", evcmd[w].name);
-			ad.which = w;
-			gen_arg(t, &ad, false);
-			ad.which = -1;
-			goto issue;
-		}
-	}
-	D(t, ", ");
 	decode_cmd(t, cmd, ad.which);
+	D(t, " on ");
+	fd = pick_ioctl_fd(t, ad.which, &fc);
 	D(t, ", ");
-	gen_arg(t, &ad, false);
-issue:
+	/* Give unknown commands a real struct now and then. */
+	if (ad.which < 0 && chance(t, 50)) {
+		int w = (int)rnd(t, C_N);
+
+		D(t, "%s-like ", evcmd[w].name);
+		ad.which = w;
+		gen_arg(t, &ad, false);
+		ad.which = -1;
+	} else {
+		gen_arg(t, &ad, false);
+	}
 	D(t, ")");
 	if (t->dry)
 		return;
+	name = ad.which >= 0 ? evcmd[ad.which].name : "ioctl";
+
+	/* A policy change: under the policy lock, with the list before and after. */
+	pol = ad.which >= 0 && is_policy_change(ad.which) && fc.kind != FD_NONE;
+	if (pol) {
+		policy_lock();
+		have_b = policy_snap(fd, &t->snap[0]);
+	}
+	/* A subscribe on a private file: a failure changes nothing. */
+	if ((ad.which == C_SUB || ad.which == C_SUB2) && (fc.kind == FD_PRIV || fc.kind == FD_SCOPED))
+		have_st = !evt_stats(fd, &st0);
 	errno = 0;
 	ret = ioctl(fd, cmd, (unsigned long)ad.addr);
 	err = errno;
-	if (!result(t, "ioctl", ret, err, 0))
-		return;
+	if (pol) {
+		if (ret >= 0 && ad.which == C_PADD && ad.rw)
+			memcpy(&new_id, ad.local + offsetof(struct evbus_rule, id), sizeof(new_id));
+		if (have_b && policy_snap(fd, &t->snap[1]))
+			check_policy_change(t, &ad, &t->snap[0], &t->snap[1], ret, err, new_id);
+		if (ret >= 0 && ad.which == C_PADD && ad.then_remove && new_id)
+			remove_again(t, fd, new_id);
+		policy_unlock();
+	}
+	if (have_st && !evt_stats(fd, &st1)) {
+		if (ret < 0 && (st1.subscriptions > st0.subscriptions || st1.capacity != st0.capacity))
+			fail(t, "%s: failed with %s but the file changed: subscriptions %u -> %u, ring %u -> %u",
+			     name, errname(err), st0.subscriptions, st1.subscriptions, st0.capacity,
+			     st1.capacity);
+		else if (ret >= 0 && (!st1.capacity || st1.subscriptions > st0.subscriptions + 1))
+			fail(t, "%s: succeeded: subscriptions %u -> %u, ring %u -> %u", name,
+			     st0.subscriptions, st1.subscriptions, st0.capacity, st1.capacity);
+	}
 	if (ad.which < 0) {
+		if (!result(t, "ioctl", ret, err, 0))
+			return;
 		if (ret >= 0)
 			fail(t, "ioctl: unknown command %#x succeeded (%ld)", cmd, ret);
 		else if (err != ENOTTY && err != EBADF)
 			fail(t, "ioctl: unknown command %#x gave %s, not ENOTTY", cmd, errname(err));
 		return;
 	}
-	if (ret < 0) {
-		if (err == ENOTTY)
-			fail(t, "ioctl: %s gave ENOTTY", evcmd[ad.which].name);
+	result_cmd(t, name, ret, err, ad.which);
+	if (ret < 0 && err == ENOTTY)
+		fail(t, "ioctl: %s gave ENOTTY", name);
+	if (is_policy_change(ad.which))
+		check_owner(t, &ad, &fc, ret, err);
+	if (ad.which == C_NARROW && fc.kind == FD_SCOPED)
+		check_narrow(t, &ad, fd, ret, err);
+	if (ret < 0)
 		return;
-	}
-	check_success(t, evcmd[ad.which].name, &ad, ret);
+	if (ad.bad)
+		fail(t, "%s: succeeded with %s", name, ad.bad);
+	check_success(t, name, &ad, ret, &fc);
+	check_content(t, &ad, ret, &fc);
+	if (ad.which == C_NARROW && fc.kind == FD_SCOPED)
+		probe_scope(t, fd);
 }
 
 static uint64_t gen_rsize(struct th *t)
@@ -1748,7 +3365,7 @@ static void op_uring(struct th *t)
 
 		switch (u[i].type) {
 		case U_CMD:
-			if (!result(t, "URING_CMD", res, -res, 0))
+			if (!result_cmd(t, "URING_CMD", res, -res, C_N))
 				break;
 			if (u[i].which < 0) {
 				if (res >= 0)
@@ -1826,6 +3443,70 @@ static void print_failures(struct th *t)
 	t->nfailmsg = 0;
 }
 
+/* The private files' numbers: below the slots, two per worker. */
+static int priv_num(int idx, int which)
+{
+	return g_slot_base - 2 - 2 * idx - which;
+}
+
+/* Open a fresh private file onto num: 0, or -errno. */
+static int open_private(int num)
+{
+	int fd = open(g_dev, O_RDWR | O_NONBLOCK | O_CLOEXEC), e;
+
+	if (fd < 0)
+		return -errno;
+	e = dup2(fd, num) < 0 ? -errno : 0;
+	close(fd);
+	return e;
+}
+
+/*
+ * Replace a private file with a fresh one, perhaps with a few subscriptions
+ * from the pattern family and a small ring first: the scoped one starts
+ * unscoped again, so narrowing starts over.
+ */
+static void op_private(struct th *t)
+{
+	uint32_t r = rnd(t, 100), n = rnd(t, 4), i, ring = chance(t, 30) ? 1u << (12 + rnd(t, 3)) : 0;
+	bool scoped = r < 65;
+	int num = scoped ? t->sfd : t->pfd, fd;
+	const char *pats[4];
+
+	t->op = "reopen private";
+	D(t, "reopen the %s file (fd %d) with ring %u and %u subscriptions [", scoped ? "scoped" : "private",
+	  num, ring, n);
+	for (i = 0; i < n; i++) {
+		pats[i] = fam[rnd(t, N_OF(fam))];
+		D(t, " %s", pats[i]);
+	}
+	D(t, " ]");
+	if (t->dry)
+		return;
+	/* Without a device node of its own the unprivileged child cannot. */
+	if (t->unpriv && !strcmp(g_dev, EVBUS_DEV))
+		return;
+	fd = open(g_dev, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (!result(t, "open", fd, errno, X_OPEN) || fd < 0)
+		return;
+	if (ring) {
+		struct evbus_ring_cfg c = { .size = ring };
+
+		quick_ioctl(t, fd, C_SETRING, &c);
+	}
+	for (i = 0; i < n; i++) {
+		struct evbus_sub sb = { .pattern = (uintptr_t)pats[i],
+					.pattern_len = (uint32_t)strlen(pats[i]) };
+
+		quick_ioctl(t, fd, C_SUB, &sb);
+	}
+	if (dup2(fd, num) < 0)
+		fail(t, "dup2 onto a private file: %s", strerror(errno));
+	close(fd);
+	if (scoped)
+		memset(&t->sm, 0, sizeof(t->sm));
+}
+
 static void worker_op(struct th *t)
 {
 	uint32_t r = rnd(t, 100);
@@ -1841,10 +3522,15 @@ static void worker_op(struct th *t)
 		op_poll(t);
 	else if (r < 79)
 		op_epoll(t);
+	else if (r < 80)
+		op_private(t);
 	else if (t->uring_gen)
 		op_uring(t);
 	else
 		op_ioctl(t);
+	if (t->unpriv && g_shm)
+		snprintf(g_shm->op, sizeof(g_shm->op), "%s call %lu: %s", t->name, t->ops,
+			 t->op ? t->op : "-");
 }
 
 static void th_init_worker(struct th *t)
@@ -1852,6 +3538,15 @@ static void th_init_worker(struct th *t)
 	struct io_uring_params p;
 
 	th_mem_init(t);
+	/* Private files, on the bus of the process's IPC namespace. */
+	t->pfd = priv_num(t->idx, 0);
+	t->sfd = priv_num(t->idx, 1);
+	open_private(t->pfd);
+	open_private(t->sfd);
+	memset(&t->sm, 0, sizeof(t->sm));
+	t->priv_owner = g_slot_owner[0];
+	t->priv_bus = g_bus_id;
+	t->priv_ino = g_ipc_ino;
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	t->uring = false;
 	if (g_use_uring) {
@@ -1871,12 +3566,15 @@ static void th_fini_worker(struct th *t)
 		io_uring_queue_exit(&t->ring);
 	if (t->epfd >= 0)
 		close(t->epfd);
+	close(t->pfd);
+	close(t->sfd);
 }
 
 static void *worker_main(void *arg)
 {
 	struct th *t = arg;
 
+	t->ktid = (pid_t)syscall(SYS_gettid);
 	th_init_worker(t);
 	for (t->ops = 0; t->ops < t->budget; t->ops++) {
 		t->rng_at_call = t->rng;
@@ -1907,15 +3605,16 @@ static void racer_nap(struct th *t, uint32_t max_us)
 		sched_yield();
 }
 
-static void quick_ioctl(struct th *t, int fd, unsigned int cmd, void *arg, const char *what)
+static long quick_ioctl(struct th *t, int fd, int which, void *arg)
 {
 	long ret;
 	int err;
 
 	errno = 0;
-	ret = ioctl(fd, cmd, arg);
+	ret = ioctl(fd, evcmd[which].cmd, arg);
 	err = errno;
-	result(t, what, ret, err, 0);
+	result_cmd(t, evcmd[which].name, ret, err, which);
+	return ret;
 }
 
 static void sub_valid(struct th *t, int fd)
@@ -1926,7 +3625,7 @@ static void sub_valid(struct th *t, int fd)
 	memset(&s, 0, sizeof(s));
 	s.pattern_len = (uint32_t)gen_text(t, pat, true);
 	s.pattern = (uintptr_t)pat;
-	quick_ioctl(t, fd, EVBUS_IOC_SUBSCRIBE, &s, "SUBSCRIBE");
+	quick_ioctl(t, fd, C_SUB, &s);
 }
 
 /*
@@ -1935,17 +3634,35 @@ static void sub_valid(struct th *t, int fd)
  * fuzzer is one user).  The value found at start is put back at the end.
  */
 #define USER_SUBS_PARAM	"/sys/module/evbus/parameters/max_user_subs"
+#define MAX_RULES_PARAM	"/sys/module/evbus/parameters/max_rules"
 static char g_user_subs0[32];
 
-static void user_subs_set(const char *val)
+static void param_set(const char *path, const char *val)
 {
-	int fd = open(USER_SUBS_PARAM, O_WRONLY | O_CLOEXEC);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return;
 	if (write(fd, val, strlen(val)) < 0)
-		perror("ioctl-fuzz: max_user_subs");
+		perror(path);
 	close(fd);
+}
+
+static void param_get(const char *path, char *val, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	val[0] = 0;
+	if (f && !fgets(val, (int)len, f))
+		val[0] = 0;
+	if (f)
+		fclose(f);
+	val[strcspn(val, "\n")] = 0;
+}
+
+static void user_subs_set(const char *val)
+{
+	param_set(USER_SUBS_PARAM, val);
 }
 
 static void user_subs_squeeze(struct th *t)
@@ -1957,11 +3674,23 @@ static void user_subs_squeeze(struct th *t)
 	user_subs_set(chance(t, 50) ? vals[rnd(t, 4)] : g_user_subs0);
 }
 
+/* The bus's rule cap too: POLICY_ADD races with its ENOSPC. */
+static void max_rules_squeeze(struct th *t)
+{
+	static const char *const vals[] = { "0", "1", "4", "16" };
+
+	if (!g_max_rules0[0])
+		return;
+	param_set(MAX_RULES_PARAM, chance(t, 40) ? vals[rnd(t, 4)] : g_max_rules0);
+}
+
 /* Reopen, close, toggle O_NONBLOCK, read fdinfo, squeeze max_user_subs. */
 static void *reopen_main(void *arg)
 {
 	struct th *t = arg;
 	char path[64], buf[2048];
+
+	t->ktid = (pid_t)syscall(SYS_gettid);
 
 	while (running()) {
 		int i = (int)rnd(t, NSLOTS), fd, flags, n;
@@ -1996,7 +3725,7 @@ static void *reopen_main(void *arg)
 					for (n = 0; n < (int)g_max_subs + 2; n++) {
 						sb.pattern_len = (uint32_t)snprintf(pat, sizeof(pat),
 								"fuzz.%s.n%d", words[rnd(t, NWORDS)], n);
-						quick_ioctl(t, fd, EVBUS_IOC_SUBSCRIBE, &sb, "SUBSCRIBE");
+						quick_ioctl(t, fd, C_SUB, &sb);
 					}
 				}
 				if (chance(t, 40)) {
@@ -2004,7 +3733,7 @@ static void *reopen_main(void *arg)
 						.size = 1u << (12 + rnd(t, 6)),
 						.policy = rnd(t, 2),
 					};
-					quick_ioctl(t, fd, EVBUS_IOC_SET_RING, &c, "SET_RING");
+					quick_ioctl(t, fd, C_SETRING, &c);
 				}
 			}
 			ret = dup2(fd, slot_fd(i));
@@ -2012,6 +3741,8 @@ static void *reopen_main(void *arg)
 			close(fd);
 			if (chance(t, 3))
 				user_subs_squeeze(t);
+			if (chance(t, 3))
+				max_rules_squeeze(t);
 		} else if (r < 92) {
 			t->op = "fcntl";
 			if (slot_nonblock(i))
@@ -2044,6 +3775,7 @@ static void *unsub_main(void *arg)
 {
 	struct th *t = arg;
 
+	t->ktid = (pid_t)syscall(SYS_gettid);
 	while (running()) {
 		int fd = slot_fd((int)rnd(t, NSLOTS));
 		uint32_t r = rnd(t, 100), id = rnd(t, 40);
@@ -2051,7 +3783,7 @@ static void *unsub_main(void *arg)
 		t->ops++;
 		if (r < 55) {
 			t->op = "unsubscribe";
-			quick_ioctl(t, fd, EVBUS_IOC_UNSUBSCRIBE, r < 52 ? &id : NULL, "UNSUBSCRIBE");
+			quick_ioctl(t, fd, C_UNSUB, r < 52 ? &id : NULL);
 		} else if (r < 85) {
 			t->op = "subscribe";
 			sub_valid(t, fd);
@@ -2060,12 +3792,12 @@ static void *unsub_main(void *arg)
 
 			t->op = "stats";
 			memset(&st, 0, sizeof(st));
-			quick_ioctl(t, fd, EVBUS_IOC_STATS, &st, "STATS");
+			quick_ioctl(t, fd, C_STATS, &st);
 		} else {
 			struct evbus_ring_cfg c;
 
 			t->op = "get_ring";
-			quick_ioctl(t, fd, EVBUS_IOC_GET_RING, &c, "GET_RING");
+			quick_ioctl(t, fd, C_GETRING, &c);
 		}
 		if (t->nfailmsg)
 			print_failures(t);
@@ -2083,6 +3815,8 @@ static void *reader_main(void *arg)
 {
 	struct th *t = arg;
 	static const size_t sizes[] = { 40, 80, 96, 128, 4096, 65536, 1u << 20 };
+
+	t->ktid = (pid_t)syscall(SYS_gettid);
 
 	while (running()) {
 		int fd = t->idx == 0 ? t->priv_fd : slot_fd(NSLOTS / 2 + (int)rnd(t, NSLOTS / 2));
@@ -2118,7 +3852,7 @@ static void *reader_main(void *arg)
 			};
 
 			t->op = "reader set_ring";
-			quick_ioctl(t, fd, EVBUS_IOC_SET_RING, &c, "SET_RING");
+			quick_ioctl(t, fd, C_SETRING, &c);
 		}
 		if (t->nfailmsg)
 			print_failures(t);
@@ -2160,9 +3894,34 @@ static void on_usr1(int sig)
 	(void)sig;
 }
 
+/* The kernel stack of task tid, indented, into buf (async-signal-safe). */
+static size_t kstack(pid_t tid, char *buf, size_t cap)
+{
+	char path[64];
+	size_t n = 0;
+	ssize_t r;
+	int fd, lines = 0;
+
+	if (tid <= 0 || cap < 2)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stack", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	r = read(fd, buf, cap - 1);
+	close(fd);
+	if (r <= 0)
+		return 0;
+	/* Only the top frames. */
+	for (n = 0; n < (size_t)r; n++)
+		if (buf[n] == '\n' && ++lines >= 8)
+			break;
+	return n < (size_t)r ? n + 1 : (size_t)r;
+}
+
 static void on_alarm(int sig)
 {
-	char buf[4096];
+	static char buf[32768];
 	size_t n = 0;
 	int i;
 
@@ -2170,10 +3929,17 @@ static void on_alarm(int sig)
 	n += (size_t)snprintf(buf + n, sizeof(buf) - n,
 			      "\nioctl-fuzz: HANG: no progress for %u s (seed %llu); where each thread is:\n",
 			      g_hang, g_seed);
-	for (i = 0; i < g_nth && n < sizeof(buf) - 200; i++)
+	for (i = 0; i < g_nth && n < sizeof(buf) - 2000; i++) {
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "  %-8s call %lu: %s\n",
 				      g_th[i]->name, g_th[i]->ops,
 				      g_th[i]->op ? g_th[i]->op : "-");
+		n += kstack(g_th[i]->ktid, buf + n, 1500);
+	}
+	if (g_unpriv && g_shm && n < sizeof(buf) - 2000) {
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "  unprivileged child: %.64s\n",
+				      g_shm->op);
+		n += kstack(g_shm->child_pid, buf + n, 1500);
+	}
 	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "ioctl-fuzz: 0 passed, 1 failed\n");
 	if (write(2, buf, n) < 0)
 		_exit(3);
@@ -2210,8 +3976,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: ioctl_fuzz [--calls N] [--seed S] [--threads T] [--no-race]\n"
-		"                  [--no-uring] [--no-uring-async-link] [--hang SECS]\n"
-		"                  [--replay wT:I]\n");
+		"                  [--no-uring] [--no-uring-async-link] [--no-unpriv]\n"
+		"                  [--hang SECS] [--replay wT:I | --replay uR:I]\n");
 	exit(2);
 }
 
@@ -2233,11 +3999,9 @@ static struct th *new_th(const char *name, int idx, bool worker, uint64_t salt)
 	return t;
 }
 
-static int replay(int w, unsigned long idx)
+/* Regenerate call idx of t (set up), print it decoded, issue it once. */
+static int replay_th(struct th *t, unsigned long idx)
 {
-	struct th *t = g_th[w];
-
-	th_init_worker(t);
 	for (t->ops = 0; t->ops < idx; t->ops++) {
 		t->dry = true;
 		reset_bumps(t);
@@ -2267,21 +4031,284 @@ static int replay(int w, unsigned long idx)
 	return t->nfailmsg ? 1 : 0;
 }
 
+static int replay(int w, unsigned long idx)
+{
+	th_init_worker(g_th[w]);
+	return replay_th(g_th[w], idx);
+}
+
+/* ------------------------------------------------ the unprivileged child */
+
+/*
+ * The same ioctls from uid/gid 65534 with no supplementary groups, in
+ * rounds of ROUND_OPS operations, each in a fresh process forked from a
+ * single-threaded supervisor (itself forked before any thread exists):
+ *  - as root, maybe unshare(CLONE_NEWIPC) (a bus of its own, owned by the
+ *    initial user namespace), and mknod a node of /dev/evbus that 65534
+ *    may open, on a tmpfs in a mount namespace of its own (the device
+ *    stays 0660 root);
+ *  - open slots 0..3 as root, drop privileges (setgroups, setresgid,
+ *    setresuid), open slots 4..7 and the private files as 65534;
+ *  - or, now and then, after dropping: unshare(CLONE_NEWUSER |
+ *    CLONE_NEWIPC) with 65534 mapped to 0, so the child owns the new bus
+ *    its files 4..7 are on (a rootless container's case).
+ * Policy changes must give EPERM on every file but those it owns; files
+ * made after an unshare must be on another bus, of that namespace.
+ */
+#define UNPRIV_ID	65534
+#define ROUND_OPS	600
+
+enum { M_SAMEBUS, M_NEWIPC, M_USERNS };
+static const char *const mode_name[] = {
+	"the host's bus", "a new IPC namespace", "its own bus in new user and IPC namespaces",
+};
+
+static uint64_t ipc_ino_now(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/ipc", &st) ? 0 : st.st_ino;
+}
+
+static uint64_t bus_of(int fd)
+{
+	struct evbus_bus_stats bs;
+
+	memset(&bs, 0, sizeof(bs));
+	bs.size = sizeof(bs);
+	return ioctl(fd, EVBUS_IOC_BUS_STATS, &bs) ? 0 : bs.bus_id;
+}
+
+/* A node of the device that uid 65534 may open, seen by this process only. */
+static bool own_node(void)
+{
+	struct stat st;
+
+	if (stat(EVBUS_DEV, &st) || !S_ISCHR(st.st_mode))
+		return false;
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("ioctl-fuzz", "/tmp", "tmpfs", 0, "mode=0755,size=64k") ||
+	    mknod("/tmp/evbus", S_IFCHR | 0666, st.st_rdev) || chmod("/tmp/evbus", 0666))
+		return false;
+	g_dev = "/tmp/evbus";
+	return true;
+}
+
+static int slot_mode(int i)
+{
+	return (i % 4 == 1 ? O_RDONLY : i % 4 == 2 ? O_WRONLY : O_RDWR) |
+	       (slot_nonblock(i) ? O_NONBLOCK : 0) | O_CLOEXEC;
+}
+
+static bool open_slot_as(int i, const char *dev)
+{
+	int fd = open(dev, slot_mode(i));
+
+	if (fd < 0)
+		return false;
+	dup2(fd, slot_fd(i));
+	close(fd);
+	return true;
+}
+
+static void slot_ctx(int i, bool owner)
+{
+	g_slot_owner[i] = owner;
+	g_slot_bus[i] = bus_of(slot_fd(i));
+	g_slot_ino[i] = ipc_ino_now();
+}
+
+static int unpriv_round(unsigned int round, unsigned long n, long replay_i)
+{
+	uint64_t mr = g_seed * 0x9e3779b97f4a7c15ULL ^ (7000 + (uint64_t)round) * 0xd1b54a32d192ed03ULL;
+	uint64_t host_bus = g_bus_id, host_ino = g_ipc_ino;
+	char name[12], map[32];
+	struct th *t;
+	int mode, i, e;
+	bool node, own = false;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	mr = (mr ^ (mr >> 31)) * 0xbf58476d1ce4e5b9ULL;
+	mode = (mr >> 40) % 100 < 40 ? M_SAMEBUS : (mr >> 40) % 100 < 75 ? M_NEWIPC : M_USERNS;
+	for (i = 0; i < NSLOTS; i++)
+		close(slot_fd(i));
+	if (mode == M_NEWIPC && unshare(CLONE_NEWIPC))
+		mode = M_SAMEBUS;
+	node = own_node();
+	g_pid = getpid();
+	/* Root's files, on the bus of the namespace it is in now. */
+	for (i = 0; i < NSLOTS / 2; i++) {
+		if (!open_slot_as(i, EVBUS_DEV)) {
+			fprintf(stderr, "ioctl-fuzz: u%u: open %s: %s\n", round, EVBUS_DEV, strerror(errno));
+			return 2;
+		}
+		slot_ctx(i, false);
+	}
+	g_bus_id = g_slot_bus[0];
+	g_ipc_ino = g_slot_ino[0];
+	if (setgroups(0, NULL) || setresgid(UNPRIV_ID, UNPRIV_ID, UNPRIV_ID) ||
+	    setresuid(UNPRIV_ID, UNPRIV_ID, UNPRIV_ID)) {
+		fprintf(stderr, "ioctl-fuzz: u%u: cannot drop privileges: %s\n", round, strerror(errno));
+		return 2;
+	}
+	prctl(PR_SET_DUMPABLE, 1);	/* so it may write its own uid_map */
+	if (mode == M_USERNS) {
+		if (!node || unshare(CLONE_NEWUSER | CLONE_NEWIPC)) {
+			mode = M_SAMEBUS;
+		} else {
+			snprintf(map, sizeof(map), "0 %d 1", UNPRIV_ID);
+			if (evt_write_text("/proc/self/setgroups", "deny") ||
+			    evt_write_text("/proc/self/uid_map", map) ||
+			    evt_write_text("/proc/self/gid_map", map)) {
+				fprintf(stderr, "ioctl-fuzz: u%u: uid_map: %s\n", round, strerror(errno));
+				return 2;
+			}
+		}
+	}
+	/* 65534's own files (root's, duplicated, without a node). */
+	for (i = NSLOTS / 2; i < NSLOTS; i++) {
+		if (open_slot_as(i, g_dev)) {
+			slot_ctx(i, mode == M_USERNS);
+			own = true;
+		} else {
+			dup2(slot_fd(i - NSLOTS / 2), slot_fd(i));
+			slot_ctx(i, false);
+		}
+	}
+	g_bus_id = g_slot_bus[NSLOTS - 1];
+	g_ipc_ino = g_slot_ino[NSLOTS - 1];
+
+	snprintf(name, sizeof(name), "u%u", round);
+	t = new_th(name, 0, true, 5000 + (uint64_t)round);
+	t->unpriv = true;
+	t->budget = n;
+	g_use_uring = false;
+	t->ktid = getpid();
+	g_shm->child_pid = t->ktid;
+	th_init_worker(t);
+	t->priv_owner = mode == M_USERNS;
+	for (i = 0; i < 2; i++) {
+		int num = i ? t->sfd : t->pfd;
+
+		if (fcntl(num, F_GETFD) < 0) {	/* no node: root's file */
+			dup2(slot_fd(0), num);
+			t->priv_owner = false;
+			t->priv_bus = g_slot_bus[0];
+			t->priv_ino = g_slot_ino[0];
+		}
+	}
+	if (replay_i >= 0) {
+		printf("ioctl-fuzz: u%u: %s%s, as uid %d\n", round, mode_name[mode],
+		       node ? "" : " (no node of its own)", UNPRIV_ID);
+		return replay_th(t, (unsigned long)replay_i);
+	}
+
+	/* Buses: a new IPC namespace has its own, not the host's. */
+	e = mode == M_NEWIPC ? 0 : mode == M_USERNS && own ? NSLOTS - 1 : -1;
+	if (e >= 0 && (g_slot_bus[e] == host_bus || g_slot_ino[e] == host_ino ||
+		       (e && g_slot_bus[e] == g_slot_bus[0])))
+		fail(t, "a file opened in %s is on bus %llu (namespace %llu), the host's is %llu (%llu)",
+		     mode_name[mode], (unsigned long long)g_slot_bus[e],
+		     (unsigned long long)g_slot_ino[e], (unsigned long long)host_bus,
+		     (unsigned long long)host_ino);
+	if (mode == M_SAMEBUS && (g_slot_bus[0] != host_bus || g_slot_bus[NSLOTS - 1] != host_bus))
+		fail(t, "a file opened in the host's IPC namespace is on bus %llu, not %llu",
+		     (unsigned long long)g_slot_bus[NSLOTS - 1], (unsigned long long)host_bus);
+	if (t->nfailmsg)
+		print_failures(t);
+
+	for (t->ops = 0; t->ops < t->budget; t->ops++) {
+		t->rng_at_call = t->rng;
+		worker_op(t);
+		if (t->nfailmsg)
+			print_failures(t);
+	}
+	__atomic_add_fetch(&g_shm->ops, t->ops, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&g_shm->results, t->results, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&g_shm->fails, t->fails, __ATOMIC_SEQ_CST);
+	for (i = 0; i <= ERRNO_MAX; i++)
+		__atomic_add_fetch(&g_shm->hist[i], t->hist[i], __ATOMIC_SEQ_CST);
+	for (i = 0; i <= C_N; i++) {
+		__atomic_add_fetch(&g_shm->cmd_ok[i], t->cmd_ok[i], __ATOMIC_SEQ_CST);
+		__atomic_add_fetch(&g_shm->cmd_err[i], t->cmd_err[i], __ATOMIC_SEQ_CST);
+	}
+	__atomic_add_fetch(&g_shm->rounds, 1, __ATOMIC_SEQ_CST);
+	if (mode == M_NEWIPC)
+		__atomic_add_fetch(&g_shm->rounds_ipc, 1, __ATOMIC_SEQ_CST);
+	if (mode == M_USERNS)
+		__atomic_add_fetch(&g_shm->rounds_userns, 1, __ATOMIC_SEQ_CST);
+	if (node)
+		__atomic_add_fetch(&g_shm->rounds_node, 1, __ATOMIC_SEQ_CST);
+	return t->fails ? 1 : 0;
+}
+
+/* The supervisor: rounds one after the other, budget operations in all. */
+static void unpriv_main(unsigned long budget)
+{
+	unsigned long done = 0;
+	unsigned int round = 0;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* Not the parent's files: one kept open here would outlive its slot. */
+	syscall(SYS_close_range, 3U, ~0U, 0U);
+	while (done < budget) {
+		unsigned long n = budget - done < ROUND_OPS ? budget - done : ROUND_OPS;
+		pid_t pid = fork();
+		int st = 0;
+
+		if (pid == 0)
+			_exit(unpriv_round(round, n, -1));
+		if (pid < 0) {
+			perror("ioctl-fuzz: fork");
+			break;
+		}
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(st) || WEXITSTATUS(st) > 1) {
+			fprintf(stderr, "ioctl-fuzz: FAIL seed=%llu u%u: the unprivileged child %s %d\n",
+				g_seed, round, WIFEXITED(st) ? "exited with" : "was killed by signal",
+				WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+			__atomic_add_fetch(&g_shm->fails, 1, __ATOMIC_SEQ_CST);
+		}
+		done += n;
+		round++;
+	}
+	_exit(0);
+}
+
+static int replay_unpriv(unsigned int round, unsigned long idx)
+{
+	pid_t pid = fork();
+	int st = 0;
+
+	if (pid == 0) {
+		fflush(stdout);
+		_exit(unpriv_round(round, idx + 1, (long)idx));
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 2;
+}
+
 int main(int argc, char **argv)
 {
 	struct th *workers[MAX_WORKERS], *racers[NRACERS] = { 0 };
-	long long before[NSTATS], after[NSTATS];
+	long long before[NSTATS], after[NSTATS], buses0, buses1 = -1;
 	unsigned long total_ops = 0, results = 0, fails = 0, last = ~0ul;
-	unsigned long hist[ERRNO_MAX + 1] = { 0 };
+	unsigned long hist[ERRNO_MAX + 1] = { 0 }, cmd_ok[C_N + 1] = { 0 }, cmd_err[C_N + 1] = { 0 };
 	struct evbus_version v;
 	struct sigaction sa;
 	struct rlimit rl;
 	sigset_t block;
-	int i, e, ctl, replay_w = -1, nuring = 0, nabandoned = 0;
-	unsigned long replay_i = 0;
+	int i, e, ctl, replay_w = -1, nuring = 0, nabandoned = 0, replay_u = -1;
+	unsigned long replay_i = 0, child_fails = 0;
 	double t_end, t_usr1 = 0;
+	static struct psnap found;
+	struct evbus_policy_set ps;
+	pthread_mutexattr_t ma;
+	pid_t child = 0;
 	size_t s;
-	bool ok;
+	bool ok, owner, have_found;
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -2300,9 +4327,12 @@ int main(int argc, char **argv)
 			g_use_uring = false;
 		else if (!strcmp(a, "--no-uring-async-link"))
 			g_uring_async = false;
+		else if (!strcmp(a, "--no-unpriv"))
+			g_unpriv = false;
 		else if (!strcmp(a, "--replay") && i + 1 < argc &&
-			 sscanf(argv[++i], "w%d:%lu", &replay_w, &replay_i) == 2)
-			;
+			 (sscanf(argv[i + 1], "w%d:%lu", &replay_w, &replay_i) == 2 ||
+			  sscanf(argv[i + 1], "u%d:%lu", &replay_u, &replay_i) == 2))
+			i++;
 		else
 			usage();
 	}
@@ -2311,6 +4341,13 @@ int main(int argc, char **argv)
 		usage();
 	clock_gettime(CLOCK_MONOTONIC, &g_t0);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	errok_init();
+	g_pid = getpid();
+	g_shm = xmmap(NULL, sizeof(*g_shm), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1);
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&g_shm->policy_lock, &ma);
 
 	if (access(EVBUS_DEV, F_OK)) {
 		printf("ioctl-fuzz: SKIP: no %s (run it in the VM: tests/vm/run -- %s)\n",
@@ -2332,15 +4369,21 @@ int main(int argc, char **argv)
 	g_max_payload = v.max_payload;
 	g_ring_max = v.ring_max;
 	g_max_subs = v.max_subs;
-	{
-		FILE *f = fopen(USER_SUBS_PARAM, "r");
-
-		if (f && !fgets(g_user_subs0, sizeof(g_user_subs0), f))
-			g_user_subs0[0] = 0;
-		if (f)
-			fclose(f);
-		g_user_subs0[strcspn(g_user_subs0, "\n")] = 0;
-	}
+	param_get(USER_SUBS_PARAM, g_user_subs0, sizeof(g_user_subs0));
+	param_get(MAX_RULES_PARAM, g_max_rules0, sizeof(g_max_rules0));
+	g_bus_id = bus_of(ctl);
+	g_ipc_ino = ipc_ino_now();
+	/* With ctl open this namespace's bus exists (and stays: the table's). */
+	buses0 = evt_read_num("/sys/kernel/evbus/stats/buses");
+	/* The policy as found, put back at the end; and are we its owner? */
+	have_found = policy_snap(ctl, &found);
+	memset(&ps, 0, sizeof(ps));
+	ps.op = EVBUS_POLICY_OP_DEFAULT;
+	ps.verdict = have_found ? found.deflt : EVBUS_ALLOW;
+	owner = have_found && !ioctl(ctl, EVBUS_IOC_POLICY_SET, &ps);
+	if (have_found && (found.total || found.deflt != EVBUS_ALLOW))
+		printf("ioctl-fuzz: note: the bus has a policy (%u rules, default %s): put back at the end\n",
+		       found.total, found.deflt == EVBUS_DENY ? "deny" : "allow");
 
 	/* Slots live at high, fixed numbers nothing else gets. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < 256) {
@@ -2350,9 +4393,13 @@ int main(int argc, char **argv)
 	g_slot_base = rl.rlim_cur > 1024 ? 900 : (int)rl.rlim_cur - 2 * NSLOTS - 8;
 	g_noacc = xmmap(NULL, NOACC_SZ, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
 	/* A replay has no reopener to vary the modes: O_RDWR everywhere. */
-	for (i = 0; i < NSLOTS; i++)
+	for (i = 0; i < NSLOTS; i++) {
 		open_slot(i, replay_w >= 0 || i % 4 == 0 || i % 4 == 3 ? O_RDWR :
 			     i % 4 == 1 ? O_RDONLY : O_WRONLY);
+		g_slot_owner[i] = owner;
+		g_slot_bus[i] = g_bus_id;
+		g_slot_ino[i] = g_ipc_ino;
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_usr1;
@@ -2376,10 +4423,25 @@ int main(int argc, char **argv)
 	}
 	if (replay_w >= 0)
 		return replay(replay_w, replay_i);
+	if (replay_u >= 0)
+		return replay_unpriv((unsigned int)replay_u, replay_i);
+	if (g_unpriv && geteuid())
+		g_unpriv = false;	/* it needs root to set itself up */
 
-	printf("ioctl-fuzz: seed %llu, %lu calls over %d workers%s, max_payload %u ring_max %u max_subs %u\n",
-	       g_seed, g_calls, g_nworkers, g_race ? " + 4 racers" : "", g_max_payload,
-	       g_ring_max, g_max_subs);
+	printf("ioctl-fuzz: seed %llu, %lu calls over %d workers%s%s, max_payload %u ring_max %u max_subs %u\n",
+	       g_seed, g_calls, g_nworkers, g_race ? " + 4 racers" : "",
+	       g_unpriv ? " + an unprivileged child" : "", g_max_payload, g_ring_max, g_max_subs);
+
+	/* The unprivileged child, forked while this process has one thread. */
+	if (g_unpriv) {
+		child = fork();
+		if (child == 0)
+			unpriv_main(g_calls / 8 ? g_calls / 8 : 1);
+		if (child < 0) {
+			perror("ioctl-fuzz: fork");
+			return 2;
+		}
+	}
 
 	if (g_race) {
 		static const char *const rn[NRACERS] = { "reopen", "unsub", "reader0", "reader1" };
@@ -2423,13 +4485,29 @@ int main(int argc, char **argv)
 		unsigned long prog = 0;
 		int left = __atomic_load_n(&g_workers_left, __ATOMIC_SEQ_CST);
 
+		/* Workers and the child: readers woken by SIGUSR1 are no progress. */
 		for (i = 0; i < g_nth; i++)
-			prog += __atomic_load_n(&g_th[i]->results, __ATOMIC_RELAXED);
+			if (g_th[i]->worker)
+				prog += __atomic_load_n(&g_th[i]->results, __ATOMIC_RELAXED);
+		prog += __atomic_load_n(&g_shm->progress, __ATOMIC_RELAXED);
 		if (prog != last) {
 			last = prog;
 			alarm(g_hang);
 		}
-		if (!left)
+		if (child > 0) {
+			int st = 0;
+
+			if (waitpid(child, &st, WNOHANG) == child) {
+				child = 0;
+				if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+					fprintf(stderr, "ioctl-fuzz: FAIL: the unprivileged child %s %d\n",
+						WIFEXITED(st) ? "exited with" : "was killed by signal",
+						WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+					child_fails++;
+				}
+			}
+		}
+		if (!left && child <= 0)
 			break;
 		if (g_race && now_s() - t_usr1 > 0.02) {
 			t_usr1 = now_s();
@@ -2463,9 +4541,34 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < NSLOTS; i++)
 		close(slot_fd(i));
-	close(ctl);
 	if (g_user_subs0[0])
 		user_subs_set(g_user_subs0);
+	if (g_max_rules0[0])
+		param_set(MAX_RULES_PARAM, g_max_rules0);
+	/* Leave the bus as found: no rules, default allow (or what it had). */
+	memset(&ps, 0, sizeof(ps));
+	ps.op = EVBUS_POLICY_OP_CLEAR;
+	if (owner && ioctl(ctl, EVBUS_IOC_POLICY_SET, &ps)) {
+		fprintf(stderr, "ioctl-fuzz: FAIL: clearing the policy at the end: %s\n", strerror(errno));
+		child_fails++;
+	}
+	for (i = 0; owner && have_found && i < (int)found.count; i++) {
+		struct evbus_rule ru = {
+			.pattern = (uintptr_t)found.r[i].pattern, .pattern_len = found.r[i].pattern_len,
+			.verdict = found.r[i].verdict, .rights = found.r[i].rights,
+			.who = found.r[i].who, .id_value = found.r[i].id_value,
+		};
+
+		if (ioctl(ctl, EVBUS_IOC_POLICY_ADD, &ru))
+			perror("ioctl-fuzz: putting back a rule");
+	}
+	if (owner && have_found && found.deflt == EVBUS_DENY) {
+		ps.op = EVBUS_POLICY_OP_DEFAULT;
+		ps.verdict = EVBUS_DENY;
+		if (ioctl(ctl, EVBUS_IOC_POLICY_SET, &ps))
+			perror("ioctl-fuzz: putting back the default");
+	}
+	close(ctl);
 
 	/* Every file is closed: the global gauges must come back (io_uring
 	 * drops its file references from a work item, so allow a moment). */
@@ -2478,13 +4581,40 @@ int main(int argc, char **argv)
 			break;
 		nanosleep(&ts, NULL);
 	}
+	/* The child's IPC namespaces are gone: their buses go too, once the
+	 * collector (every 5 s) sees it. */
+	for (i = 0; buses0 >= 0 && i < 300; i++) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		buses1 = evt_read_num("/sys/kernel/evbus/stats/buses");
+		if (buses1 <= buses0)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	if (buses0 >= 0 && buses1 > buses0) {
+		fprintf(stderr, "ioctl-fuzz: FAIL: /sys/kernel/evbus/stats/buses is %lld 30 s after the run, %lld before\n",
+			buses1, buses0);
+		child_fails++;
+	}
 	for (i = 0; i < g_nth; i++) {
 		total_ops += g_th[i]->worker ? g_th[i]->ops : 0;
 		results += g_th[i]->results;
 		fails += g_th[i]->fails;
 		for (e = 0; e <= ERRNO_MAX; e++)
 			hist[e] += g_th[i]->hist[e];
+		for (e = 0; e <= C_N; e++) {
+			cmd_ok[e] += g_th[i]->cmd_ok[e];
+			cmd_err[e] += g_th[i]->cmd_err[e];
+		}
 	}
+	for (e = 0; e <= C_N; e++) {
+		cmd_ok[e] += g_shm->cmd_ok[e];
+		cmd_err[e] += g_shm->cmd_err[e];
+	}
+	results += g_shm->results;
+	fails += g_shm->fails + child_fails;
+	for (e = 0; e <= ERRNO_MAX; e++)
+		hist[e] += g_shm->hist[e];
 	ok = read_stats(after);
 	printf("ioctl-fuzz: %lu operations in %.1f s (%.0f/s), io_uring %s",
 	       total_ops, t_end, total_ops / (t_end > 0 ? t_end : 1),
@@ -2494,10 +4624,17 @@ int main(int argc, char **argv)
 	printf("; racers:");
 	for (i = 0; g_race && i < NRACERS; i++)
 		printf(" %s %lu", racers[i]->name, racers[i]->ops);
+	if (g_unpriv)
+		printf("\nioctl-fuzz: unprivileged child (uid %d): %lu operations in %lu rounds, %lu in a new IPC namespace, %lu owning a bus of its own, %lu with a device node of its own; %lu EPERM",
+		       UNPRIV_ID, g_shm->ops, g_shm->rounds, g_shm->rounds_ipc, g_shm->rounds_userns,
+		       g_shm->rounds_node, g_shm->eperm);
 	printf("\nioctl-fuzz: results:");
 	for (e = 0; e <= ERRNO_MAX; e++)
 		if (hist[e])
 			printf(" %s %lu", e == ERRNO_MAX ? "other" : e ? errname(e) : "ok", hist[e]);
+	printf("\nioctl-fuzz: per command, succeeded/failed:");
+	for (e = 0; e <= C_N; e++)
+		printf(" %s %lu/%lu", evcmd[e].name, cmd_ok[e], cmd_err[e]);
 	printf("\nioctl-fuzz: stats before -> after:");
 	for (s = 0; s < NSTATS; s++) {
 		printf(" %s %lld->%lld", stat_names[s], before[s], ok ? after[s] : -1);
@@ -2507,6 +4644,8 @@ int main(int argc, char **argv)
 			fails++;
 		}
 	}
+	if (buses0 >= 0)
+		printf(" buses %lld->%lld", buses0, buses1);
 	printf("\n");
 	printf("ioctl-fuzz: %lu passed, %lu failed\n", results - (fails < results ? fails : results), fails);
 	return fails ? 1 : 0;

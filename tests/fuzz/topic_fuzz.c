@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Differential fuzzer: module/topic.c against tests/fuzz/topic_ref.h.
+ * Differential fuzzer: module/topic.c against tests/fuzz/topic_ref.h:
+ * parsing (with the reserved "$sys" first segment), matching, and the set
+ * relations the policy and scopes are built on (evbus_pattern_within and
+ * evbus_pattern_overlap, both ways round, plus: if p is within a, every
+ * topic p matches, a matches).
  *
  * Input: pattern bytes, 0xff, topic bytes.  Without a 0xff the whole input
  * is used as both.  Any disagreement with the reference aborts.
@@ -56,6 +60,8 @@ static void check_segs(const char *what, const char *s, size_t len,
 
 	if (sg->n != sp->n)
 		fail(what, s, len, s, len);
+	if (sg->sys != ref_seg_is(&sp->seg[0], "$sys"))
+		fail("sys flag", s, len, s, len);
 	for (i = 0; i < sp->n; i++) {
 		if (sg->off[i] != sp->seg[i].off || sg->len[i] != sp->seg[i].len)
 			fail(what, s, len, s, len);
@@ -114,6 +120,33 @@ static void check_parse(const char *s, size_t len, bool *topic_ok,
 		fail("hash not deterministic", s, len, s, len);
 }
 
+/* Both valid patterns: within and overlap, both ways round. */
+static void check_relations(const char *p, size_t plen, const struct ref_split *psp,
+			    const char *a, size_t alen, const struct ref_split *asp)
+{
+	struct evbus_segs ps, as;
+	bool got, want;
+
+	if (evbus_pattern_parse(p, plen, &ps) || evbus_pattern_parse(a, alen, &as))
+		fail("relations: pattern does not parse", p, plen, a, alen);
+	got = evbus_pattern_within(p, &ps, a, &as);
+	want = ref_within(psp->seg, psp->n, asp->seg, asp->n);
+	if (got != want)
+		fail(want ? "within missed" : "false within", p, plen, a, alen);
+	got = evbus_pattern_within(a, &as, p, &ps);
+	want = ref_within(asp->seg, asp->n, psp->seg, psp->n);
+	if (got != want)
+		fail(want ? "within missed (reversed)" : "false within (reversed)",
+		     a, alen, p, plen);
+	got = evbus_pattern_overlap(p, &ps, a, &as);
+	want = ref_overlap(psp->seg, psp->n, asp->seg, asp->n);
+	if (got != want || got != evbus_pattern_overlap(a, &as, p, &ps))
+		fail(want ? "overlap missed" : "false overlap", p, plen, a, alen);
+	if (!evbus_pattern_within(p, &ps, p, &ps) ||
+	    !evbus_pattern_overlap(p, &ps, p, &ps))
+		fail("pattern not within/overlapping itself", p, plen, p, plen);
+}
+
 static void check_parts(const char *p0, size_t plen,
 			const char *t0, size_t tlen)
 {
@@ -124,19 +157,46 @@ static void check_parts(const char *p0, size_t plen,
 
 	check_parse(p, plen, &p_topic, &p_pat, &psp);
 	check_parse(t, tlen, &t_topic, &t_pat, &tmp);
+	if (p_pat && t_pat)
+		check_relations(p, plen, &psp, t, tlen, &tmp);
 
 	if (t_topic) {
 		ref_split(t, tlen, &tsp);
 		if (!evbus_pattern_match(t, tlen, t, tlen))
 			fail("topic does not match itself", t, tlen, t, tlen);
-		if (!evbus_pattern_match(">", 1, t, tlen))
-			fail("> does not match", ">", 1, t, tlen);
+		/* ">" is every application topic, "$sys.>" every kernel one. */
+		if (evbus_pattern_match(">", 1, t, tlen) ==
+		    ref_seg_is(&tsp.seg[0], "$sys"))
+			fail("> matches a kernel topic or misses an application one",
+			     ">", 1, t, tlen);
+		if (evbus_pattern_match("$sys.>", 6, t, tlen) !=
+		    (ref_seg_is(&tsp.seg[0], "$sys") && tsp.n > 1))
+			fail("$sys.> wrong", "$sys.>", 6, t, tlen);
 		if (p_pat) {
 			got = evbus_pattern_match(p, plen, t, tlen);
 			want = ref_match(psp.seg, psp.n, tsp.seg, tsp.n);
 			if (got != want)
 				fail(want ? "match missed" : "false match",
 				     p, plen, t, tlen);
+		}
+		/* Containment means containment of the matched topics. */
+		if (p_pat && got && t_pat) {
+			static const char *const wide[] = {
+				">", "*", "*.>", "a.>", "$sys.>", "*.*", "a.*.>",
+			};
+			struct evbus_segs ps, as;
+			size_t w;
+
+			evbus_pattern_parse(p, plen, &ps);
+			for (w = 0; w < sizeof(wide) / sizeof(wide[0]); w++) {
+				size_t wl = strlen(wide[w]);
+
+				evbus_pattern_parse(wide[w], wl, &as);
+				if (evbus_pattern_within(p, &ps, wide[w], &as) &&
+				    !evbus_pattern_match(wide[w], wl, t, tlen))
+					fail("within, but the topic does not match",
+					     p, plen, t, tlen);
+			}
 		}
 	}
 	free(p);
@@ -181,7 +241,7 @@ static uint32_t rnd(uint32_t n)
 }
 
 static const char good_chars[] = "abcxyzAZ09_-:";
-static const char bad_chars[] = " /#+@[`{;,~\t\x7f\x80\xc3\xfe\xff";
+static const char bad_chars[] = " /#+@[`{;,~$\t\x7f\x80\xc3\xfe\xff";
 static const char *const words[] = {
 	"a", "b", "ab", "app", "v1", "x", "Z", "_", "-", ":", "0",
 };
@@ -238,6 +298,17 @@ static size_t gen_topic(char *buf, size_t cap)
 	for (i = 0; i < nseg; i++) {
 		if (i && o < cap)
 			buf[o++] = '.';
+		/* The reserved first segment, and near misses of it. */
+		if (i == 0 && rnd(8) == 0) {
+			static const char *const sys[] = {
+				"$sys", "$sys", "$sys", "$SYS", "$sy", "$sysx", "$", "$*",
+			};
+			const char *w = sys[rnd(8)];
+
+			while (*w && o < cap)
+				buf[o++] = *w++;
+			continue;
+		}
 		o = gen_seg(buf, o, cap, clean);
 	}
 	/* Sometimes fill up to a length around the 255-byte limit. */
