@@ -64,7 +64,6 @@ struct evbus_pub_ctx {
 	struct evbus_bus *bus;
 	bool nowait;			/* until the first event is out */
 	bool kernel;			/* a $sys event: not the file's own */
-	bool probe;			/* only counting targets */
 	struct evbus_target *tgt;	/* targets of the current run */
 	u32 ntgt;			/* targets found (may exceed cap) */
 	u32 cap;
@@ -72,6 +71,7 @@ struct evbus_pub_ctx {
 	const struct evbus_msg *cur;
 	bool filtered;			/* a matching subscription has filters */
 	bool need_image;		/* a BPF filter matched, image is NULL */
+	u32 nfiltered;			/* refusals in the last walk */
 	const struct evbus_msg *image_msg;	/* what image holds */
 	void *image;			/* EVBUS_FILTER_WINDOW bytes */
 	/* Identity cache: most readers share the sender's namespaces. */
@@ -130,7 +130,6 @@ static void evbus_pub_ctx_init(struct evbus_pub_ctx *ctx, struct evbus_file *ef,
 	ctx->pid_ns = NULL;
 	ctx->user_ns = NULL;
 	ctx->kernel = false;
-	ctx->probe = false;
 	ctx->image = NULL;
 	ctx->image_msg = NULL;
 }
@@ -318,8 +317,7 @@ static bool evbus_add_target(struct evbus_index_entry *ent, void *arg)
 		if (!evbus_sub_accepts(ctx, sub)) {
 			if (ctx->need_image)
 				return false;
-			if (!ctx->probe)
-				evbus_count(ctx->bus->stats, filtered, 1);
+			ctx->nfiltered++;
 			return true;
 		}
 	}
@@ -342,6 +340,9 @@ static u32 evbus_collect(struct evbus_pub_ctx *ctx, const struct evbus_msg *m)
 	ctx->cur = m;
 	ctx->filtered = false;
 	ctx->need_image = false;
+	ctx->nfiltered = 0;
+	/* Staging slots are reused: never trust a window from before. */
+	ctx->image_msg = NULL;
 	evbus_index_match(&ctx->bus->index, m->topic, &m->segs,
 			  evbus_add_target, ctx);
 	return ctx->ntgt;
@@ -488,6 +489,9 @@ static u32 evbus_publish_staged(struct evbus_pub_ctx *ctx, struct evbus_msg *m,
 				goto out;
 			rcu_read_lock();
 		}
+		/* Only the walk that is used counts its refusals. */
+		if (ctx->nfiltered)
+			evbus_count(ctx->bus->stats, filtered, ctx->nfiltered);
 		run = ctx->filtered ? 1 : evbus_same_topic_run(&m[i], k - i);
 		for (j = i; j < i + run; j++) {
 			if (j > i && need_resched())
@@ -685,7 +689,6 @@ void evbus_publish_kernel(struct evbus_file *ef, const char *topic, u32 len,
 	evbus_pub_ctx_init(&ctx, ef, false);
 	ctx.kernel = true;
 	/* Nobody would receive it: it is not an event of the bus at all. */
-	ctx.probe = true;
 	rcu_read_lock();
 	if (!evbus_collect(&ctx, &m) && !ctx.need_image) {
 		rcu_read_unlock();
@@ -693,7 +696,6 @@ void evbus_publish_kernel(struct evbus_file *ef, const char *topic, u32 len,
 		return;
 	}
 	rcu_read_unlock();
-	ctx.probe = false;
 	evbus_publish_staged(&ctx, &m, 1, &err);
 	evbus_pub_ctx_free(&ctx);
 	if (err)
