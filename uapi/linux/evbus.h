@@ -126,25 +126,48 @@ struct evbus_pub_batch {
 /*
  * EVBUS_IOC_SET_RING / EVBUS_IOC_GET_RING: ring capacity and overflow
  * policy.  size is rounded up to a power of two and must lie within the
- * module's ring_min..ring_max, themselves powers of two (EINVAL
- * otherwise); changing the size needs an empty ring (EBUSY otherwise).
- * size 0 keeps the current size.
+ * module's ring_min..ring_max, themselves powers of two, at least a page
+ * (EINVAL otherwise); changing the size needs an empty ring (EBUSY
+ * otherwise).  size 0 keeps the current size.  While the ring is mapped
+ * (see below), changing its size or its policy gives EBUSY.
  */
 /*
- * Wake-up coalescing (EVBUS_RING_WAKE in flags).  By default a reader
- * sleeping in read() or poll() is woken as soon as one record is queued.
- * With EVBUS_RING_WAKE the file becomes readable (and its sleepers are
- * woken) only once wake_events records are queued, or wake_delay_ns after
- * the oldest unread record was queued (0: no timer), or when events were
- * lost or the ring is full (three quarters of its bytes in use, so the
- * reader is woken before anything is lost).  A non-blocking read()
- * still returns whatever is queued.  SET_RING always sets the whole
- * configuration: flags 0 restores wake-on-first-record.
+ * Wake-ups: one of three modes in flags (SET_RING always sets the whole
+ * configuration; GET_RING reports the mode in force).
+ *
+ * EVBUS_RING_ADAPTIVE, the default (flags 0 in SET_RING asks for it too):
+ * interrupt moderation as NIC drivers do it, with the kernel's lib/dim.  A
+ * record that arrives when the reader was last woken at least the current
+ * delay ago wakes it at once, so sparse traffic is never delayed; under a
+ * steady stream wake-ups are spaced by that delay, or come as soon as the
+ * current batch of records is queued.  lib/dim moves the (delay, batch)
+ * pair along a fixed table of profiles, from (0, 1) up to
+ * (EVBUS_ADAPTIVE_DELAY_MAX_NS, EVBUS_ADAPTIVE_EVENTS_MAX), by the
+ * throughput the reader achieves; losses and a ring three quarters full
+ * wake at once.  The added latency is thus never more than
+ * EVBUS_ADAPTIVE_DELAY_MAX_NS.  fdinfo shows the profile in force.
+ * GET_RING reports wake_events and wake_delay_ns as 0.
+ *
+ * EVBUS_RING_IMMEDIATE: a reader sleeping in read() or poll() is woken as
+ * soon as one record is queued (the default before adaptive wake-ups).
+ *
+ * EVBUS_RING_WAKE, fixed coalescing: the file becomes readable (and its
+ * sleepers are woken) only once wake_events records are queued, or
+ * wake_delay_ns after the oldest unread record was queued (0: no timer),
+ * or when events were lost or the ring is full (three quarters of its
+ * bytes in use, so the reader is woken before anything is lost).
+ *
+ * In every mode a non-blocking read() returns whatever is queued.
  */
 #define EVBUS_RING_WAKE		(1U << 0)
-#define EVBUS_RING_VALID	EVBUS_RING_WAKE
+#define EVBUS_RING_IMMEDIATE	(1U << 1)
+#define EVBUS_RING_ADAPTIVE	(1U << 2)
+#define EVBUS_RING_VALID	(EVBUS_RING_WAKE | EVBUS_RING_IMMEDIATE | \
+				 EVBUS_RING_ADAPTIVE)
 #define EVBUS_WAKE_EVENTS_MAX	65536U
 #define EVBUS_WAKE_DELAY_MAX	1000000000ULL	/* 1 s */
+#define EVBUS_ADAPTIVE_DELAY_MAX_NS	500000ULL	/* 500 us */
+#define EVBUS_ADAPTIVE_EVENTS_MAX	32U
 
 struct evbus_ring_cfg {
 	__u32 size;		/* in/out: bytes */
@@ -219,6 +242,8 @@ struct evbus_uring_cmd {
 #define EVBUS_FEAT_SUB_FILTER	(1ULL << 12)	/* EVBUS_IOC_SUBSCRIBE2 filters */
 #define EVBUS_FEAT_SUB_BPF	(1ULL << 13)	/* classic BPF on a subscription */
 #define EVBUS_FEAT_BUS_STATS	(1ULL << 14)	/* EVBUS_IOC_BUS_STATS */
+#define EVBUS_FEAT_MMAP		(1ULL << 15)	/* mmap() of the ring */
+#define EVBUS_FEAT_ADAPTIVE_WAKE (1ULL << 16)	/* EVBUS_RING_ADAPTIVE, IMMEDIATE */
 
 /*
  * Buses.  A process reaches the bus of its IPC namespace, as POSIX message
@@ -495,15 +520,18 @@ struct evbus_sys_denied {
 	X(EVBUS_FEAT_SCOPE,		"scope")			\
 	X(EVBUS_FEAT_SUB_FILTER,	"sub-filter")			\
 	X(EVBUS_FEAT_SUB_BPF,		"sub-bpf")			\
-	X(EVBUS_FEAT_BUS_STATS,		"bus-stats")
+	X(EVBUS_FEAT_BUS_STATS,		"bus-stats")			\
+	X(EVBUS_FEAT_MMAP,		"mmap")				\
+	X(EVBUS_FEAT_ADAPTIVE_WAKE,	"adaptive-wake")
 
 /*
  * Records returned by read().  Every record starts with struct
  * evbus_rec_hdr; len covers the whole record including padding and is a
  * multiple of 8, so records can be walked with EVBUS_REC_NEXT().  The same
- * layout is what the ring holds internally, so a future mmap()ed ring uses
- * this exact format (where EVBUS_REC_PAD records also appear; read() never
- * returns them).
+ * layout is what the ring holds and what a mapped ring shows.  Readers
+ * skip EVBUS_REC_PAD records (read() never returns them; rings stopped
+ * writing them when they became mappable, but a reader must still skip
+ * one).
  */
 #define EVBUS_REC_EVENT		1
 #define EVBUS_REC_LAGGED	2
@@ -583,5 +611,79 @@ struct evbus_revoked {
 #define EVBUS_EVENT_PAYLOAD(ev)						\
 	((const void *)((const char *)(ev) + (ev)->hdr.hdr_len +	\
 			EVBUS_ALIGN((ev)->topic_len + 1)))
+
+/*
+ * mmap()ed rings (EVBUS_FEAT_MMAP).  A file's ring can be mapped into the
+ * reader, as BPF ring buffers are; offsets and lengths are in units of the
+ * system page size (sysconf(_SC_PAGESIZE)), and mappings must be
+ * MAP_SHARED (EINVAL otherwise):
+ *
+ *   page offset 0   struct evbus_mmap_ctl, one page: the only page that
+ *                   may be mapped writable, by a mapping of exactly that
+ *                   page; the reader publishes its position here
+ *   page offset 1   struct evbus_mmap_hdr, one page, read-only
+ *   page offset 2   the ring's data, size bytes, mapped twice in a row, so
+ *                   a record that wraps around the end is still contiguous
+ *
+ * A writable mapping of anything but the control page, or an executable
+ * mapping, gives EPERM (and read-only mappings cannot be made writable
+ * later); a range beyond the ring gives EINVAL.  The ring must exist
+ * (ENODATA before the first subscription or a SET_RING with a size).
+ * Mappings survive fork(), close() of the descriptor and exec() like any
+ * shared mapping, and keep the file open until they are all gone.  While
+ * the ring is mapped it cannot be resized, nor its policy changed (EBUSY).
+ *
+ * Positions are free-running byte counts (never reset, never wrapping in
+ * practice); the record at position p starts at data + (p & (size - 1)).
+ * producer_pos only grows; records in [consumer_pos, producer_pos) are
+ * whole and exactly what read() would return, LAGGED and REVOKED records
+ * included (a loss while the ring is empty is written into the ring on the
+ * next poll(), read() or record).
+ *
+ * Reading, in C11 terms:
+ *  1. c = acquire-load of ctl->consumer_pos.  If c has EVBUS_MMAP_BUSY set,
+ *     the kernel is rewriting the head of the ring: call poll() (a zero
+ *     timeout will do; it waits for the kernel to finish) and start again.
+ *  2. p = acquire-load of hdr->producer_pos.  c == p: nothing to read;
+ *     poll() or epoll for POLLIN (which also tells the kernel how far the
+ *     reader got, and wakes it as read() readers are woken).
+ *  3. Without EVBUS_MMAP_OVERWRITE in hdr->flags (drop-newest), records
+ *     in [c, p) stay where they are until consumer_pos passes them: use
+ *     them in place, then release-store the new position.
+ *  4. With EVBUS_MMAP_OVERWRITE (drop-oldest), a publisher may take back
+ *     records the reader has not consumed, and overwrite them.  Copy the
+ *     records out, then compare-and-swap ctl->consumer_pos from c to the
+ *     end of what was copied, with release ordering.  If it succeeds the
+ *     copies are whole and are the reader's.  If it fails the kernel took
+ *     them back first: they count as lost, in a LAGGED record that now
+ *     starts at consumer_pos; discard the copies and start again at 1.
+ *     The kernel claims the head the same way (it exchanges consumer_pos
+ *     for EVBUS_MMAP_BUSY before it evicts, and stores the new position
+ *     after writing the LAGGED record), so a record is either consumed or
+ *     reported lost, never both, and a torn record is never accepted.
+ *
+ * The kernel trusts nothing in the control page: a consumer_pos that is
+ * behind the kernel's view, beyond producer_pos or not on a record
+ * boundary is ignored or rounded down to the record that contains it, and
+ * only that reader's stream suffers.
+ */
+#define EVBUS_MMAP_CTL_PGOFF	0
+#define EVBUS_MMAP_HDR_PGOFF	1
+#define EVBUS_MMAP_DATA_PGOFF	2
+#define EVBUS_MMAP_BUSY		(1ULL << 63)
+
+/* hdr->flags */
+#define EVBUS_MMAP_OVERWRITE	(1U << 0)	/* drop-oldest: see above */
+
+struct evbus_mmap_ctl {
+	__u64 consumer_pos;	/* written by the reader (and the kernel) */
+};
+
+struct evbus_mmap_hdr {
+	__u64 producer_pos;	/* end of the whole records */
+	__u32 size;		/* bytes of data (a power of two) */
+	__u32 flags;		/* EVBUS_MMAP_* */
+	__u64 reserved[6];	/* 0 */
+};
 
 #endif /* _UAPI_LINUX_EVBUS_H */
