@@ -42,7 +42,7 @@ static const struct {
 	u32 events;
 	u32 delay_us;
 } evbus_profiles[EVBUS_DIM_PROFILES] = {
-	{ 1, 0 }, { 4, 50 }, { 8, 100 }, { 16, 250 },
+	{ 1, 0 }, { 8, 150 }, { 16, 250 }, { 24, 375 },
 	{ EVBUS_ADAPTIVE_EVENTS_MAX, EVBUS_ADAPTIVE_DELAY_MAX_NS / NSEC_PER_USEC },
 };
 
