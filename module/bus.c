@@ -166,8 +166,11 @@ MODULE_PARM_DESC(max_rules, "Policy rules per bus (default 4096, at most 65536; 
  */
 u32 evbus_ring_size(const struct evbus_limits *lim, u32 want)
 {
-	return roundup_pow_of_two(clamp(want, READ_ONCE(lim->ring_min),
-					READ_ONCE(lim->ring_max)));
+	/* At least a page: ring_min's default is 4 KiB on every arch. */
+	u32 lo = max_t(u32, READ_ONCE(lim->ring_min), EVBUS_RING_FLOOR);
+
+	return roundup_pow_of_two(clamp(want, lo,
+					max_t(u32, lo, READ_ONCE(lim->ring_max))));
 }
 
 /* ------------------------------------------------------------------ bus */

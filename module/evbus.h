@@ -31,17 +31,18 @@
  * every reader see sequence numbers in increasing order; a reader stops at
  * the first record not yet committed.  A full ring never makes the
  * publisher wait: the oldest committed records are evicted or the new
- * event is dropped, and either way the loss is counted in the ring's lag
- * runs and later read as a LAGGED record.  order_lock is held for one
+ * event is dropped, and either way the loss is counted and written into
+ * the ring as a LAGGED record (ring.c).  order_lock is held for one
  * event at a time, and a batch reschedules between runs of events.
  *
- * Wake-ups.  A ring wakes its readers only when it goes from nothing to
- * read to readable; a run of events with one topic in a batch wakes each
- * file once.  With EVBUS_RING_WAKE a file becomes readable only at a
- * watermark of queued events, when three quarters of the ring are in use,
- * after a delay (an hrtimer armed by the first record, firing in softirq
- * context and touching nothing but a flag and the wait queue), or on a
- * loss.
+ * Wake-ups (wake.c).  A ring wakes its readers only when it goes from
+ * nothing to read to readable; a run of events with one topic in a batch
+ * wakes each file once.  By default the batch and delay that make a ring
+ * readable adapt to the reader's throughput with lib/dim, as NIC interrupt
+ * moderation does: sparse traffic wakes at once, a stream at most once per
+ * delay (500 us at most).  EVBUS_RING_WAKE fixes them; EVBUS_RING_IMMEDIATE
+ * wakes on every first record.  Delays are an hrtimer firing in softirq
+ * context and touching nothing but a flag and the wait queue.
  *
  * Permissions.  Every call is checked against the credentials its file
  * was opened with: a publish against the policy's rules (a walk of the
@@ -52,7 +53,9 @@
  * target, with no lock held: a refused event is never reserved.
  *
  * Read.  read() and io_uring reads copy whole committed records from the
- * head of the ring: first a pending LAGGED record, then events in order.
+ * head of the ring.  mmap() (mmap.c) maps the ring itself: the reader
+ * takes records in place and publishes its position in a control page,
+ * which the kernel treats as an untrusted hint (ring.c).
  * io_uring publishes through ->uring_cmd (uring.c) with the ioctls' structs.
  *
  * Limits.  Ring size and subscriptions per file are module parameters
@@ -109,7 +112,7 @@ struct evbus_file;
 #define EVBUS_PAYLOAD_CEILING	SZ_1M
 #define EVBUS_RING_CEILING	SZ_256M
 /* A ring is whole pages (mmap.c). */
-#define EVBUS_RING_FLOOR	(PAGE_SIZE > SZ_4K ? PAGE_SIZE : SZ_4K)
+#define EVBUS_RING_FLOOR	max_t(unsigned long, PAGE_SIZE, SZ_4K)
 #define EVBUS_SUBS_CEILING	4096
 #define EVBUS_RULES_CEILING	65536
 

@@ -247,7 +247,11 @@ static void evbus_ring_catch_up(struct evbus_ring *r, u64 c)
 	}
 }
 
-/* Learn how far a mapped reader got. */
+/*
+ * Learn how far a mapped reader got.  Acquire pairs with the reader's
+ * release of consumer_pos: its reads of the records are done before the
+ * kernel reuses their space.
+ */
 static void evbus_ring_sync(struct evbus_ring *r)
 {
 	if (r->mem)
