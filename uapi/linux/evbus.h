@@ -184,9 +184,9 @@ struct evbus_ring_cfg {
 struct evbus_stats {
 	__u64 queued_events;	/* records queued now */
 	__u64 queued_bytes;	/* bytes of records queued now */
-	__u64 delivered;	/* event records copied out by read() */
+	__u64 delivered;	/* event records read (read() or mapping) */
 	__u64 lost;		/* events dropped for this file */
-	__u64 lag_records;	/* LAGGED records copied out by read() */
+	__u64 lag_records;	/* LAGGED records read (read() or mapping) */
 	__u64 published;	/* events this file published */
 	__u32 capacity;		/* ring size, bytes (0: no ring yet) */
 	__u32 policy;		/* EVBUS_POLICY_* */
@@ -267,9 +267,9 @@ struct evbus_bus_stats {
 	__u64 published_bytes;	/* payload bytes published */
 	__u64 deliveries;	/* event x matching file, queued or lost */
 	__u64 lost;		/* deliveries dropped by full rings */
-	__u64 read_events;	/* event records returned by read() */
-	__u64 read_bytes;	/* bytes returned by read() */
-	__u64 lag_records;	/* LAGGED records returned by read() */
+	__u64 read_events;	/* event records read (read() or mapping) */
+	__u64 read_bytes;	/* record bytes read (read() or mapping) */
+	__u64 lag_records;	/* LAGGED records read (read() or mapping) */
 	__u64 queued_events;	/* event records in rings now */
 	__u64 queued_bytes;	/* record bytes in rings now */
 	__u64 discarded;	/* records still queued when a file closed */
