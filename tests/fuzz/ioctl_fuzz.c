@@ -2590,7 +2590,10 @@ static void check_success(struct th *t, const char *what, struct argdesc *ad, lo
 		if (ad->which == C_GETRING &&
 		    (o.r.size < 4096 || (o.r.size & (o.r.size - 1)) || o.r.policy > 1 ||
 		     (o.r.flags & ~EVBUS_RING_VALID) || o.r.reserved ||
-		     (o.r.flags ? !o.r.wake_events || o.r.wake_events > EVBUS_WAKE_EVENTS_MAX ||
+		     /* GET_RING reports exactly one wake-up mode */
+		     __builtin_popcount(o.r.flags) != 1 ||
+		     (o.r.flags == EVBUS_RING_WAKE ?
+				  !o.r.wake_events || o.r.wake_events > EVBUS_WAKE_EVENTS_MAX ||
 				  o.r.wake_delay_ns > EVBUS_WAKE_DELAY_MAX :
 				  o.r.wake_events || o.r.wake_delay_ns)))
 			fail(t, "%s: bad ring reply size %u policy %u flags %#x wake %u/%llu",
