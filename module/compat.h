@@ -37,4 +37,17 @@ static inline const void *evbus_uring_cmd_area(const struct io_uring_cmd *ioucmd
 #endif
 }
 
+/*
+ * v6.3: vma->vm_flags became read-only outside mm; vm_flags_clear() is the
+ * way to change it.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+#include <linux/mm.h>
+
+static inline void vm_flags_clear(struct vm_area_struct *vma, unsigned long flags)
+{
+	vma->vm_flags &= ~flags;
+}
+#endif
+
 #endif /* _EVBUS_COMPAT_H */

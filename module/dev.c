@@ -131,7 +131,9 @@ static long evbus_ioctl_set_ring(struct evbus_file *ef, void __user *argp)
 
 	if (copy_from_user(&cfg, argp, sizeof(cfg)))
 		return -EFAULT;
-	if ((cfg.flags & ~EVBUS_RING_VALID) || cfg.reserved)
+	/* At most one mode; none is adaptive. */
+	if ((cfg.flags & ~EVBUS_RING_VALID) || hweight32(cfg.flags) > 1 ||
+	    cfg.reserved)
 		return -EINVAL;
 	if (cfg.flags & EVBUS_RING_WAKE) {
 		if (!cfg.wake_events || cfg.wake_events > EVBUS_WAKE_EVENTS_MAX ||
@@ -207,7 +209,8 @@ static long evbus_ioctl_version(struct evbus_file *ef, void __user *argp)
 		     EVBUS_FEAT_IPC_NS | EVBUS_FEAT_POLICY |
 		     EVBUS_FEAT_SYS_TOPICS | EVBUS_FEAT_SCOPE |
 		     EVBUS_FEAT_SUB_FILTER | EVBUS_FEAT_SUB_BPF |
-		     EVBUS_FEAT_BUS_STATS;
+		     EVBUS_FEAT_BUS_STATS | EVBUS_FEAT_MMAP |
+		     EVBUS_FEAT_ADAPTIVE_WAKE;
 	v.max_payload = READ_ONCE(lim->max_payload);
 	v.max_subs = READ_ONCE(lim->max_subs);
 	v.ring_default = evbus_ring_size(lim, READ_ONCE(lim->ring_default));
@@ -315,6 +318,9 @@ static __poll_t evbus_poll(struct file *file, struct poll_table_struct *wait)
 	struct evbus_file *ef = file->private_data;
 
 	poll_wait(file, &ef->ring.wq, wait);
+	/* A mapped reader consumes without telling: catch up first. */
+	if (READ_ONCE(ef->ring.mapped))
+		return evbus_ring_poll(&ef->ring);
 	/* See evbus_ring_readable() for why the racy check is enough. */
 	return evbus_ring_readable(&ef->ring) ? EPOLLIN | EPOLLRDNORM : 0;
 }
@@ -343,8 +349,8 @@ static void evbus_show_fdinfo(struct seq_file *m, struct file *file)
 	seq_printf(m, "evbus-lag-records:\t%llu\n", st.lag_records);
 	seq_printf(m, "evbus-published:\t%llu\n", st.published);
 	seq_printf(m, "evbus-subscriptions:\t%u\n", st.subscriptions);
-	seq_printf(m, "evbus-wake:\t%u %llu\n", READ_ONCE(ef->ring.wake_events),
-		   READ_ONCE(ef->ring.wake_delay_ns));
+	evbus_wake_show(m, &ef->ring);
+	seq_printf(m, "evbus-mapped:\t%u\n", READ_ONCE(ef->ring.mapped));
 	mutex_lock(&ef->lock);
 	xa_for_each(&ef->subs, id, sub)
 		seq_printf(m, "evbus-sub:\t%u %.*s%s\n", sub->id,
@@ -361,6 +367,7 @@ static const struct file_operations evbus_fops = {
 	.read_iter = evbus_read_iter,
 	.uring_cmd = evbus_uring_cmd,
 	.poll = evbus_poll,
+	.mmap = evbus_mmap,
 	.unlocked_ioctl = evbus_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.show_fdinfo = evbus_show_fdinfo,
@@ -395,6 +402,9 @@ static void evbus_check_abi(void)
 	BUILD_BUG_ON(sizeof(struct evbus_revoked) != 24);
 	BUILD_BUG_ON(sizeof(struct evbus_sys_file) != 8);
 	BUILD_BUG_ON(sizeof(struct evbus_sys_denied) != 24);
+	BUILD_BUG_ON(sizeof(struct evbus_mmap_ctl) != 8);
+	BUILD_BUG_ON(sizeof(struct evbus_mmap_hdr) != 64);
+	BUILD_BUG_ON(EVBUS_LAG_REC_LEN > sizeof(struct evbus_event));
 	BUILD_BUG_ON(sizeof(struct evbus_event) + EVBUS_TOPIC_MAX + 1 >
 		     EVBUS_FILTER_WINDOW);
 }

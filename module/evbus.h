@@ -91,6 +91,7 @@
 #include <linux/refcount.h>
 #include <linux/workqueue.h>
 #include <linux/uidgid.h>
+#include <linux/dim.h>
 #include <linux/evbus.h>
 
 #include "topic.h"
@@ -107,7 +108,8 @@ struct evbus_file;
 /* Hard ceilings: module parameters can be lowered, never raised past them. */
 #define EVBUS_PAYLOAD_CEILING	SZ_1M
 #define EVBUS_RING_CEILING	SZ_256M
-#define EVBUS_RING_FLOOR	SZ_4K
+/* A ring is whole pages (mmap.c). */
+#define EVBUS_RING_FLOOR	(PAGE_SIZE > SZ_4K ? PAGE_SIZE : SZ_4K)
 #define EVBUS_SUBS_CEILING	4096
 #define EVBUS_RULES_CEILING	65536
 
@@ -263,20 +265,28 @@ struct evbus_lag {
 };
 
 /*
- * A subscriber's ring of records, in the uapi record format.  Records never
- * wrap: one that does not fit before the end is preceded by an
- * EVBUS_REC_PAD filler (zeroed).  head, committed and tail are free-running
- * byte positions, head <= committed <= tail.  [head, committed) holds
- * finished records a reader may take; [committed, tail) starts with a
- * record a publisher reserved and is still copying (kind
- * EVBUS_REC_RESERVED), possibly followed by finished ones.
+ * A subscriber's ring of records, in the uapi record format, in memory that
+ * maps its data twice in a row (mmap.c), so a record is contiguous even
+ * where it wraps.  head, committed and tail are free-running byte
+ * positions, head <= committed <= tail, never reset (a mapped reader
+ * follows them).  [head, committed) holds finished records a reader may
+ * take; [committed, tail) starts with a record a publisher reserved and is
+ * still copying (kind EVBUS_REC_RESERVED), possibly followed by finished
+ * ones.
  *
- * Lost events that are not in the ring are kept as two runs:
- * head_lag, lost before the oldest queued record (drop-oldest evictions),
- * read first; tail_lag, lost after the newest (drop-newest, or a reserved
- * record that cannot be evicted), written into the ring as a LAGGED record
- * just before the next event that fits.  An empty ring never has a
- * tail_lag: it is folded into head_lag.
+ * Every loss is in the ring as a LAGGED record, at the place of the lost
+ * events in the stream.  Records evicted from the head (drop-oldest) are
+ * replaced by one LAGGED record at the new head, in their space (it merges
+ * with a LAGGED record already there).  Events dropped at the tail
+ * (drop-newest, or a record that cannot be evicted) gather in tail_lag,
+ * written into the ring just before the next record that fits, or as soon
+ * as the ring is empty and its reader looks (read(), poll()).
+ *
+ * A mapped reader takes records by moving the control page's consumer_pos;
+ * the kernel catches up (evbus_ring_sync()) before it needs head: when room
+ * is short, on read() and on poll().  To evict, the kernel claims
+ * consumer_pos first (EVBUS_MMAP_BUSY), so a record is either consumed or
+ * lost, never both.
  */
 /*
  * A REVOKED notice (policy.c), inside the revoked subscription's entry.
@@ -292,19 +302,38 @@ struct evbus_revoke_notice {
 	u32 reason;			/* EVBUS_DENY_* */
 };
 
+/*
+ * Adaptive wake-ups (wake.c): lib/dim's net_dim() picks a profile (a
+ * delay and a batch) from the throughput the reader achieves, sampled at
+ * every read() or poll() that consumed records, as a NIC driver samples at
+ * every NAPI poll.  Under evbus_ring.lock, except dim.work.
+ */
+struct evbus_moder {
+	struct dim dim;			/* profile_ix: the profile in force */
+	u16 reads;			/* dim's "events": consuming calls */
+	u64 records;			/* records consumed */
+	u64 bytes;			/* bytes consumed */
+	u64 sampled;			/* records at the last sample */
+	ktime_t last_read;		/* the reader last consumed */
+};
+
 struct evbus_ring {
 	u64 file_id;			/* for tracepoints; set at open */
 	struct evbus_pcpu_stats __percpu *stats;	/* the bus's */
 	spinlock_t lock;		/* protects all fields below */
-	void *data;			/* size bytes, NULL until needed */
+	struct evbus_ring_mem *mem;	/* NULL until needed (mmap.c) */
+	void *data;			/* mem's data: 2 * size bytes mapped */
+	struct evbus_mmap_ctl *ctl;	/* mem's control page: untrusted */
+	struct evbus_mmap_hdr *mhdr;	/* mem's header page */
 	u32 size;			/* power of two, or 0 */
+	u32 mapped;			/* live vmas of the ring (mmap.c) */
+	bool claimed;			/* ctl->consumer_pos is EVBUS_MMAP_BUSY */
 	u32 policy;			/* EVBUS_POLICY_* */
 	u64 head;			/* oldest queued byte */
 	u64 committed;			/* end of the finished records */
 	u64 tail;			/* next byte to reserve */
 	u64 queued;			/* event records queued (and reserved) */
 	u64 queued_bytes;		/* event + lag record bytes, no fillers */
-	struct evbus_lag head_lag;
 	struct evbus_lag tail_lag;
 	u64 delivered;			/* event records read */
 	u64 lost;			/* events dropped for this file */
@@ -318,21 +347,27 @@ struct evbus_ring {
 	u32 revoked;
 	bool closed;			/* the file is closing: take nothing */
 	/*
-	 * Wake-up coalescing (EVBUS_RING_WAKE); wake_events 0 means off:
-	 * readable as soon as anything is committed.  wake_ready: the
-	 * watermark or the fill level was reached, or events were lost,
-	 * since the ring was last empty.
+	 * Wake-ups (wake.c).  wake_mode is EVBUS_RING_ADAPTIVE, _IMMEDIATE
+	 * or _WAKE.  wake_events and wake_delay_ns are the batch and delay
+	 * in force: set by SET_RING for EVBUS_RING_WAKE, by lib/dim's
+	 * profile for adaptive, 0 for immediate (readable as soon as
+	 * anything is committed).  wake_ready: the watermark or the fill
+	 * level was reached, events were lost, or (adaptive) the reader was
+	 * last woken long enough ago, since the ring was last empty.
 	 */
+	u32 wake_mode;
 	u32 wake_events;
 	u64 wake_delay_ns;
 	bool wake_ready;
+	bool wake_period;		/* a period started since last empty */
+	struct evbus_moder moder;	/* adaptive state (wake.c) */
 	/*
 	 * Set without r->lock by the timer (softirq), cleared under it when
 	 * the ring empties or the timer is re-armed.  A stale true on an
 	 * empty ring is harmless: readable also needs something committed.
 	 */
 	bool wake_expired;
-	struct hrtimer wake_timer;	/* wake_delay_ns after the first record */
+	struct hrtimer wake_timer;	/* the end of a period's delay */
 	wait_queue_head_t wq;		/* readers and pollers */
 };
 
@@ -534,10 +569,17 @@ struct io_uring_cmd;
 int evbus_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags);
 
 /* ring.c */
+/*
+ * Something to read: records, or a loss or a notice that the next read()
+ * or poll() writes into the ring (a loss only once the ring is empty: it
+ * comes after every record queued before it, reserved ones included).
+ */
 static inline bool evbus_ring_has_data(struct evbus_ring *r)
 {
-	return READ_ONCE(r->head) != READ_ONCE(r->committed) ||
-	       READ_ONCE(r->head_lag.count) ||
+	u64 head = READ_ONCE(r->head);
+
+	return head != READ_ONCE(r->committed) ||
+	       (READ_ONCE(r->tail_lag.count) && head == READ_ONCE(r->tail)) ||
 	       !list_empty(&r->revoked_pending);
 }
 
@@ -551,9 +593,30 @@ static inline bool evbus_ring_readable(struct evbus_ring *r)
 {
 	if (!evbus_ring_has_data(r))
 		return false;
-	return !READ_ONCE(r->wake_events) || READ_ONCE(r->wake_ready) ||
-	       READ_ONCE(r->wake_expired);
+	return READ_ONCE(r->wake_mode) == EVBUS_RING_IMMEDIATE ||
+	       READ_ONCE(r->wake_ready) || READ_ONCE(r->wake_expired);
 }
+
+/* mmap.c */
+struct evbus_ring_mem;
+struct vm_area_struct;
+struct evbus_ring_mem *evbus_ring_mem_alloc(u32 size);
+void evbus_ring_mem_free(struct evbus_ring_mem *mem);
+void *evbus_mem_data(struct evbus_ring_mem *mem);
+struct evbus_mmap_ctl *evbus_mem_ctl(struct evbus_ring_mem *mem);
+struct evbus_mmap_hdr *evbus_mem_hdr(struct evbus_ring_mem *mem);
+int evbus_mmap(struct file *file, struct vm_area_struct *vma);
+
+/* wake.c */
+void evbus_wake_init(struct evbus_ring *r);
+void evbus_wake_free(struct evbus_ring *r);
+void evbus_wake_set(struct evbus_ring *r, u32 mode, u32 events, u64 delay_ns);
+void evbus_wake_update_ready(struct evbus_ring *r);
+void evbus_wake_reset(struct evbus_ring *r);
+void evbus_wake_committed(struct evbus_ring *r);
+void evbus_wake_sample(struct evbus_ring *r);
+void evbus_wake_get(struct evbus_ring *r, struct evbus_ring_cfg *cfg);
+void evbus_wake_show(struct seq_file *m, struct evbus_ring *r);
 
 void evbus_ring_init(struct evbus_ring *r, struct evbus_pcpu_stats __percpu *stats);
 void evbus_ring_free(struct evbus_ring *r);
@@ -571,6 +634,7 @@ void evbus_ring_write(struct evbus_rec_hdr *slot, const struct evbus_msg *m,
 		      const struct evbus_ident *id);
 bool evbus_ring_commit(struct evbus_ring *r, struct evbus_rec_hdr *slot);
 ssize_t evbus_ring_read(struct evbus_ring *r, struct iov_iter *to);
+__poll_t evbus_ring_poll(struct evbus_ring *r);
 u32 evbus_event_rec_len(u32 topic_len, u32 payload_len);
 
 #define EVBUS_LAG_REC_LEN	((u32)sizeof(struct evbus_lagged))

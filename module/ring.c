@@ -12,10 +12,17 @@
  * records; when a copy would fault, the lock is dropped, the user buffer
  * faulted in, and the walk restarts from the (possibly changed) head.
  *
- * The ring owns its memory: evbus_ring_alloc() on the first subscription,
- * evbus_ring_configure() to resize an empty ring, evbus_ring_free() when
- * the file is freed.  Memory is charged to the caller's memcg and to the
- * file's user (user.c).
+ * The ring owns its memory (mmap.c): evbus_ring_alloc() on the first
+ * subscription, evbus_ring_configure() to resize an empty, unmapped ring,
+ * evbus_ring_free() when the file is freed.  Memory is charged to the
+ * caller's memcg and to the file's user (user.c).  The data is mapped
+ * twice in a row, so records never wrap and need no fillers.
+ *
+ * A mapped reader consumes by moving consumer_pos in the control page;
+ * the kernel catches up under r->lock when it needs to know (room is
+ * short, read(), poll(), statistics): evbus_ring_sync() walks the records
+ * from head up to that position, and counts them read as read() would.
+ * The walk is bounded by the ring's size and each record is walked once.
  */
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -39,16 +46,6 @@ u32 evbus_event_rec_len(u32 topic_len, u32 payload_len)
 	       EVBUS_ALIGN(payload_len);
 }
 
-/* wake_delay_ns after the first record of a coalesced ring: wake readers. */
-static enum hrtimer_restart evbus_wake_timer_fn(struct hrtimer *t)
-{
-	struct evbus_ring *r = container_of(t, struct evbus_ring, wake_timer);
-
-	WRITE_ONCE(r->wake_expired, true);
-	wake_up_interruptible_poll(&r->wq, EPOLLIN | EPOLLRDNORM);
-	return HRTIMER_NORESTART;
-}
-
 void evbus_ring_init(struct evbus_ring *r, struct evbus_pcpu_stats __percpu *stats)
 {
 	spin_lock_init(&r->lock);
@@ -56,12 +53,26 @@ void evbus_ring_init(struct evbus_ring *r, struct evbus_pcpu_stats __percpu *sta
 	INIT_LIST_HEAD(&r->revoked_pending);
 	r->stats = stats;
 	r->policy = EVBUS_POLICY_DROP_OLDEST;
-	/* Soft: the callback runs in softirq context, never in hardirq. */
-	hrtimer_init(&r->wake_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
-	r->wake_timer.function = evbus_wake_timer_fn;
+	evbus_wake_init(r);
 }
 
 /* ------------------------------------------------------------ memory */
+
+/* Make mem the ring's memory; r->lock held or the ring not yet shared. */
+static void evbus_ring_set_mem(struct evbus_ring *r, struct evbus_ring_mem *mem,
+			       u32 size)
+{
+	r->mem = mem;
+	r->data = evbus_mem_data(mem);
+	r->ctl = evbus_mem_ctl(mem);
+	r->mhdr = evbus_mem_hdr(mem);
+	r->size = size;
+	r->head = 0;
+	r->committed = 0;
+	r->tail = 0;
+	r->mhdr->flags = r->policy == EVBUS_POLICY_DROP_OLDEST ?
+			 EVBUS_MMAP_OVERWRITE : 0;
+}
 
 /*
  * Allocate the ring of a file that has none; the caller serialises ring
@@ -69,21 +80,20 @@ void evbus_ring_init(struct evbus_ring *r, struct evbus_pcpu_stats __percpu *sta
  */
 int evbus_ring_alloc(struct evbus_ring *r, struct evbus_user *u, u32 size)
 {
-	void *data;
+	struct evbus_ring_mem *mem;
 
-	if (r->data)
+	if (r->mem)
 		return 0;
 	if (evbus_user_charge(u, EVBUS_UC_RING_BYTES, size,
 			      READ_ONCE(evbus_limits.max_user_ring_bytes)))
 		return -EDQUOT;
-	data = kvmalloc(size, EVBUS_GFP);
-	if (!data) {
+	mem = evbus_ring_mem_alloc(size);
+	if (!mem) {
 		evbus_user_uncharge(u, EVBUS_UC_RING_BYTES, size);
 		return -ENOMEM;
 	}
 	spin_lock(&r->lock);
-	r->data = data;
-	r->size = size;
+	evbus_ring_set_mem(r, mem, size);
 	spin_unlock(&r->lock);
 	evbus_stats_ring_alloc(size);
 	return 0;
@@ -91,22 +101,31 @@ int evbus_ring_alloc(struct evbus_ring *r, struct evbus_user *u, u32 size)
 
 /*
  * Undo evbus_ring_alloc() for a ring that never had a subscription, so no
- * publisher can have found it.
+ * publisher can have found it.  mmap() does not take evbus_file.lock, so
+ * the ring may have been mapped meanwhile: then it stays, with the file.
  */
 void evbus_ring_discard(struct evbus_ring *r, struct evbus_user *u)
 {
-	void *data;
+	struct evbus_ring_mem *mem;
 	u32 size;
 
 	spin_lock(&r->lock);
-	data = r->data;
+	if (r->mapped) {
+		/* Keep it: a mapping pins it; it goes with the file. */
+		spin_unlock(&r->lock);
+		return;
+	}
+	mem = r->mem;
 	size = r->size;
+	r->mem = NULL;
 	r->data = NULL;
+	r->ctl = NULL;
+	r->mhdr = NULL;
 	r->size = 0;
 	spin_unlock(&r->lock);
 	evbus_user_uncharge(u, EVBUS_UC_RING_BYTES, size);
 	evbus_stats_ring_free(size);
-	kvfree(data);
+	evbus_ring_mem_free(mem);
 }
 
 /* n notices were read or discarded: their subscriptions stop counting. */
@@ -146,17 +165,21 @@ void evbus_ring_close(struct evbus_ring *r, struct evbus_user *u)
 	spin_unlock(&r->lock);
 	list_for_each_entry_safe(n, tmp, &pending, link)
 		evbus_sub_free(evbus_notice_sub(n));
-	if (r->data) {
+	if (r->mem) {
 		evbus_user_uncharge(u, EVBUS_UC_RING_BYTES, r->size);
 		evbus_stats_ring_free(r->size);
 	}
 }
 
-/* A grace period after evbus_ring_close(): nobody can touch the ring. */
+/*
+ * A grace period after evbus_ring_close(), and after the last mapping went
+ * (a vma holds the file): nobody can touch the ring.
+ */
 void evbus_ring_free(struct evbus_ring *r)
 {
-	hrtimer_cancel(&r->wake_timer);
-	kvfree(r->data);
+	evbus_wake_free(r);
+	evbus_ring_mem_free(r->mem);
+	r->mem = NULL;
 	r->data = NULL;
 	r->size = 0;
 }
@@ -171,66 +194,91 @@ static inline bool evbus_ring_empty(struct evbus_ring *r)
 	return r->head == r->tail;
 }
 
-/* ---------------------------------------------------------- wake-ups */
+/* ---------------------------------------------------- mapped readers */
+
+/* Records of each kind in a run that was read or consumed. */
+struct evbus_run {
+	u32 events;
+	u32 lags;
+	u32 revoked;
+};
+
+static void evbus_run_add(struct evbus_run *run, const struct evbus_rec_hdr *h)
+{
+	if (h->kind == EVBUS_REC_EVENT)
+		run->events++;
+	else if (h->kind == EVBUS_REC_LAGGED)
+		run->lags++;
+	else if (h->kind == EVBUS_REC_REVOKED)
+		run->revoked++;
+}
+
+
+/* Account a run of records that the reader took (read() or the mapping). */
+static void evbus_ring_consume(struct evbus_ring *r, u32 len,
+			       const struct evbus_run *run);
 
 /*
- * Coalesced ring: the watermark is reached, three quarters of the ring are
- * in use, or something was lost.
+ * Catch up with a reader that consumed up to position c: whole records
+ * only, so a position inside a record counts up to that record's start,
+ * and one behind head or beyond committed (or EVBUS_MMAP_BUSY) counts
+ * nothing.  Nothing the reader writes makes the kernel look outside
+ * [head, committed).  Work: the records consumed, each walked once.
  */
-static void evbus_ring_update_ready(struct evbus_ring *r)
+static void evbus_ring_catch_up(struct evbus_ring *r, u64 c)
 {
-	lockdep_assert_held(&r->lock);
-	if (r->wake_events &&
-	    (r->queued >= r->wake_events || r->head_lag.count ||
-	     r->tail_lag.count || (r->tail - r->head) >= r->size / 4 * 3))
-		WRITE_ONCE(r->wake_ready, true);
-}
+	struct evbus_run run = {};
+	u64 pos = r->head;
 
-/* A drained ring starts a new coalescing period. */
-static void evbus_ring_wake_reset(struct evbus_ring *r)
-{
 	lockdep_assert_held(&r->lock);
-	WRITE_ONCE(r->wake_ready, false);
-	WRITE_ONCE(r->wake_expired, false);
-}
-
-/* SET_RING: events 0 turns coalescing off. */
-static void evbus_ring_set_wake(struct evbus_ring *r, u32 events, u64 delay_ns)
-{
-	lockdep_assert_held(&r->lock);
-	WRITE_ONCE(r->wake_events, events);
-	WRITE_ONCE(r->wake_delay_ns, delay_ns);
-	evbus_ring_wake_reset(r);
-	evbus_ring_update_ready(r);
-	/*
-	 * Records already queued wait at most one delay from now; a timer
-	 * queued for an older, longer delay must not outlive the new one.
-	 */
-	if (events && delay_ns && evbus_ring_has_data(r))
-		hrtimer_start(&r->wake_timer, ns_to_ktime(delay_ns),
-			      HRTIMER_MODE_REL_SOFT);
-	else
-		hrtimer_try_to_cancel(&r->wake_timer);
-}
-
-/*
- * A record was committed into a coalesced ring that had nothing to read
- * (was_empty): a new period, so arm the timer.  A timer still queued from
- * an earlier one expires sooner than a new one would: keep it and save the
- * re-arm (under a steady stream, one timer per delay instead of one per
- * batch); it, or a callback still running, may wake the reader early, no
- * more.
- */
-static void evbus_ring_wake_period(struct evbus_ring *r, bool was_empty)
-{
-	lockdep_assert_held(&r->lock);
-	evbus_ring_update_ready(r);
-	if (!was_empty || r->wake_ready || !r->wake_delay_ns)
+	if (c - pos > r->committed - pos)
 		return;
-	WRITE_ONCE(r->wake_expired, false);
-	if (!hrtimer_is_queued(&r->wake_timer))
-		hrtimer_start(&r->wake_timer, ns_to_ktime(r->wake_delay_ns),
-			      HRTIMER_MODE_REL_SOFT);
+	while (pos != c) {
+		struct evbus_rec_hdr *h = evbus_ring_at(r, pos);
+
+		if (h->len > c - pos)
+			break;
+		evbus_run_add(&run, h);
+		pos += h->len;
+	}
+	if (pos != r->head) {
+		evbus_count(r->stats, read_bytes, pos - r->head);
+		evbus_ring_consume(r, pos - r->head, &run);
+	}
+}
+
+/* Learn how far a mapped reader got. */
+static void evbus_ring_sync(struct evbus_ring *r)
+{
+	if (r->mem)
+		evbus_ring_catch_up(r, smp_load_acquire(&r->ctl->consumer_pos));
+}
+
+/*
+ * Take the head for the kernel (read(), evictions): a mapped reader's
+ * compare-and-swap of consumer_pos now fails, so what it copied before is
+ * either counted consumed here or discarded by it, never both.  Released
+ * by evbus_ring_unclaim() in the same hold of r->lock; a claim inside a
+ * claim (an eviction for a notice that read() queues) is the outer one's.
+ * Returns whether this call claimed.
+ */
+static bool evbus_ring_claim(struct evbus_ring *r)
+{
+	lockdep_assert_held(&r->lock);
+	if (r->claimed)
+		return false;
+	evbus_ring_catch_up(r, xchg(&r->ctl->consumer_pos, EVBUS_MMAP_BUSY));
+	r->claimed = true;
+	return true;
+}
+
+static void evbus_ring_unclaim(struct evbus_ring *r, bool claimed)
+{
+	if (!claimed)
+		return;
+	r->claimed = false;
+	/* After every record the reader may now read was written. */
+	smp_store_release(&r->ctl->consumer_pos, r->head);
 }
 
 /* ------------------------------------------------------ configuration */
@@ -238,13 +286,14 @@ static void evbus_ring_wake_period(struct evbus_ring *r, bool was_empty)
 /*
  * SET_RING, validated by the caller, under evbus_file.lock: a new size
  * (0 keeps it) needs an empty ring with nothing reserved; policy and
- * wake-up settings always apply.  0 or -errno, with the ring unchanged on
+ * wake-up settings always apply.  A mapped ring keeps its size and policy
+ * (a reader relies on both).  0 or -errno, with the ring unchanged on
  * error.
  */
 int evbus_ring_configure(struct evbus_ring *r, struct evbus_user *u,
 			 const struct evbus_ring_cfg *cfg, u32 size)
 {
-	void *data = NULL, *old = NULL;
+	struct evbus_ring_mem *mem = NULL, *old = NULL;
 	u32 old_size = r->size;		/* stable: evbus_file.lock */
 	bool readable = false;
 	int ret = 0;
@@ -256,27 +305,29 @@ int evbus_ring_configure(struct evbus_ring *r, struct evbus_user *u,
 					old_size);
 		if (ret)
 			return ret;
-		data = kvmalloc(size, EVBUS_GFP);
-		if (!data) {
+		mem = evbus_ring_mem_alloc(size);
+		if (!mem) {
 			evbus_user_uncharge(u, EVBUS_UC_RING_BYTES, size);
 			return -ENOMEM;
 		}
 	}
 
 	spin_lock(&r->lock);
-	if (data && (!evbus_ring_empty(r) || r->head_lag.count)) {
+	if (r->mapped && (mem || cfg->policy != r->policy)) {
+		ret = -EBUSY;
+	} else if (mem && (!evbus_ring_empty(r) || r->tail_lag.count)) {
 		ret = -EBUSY;
 	} else {
-		if (data) {
-			old = r->data;
-			r->data = data;
-			r->size = size;
-			r->head = 0;
-			r->committed = 0;
-			r->tail = 0;
-		}
 		r->policy = cfg->policy;
-		evbus_ring_set_wake(r, cfg->wake_events, cfg->wake_delay_ns);
+		if (mem) {
+			old = r->mem;
+			evbus_ring_set_mem(r, mem, size);
+		} else if (r->mhdr) {
+			r->mhdr->flags = r->policy == EVBUS_POLICY_DROP_OLDEST ?
+					 EVBUS_MMAP_OVERWRITE : 0;
+		}
+		evbus_wake_set(r, cfg->flags ? cfg->flags : EVBUS_RING_ADAPTIVE,
+			       cfg->wake_events, cfg->wake_delay_ns);
 		readable = evbus_ring_readable(r);
 	}
 	spin_unlock(&r->lock);
@@ -286,15 +337,15 @@ int evbus_ring_configure(struct evbus_ring *r, struct evbus_user *u,
 		wake_up_interruptible_poll(&r->wq, EPOLLIN | EPOLLRDNORM);
 	if (ret) {			/* EBUSY: the new memory goes */
 		evbus_user_uncharge(u, EVBUS_UC_RING_BYTES, size);
-		kvfree(data);
+		evbus_ring_mem_free(mem);
 		return ret;
 	}
-	if (data) {
+	if (mem) {
 		evbus_stats_ring_alloc(size);
 		if (old) {
 			evbus_stats_ring_free(old_size);
 			evbus_user_uncharge(u, EVBUS_UC_RING_BYTES, old_size);
-			kvfree(old);
+			evbus_ring_mem_free(old);
 		}
 	}
 	return 0;
@@ -306,17 +357,14 @@ void evbus_ring_get_cfg(struct evbus_ring *r, struct evbus_ring_cfg *cfg)
 	spin_lock(&r->lock);
 	cfg->size = r->size;
 	cfg->policy = r->policy;
-	if (r->wake_events) {
-		cfg->flags = EVBUS_RING_WAKE;
-		cfg->wake_events = r->wake_events;
-		cfg->wake_delay_ns = r->wake_delay_ns;
-	}
+	evbus_wake_get(r, cfg);
 	spin_unlock(&r->lock);
 }
 
 void evbus_ring_fill_stats(struct evbus_ring *r, struct evbus_stats *st)
 {
 	spin_lock(&r->lock);
+	evbus_ring_sync(r);
 	st->queued_events = r->queued;
 	st->queued_bytes = r->queued_bytes;
 	st->delivered = r->delivered;
@@ -337,43 +385,19 @@ static void evbus_lag_add(struct evbus_lag *lag, u64 count, u64 first, u64 last)
 	lag->count += count;
 }
 
-/* An empty ring has no tail_lag: the two runs are adjacent, merge them. */
-static void evbus_ring_normalize(struct evbus_ring *r)
+/* A drained ring with no loss to report starts a new wake-up period. */
+static void evbus_ring_idle(struct evbus_ring *r)
 {
 	lockdep_assert_held(&r->lock);
 	if (!evbus_ring_empty(r))
 		return;
-	r->head = 0;
-	r->committed = 0;
-	r->tail = 0;
 	WARN_ON_ONCE(r->queued || r->queued_bytes);
-	if (!r->head_lag.count && !r->tail_lag.count)
-		evbus_ring_wake_reset(r);
-	if (r->tail_lag.count) {
-		evbus_lag_add(&r->head_lag, r->tail_lag.count,
-			      r->tail_lag.first, r->tail_lag.last);
-		memset(&r->tail_lag, 0, sizeof(r->tail_lag));
-	}
+	if (!r->tail_lag.count)
+		evbus_wake_reset(r);
 }
 
-/* Bytes a run of records would take from tail on, fillers included. */
-static u64 evbus_ring_need(struct evbus_ring *r, const u32 *lens, int n)
-{
-	u64 pos = r->tail;
-	int i;
-
-	for (i = 0; i < n; i++) {
-		u64 off = pos & (r->size - 1);
-
-		if (off + lens[i] > r->size)
-			pos += r->size - off;
-		pos += lens[i];
-	}
-	return pos - r->tail;
-}
-
-/* Fold the committed record at head into head_lag (events count as lost). */
-static void evbus_ring_drop_head(struct evbus_ring *r)
+/* Fold the committed record at head into *gone (events count as lost). */
+static void evbus_ring_drop_head(struct evbus_ring *r, struct evbus_lag *gone)
 {
 	struct evbus_rec_hdr *h = evbus_ring_at(r, r->head);
 
@@ -381,7 +405,7 @@ static void evbus_ring_drop_head(struct evbus_ring *r)
 	if (h->kind == EVBUS_REC_EVENT) {
 		struct evbus_event *ev = (struct evbus_event *)h;
 
-		evbus_lag_add(&r->head_lag, 1, ev->seq, ev->seq);
+		evbus_lag_add(gone, 1, ev->seq, ev->seq);
 		r->lost++;
 		r->queued--;
 		evbus_count(r->stats, lost, 1);
@@ -390,8 +414,7 @@ static void evbus_ring_drop_head(struct evbus_ring *r)
 	} else if (h->kind == EVBUS_REC_LAGGED) {
 		struct evbus_lagged *lg = (struct evbus_lagged *)h;
 
-		evbus_lag_add(&r->head_lag, lg->lost, lg->first_seq,
-			      lg->last_seq);
+		evbus_lag_add(gone, lg->lost, lg->first_seq, lg->last_seq);
 	}
 	if (h->kind != EVBUS_REC_PAD) {
 		r->queued_bytes -= h->len;
@@ -400,56 +423,62 @@ static void evbus_ring_drop_head(struct evbus_ring *r)
 	r->head += h->len;
 }
 
-/* Can the record at head be evicted?  Not a REVOKED notice: never lost. */
+/*
+ * Can an event be evicted: is the first record from head that is not a
+ * LAGGED record a committed event?  Reserved records and REVOKED notices
+ * are never evicted, nor anything after them.
+ */
 static bool evbus_ring_evictable(struct evbus_ring *r)
 {
-	return r->head != r->committed &&
-	       ((struct evbus_rec_hdr *)evbus_ring_at(r, r->head))->kind !=
-	       EVBUS_REC_REVOKED;
+	u64 pos;
+
+	for (pos = r->head; pos != r->committed;) {
+		struct evbus_rec_hdr *h = evbus_ring_at(r, pos);
+
+		if (h->kind == EVBUS_REC_EVENT)
+			return true;
+		if (h->kind != EVBUS_REC_LAGGED && h->kind != EVBUS_REC_PAD)
+			return false;
+		pos += h->len;
+	}
+	return false;
 }
 
 /*
- * Evict the oldest record.  A LAGGED record (or filler) that becomes the
- * head is folded in too: it is adjacent to head_lag, and consecutive
- * losses are reported as one record.  Reserved records and REVOKED
- * notices are never touched.
+ * Evict the oldest event into *gone, with the LAGGED records around it:
+ * they are adjacent to it, and consecutive losses are reported as one
+ * record.  The caller checked evbus_ring_evictable().
  */
-static void evbus_ring_evict(struct evbus_ring *r)
+static void evbus_ring_evict(struct evbus_ring *r, struct evbus_lag *gone)
 {
-	evbus_ring_drop_head(r);
-	while (r->head != r->committed) {
-		struct evbus_rec_hdr *h = evbus_ring_at(r, r->head);
+	u16 kind;
 
-		if (h->kind == EVBUS_REC_EVENT || h->kind == EVBUS_REC_REVOKED)
+	do {
+		kind = ((struct evbus_rec_hdr *)evbus_ring_at(r, r->head))->kind;
+		evbus_ring_drop_head(r, gone);
+	} while (kind != EVBUS_REC_EVENT);
+	while (r->head != r->committed) {
+		kind = ((struct evbus_rec_hdr *)evbus_ring_at(r, r->head))->kind;
+		if (kind != EVBUS_REC_LAGGED && kind != EVBUS_REC_PAD)
 			break;
-		evbus_ring_drop_head(r);
+		evbus_ring_drop_head(r, gone);
 	}
 }
 
-/* Take len contiguous bytes at tail; the caller checked the space. */
+/* Take len contiguous bytes at tail (the data is mapped twice). */
 static void *evbus_ring_take(struct evbus_ring *r, u32 len)
 {
-	u64 off = r->tail & (r->size - 1);
-	void *p;
+	void *p = evbus_ring_at(r, r->tail);
 
-	if (off + len > r->size) {
-		struct evbus_rec_hdr *pad = evbus_ring_at(r, r->tail);
-
-		/* Zeroed: a mapped ring must not show stale kernel bytes. */
-		memset(pad, 0, r->size - off);
-		pad->len = r->size - off;
-		pad->kind = EVBUS_REC_PAD;
-		pad->hdr_len = sizeof(*pad);
-		r->tail += pad->len;
-	}
-	p = evbus_ring_at(r, r->tail);
 	r->tail += len;
 	return p;
 }
 
-static void evbus_ring_put_lag(struct evbus_ring *r, const struct evbus_lag *lag)
+/* Write a LAGGED record for lag at p. */
+static void evbus_ring_write_lag(struct evbus_ring *r, void *p,
+				 const struct evbus_lag *lag)
 {
-	struct evbus_lagged *lg = evbus_ring_take(r, EVBUS_LAG_REC_LEN);
+	struct evbus_lagged *lg = p;
 
 	memset(lg, 0, sizeof(*lg));
 	lg->hdr.len = EVBUS_LAG_REC_LEN;
@@ -462,31 +491,66 @@ static void evbus_ring_put_lag(struct evbus_ring *r, const struct evbus_lag *lag
 	evbus_count(r->stats, queued_bytes, EVBUS_LAG_REC_LEN);
 }
 
+/* Write the pending tail_lag at tail; the caller checked the space. */
+static void evbus_ring_put_tail_lag(struct evbus_ring *r)
+{
+	evbus_ring_write_lag(r, evbus_ring_take(r, EVBUS_LAG_REC_LEN),
+			     &r->tail_lag);
+	memset(&r->tail_lag, 0, sizeof(r->tail_lag));
+}
+
+static bool evbus_ring_fits(struct evbus_ring *r, u64 need)
+{
+	return need <= r->size - (r->tail - r->head);
+}
+
 /*
- * Make room for a record of len bytes (and a pending LAGGED record): true
- * if it fits now.  evict: drop the oldest records if needed.
+ * Evict until need bytes fit (a LAGGED record for what goes included):
+ * the head is claimed from a mapped reader meanwhile.  The events evicted
+ * become one LAGGED record at the new head, in their space.  Returns
+ * whether need fits now.
+ */
+static bool evbus_ring_evict_for(struct evbus_ring *r, u64 need)
+{
+	struct evbus_lag gone = {};
+	bool claimed, fits;
+
+	claimed = evbus_ring_claim(r);
+	for (;;) {
+		fits = evbus_ring_fits(r, need + (gone.count ? EVBUS_LAG_REC_LEN : 0));
+		if (fits || !evbus_ring_evictable(r))
+			break;
+		evbus_ring_evict(r, &gone);
+	}
+	if (gone.count) {
+		/* An event of at least this size was evicted: there is room. */
+		r->head -= EVBUS_LAG_REC_LEN;
+		evbus_ring_write_lag(r, evbus_ring_at(r, r->head), &gone);
+		WRITE_ONCE(r->wake_ready, true);	/* a loss: worth a wake-up */
+	}
+	evbus_ring_unclaim(r, claimed);
+	return fits;
+}
+
+/*
+ * Make room for a record of len bytes (and a pending LAGGED record before
+ * it): true if it fits now.  evict: drop the oldest events if needed.
+ * Evicting cannot help a record larger than the whole ring, nor get past
+ * one that is still being written, nor past a REVOKED notice.
  */
 static bool evbus_ring_make_room(struct evbus_ring *r, u32 len, bool evict)
 {
-	u32 lens[2];
-	int n;
+	u64 need = len + (r->tail_lag.count ? EVBUS_LAG_REC_LEN : 0);
 
-	for (;;) {
-		evbus_ring_normalize(r);
-		n = 0;
-		if (r->tail_lag.count)
-			lens[n++] = EVBUS_LAG_REC_LEN;
-		lens[n++] = len;
-		if (evbus_ring_need(r, lens, n) <= r->size - (r->tail - r->head))
-			return true;
-		/*
-		 * Evicting cannot help a record larger than the whole ring,
-		 * nor get past one that is still being written.
-		 */
-		if (!evict || !evbus_ring_evictable(r) || len > r->size)
-			return false;
-		evbus_ring_evict(r);
-	}
+	if (evbus_ring_fits(r, need))
+		return true;
+	evbus_ring_sync(r);		/* a mapped reader may have made room */
+	evbus_ring_idle(r);
+	if (evbus_ring_fits(r, need))
+		return true;
+	if (!evict || len > r->size)
+		return false;
+	return evbus_ring_evict_for(r, need);
 }
 
 /* Move committed over every finished record that follows it. */
@@ -500,27 +564,27 @@ static void evbus_ring_advance(struct evbus_ring *r)
 			break;
 		WRITE_ONCE(r->committed, r->committed + h->len);
 	}
+	/* A mapped reader sees whole records only: after their bytes. */
+	smp_store_release(&r->mhdr->producer_pos, r->committed);
 }
 
 /*
  * Finish a written slot: readers may take it once every record before it
  * is finished too.  Returns true if the ring became readable, i.e. a
- * reader needs a wake-up.  A coalesced ring that gets its first record
- * arms the wake timer instead.
+ * reader needs a wake-up.  A coalescing ring may start a period instead
+ * (wake.c).
  */
 static bool evbus_ring_commit_locked(struct evbus_ring *r,
 				     struct evbus_rec_hdr *slot)
 {
 	struct evbus_event *ev = container_of(slot, struct evbus_event, hdr);
-	bool was_readable, was_empty;
+	bool was_readable;
 
 	lockdep_assert_held(&r->lock);
-	was_empty = r->head == r->committed && !r->head_lag.count;
 	was_readable = evbus_ring_readable(r);
 	slot->kind = EVBUS_REC_EVENT;
 	evbus_ring_advance(r);
-	if (r->wake_events)
-		evbus_ring_wake_period(r, was_empty);
+	evbus_wake_committed(r);
 	trace_evbus_deliver(r->file_id, ev->seq, r->queued);
 	return !was_readable && evbus_ring_readable(r);
 }
@@ -561,20 +625,16 @@ struct evbus_rec_hdr *evbus_ring_reserve(struct evbus_ring *r,
 	was_readable = evbus_ring_readable(r);
 	if (!evbus_ring_make_room(r, m->rec_len,
 				  r->policy == EVBUS_POLICY_DROP_OLDEST)) {
-		/* An empty ring keeps its losses in head_lag (see normalize). */
-		evbus_lag_add(evbus_ring_empty(r) ? &r->head_lag : &r->tail_lag,
-			      1, m->seq, m->seq);
+		evbus_lag_add(&r->tail_lag, 1, m->seq, m->seq);
 		r->lost++;
 		evbus_count(r->stats, lost, 1);
 		trace_evbus_drop(r->file_id, m->seq, false, r->lost);
-		evbus_ring_update_ready(r);
+		evbus_wake_update_ready(r);
 		*wake |= !was_readable && evbus_ring_readable(r);
 		goto out;
 	}
-	if (r->tail_lag.count) {
-		evbus_ring_put_lag(r, &r->tail_lag);
-		memset(&r->tail_lag, 0, sizeof(r->tail_lag));
-	}
+	if (r->tail_lag.count)
+		evbus_ring_put_tail_lag(r);
 	h = evbus_ring_take(r, m->rec_len);
 	h->len = m->rec_len;
 	h->kind = EVBUS_REC_RESERVED;
@@ -630,11 +690,12 @@ void evbus_ring_write(struct evbus_rec_hdr *slot, const struct evbus_msg *m,
  * REVOKED notices.  A revoked subscription's notice (struct
  * evbus_revoke_notice, in its entry) must reach the reader and must never
  * make the revoker wait for it: it is queued under either policy by
- * evicting the oldest events (counted and reported as lost, as always),
- * and is never evicted itself.  When even that cannot make room (the
- * oldest record is an unread notice, or one still being written) it waits
- * on revoked_pending, and read() queues it once it has made room; its seq
- * tells the reader where the subscription ended either way.
+ * evicting the oldest events (counted and reported as lost, as always;
+ * not in a mapped drop-newest ring), and is never evicted itself.  When
+ * that cannot make room (the oldest record is an unread notice, or one
+ * still being written) it waits on revoked_pending, and read() or poll()
+ * queues it once there is room; its seq tells the reader where the
+ * subscription ended either way.
  */
 
 /* A subscription of this ring's file is being revoked: count its notice. */
@@ -652,12 +713,16 @@ static bool evbus_ring_queue_notice(struct evbus_ring *r,
 	struct evbus_revoked *rv;
 
 	lockdep_assert_held(&r->lock);
-	if (!evbus_ring_make_room(r, sizeof(*rv), true))
+	/*
+	 * A mapped drop-newest reader relies on unread records staying put:
+	 * the notice waits for room there instead.
+	 */
+	if (!evbus_ring_make_room(r, sizeof(*rv),
+				  r->policy == EVBUS_POLICY_DROP_OLDEST ||
+				  !r->mapped))
 		return false;
-	if (r->tail_lag.count) {
-		evbus_ring_put_lag(r, &r->tail_lag);
-		memset(&r->tail_lag, 0, sizeof(r->tail_lag));
-	}
+	if (r->tail_lag.count)
+		evbus_ring_put_tail_lag(r);
 	rv = evbus_ring_take(r, sizeof(*rv));
 	memset(rv, 0, sizeof(*rv));
 	rv->hdr.len = sizeof(*rv);
@@ -701,7 +766,7 @@ void evbus_ring_put_revoked(struct evbus_ring *r, struct evbus_revoke_notice *n)
 		return;
 	}
 	wake = !evbus_ring_readable(r);
-	r->wake_ready = true;		/* a notice is worth a wake-up */
+	WRITE_ONCE(r->wake_ready, true);	/* a notice is worth a wake-up */
 	if (list_empty(&r->revoked_pending) && evbus_ring_queue_notice(r, n)) {
 		evbus_sub_free(evbus_notice_sub(n));
 	} else {
@@ -733,18 +798,11 @@ static bool evbus_copy_rec(const void *rec, size_t len, struct iov_iter *to)
 	return false;
 }
 
-struct evbus_run {
-	u32 events;
-	u32 lags;
-	u32 revoked;
-};
-
 /*
  * The run of whole committed records from head that read() copies with one
- * copy_to_iter(): contiguous in memory (it stops at a filler and where the
- * ring wraps), at most space bytes, and more than budget bytes only when
- * the first record alone is.  Returns its length, 0 if the first record
- * does not fit in space.
+ * copy_to_iter() (contiguous: the data is mapped twice): at most space
+ * bytes, and more than budget bytes only when the first record alone is.
+ * Returns its length, 0 if the first record does not fit in space.
  */
 static u32 evbus_ring_run(struct evbus_ring *r, size_t space, size_t budget,
 			  struct evbus_run *run)
@@ -753,28 +811,19 @@ static u32 evbus_ring_run(struct evbus_ring *r, size_t space, size_t budget,
 	u32 len = 0;
 
 	lockdep_assert_held(&r->lock);
-	run->events = 0;
-	run->lags = 0;
-	run->revoked = 0;
+	memset(run, 0, sizeof(*run));
 	while (pos != r->committed) {
 		struct evbus_rec_hdr *h = evbus_ring_at(r, pos);
 
-		if (h->kind == EVBUS_REC_PAD || len + h->len > space ||
-		    (len && (len + h->len > budget || !(pos & (r->size - 1)))))
+		if (len + h->len > space || (len && len + h->len > budget))
 			break;
-		if (h->kind == EVBUS_REC_EVENT)
-			run->events++;
-		else if (h->kind == EVBUS_REC_LAGGED)
-			run->lags++;
-		else if (h->kind == EVBUS_REC_REVOKED)
-			run->revoked++;
+		evbus_run_add(run, h);
 		len += h->len;
 		pos += h->len;
 	}
 	return len;
 }
 
-/* Account a run of records that was copied out. */
 static void evbus_ring_consume(struct evbus_ring *r, u32 len,
 			       const struct evbus_run *run)
 {
@@ -790,29 +839,43 @@ static void evbus_ring_consume(struct evbus_ring *r, u32 len,
 	r->queued_bytes -= len;
 	evbus_count(r->stats, queued_bytes, -(s64)len);
 	r->head += len;
+	r->moder.records += run->events + run->lags + run->revoked;
+	r->moder.bytes += len;
 }
 
-/* Copy the pending head_lag out as a LAGGED record: bytes, 0 or -errno. */
-static int evbus_ring_read_lag(struct evbus_ring *r, struct iov_iter *to,
-			       size_t room)
+/*
+ * The reader looks (read(), poll()): take what a mapped reader consumed,
+ * queue what waited for room, and once the ring is empty write a pending
+ * loss into it.
+ */
+static void evbus_ring_look(struct evbus_ring *r)
 {
-	struct evbus_lagged lg = {
-		.hdr.len = sizeof(lg),
-		.hdr.kind = EVBUS_REC_LAGGED,
-		.hdr.hdr_len = sizeof(lg),
-		.lost = r->head_lag.count,
-		.first_seq = r->head_lag.first,
-		.last_seq = r->head_lag.last,
-	};
+	lockdep_assert_held(&r->lock);
+	evbus_ring_sync(r);
+	evbus_ring_flush_revoked(r);
+	if (evbus_ring_empty(r) && r->tail_lag.count) {
+		evbus_ring_put_tail_lag(r);
+		evbus_ring_advance(r);
+	}
+	evbus_ring_idle(r);
+}
 
-	if (sizeof(lg) > room)
-		return -EINVAL;
-	if (!evbus_copy_rec(&lg, sizeof(lg), to))
-		return -EFAULT;
-	memset(&r->head_lag, 0, sizeof(r->head_lag));
-	r->lag_records++;
-	evbus_count(r->stats, lag_records, 1);
-	return sizeof(lg);
+/* poll() of a mapped ring: readiness after catching up with the reader. */
+__poll_t evbus_ring_poll(struct evbus_ring *r)
+{
+	bool readable;
+
+	spin_lock(&r->lock);
+	if (r->mem) {
+		evbus_ring_look(r);
+		evbus_wake_sample(r);
+		/* Records it had not seen consumed may start a period now. */
+		if (r->head != r->committed)
+			evbus_wake_committed(r);
+	}
+	readable = evbus_ring_readable(r);
+	spin_unlock(&r->lock);
+	return readable ? EPOLLIN | EPOLLRDNORM : 0;
 }
 
 /*
@@ -820,69 +883,50 @@ static int evbus_ring_read_lag(struct evbus_ring *r, struct iov_iter *to,
  * there is nothing to read, -EINVAL if the next record does not fit, or
  * -EFAULT if the buffer is bad before anything was copied.  Runs of
  * adjacent records go out with one copy; where the buffer turns bad part
- * way, the records before the bad byte are still returned.
+ * way, the records before the bad byte are still returned.  The head is
+ * claimed from a mapped reader of the same file while the lock is held.
  */
 ssize_t evbus_ring_read(struct evbus_ring *r, struct iov_iter *to)
 {
 	size_t copied = 0, held, want = 0, room, good = SIZE_MAX, left;
 	bool too_small = false;
 	struct evbus_run run;
-	int n;
 
 retry:
 	spin_lock(&r->lock);
-	evbus_ring_flush_revoked(r);
+	if (!r->mem) {
+		spin_unlock(&r->lock);
+		return -EAGAIN;
+	}
+	evbus_ring_claim(r);		/* never nested: read() is outermost */
 	for (held = 0;; held += want) {
-		struct evbus_rec_hdr *h;
-
-		if (evbus_ring_empty(r))
-			evbus_ring_normalize(r);
-		/* good: bytes of the buffer known to be writable, if limited */
-		room = min(iov_iter_count(to), good);
-
-		/* Step 1: losses before the oldest record come first. */
-		if (r->head_lag.count) {
-			want = sizeof(struct evbus_lagged);
-			n = evbus_ring_read_lag(r, to, room);
-			if (n == -EFAULT)
-				goto fault;
-			if (n < 0) {
-				too_small = true;
-				break;
-			}
-			goto copied;
-		}
-		/* Step 2: committed records, skipping a filler. */
+		evbus_ring_look(r);
 		if (r->head == r->committed)
 			break;
-		h = evbus_ring_at(r, r->head);
-		if (h->kind == EVBUS_REC_PAD) {
-			r->head += h->len;
-			want = 0;
-			continue;
-		}
+		/* good: bytes of the buffer known to be writable, if limited */
+		room = min(iov_iter_count(to), good);
 		/* Bound the time writers can spin on r->lock behind us. */
 		if (held >= EVBUS_READ_CHUNK) {
+			evbus_ring_unclaim(r, true);
 			spin_unlock(&r->lock);
 			cond_resched();
 			goto retry;
 		}
-		/* Step 3: one copy for the run of records that fits. */
+		/* One copy for the run of records that fits. */
 		want = evbus_ring_run(r, room, EVBUS_READ_CHUNK - held, &run);
 		if (!want) {
 			too_small = true;
 			break;
 		}
-		if (!evbus_copy_rec(h, want, to))
+		if (!evbus_copy_rec(evbus_ring_at(r, r->head), want, to))
 			goto fault;
 		evbus_ring_consume(r, want, &run);
-copied:
 		copied += want;
 		if (good != SIZE_MAX)
 			good -= want;
 	}
-	/* What was read made room: pending notices come next. */
-	evbus_ring_flush_revoked(r);
+	evbus_wake_sample(r);
+	evbus_ring_unclaim(r, true);
 	spin_unlock(&r->lock);
 
 	if (copied) {
@@ -894,6 +938,7 @@ copied:
 	return -EAGAIN;
 
 fault:
+	evbus_ring_unclaim(r, true);
 	spin_unlock(&r->lock);
 	/*
 	 * Fault the destination in with the lock dropped, then try again,

@@ -546,54 +546,58 @@ TEST(drop_oldest_exact_lag)
 		s[i] = pub_len(fd, t, P256);
 		ASSERT_LT(0, s[i]);
 	}
+	/*
+	 * The evicted events are one LAGGED record at the head, in their
+	 * space: 15 events and it fill the ring.
+	 */
 	ASSERT_EQ(0, evt_stats(fd, &st));
-	EXPECT_EQ(16, st.queued_events);
-	EXPECT_EQ(4096, st.queued_bytes);
-	EXPECT_EQ(24, st.lost);
+	EXPECT_EQ(15, st.queued_events);
+	EXPECT_EQ(15 * 256 + LAG_LEN, st.queued_bytes);
+	EXPECT_EQ(25, st.lost);
 
 	/* The next record is the 40-byte LAGGED: 39 bytes is too small. */
 	EXPECT_EQ(-1, read(fd, small, LAG_LEN - 1));
 	EXPECT_EQ(EINVAL, errno);
 	ASSERT_EQ(0, evt_stats(fd, &st));
 	EXPECT_EQ(0, st.lag_records);
-	EXPECT_EQ(16, st.queued_events);
+	EXPECT_EQ(15, st.queued_events);
 
 	n = drain(fd, recs, 64);
-	ASSERT_EQ(17, n);
+	ASSERT_EQ(16, n);
 	EXPECT_EQ(EVBUS_REC_LAGGED, recs[0].kind);
-	EXPECT_EQ(24, recs[0].lost);
+	EXPECT_EQ(25, recs[0].lost);
 	EXPECT_EQ((uint64_t)s[1], recs[0].first);
-	EXPECT_EQ((uint64_t)s[24], recs[0].last);
-	for (int i = 0; i < 16; i++) {
+	EXPECT_EQ((uint64_t)s[25], recs[0].last);
+	for (int i = 0; i < 15; i++) {
 		EXPECT_EQ(EVBUS_REC_EVENT, recs[1 + i].kind);
-		EXPECT_EQ((uint64_t)s[25 + i], recs[1 + i].seq);
+		EXPECT_EQ((uint64_t)s[26 + i], recs[1 + i].seq);
 	}
 	ASSERT_EQ(0, evt_stats(fd, &st));
-	EXPECT_EQ(24, st.lost);
+	EXPECT_EQ(25, st.lost);
 	EXPECT_EQ(1, st.lag_records);
-	EXPECT_EQ(16, st.delivered);
+	EXPECT_EQ(15, st.delivered);
 	EXPECT_EQ(0, st.queued_events);
 	EXPECT_EQ(0, st.queued_bytes);
 
-	/* Again, on the drained ring: 20 more, 4 evicted, one merged record. */
+	/* Again, on the drained ring: 20 more, 5 evicted, one merged record. */
 	for (int i = 41; i <= 60; i++) {
 		s[i] = pub_len(fd, t, P256);
 		ASSERT_LT(0, s[i]);
 	}
 	n = drain(fd, recs, 64);
-	ASSERT_EQ(17, n);
+	ASSERT_EQ(16, n);
 	EXPECT_EQ(EVBUS_REC_LAGGED, recs[0].kind);
-	EXPECT_EQ(4, recs[0].lost);
+	EXPECT_EQ(5, recs[0].lost);
 	EXPECT_EQ((uint64_t)s[41], recs[0].first);
-	EXPECT_EQ((uint64_t)s[44], recs[0].last);
-	for (int i = 0; i < 16; i++) {
+	EXPECT_EQ((uint64_t)s[45], recs[0].last);
+	for (int i = 0; i < 15; i++) {
 		EXPECT_EQ(EVBUS_REC_EVENT, recs[1 + i].kind);
-		EXPECT_EQ((uint64_t)s[45 + i], recs[1 + i].seq);
+		EXPECT_EQ((uint64_t)s[46 + i], recs[1 + i].seq);
 	}
 	ASSERT_EQ(0, evt_stats(fd, &st));
-	EXPECT_EQ(28, st.lost);
+	EXPECT_EQ(30, st.lost);
 	EXPECT_EQ(2, st.lag_records);
-	EXPECT_EQ(32, st.delivered);
+	EXPECT_EQ(30, st.delivered);
 	close(fd);
 }
 

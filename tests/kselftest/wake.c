@@ -106,11 +106,16 @@ TEST(config_is_validated_and_read_back)
 	memset(&v, 0, sizeof(v));
 	ASSERT_EQ(0, ioctl(fd, EVBUS_IOC_VERSION, &v));
 	EXPECT_TRUE(v.features & EVBUS_FEAT_RING_WAKE);
-	EXPECT_WAKE(fd, 0, 0, 0);
+	EXPECT_TRUE(v.features & EVBUS_FEAT_ADAPTIVE_WAKE);
+	/* Adaptive is the default. */
+	EXPECT_WAKE(fd, EVBUS_RING_ADAPTIVE, 0, 0);
 
 	/* Every bad combination is EINVAL and changes nothing. */
-	EXPECT_EQ(-EINVAL, set_wake(fd, 2, 0, 0));
-	EXPECT_EQ(-EINVAL, set_wake(fd, EVBUS_RING_WAKE | 2, 4, 0));
+	EXPECT_EQ(-EINVAL, set_wake(fd, 1U << 3, 0, 0));
+	EXPECT_EQ(-EINVAL, set_wake(fd, EVBUS_RING_WAKE | EVBUS_RING_IMMEDIATE, 4, 0));
+	EXPECT_EQ(-EINVAL, set_wake(fd, EVBUS_RING_ADAPTIVE | EVBUS_RING_IMMEDIATE, 0, 0));
+	EXPECT_EQ(-EINVAL, set_wake(fd, EVBUS_RING_IMMEDIATE, 4, 0));
+	EXPECT_EQ(-EINVAL, set_wake(fd, EVBUS_RING_ADAPTIVE, 0, 1000));
 	EXPECT_EQ(-EINVAL, set_wake(fd, 1U << 31, 0, 0));
 	EXPECT_EQ(-EINVAL, set_wake(fd, EVBUS_RING_WAKE, 0, 1000));
 	EXPECT_EQ(-EINVAL, set_wake(fd, EVBUS_RING_WAKE, EVBUS_WAKE_EVENTS_MAX + 1, 0));
@@ -118,13 +123,13 @@ TEST(config_is_validated_and_read_back)
 	EXPECT_EQ(-EINVAL, set_wake(fd, EVBUS_RING_WAKE, 4, UINT64_MAX));
 	EXPECT_EQ(-EINVAL, set_wake(fd, 0, 4, 0));
 	EXPECT_EQ(-EINVAL, set_wake(fd, 0, 0, 1000));
-	EXPECT_WAKE(fd, 0, 0, 0);
+	EXPECT_WAKE(fd, EVBUS_RING_ADAPTIVE, 0, 0);
 	memset(&c, 0, sizeof(c));
 	c.flags = EVBUS_RING_WAKE;
 	c.wake_events = 4;
 	c.reserved = 1;
 	EXPECT_EQ(-EINVAL, ioctl(fd, EVBUS_IOC_SET_RING, &c) ? -errno : 0);
-	EXPECT_WAKE(fd, 0, 0, 0);
+	EXPECT_WAKE(fd, EVBUS_RING_ADAPTIVE, 0, 0);
 
 	/* The limits themselves are fine, and read back exactly. */
 	ASSERT_EQ(0, set_wake(fd, EVBUS_RING_WAKE, EVBUS_WAKE_EVENTS_MAX,
@@ -138,10 +143,19 @@ TEST(config_is_validated_and_read_back)
 	/* fdinfo shows it. */
 	ASSERT_EQ(0, set_wake(fd, EVBUS_RING_WAKE, 16, 1000));
 	EXPECT_TRUE(fdinfo_has(fd, "evbus-wake:\t16 1000\n"));
-	/* SET_RING sets the whole configuration: flags 0 turns it off. */
-	ASSERT_EQ(0, set_wake(fd, 0, 0, 0));
-	EXPECT_WAKE(fd, 0, 0, 0);
+	EXPECT_TRUE(fdinfo_has(fd, "evbus-wake-mode:\tfixed\n"));
+	/* Immediate: wake on the first record. */
+	ASSERT_EQ(0, set_wake(fd, EVBUS_RING_IMMEDIATE, 0, 0));
+	EXPECT_WAKE(fd, EVBUS_RING_IMMEDIATE, 0, 0);
 	EXPECT_TRUE(fdinfo_has(fd, "evbus-wake:\t0 0\n"));
+	EXPECT_TRUE(fdinfo_has(fd, "evbus-wake-mode:\timmediate\n"));
+	/* SET_RING sets the whole configuration: flags 0 is adaptive again. */
+	ASSERT_EQ(0, set_wake(fd, 0, 0, 0));
+	EXPECT_WAKE(fd, EVBUS_RING_ADAPTIVE, 0, 0);
+	EXPECT_TRUE(fdinfo_has(fd, "evbus-wake-mode:\tadaptive\n"));
+	EXPECT_TRUE(fdinfo_has(fd, "largest batch 32, largest delay 500000 ns\n"));
+	ASSERT_EQ(0, set_wake(fd, EVBUS_RING_ADAPTIVE, 0, 0));
+	EXPECT_WAKE(fd, EVBUS_RING_ADAPTIVE, 0, 0);
 	close(fd);
 }
 
