@@ -60,6 +60,8 @@ struct bench_opt {
 	unsigned int wake_events; /* evbus: EVBUS_RING_WAKE watermark (0: off) */
 	uint64_t wake_delay_ns;	/* evbus: EVBUS_RING_WAKE max delay */
 	int uring;		/* evbus: publish through io_uring */
+	int mmap;		/* evbus (issue #14): subscribers read their
+				 * mmap()ed ring instead of calling read() */
 	uint64_t n;		/* events to publish */
 	int quiet;
 	/* evbus (issue #13): what every publish and delivery is checked by */

@@ -7,8 +7,8 @@
  *
  *   fanout --peer P [--workload W] [--m M] [--k K] [--n N] [--size BYTES]
  *          [--batch B] [--ring BYTES] [--rate R] [--stall-ms MS] [--uring]
- *          [--wake-events E] [--wake-delay-us D] [--policy-rules R]
- *          [--filter] [--quiet]
+ *          [--wake-events E] [--wake-delay-us D] [--mmap]
+ *          [--policy-rules R] [--filter] [--quiet]
  *   fanout --peer P --reset
  *   fanout --list-peers
  *
@@ -26,7 +26,11 @@
  * --k K adds K subscribers to topics "other.<i>" that never match.
  * --uring (evbus only): publish with io_uring EVBUS_URING_PUBLISH(_BATCH).
  * --wake-events E, --wake-delay-us D (evbus only): subscriber rings get
- * EVBUS_RING_WAKE with wake_events E and wake_delay_ns D * 1000.
+ * EVBUS_RING_WAKE with wake_events E and wake_delay_ns D * 1000; without
+ * them, the module's default wake-ups (adaptive since issue #14).
+ * --mmap (evbus only, issue #14): every subscriber maps its ring and
+ * consumes records from the mapping (poll() when it is empty) instead of
+ * calling read().
  * --policy-rules R (evbus only, issue #13): before the subscribers start,
  * the bus gets a policy of R allow rules on other topics ("svc.<i>.>" for
  * uid 1000 + i), a few rules on the path of BENCH_TOPIC, and a default of
@@ -90,7 +94,7 @@
  * ns_per_received (what arrived: a peer that drops silently delivers less
  * than deliveries_per_s suggests) policy_rules (rules in the policy during
  * the run, 0: none) filter_insns (BPF instructions per subscriber's
- * filter, 0: none).
+ * filter, 0: none) mmap (subscribers read mmap()ed rings).
  * Exit status:
  *   0  the run completed ("ok":true)
  *   1  the run failed: a JSON line with "ok":false was printed if the
@@ -699,7 +703,7 @@ static void usage(void)
 		"usage: fanout --peer P [--workload fanout|latency|selectivity|batch|isolation]\n"
 		"              [--m M] [--k K] [--n N] [--size BYTES] [--batch B]\n"
 		"              [--ring BYTES] [--rate R] [--stall-ms MS] [--uring]\n"
-		"              [--wake-events E] [--wake-delay-us D]\n"
+		"              [--wake-events E] [--wake-delay-us D] [--mmap]\n"
 		"              [--policy-rules R] [--filter] [--quiet]\n"
 		"       fanout --peer P --reset\n"
 		"       fanout --list-peers\n"
@@ -737,6 +741,8 @@ static int flag(const char *a)
 		opt.uring = 1;
 	else if (!strcmp(a, "--filter"))
 		opt.filter = 1;
+	else if (!strcmp(a, "--mmap"))
+		opt.mmap = 1;
 	else if (!strcmp(a, "--reset"))
 		opt.reset = 1;
 	else if (!strcmp(a, "--list-peers")) {
@@ -807,8 +813,8 @@ static void check_peer(void)
 		cannot("workload not supported by this peer");
 	if (strcmp(peer->name, "evbus") &&
 	    (opt.uring || opt.wake_events || opt.wake_delay_ns ||
-	     opt.policy_rules || opt.filter))
-		cannot("--uring, --wake-*, --policy-rules and --filter are evbus options");
+	     opt.policy_rules || opt.filter || opt.mmap))
+		cannot("--uring, --wake-*, --mmap, --policy-rules and --filter are evbus options");
 	if (opt.filter && opt.size < BENCH_FILTER_MIN_SIZE)
 		cannot("--filter checks a payload word after the stamp: --size 20 or more");
 	if (opt.k && !peer->add_others)
@@ -1107,7 +1113,7 @@ static void report(struct run *rn)
 	       "\"stopped_received\":%llu,\"stopped_lost\":%llu,"
 	       "\"stopped_lost_silent\":%llu,\"received_per_s\":%.1f,"
 	       "\"ns_per_received\":%.2f,\"policy_rules\":%u,"
-	       "\"filter_insns\":%u}\n",
+	       "\"filter_insns\":%u,\"mmap\":%s}\n",
 	       ULL(t.lost_silent), ULL(t.lat_p50), ULL(t.lat_p99),
 	       ULL(t.lat_max), pub_ev_s, TF(have_broker), broker_ctx,
 	       TF(opt.uring), opt.wake_events, ULL(opt.wake_delay_ns), opt.ring,
@@ -1116,19 +1122,20 @@ static void report(struct run *rn)
 	       ULL(iso ? s0->lost : 0), ULL(iso ? s0->lost_silent : 0),
 	       t.received * 1e9 / wall,
 	       t.received ? (double)wall / t.received : 0.0,
-	       bench_policy_rules, bench_filter_insns);
+	       bench_policy_rules, bench_filter_insns, TF(opt.mmap));
 	if (opt.quiet)
 		return;
 	fprintf(stderr,
 		"%-6s %-11s M=%-3u K=%-4u %5uB batch=%-3u N=%-6llu %11.0f deliv/s "
 		"%9.1f ns/deliv  pub %8.1f ns/ev  ctx/deliv %.4f  sys/ev %.3f  "
-		"lat p50/p99/max %llu/%llu/%llu ns  lost %llu+%llu silent%s%s\n",
+		"lat p50/p99/max %llu/%llu/%llu ns  lost %llu+%llu silent%s%s%s\n",
 		opt.peer, opt.workload, opt.m, opt.k, opt.size, opt.batch,
 		ULL(opt.n), del_s, (double)wall / deliveries,
 		(double)pub_cpu / opt.n, (double)ctx / deliveries,
 		(double)syscalls / opt.n, ULL(t.lat_p50), ULL(t.lat_p99),
 		ULL(t.lat_max), ULL(t.lost), ULL(t.lost_silent),
-		stall_fired ? "  STALLED" : "", rn->failed ? "  FAILED" : "");
+		stall_fired ? "  STALLED" : "", rn->failed ? "  FAILED" : "",
+		opt.mmap ? "  (mmap)" : "");
 	if (iso)
 		fprintf(stderr, "       stopped subscriber 0: received %llu, lost %llu, "
 			"lost silently %llu; publisher %.0f events/s\n",

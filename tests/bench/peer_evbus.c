@@ -8,8 +8,21 @@
  * or EVBUS_URING_PUBLISH_BATCH), one SQE and one io_uring_enter (submit and
  * wait) per call.
  * Subscribers: one file each, a --ring byte ring (DROP_OLDEST; with
- * --wake-events/--wake-delay-us also EVBUS_RING_WAKE), subscribed to
- * BENCH_TOPIC, read() in RDBUF chunks; LAGGED records are loss notices.
+ * --wake-events/--wake-delay-us EVBUS_RING_WAKE, else the module's default
+ * wake-ups: adaptive since issue #14), subscribed to BENCH_TOPIC, read() in
+ * RDBUF chunks; LAGGED records are loss notices.
+ * --mmap (issue #14): each subscriber maps its ring (control page RW, header
+ * page and the doubly mapped data RO) and consumes from the mapping as
+ * uapi/linux/evbus.h describes: with EVBUS_MMAP_OVERWRITE (the benchmark's
+ * DROP_OLDEST rings) it copies up to RDBUF bytes of whole records into its
+ * buffer, as read() would, and claims them with one compare-and-swap of
+ * consumer_pos (a failed CAS: the kernel took them back, a LAGGED record
+ * follows; start again); without it (drop-newest) it uses the records in
+ * place and release-stores consumer_pos when it comes back for more.  The
+ * records are parsed, and events and LAGGED records counted, by the same
+ * code as read()'s.  An empty ring is waited for with poll() for POLLIN,
+ * which sleeps on the same wait queue with the same wake-up mode as a
+ * blocking read(); poll() calls are the subscriber's syscalls.
  * Others (--k): K more files held by a process of their own, 4 KiB rings,
  * subscribed to "other.<i>".
  *
@@ -35,12 +48,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <liburing.h>
@@ -56,6 +71,14 @@ struct evbus_sub_ctx {
 	size_t left;			/* bytes of records not yet returned */
 	struct evbus_rec_hdr *cur;	/* the next of them */
 	char *buf;
+	/* --mmap */
+	struct evbus_mmap_ctl *ctl;	/* control page, RW */
+	const struct evbus_mmap_hdr *hdr; /* header page, RO */
+	const char *data;		/* the ring, mapped twice in a row */
+	uint64_t mask;			/* hdr->size - 1 */
+	int overwrite;			/* EVBUS_MMAP_OVERWRITE: copy + CAS */
+	uint64_t release;		/* in place: consumer_pos to store once
+					 * the records at cur are used, or 0 */
 };
 
 static int pub_fd = -1;
@@ -270,8 +293,12 @@ static int evbus_setup(unsigned int m)
 	raise_param("max_user_ring_bytes",
 		    (unsigned long)m * opt.ring + opt.k * 4096ul + (64ul << 20));
 	raise_param("ring_max", opt.ring);
-	if (opt.policy_rules || opt.filter)
+	if (opt.policy_rules || opt.filter || opt.mmap)
 		feat = evbus_features();
+	if (opt.mmap && !(feat & EVBUS_FEAT_MMAP)) {
+		fprintf(stderr, "fanout: evbus: no mmap feature\n");
+		return -EOPNOTSUPP;
+	}
 	if (opt.filter) {
 		if (!(feat & EVBUS_FEAT_SUB_BPF)) {
 			fprintf(stderr, "fanout: evbus: no sub-bpf feature\n");
@@ -305,6 +332,42 @@ static int set_ring(int fd)
 	return ioctl(fd, EVBUS_IOC_SET_RING, &c) ? -errno : 0;
 }
 
+/* --mmap: map c's ring (it exists: set_ring() gave it a size).  0 or -1. */
+static int map_ring(struct evbus_sub_ctx *c)
+{
+	const long page = sysconf(_SC_PAGESIZE);
+	const char *what = "the control page";
+	void *p;
+
+	p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd,
+		 EVBUS_MMAP_CTL_PGOFF * page);
+	if (p == MAP_FAILED)
+		goto fail;
+	c->ctl = p;
+	what = "the header page";
+	p = mmap(NULL, page, PROT_READ, MAP_SHARED, c->fd,
+		 EVBUS_MMAP_HDR_PGOFF * page);
+	if (p == MAP_FAILED)
+		goto fail;
+	c->hdr = p;
+	what = "the data";
+	if (!c->hdr->size || (c->hdr->size & (c->hdr->size - 1))) {
+		errno = EPROTO;
+		goto fail;
+	}
+	p = mmap(NULL, 2 * (size_t)c->hdr->size, PROT_READ, MAP_SHARED, c->fd,
+		 EVBUS_MMAP_DATA_PGOFF * page);
+	if (p == MAP_FAILED)
+		goto fail;
+	c->data = p;
+	c->mask = c->hdr->size - 1;
+	c->overwrite = !!(c->hdr->flags & EVBUS_MMAP_OVERWRITE);
+	return 0;
+fail:
+	fprintf(stderr, "fanout: evbus: mmap of %s: %s\n", what, strerror(errno));
+	return -1;
+}
+
 static void *evbus_sub_open(unsigned int i)
 {
 	struct evbus_sub_ctx *c = calloc(1, sizeof(*c));
@@ -330,6 +393,8 @@ static void *evbus_sub_open(unsigned int i)
 		errno = -ret;
 		return NULL;
 	}
+	if (opt.mmap && map_ring(c))
+		return NULL;
 	return c;
 }
 
@@ -362,10 +427,100 @@ static int evbus_parse(struct evbus_sub_ctx *c, struct bench_rx *rx,
 	return n;
 }
 
+/* Wait for POLLIN (timeout -1) or let the kernel finish (0). 0 or -errno. */
+static int mmap_poll(struct evbus_sub_ctx *c, int timeout, uint64_t *calls)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	int ret = poll(&pfd, 1, timeout);
+
+	++*calls;
+	if (ret < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (pfd.revents & POLLNVAL)
+		return -EBADF;
+	if ((pfd.revents & POLLERR) && !(pfd.revents & POLLIN))
+		return -EIO;
+	return 0;
+}
+
+/*
+ * --mmap: the consumer protocol of uapi/linux/evbus.h.  Items point into
+ * c->buf (copied out) or into the mapping (in place), valid until the next
+ * call, as read()'s are.
+ */
+static int evbus_sub_recv_mmap(struct evbus_sub_ctx *c, struct bench_rx *rx,
+			       unsigned int max, uint64_t *calls)
+{
+	for (;;) {
+		uint64_t cpos, ppos, avail, len, whole;
+		struct evbus_rec_hdr *h;
+		int n = evbus_parse(c, rx, max), ret;
+
+		if (n)
+			return n;
+		if (c->release) {	/* in place: the records are used */
+			__atomic_store_n(&c->ctl->consumer_pos, c->release,
+					 __ATOMIC_RELEASE);
+			c->release = 0;
+		}
+		cpos = __atomic_load_n(&c->ctl->consumer_pos, __ATOMIC_ACQUIRE);
+		if (cpos & EVBUS_MMAP_BUSY) {
+			/* The kernel is rewriting the head: let it finish. */
+			ret = mmap_poll(c, 0, calls);
+			if (ret)
+				return ret;
+			continue;
+		}
+		ppos = __atomic_load_n(&c->hdr->producer_pos, __ATOMIC_ACQUIRE);
+		if (cpos == ppos) {
+			ret = mmap_poll(c, -1, calls);
+			if (ret)
+				return ret;
+			continue;
+		}
+		avail = ppos - cpos;
+		if (avail > c->mask + 1)
+			return -EPROTO;
+		h = (struct evbus_rec_hdr *)(c->data + (cpos & c->mask));
+		if (!c->overwrite) {
+			/* Drop-newest: [cpos, ppos) stays until we move on. */
+			c->cur = h;
+			c->left = avail;
+			c->release = ppos;
+			continue;
+		}
+		/*
+		 * Drop-oldest: copy out (as much as read() would return),
+		 * then claim the whole records copied.  A failed CAS means the
+		 * kernel took them back (a LAGGED record now starts at
+		 * consumer_pos): drop the copy and start again.
+		 */
+		len = avail < RDBUF ? avail : RDBUF;
+		memcpy(c->buf, h, len);
+		h = (struct evbus_rec_hdr *)c->buf;
+		for (whole = 0; EVBUS_REC_OK(h, len - whole); ) {
+			whole += h->len;
+			h = (struct evbus_rec_hdr *)(c->buf + whole);
+		}
+		if (!__atomic_compare_exchange_n(&c->ctl->consumer_pos, &cpos,
+						 cpos + whole, 0,
+						 __ATOMIC_RELEASE,
+						 __ATOMIC_RELAXED))
+			continue;
+		if (!whole)	/* a record over RDBUF bytes, or a bad ring */
+			return -EPROTO;
+		c->cur = (struct evbus_rec_hdr *)c->buf;
+		c->left = whole;
+	}
+}
+
 static int evbus_sub_recv(void *ctx, struct bench_rx *rx, unsigned int max,
 			  uint64_t *calls)
 {
 	struct evbus_sub_ctx *c = ctx;
+
+	if (opt.mmap)
+		return evbus_sub_recv_mmap(c, rx, max, calls);
 
 	for (;;) {
 		ssize_t got;
