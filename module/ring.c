@@ -339,9 +339,11 @@ int evbus_ring_configure(struct evbus_ring *r, struct evbus_user *u,
 	/* A lower watermark (or none) may have made queued records due. */
 	if (readable)
 		wake_up_interruptible_poll(&r->wq, EPOLLIN | EPOLLRDNORM);
-	if (ret) {			/* EBUSY: the new memory goes */
-		evbus_user_uncharge(u, EVBUS_UC_RING_BYTES, size);
-		evbus_ring_mem_free(mem);
+	if (ret) {			/* EBUSY: new memory, if any, goes */
+		if (mem) {
+			evbus_user_uncharge(u, EVBUS_UC_RING_BYTES, size);
+			evbus_ring_mem_free(mem);
+		}
 		return ret;
 	}
 	if (mem) {

@@ -267,6 +267,7 @@ static bool is_policy_change(int which)
 #define X_TIMEOUT	(1u << 3)	/* io_uring link timeout: ETIME ECANCELED EALREADY ENOENT only */
 #define X_OPEN		(1u << 4)	/* open(): EMFILE ENOMEM EINTR */
 #define X_ENOENT_ONLY	(1u << 5)	/* /proc fdinfo of a closed slot */
+#define X_MMAP		(1u << 6)	/* mmap(): EINVAL EPERM EACCES ENODATA ENOMEM EBADF ENODEV EOVERFLOW only */
 
 /* Size-versioned structs are placed with up to a page of tail. */
 #define BIG_MAX		(PG + 64)
@@ -350,6 +351,8 @@ struct th {
 	char *ro_w, *ro_r;	/* the same memfd, writable and read-only */
 	size_t bump[R_N], ro_bump[R_N];
 	struct evbus_pub descs[EVBUS_BATCH_MAX + 1];
+	/* live mappings of evbus rings (op_mmap) */
+	struct { void *p; size_t len; long pgoff; int prot; } maps[8];
 	/* io_uring and epoll */
 	struct io_uring ring;
 	bool uring_gen;		/* io_uring was there at start: generate its ops */
@@ -549,6 +552,9 @@ static bool allowed(int e, unsigned int x)
 		return e == ENOENT;
 	if (x & X_OPEN)
 		return e == EMFILE || e == ENOMEM || e == EINTR;
+	if (x & X_MMAP)
+		return e == EINVAL || e == EPERM || e == EACCES || e == ENODATA ||
+		       e == ENOMEM || e == EBADF || e == ENODEV || e == EOVERFLOW;
 	if ((x & X_CANCEL) && (e == ECANCELED || e == EINTR))
 		return true;
 	if ((x & X_EEXIST) && e == EEXIST)
@@ -3001,6 +3007,81 @@ static void op_read(struct th *t)
 	}
 }
 
+/*
+ * mmap() of an evbus file with random offsets, lengths, protections and
+ * flags; mappings stay for later ops (resizes must see EBUSY, publishers
+ * must cope with a scribbling reader).  A live writable control page gets
+ * random consumer positions, plausible and not; live read-only pages are
+ * read.  Anything may be unmapped again.
+ */
+static void op_mmap(struct th *t)
+{
+	const size_t pg = PG;
+	uint32_t r = rnd(t, 100), i = rnd(t, 8);
+	int fd, prot, flags, err;
+	size_t len;
+	long pgoff;
+	void *p;
+
+	t->op = "mmap";
+	if (t->maps[i].p && r < 40) {
+		D(t, "munmap(map%u)", i);
+		if (t->dry)
+			return;
+		if (munmap(t->maps[i].p, t->maps[i].len))
+			fail(t, "munmap: %s", strerror(errno));
+		t->maps[i].p = NULL;
+		return;
+	}
+	if (t->maps[i].p) {
+		volatile uint64_t *w = t->maps[i].p;
+
+		if (t->maps[i].pgoff == EVBUS_MMAP_CTL_PGOFF &&
+		    (t->maps[i].prot & PROT_WRITE)) {
+			uint64_t v = chance(t, 30) ? rnd64(t) : chance(t, 50) ?
+				     (uint64_t)rnd(t, 1 << 20) :
+				     EVBUS_MMAP_BUSY | rnd(t, 4096);
+
+			D(t, "map%u consumer_pos = %#llx", i, (unsigned long long)v);
+			if (!t->dry)
+				__atomic_store_n(w, v, __ATOMIC_RELEASE);
+		} else if (t->maps[i].prot & PROT_READ) {
+			D(t, "map%u read", i);
+			if (!t->dry)
+				(void)w[rnd(t, t->maps[i].len / 8)];
+		}
+		return;
+	}
+	D(t, "mmap(");
+	fd = pick_fd(t, false);
+	pgoff = chance(t, 85) ? (long)rnd(t, 3) : chance(t, 50) ? (long)rnd(t, 1 << 12) : -1;
+	len = chance(t, 60) ? pg : chance(t, 50) ? pg * (1 + rnd(t, 64)) : rnd(t, 1 << 22);
+	prot = chance(t, 70) ? PROT_READ : chance(t, 50) ? PROT_READ | PROT_WRITE :
+	       (int)rnd(t, 8);
+	flags = chance(t, 90) ? MAP_SHARED : MAP_PRIVATE;
+	D(t, ", pgoff %ld, len %zu, prot %#x, flags %#x)", pgoff, len, prot, flags);
+	if (t->dry)
+		return;
+	errno = 0;
+	p = mmap(NULL, len, prot, flags, fd, pgoff * (long)pg);
+	err = errno;
+	if (p == MAP_FAILED) {
+		result(t, "mmap", -1, err, X_MMAP);
+		return;
+	}
+	result(t, "mmap", 0, 0, X_MMAP);
+	if (fd >= g_slot_base && flags == MAP_SHARED &&
+	    ((prot & PROT_EXEC) ||
+	     ((prot & PROT_WRITE) && !(pgoff == 0 && len <= pg))))
+		fail(t, "mmap: prot %#x at page %ld, %zu bytes, was allowed", prot, pgoff, len);
+	if (fd >= g_slot_base && flags != MAP_SHARED)
+		fail(t, "mmap: a private mapping was allowed");
+	t->maps[i].p = p;
+	t->maps[i].len = len;
+	t->maps[i].pgoff = pgoff;
+	t->maps[i].prot = prot;
+}
+
 static void op_write(struct th *t)
 {
 	uint64_t size;
@@ -3527,6 +3608,8 @@ static void worker_op(struct th *t)
 		op_epoll(t);
 	else if (r < 80)
 		op_private(t);
+	else if (r < 84)
+		op_mmap(t);
 	else if (t->uring_gen)
 		op_uring(t);
 	else
@@ -3565,6 +3648,10 @@ static void th_init_worker(struct th *t)
 
 static void th_fini_worker(struct th *t)
 {
+	/* Mappings hold their files open: they go first. */
+	for (unsigned int i = 0; i < sizeof(t->maps) / sizeof(t->maps[0]); i++)
+		if (t->maps[i].p)
+			munmap(t->maps[i].p, t->maps[i].len);
 	if (t->uring)
 		io_uring_queue_exit(&t->ring);
 	if (t->epfd >= 0)
