@@ -131,6 +131,7 @@
 #include <sys/wait.h>
 
 #include "evbus_test.h"
+#include "evbus_mmap.h"
 
 /* ------------------------------------------------------------ constants */
 
@@ -444,6 +445,7 @@ struct sub_cfg {
 	int prof;
 	uint32_t read_max;	/* largest read() size */
 	uint32_t abandon_after;	/* reads before an abandoning reader stops */
+	int mmap;		/* also takes records through the mapped ring */
 	uint64_t seed;
 };
 
@@ -456,6 +458,7 @@ struct sub_res {
 	uint64_t delivered, lost_reported, lags, read_bytes;
 	uint64_t reads, read_calls, eagain, eintr;
 	uint64_t small_einval, readv_calls, dontneed_reads, guard_reads, guard_efault;
+	uint64_t map_takes, map_taken_back;
 	uint64_t policy_flips, resize_ok, resize_ebusy;
 	uint64_t enomem_open, enomem_sub, enomem_ring, ioctl_fail;
 	uint64_t errors;	/* integrity failures seen while reading */
@@ -795,6 +798,8 @@ struct sub_ctx {
 	uint8_t *expect;	/* PAYLOAD_MAX */
 	uint64_t prev_seq, prev_mono, lag_end;
 	bool last_was_lag;
+	bool mapped;		/* map holds the ring (cfg->mmap) */
+	struct evt_map map;
 	uint32_t euid, egid;
 };
 
@@ -984,6 +989,28 @@ static ssize_t sub_read(struct sub_ctx *c)
 	ssize_t r;
 
 	c->res->read_calls++;
+	/*
+	 * A mapped reader takes most of its records through the mapping (the
+	 * same records, by the protocol of uapi/linux/evbus.h), and reads
+	 * the rest: both move one position.
+	 */
+	if (c->mapped && v < 600) {
+		uint64_t back = c->map.cas_failures;
+
+		r = evt_map_take(&c->map, c->buf, size);
+		c->res->map_taken_back += c->map.cas_failures - back;
+		if (r > 0) {
+			c->res->map_takes++;
+			return r;
+		}
+		if (r < 0) {
+			SERR(c, "sub %d: take from the mapped ring: %s", c->id,
+			     strerror((int)-r));
+			return -3;
+		}
+		/* Nothing mapped to take: read() waits, or says EAGAIN. */
+		return read(c->fd, c->buf, size);
+	}
 	if (v < 60) {
 		/* Possibly too small for the next record: EINVAL, nothing lost. */
 		uint32_t small = 1 + rnd(&c->rng, MAXREC - 1);
@@ -1069,6 +1096,8 @@ static void sub_ring_games(struct sub_ctx *c)
 			c->res->ioctl_fail++;
 			if (errno == ENOMEM && opt.faults)
 				c->res->enomem_ring++;
+			else if (errno == EBUSY && c->mapped)
+				c->res->resize_ebusy++;	/* a mapped ring keeps its policy */
 			else
 				SERR(c, "sub %d: SET_RING policy %u: %m", c->id, rc.policy);
 		} else {
@@ -1199,6 +1228,14 @@ static void run_subscriber(int id)
 		     rc.size);
 	if (res->ring_size & (res->ring_size - 1))
 		SERR(&c, "sub %d: ring size %u is not a power of two", id, rc.size);
+	if (cfg->mmap) {
+		int ret = evt_map(&c.map, c.fd);
+
+		if (!ret)
+			c.mapped = true;
+		else if (!(ret == -ENOMEM && opt.faults))
+			SERR(&c, "sub %d: mmap of the ring: %s", id, strerror(-ret));
+	}
 
 	if (cfg->mode == MODE_EPOLL) {
 		struct epoll_event ee = { .events = EPOLLIN };
@@ -1500,6 +1537,7 @@ static struct {
 	uint64_t enomem_open, enomem_sub, enomem_ring, enomem_single, enomem_batch;
 	uint64_t partial_batches, batch_nowriteback, efault_batches;
 	uint64_t small_einval, readv_calls, dontneed_reads, guard_reads, guard_efault;
+	uint64_t map_takes, map_taken_back, mapped_readers;
 	uint64_t resize_ok, resize_ebusy, policy_flips, abandoned;
 	int rounds;
 } tot;
@@ -1739,6 +1777,7 @@ static void gen_sub_cfg(struct rng *r, struct sub_cfg *c)
 	n = rnd(r, 3);
 	c->read_max = n == 0 ? 2 * MAXREC : n == 1 ? 65536 : READBUF_MAX;
 	c->abandon_after = rnd(r, 200);
+	c->mmap = rnd(r, 3) == 0;
 	c->seed = splitmix64(&r->s);
 }
 
@@ -1977,6 +2016,9 @@ static int run_round(int round, uint64_t target, double secs, uint64_t *min_pub)
 		tot.dontneed_reads += sr->dontneed_reads;
 		tot.guard_reads += sr->guard_reads;
 		tot.guard_efault += sr->guard_efault;
+		tot.map_takes += sr->map_takes;
+		tot.map_taken_back += sr->map_taken_back;
+		tot.mapped_readers += sh->scfg[s].mmap;
 		tot.resize_ok += sr->resize_ok;
 		tot.resize_ebusy += sr->resize_ebusy;
 		tot.policy_flips += sr->policy_flips;
@@ -2199,6 +2241,9 @@ int main(int argc, char **argv)
 	       " policy flips, %" PRIu64 " resizes, %" PRIu64 " EBUSY\n",
 	       tot.small_einval, tot.readv_calls, tot.dontneed_reads, tot.guard_reads,
 	       tot.guard_efault, tot.policy_flips, tot.resize_ok, tot.resize_ebusy);
+	printf("stress: mapped readers: %" PRIu64 ", %" PRIu64 " takes from the mapping, %"
+	       PRIu64 " taken back by a publisher first\n",
+	       tot.mapped_readers, tot.map_takes, tot.map_taken_back);
 	if (opt.faults)
 		printf("stress: ENOMEM: open %" PRIu64 ", subscribe %" PRIu64 ", set_ring %" PRIu64
 		       ", publish %" PRIu64 ", batch %" PRIu64 " (+%" PRIu64 " partial; %" PRIu64
