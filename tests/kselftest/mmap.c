@@ -54,6 +54,24 @@ static int64_t pub_n(int fd, const char *t, size_t len, uint32_t tag)
 	return evt_pub_full(fd, t, buf, len, tag, 0, 0);
 }
 
+/* Did fd's reader get all n events it matched, and lose none?  0 if so. */
+static int got_every_event(int fd, char *buf, size_t cap, int n)
+{
+	const struct evbus_rec_hdr *h;
+	struct evbus_stats st;
+	ssize_t len, left;
+	int got = 0;
+
+	len = evt_drain(fd, buf, cap);
+	if (len <= 0)
+		return -1;
+	evt_for_each_rec(h, buf, len, left)
+		got += h->kind == EVBUS_REC_EVENT;
+	if (evt_stats(fd, &st) || st.lost)
+		return -2;
+	return got == n ? 0 : got - n;
+}
+
 TEST(refused_mappings)
 {
 	const long pg = sysconf(_SC_PAGESIZE);
@@ -267,9 +285,9 @@ TEST(garbage_consumer_pos)
 	static char buf[1 << 20];
 	struct evbus_stats st;
 	struct evt_map m;
-	int published = 0, got = 0;
-	const struct evbus_rec_hdr *recs[1], *h;
-	ssize_t n, left;
+	int published = 0;
+	const struct evbus_rec_hdr *recs[1];
+	ssize_t n;
 
 	ASSERT_LE(0, fd);
 	ASSERT_LE(0, other);
@@ -297,13 +315,7 @@ TEST(garbage_consumer_pos)
 		}
 	}
 	/* The other reader is untouched: every event, no loss. */
-	n = evt_drain(other, buf, sizeof(buf));
-	ASSERT_LT(0, n);
-	evt_for_each_rec(h, buf, n, left)
-		got += h->kind == EVBUS_REC_EVENT;
-	EXPECT_EQ(published, got);
-	ASSERT_EQ(0, evt_stats(other, &st));
-	EXPECT_EQ(0, st.lost);
+	EXPECT_EQ(0, got_every_event(other, buf, sizeof(buf), published));
 	/* And the garbage writer can resynchronise and read on. */
 	__atomic_store_n(&m.ctl->consumer_pos, m.hdr->producer_pos, __ATOMIC_RELEASE);
 	evt_map_poll(&m, 0);
@@ -513,12 +525,9 @@ TEST(hostile_uid_scribbles_its_control_page)
 	const char *t = "mm.hostile";
 	const int total = 20000 / (getenv("EVBUS_SLOW") ? atoi(getenv("EVBUS_SLOW")) : 1);
 	int victim = sub_ring(t, 1 << 22, EVBUS_POLICY_DROP_NEWEST);
-	int pfd = evt_open(), sv[2], got = 0, ok = 0;
+	int pfd = evt_open(), sv[2], ok = 0;
 	volatile int *stop = evt_shared(sizeof(int));
 	static char buf[1 << 22];
-	const struct evbus_rec_hdr *h;
-	struct evbus_stats st;
-	ssize_t n, left;
 	pid_t pid;
 
 	ASSERT_LE(0, victim);
@@ -569,13 +578,7 @@ TEST(hostile_uid_scribbles_its_control_page)
 	*stop = 1;
 	EXPECT_EQ(0, evt_wait(pid));
 	evt_dev_restore_mode();
-	n = evt_drain(victim, buf, sizeof(buf));
-	ASSERT_LT(0, n);
-	evt_for_each_rec(h, buf, n, left)
-		got += h->kind == EVBUS_REC_EVENT;
-	EXPECT_EQ(total, got);
-	ASSERT_EQ(0, evt_stats(victim, &st));
-	EXPECT_EQ(0, st.lost);
+	EXPECT_EQ(0, got_every_event(victim, buf, sizeof(buf), total));
 	close(victim);
 	close(pfd);
 }

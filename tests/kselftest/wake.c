@@ -159,6 +159,45 @@ TEST(config_is_validated_and_read_back)
 	close(fd);
 }
 
+/*
+ * Adaptive (the default): an event that comes after the reader last
+ * consumed longer ago than the largest delay wakes it at once, whatever
+ * profile lib/dim is in; so does a loss, and a blocking read() returns it.
+ */
+TEST(adaptive_sparse_event_is_readable_at_once)
+{
+	const char *t = "waket.sparse";
+	int fd = sub_nb(t), ev, lg;
+
+	ASSERT_LE(0, fd);
+	EXPECT_WAKE(fd, EVBUS_RING_ADAPTIVE, 0, 0);
+	for (int round = 0; round < 3; round++) {
+		usleep(EVBUS_ADAPTIVE_DELAY_MAX_NS / 1000 + 1000);
+		EXPECT_EQ(0, readable(fd, 0));
+		ASSERT_LT(0, evt_pub(fd, t, "sparse"));
+		EXPECT_EQ(1, readable(fd, 0));
+		ASSERT_LT(0, read_count(fd, &ev, &lg));
+		EXPECT_EQ(1, ev);
+		EXPECT_EQ(0, lg);
+	}
+	/* A steady stream is moderated, but never kept past the delay. */
+	for (int i = 0; i < 2000; i++) {
+		ASSERT_LT(0, evt_pub(fd, t, "stream"));
+		if (readable(fd, 0) == 1)
+			read_count(fd, &ev, &lg);
+	}
+	EXPECT_EQ(1, readable(fd, 10000));
+	ASSERT_LT(0, read_count(fd, &ev, &lg));
+	EXPECT_EQ(0, readable(fd, 0));
+	/* A loss is worth a wake-up at once. */
+	ASSERT_EQ(0, evt_set_ring(fd, 4096, EVBUS_POLICY_DROP_NEWEST));
+	usleep(EVBUS_ADAPTIVE_DELAY_MAX_NS / 1000 + 1000);
+	for (int i = 0; i < 64; i++)
+		ASSERT_LT(0, evt_pub(fd, t, "a loss is coming: this fills the ring quickly"));
+	EXPECT_EQ(1, readable(fd, 0));
+	close(fd);
+}
+
 TEST(watermark_gates_poll_not_nonblocking_read)
 {
 	const char *t = "waket.mark";
