@@ -20,7 +20,7 @@ static const char sub_usage[] =
 "usage: evbus sub [--json] [--ready] [--count N] [--timeout SECS] [--ring BYTES]\n"
 "                 [--policy drop-oldest|drop-newest]\n"
 "                 [--from-uid U] [--from-gid G] [--from-pid P] [--type N[-M]]\n"
-"                 [--filter FILE] PATTERN...\n"
+"                 [--filter FILE] [--no-mmap] PATTERN...\n"
 "\n"
 "Print events on topics matching any PATTERN as they arrive, until N records,\n"
 "the timeout, or SIGINT/SIGTERM (all exit 0).  '*' matches one segment, '>'\n"
@@ -38,6 +38,8 @@ static const char sub_usage[] =
 "      --type N[-M]  only events whose type is N, or within N..M\n"
 "      --filter FILE only events a classic BPF program accepts; FILE holds it\n"
 "                    in the text 'tcpdump -ddd' prints ('-': stdin)\n"
+"      --no-mmap     read() the records instead of taking them from the mapped\n"
+"                    ring (the default where the module can map rings)\n"
 "The filters apply to every PATTERN, before anything is queued.\n"
 "  -h, --help        this text\n";
 
@@ -52,6 +54,7 @@ struct sub_args {
 	struct sock_filter prog[EVBUS_FILTER_MAX_INSNS];
 	char **patterns;
 	int npatterns;
+	bool no_mmap;		/* read() instead of the mapped ring */
 };
 
 /* "N" or "N-M" with N <= M. */
@@ -147,6 +150,7 @@ static int sub_parse(int argc, char **argv, struct sub_args *a)
 		{ "from-pid", required_argument, NULL, 'I' },
 		{ "type", required_argument, NULL, 'T' },
 		{ "filter", required_argument, NULL, 'F' },
+		{ "no-mmap", no_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -162,6 +166,9 @@ static int sub_parse(int argc, char **argv, struct sub_args *a)
 			break;
 		case 'r':
 			a->ready = true;
+			break;
+		case 'M':
+			a->no_mmap = true;
 			break;
 		case 'n':
 			if (!parse_u64(optarg, &a->count) || !a->count)
@@ -241,6 +248,21 @@ static int sub_setup_ring(struct evbus *bus, const struct sub_args *a)
 		return EXIT_RUNTIME;
 	}
 	return ret ? cli_errno_exit("cannot configure the ring", ret) : 0;
+}
+
+/*
+ * Take records from the mapped ring (evbus_read() then does): the same
+ * records as read(), without its copy.  An older module, or an inherited
+ * read-only file, reads as before.
+ */
+static int sub_map(struct evbus *bus)
+{
+	struct evbus_mmap *mm;
+	int ret = evbus_mmap_open(bus, &mm);
+
+	if (ret == -EOPNOTSUPP || ret == -EACCES)
+		return 0;
+	return ret ? cli_errno_exit("cannot map the ring", ret) : 0;
 }
 
 static int sub_subscribe(struct evbus *bus, const struct sub_args *a)
@@ -363,12 +385,15 @@ int cmd_sub(int argc, char **argv)
 	sigfd = signalfd_open(NULL);
 	if (sigfd < 0)
 		return cli_errno_exit("signalfd", sigfd);
-	ret = cli_open(&bus, EVBUS_OPEN_RDONLY);
+	/* Mapping the ring writes its control page: that needs a read-write file. */
+	ret = cli_open(&bus, a.no_mmap ? EVBUS_OPEN_RDONLY : 0);
 	if (ret)
 		goto out_sigfd;
 	ret = sub_setup_ring(bus, &a);
 	if (!ret)
 		ret = sub_subscribe(bus, &a);
+	if (!ret && !a.no_mmap)
+		ret = sub_map(bus);
 	if (!ret && a.ready) {
 		fputs("ready\n", stderr);
 		fflush(stderr);

@@ -94,6 +94,8 @@ EVBUS_API int evbus_open(struct evbus **busp, const struct evbus_opts *opts)
 		return -ENOMEM;
 	bus->flags = flags;
 	bus->buf_size = read_buf ? read_buf : EVBUS_READ_BUF_DEFAULT;
+	/* Adaptive wake-ups (the default): the kernel says when a batch is due. */
+	bus->wake = true;
 
 	fd = -ENOENT;
 	if (!path && !(flags & EVBUS_OPEN_NO_ENV))
@@ -114,6 +116,7 @@ EVBUS_API void evbus_close(struct evbus *bus)
 {
 	if (!bus)
 		return;
+	evbus_mmap_close(bus->mm);
 	sys_close(bus->fd);
 	sys_free(bus->buf);
 	sys_free(bus);
@@ -201,6 +204,16 @@ EVBUS_API int evbus_get_ring(struct evbus *bus, uint32_t *size,
 	return 0;
 }
 
+/* Does the module know wake-up modes (adaptive, immediate)? */
+static bool wake_modes(struct evbus *bus)
+{
+	struct evbus_version v;
+
+	memset(&v, 0, sizeof(v));
+	return !sys_ioctl(bus->fd, EVBUS_IOC_VERSION, &v) &&
+	       (v.features & EVBUS_FEAT_ADAPTIVE_WAKE);
+}
+
 EVBUS_API int evbus_set_wake(struct evbus *bus, uint32_t events,
 			     uint64_t delay_ns)
 {
@@ -210,13 +223,46 @@ EVBUS_API int evbus_set_wake(struct evbus *bus, uint32_t events,
 	if (ret)
 		return ret;
 	cfg.size = 0;		/* keep */
-	cfg.flags = events ? EVBUS_RING_WAKE : 0;
+	/* Off is immediate; an older module had it as flags 0. */
+	cfg.flags = events ? EVBUS_RING_WAKE :
+		    wake_modes(bus) ? EVBUS_RING_IMMEDIATE : 0;
 	cfg.wake_events = events;
 	cfg.wake_delay_ns = delay_ns;
 	ret = sys_ioctl(bus->fd, EVBUS_IOC_SET_RING, &cfg);
 	if (!ret)
 		bus->wake = events > 1;
 	return ret;
+}
+
+EVBUS_API int evbus_set_wake_adaptive(struct evbus *bus)
+{
+	struct evbus_ring_cfg cfg;
+	int ret = ring_get(bus, &cfg);
+
+	if (ret)
+		return ret;
+	if (!wake_modes(bus))
+		return -EOPNOTSUPP;
+	cfg.size = 0;
+	cfg.flags = EVBUS_RING_ADAPTIVE;
+	cfg.wake_events = 0;
+	cfg.wake_delay_ns = 0;
+	ret = sys_ioctl(bus->fd, EVBUS_IOC_SET_RING, &cfg);
+	if (!ret)
+		bus->wake = true;
+	return ret;
+}
+
+EVBUS_API int evbus_get_wake_mode(struct evbus *bus, uint32_t *mode)
+{
+	struct evbus_ring_cfg cfg;
+	int ret = ring_get(bus, &cfg);
+
+	if (ret)
+		return ret;
+	if (mode)	/* an older module: 0 was wake on the first record */
+		*mode = cfg.flags ? cfg.flags : EVBUS_RING_IMMEDIATE;
+	return 0;
 }
 
 EVBUS_API int evbus_get_wake(struct evbus *bus, uint32_t *events,

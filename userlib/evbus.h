@@ -26,9 +26,9 @@ extern "C" {
 #endif
 
 #define EVBUS_LIB_VERSION_MAJOR	1
-#define EVBUS_LIB_VERSION_MINOR	3
+#define EVBUS_LIB_VERSION_MINOR	4
 #define EVBUS_LIB_VERSION_PATCH	0
-#define EVBUS_LIB_VERSION	"1.3.0"
+#define EVBUS_LIB_VERSION	"1.4.0"
 
 #define EVBUS_DEVICE_PATH	"/dev/evbus"
 /* An inherited handle: the descriptor number of an open /dev/evbus file. */
@@ -137,6 +137,32 @@ int evbus_get_ring(struct evbus *bus, uint32_t *size, uint32_t *policy);
  */
 int evbus_set_wake(struct evbus *bus, uint32_t events, uint64_t delay_ns);
 int evbus_get_wake(struct evbus *bus, uint32_t *events, uint64_t *delay_ns);
+/*
+ * Wake-up modes (LIBEVBUS_1.4): adaptive (the default: lib/dim moderation,
+ * sparse traffic at once, a stream at most every 500 us), immediate
+ * (evbus_set_wake(bus, 0, 0)) or fixed (evbus_set_wake(bus, N, ns)).
+ * evbus_get_wake_mode() gives EVBUS_RING_ADAPTIVE, _IMMEDIATE or _WAKE.
+ */
+int evbus_set_wake_adaptive(struct evbus *bus);
+int evbus_get_wake_mode(struct evbus *bus, uint32_t *mode);
+
+/*
+ * The mapped ring (LIBEVBUS_1.4), shaped like libbpf's ring_buffer:
+ * evbus_mmap_open() maps the handle's ring (creating it if there is none);
+ * from then on evbus_read() takes records from the mapping too.
+ * evbus_mmap_consume() calls fn for each record available now (a nonzero
+ * return stops after that record: a negative one is returned, else the
+ * count); evbus_mmap_poll() waits up to timeout_ms first.  Records are
+ * valid until the next call.  See evbus_mmap_open(3).
+ */
+struct evbus_mmap;
+typedef int (*evbus_record_fn)(void *ctx, const struct evbus_record *rec);
+
+int evbus_mmap_open(struct evbus *bus, struct evbus_mmap **m);
+void evbus_mmap_close(struct evbus_mmap *m);
+int evbus_mmap_consume(struct evbus_mmap *m, evbus_record_fn fn, void *ctx);
+int evbus_mmap_poll(struct evbus_mmap *m, evbus_record_fn fn, void *ctx,
+		    int timeout_ms);
 int evbus_get_stats(struct evbus *bus, struct evbus_stats *stats);
 
 /* Topic and pattern syntax, checked without the device */

@@ -29,8 +29,12 @@ struct evbus {
 	char *buf;		/* read() buffer */
 	size_t buf_size;
 	struct evbus_rec_iter it; /* over what the last read() filled in */
-	bool wake;		/* evbus_set_wake() watermark > 1: poll first */
+	bool wake;		/* the kernel decides when a batch is due: poll first */
+	struct evbus_mmap *mm;	/* the mapped ring, if evbus_mmap_open() */
 };
+
+/* mmap.c: take the whole records available now into buf (evbus_read()). */
+ssize_t evbus_mmap_take(struct evbus_mmap *m, void *buf, size_t cap);
 
 /*
  * Option structs, as in libbpf: a NULL pointer means all defaults; sz must
@@ -64,5 +68,8 @@ void *sys_calloc(size_t n, size_t size);
 void *sys_realloc(void *p, size_t size);
 void sys_free(void *p);
 long long sys_now_ms(void);
+void *sys_mmap(size_t len, int prot, int fd, long long off, int *err);
+void sys_munmap(const void *p, size_t len);
+long sys_page_size(void);
 
 #endif /* _EVBUS_INTERNAL_H */

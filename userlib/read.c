@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
 /*
  * The reader.  read() hands out as many whole records as fit in the
- * buffer; evbus_read() returns them one at a time and only calls read()
+ * buffer (or, once the handle is mapped, mmap.c takes them from the ring); evbus_read() returns them one at a time and only calls read()
  * again once the buffer is used up.  The file is non-blocking, so waiting
  * (forever or with a timeout) is a poll() on it.
  *
@@ -54,7 +54,16 @@ static int evbus_fill(struct evbus *bus)
 			return -ENOMEM;
 	}
 	for (;;) {
-		n = sys_read(bus->fd, bus->buf, bus->buf_size);
+		/* A mapped ring: the same records, without the copy in read(). */
+		if (bus->mm) {
+			n = evbus_mmap_take(bus->mm, bus->buf, bus->buf_size);
+			if (!n)
+				n = -EAGAIN;
+			else if (n == -ENOSPC)
+				n = -EINVAL;
+		} else {
+			n = sys_read(bus->fd, bus->buf, bus->buf_size);
+		}
 		if (n != -EINVAL)
 			break;
 		ret = evbus_grow(bus);

@@ -5,6 +5,7 @@
  */
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -191,4 +192,27 @@ long long sys_now_ms(void)
 	/* CLOCK_MONOTONIC cannot fail with a valid pointer. */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void *sys_mmap(size_t len, int prot, int fd, long long off, int *err)
+{
+	int saved = errno;
+	void *p = mmap(NULL, len, prot, MAP_SHARED, fd, (off_t)off);
+
+	*err = p == MAP_FAILED ? -errno : 0;
+	errno = saved;
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void sys_munmap(const void *p, size_t len)
+{
+	int saved = errno;
+
+	munmap((void *)p, len);
+	errno = saved;
+}
+
+long sys_page_size(void)
+{
+	return sysconf(_SC_PAGESIZE);
 }
