@@ -422,10 +422,8 @@ static void evbus_ring_drop_head(struct evbus_ring *r, struct evbus_lag *gone)
 
 		evbus_lag_add(gone, lg->lost, lg->first_seq, lg->last_seq);
 	}
-	if (h->kind != EVBUS_REC_PAD) {
-		r->queued_bytes -= h->len;
-		evbus_count(r->stats, queued_bytes, -(s64)h->len);
-	}
+	r->queued_bytes -= h->len;
+	evbus_count(r->stats, queued_bytes, -(s64)h->len);
 	r->head += h->len;
 }
 
@@ -443,7 +441,7 @@ static bool evbus_ring_evictable(struct evbus_ring *r)
 
 		if (h->kind == EVBUS_REC_EVENT)
 			return true;
-		if (h->kind != EVBUS_REC_LAGGED && h->kind != EVBUS_REC_PAD)
+		if (h->kind != EVBUS_REC_LAGGED)
 			return false;
 		pos += h->len;
 	}
@@ -465,7 +463,7 @@ static void evbus_ring_evict(struct evbus_ring *r, struct evbus_lag *gone)
 	} while (kind != EVBUS_REC_EVENT);
 	while (r->head != r->committed) {
 		kind = ((struct evbus_rec_hdr *)evbus_ring_at(r, r->head))->kind;
-		if (kind != EVBUS_REC_LAGGED && kind != EVBUS_REC_PAD)
+		if (kind != EVBUS_REC_LAGGED)
 			break;
 		evbus_ring_drop_head(r, gone);
 	}

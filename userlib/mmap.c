@@ -96,9 +96,8 @@ EVBUS_API int evbus_mmap_open(struct evbus *bus, struct evbus_mmap **out)
 	m->bus = bus;
 	m->page = (size_t)sys_page_size();
 	ret = map_regions(m, bus->fd);
+	/* No ring yet: the first mmap() failed, nothing is mapped. */
 	if (ret == -ENODATA) {
-		unmap_all(m);
-		memset(&m->ctl, 0, sizeof(*m) - offsetof(struct evbus_mmap, ctl));
 		ret = make_ring(bus);
 		if (!ret)
 			ret = map_regions(m, bus->fd);
