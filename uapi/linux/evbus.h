@@ -76,7 +76,7 @@ struct evbus_pub {
 	__u32 topic_len;	/* in: 1..EVBUS_TOPIC_MAX */
 	__u32 payload_len;	/* in: 0..max_payload */
 	__u32 type;		/* in: application type code */
-	__u32 flags;		/* in: must be 0 */
+	__u32 flags;		/* in: EVBUS_PUB_* */
 	__u64 corr;		/* in: correlation id */
 	__u64 parent;		/* in: parent sequence number */
 	__u64 seq;		/* out: assigned sequence number */
@@ -244,6 +244,8 @@ struct evbus_uring_cmd {
 #define EVBUS_FEAT_BUS_STATS	(1ULL << 14)	/* EVBUS_IOC_BUS_STATS */
 #define EVBUS_FEAT_MMAP		(1ULL << 15)	/* mmap() of the ring */
 #define EVBUS_FEAT_ADAPTIVE_WAKE (1ULL << 16)	/* EVBUS_RING_ADAPTIVE, IMMEDIATE */
+#define EVBUS_FEAT_HISTORY	(1ULL << 17)	/* history, replay, EVBUS_IOC_HISTORY */
+#define EVBUS_FEAT_RETAINED	(1ULL << 18)	/* EVBUS_PUB_RETAIN, EVBUS_SUB_RETAINED */
 
 /*
  * Buses.  A process reaches the bus of its IPC namespace, as POSIX message
@@ -302,7 +304,10 @@ struct evbus_bus_stats {
  *    deny rule's pattern has a topic in common with P; else allowed if P
  *    lies within an allow rule's pattern (every topic P matches, it
  *    matches) or the default is allow.  So a subscription never receives
- *    an event its reader could not have subscribed to on its own.
+ *    an event its reader could not have subscribed to on its own;
+ *  - a subscription that reaches into the past (EVBUS_SUB_SINCE, _LAST or
+ *    _RETAINED) needs EVBUS_RIGHT_REPLAY on its pattern too, checked the
+ *    same way as EVBUS_RIGHT_SUBSCRIBE.
  * Refusals are EACCES, change nothing, are counted by cause in
  * struct evbus_bus_stats, fire the evbus_denied tracepoint and publish
  * $sys.policy.denied.  Changing the policy leaves existing subscriptions
@@ -320,6 +325,7 @@ struct evbus_bus_stats {
 
 #define EVBUS_RIGHT_PUBLISH	(1U << 0)
 #define EVBUS_RIGHT_SUBSCRIBE	(1U << 1)
+#define EVBUS_RIGHT_REPLAY	(1U << 2)	/* replay and retained values */
 
 #define EVBUS_WHO_ALL		0	/* everyone; id must be 0 */
 #define EVBUS_WHO_UID		1	/* files opened with this euid */
@@ -436,12 +442,48 @@ struct evbus_scope {
  *    hdr.len, at offset 0).  A nonzero return delivers.
  *    Anything else is refused with EINVAL when attaching.
  * sub_id is written back as by EVBUS_IOC_SUBSCRIBE.
+ *
+ * Reaching into the past (EVBUS_SUBSCRIBE_SIZE_VER1; at most one of these,
+ * EINVAL otherwise; each needs EVBUS_RIGHT_REPLAY, see the policy):
+ *  - EVBUS_SUB_SINCE: first the events of the bus's history (see
+ *    EVBUS_IOC_HISTORY) from seq since on, then live ones;
+ *  - EVBUS_SUB_LAST: first the last `last` events of the history that the
+ *    subscription matches (fewer if the history holds fewer), then live;
+ *  - EVBUS_SUB_RETAINED: first the retained value (EVBUS_PUB_RETAIN) of
+ *    every topic the pattern matches, then live events.
+ * Replayed events pass the subscription's filters as live ones do, carry
+ * their original seq, clocks and sender (seen from the reader's
+ * namespaces), and EVBUS_EVENT_REPLAYED or EVBUS_EVENT_RETAINED in flags.
+ *
+ * Replay (SINCE, LAST).  The file catches up from the history and then
+ * goes live, with no gap and no duplicate at the join: its stream is every
+ * event from the start that any of its subscriptions matches, once, in
+ * seq order, each one either delivered or inside a LAGGED record.  While
+ * it catches up the file is always readable; read() and poll() copy
+ * history into the ring as the reader makes room (so replay never
+ * overflows the ring, and each call does bounded work), and the file goes
+ * live once it has reached the newest event.  What the history no longer
+ * holds when the reader gets there (evicted meanwhile, older than the
+ * history, or never kept) is reported by one LAGGED record per gap, with
+ * the exact range and EVBUS_LAGGED_HISTORY.  Replay needs a file that has
+ * not queued anything yet (EBUSY otherwise); several subscriptions of
+ * that file may ask for it, each from its own start.  since must lie in
+ * 1..the seq the next event will get (ERANGE otherwise: another bus, or a
+ * bus created again).
+ *
+ * Retained values (RETAINED) are queued at once, in seq order, as if
+ * published again at the moment of the call, following the ring's
+ * overflow policy; the subscription receives live events from the next
+ * seq on.  Not on a file that is catching up (EBUSY).
  */
 #define EVBUS_SUB_FROM_UID	(1U << 0)
 #define EVBUS_SUB_FROM_GID	(1U << 1)
 #define EVBUS_SUB_FROM_PID	(1U << 2)
 #define EVBUS_SUB_TYPE		(1U << 3)
 #define EVBUS_SUB_FILTER	(1U << 4)
+#define EVBUS_SUB_SINCE		(1U << 5)
+#define EVBUS_SUB_LAST		(1U << 6)
+#define EVBUS_SUB_RETAINED	(1U << 7)
 
 #define EVBUS_FILTER_MAX_INSNS	256
 #define EVBUS_FILTER_WINDOW	1024
@@ -459,8 +501,12 @@ struct evbus_subscribe {
 	__u32 type_max;		/* in: with EVBUS_SUB_TYPE */
 	__u32 filter_len;	/* in: with EVBUS_SUB_FILTER, instructions */
 	__u64 filter;		/* in: user pointer to struct sock_filter[] */
+	__u64 since;		/* in: with EVBUS_SUB_SINCE, first seq */
+	__u32 last;		/* in: with EVBUS_SUB_LAST, events (>= 1) */
+	__u32 reserved;		/* must be 0 */
 };
 #define EVBUS_SUBSCRIBE_SIZE_VER0	56
+#define EVBUS_SUBSCRIBE_SIZE_VER1	72	/* since, last */
 
 /*
  * Kernel topics.  A topic whose first segment is "$sys" is published only
@@ -501,6 +547,55 @@ struct evbus_sys_denied {
 #define EVBUS_IOC_POLICY_LIST	_IOWR(EVBUS_IOC_MAGIC, 0x0d, struct evbus_policy_list)
 
 /*
+ * History and retained values.
+ *
+ * Every bus keeps its most recent events, whoever published them, in a
+ * history of bounded bytes (module parameter history_bytes; 0 turns it
+ * off), oldest evicted first, for replay (EVBUS_SUB_SINCE, _LAST).  An
+ * event larger than the history is not kept.  The history is charged to
+ * the user who created the bus, or who last set its capacity
+ * (max_user_history_bytes), and to that user's memory cgroup.
+ *
+ * A publish with EVBUS_PUB_RETAIN also makes the event its topic's
+ * retained value, replacing the previous one; with an empty payload it
+ * clears it (and is published as usual).  Retained values are bounded per
+ * bus in count and bytes (max_retained, max_retained_bytes) and per user
+ * (max_user_retained, max_user_retained_bytes), charged to the publisher:
+ * ENOSPC, with nothing published, past any of them.
+ *
+ * EVBUS_IOC_HISTORY: the history's state, size-versioned like
+ * EVBUS_IOC_BUS_STATS.  With EVBUS_HISTORY_SET the bus's owner (as for
+ * the policy; EPERM otherwise) sets its capacity first: a new capacity
+ * empties the history (bytes rounded up to a page, 0 turns it off,
+ * EINVAL past the module's history_max, EDQUOT past the owner's
+ * max_user_history_bytes).
+ */
+#define EVBUS_PUB_RETAIN	(1U << 0)	/* struct evbus_pub.flags */
+
+#define EVBUS_HISTORY_SET	(1U << 0)
+
+struct evbus_history {
+	__u32 size;		/* in: sizeof(struct evbus_history) */
+	__u32 flags;		/* in: EVBUS_HISTORY_SET */
+	__u64 capacity;		/* in (SET): bytes; out: bytes */
+	__u64 bytes;		/* out: bytes held */
+	__u64 events;		/* out: events held */
+	__u64 oldest_seq;	/* out: oldest held, 0 if none */
+	__u64 newest_seq;	/* out: newest held, 0 if none */
+	__u64 next_seq;		/* out: the seq the next event will get */
+	__u64 evicted;		/* out: events evicted to make room */
+	__u64 skipped;		/* out: events not kept (larger than the history) */
+	__u64 replayed;		/* out: events delivered from the history */
+	__u64 retained;		/* out: retained values held */
+	__u64 retained_bytes;	/* out: bytes of retained values */
+	__u64 reserved[4];	/* out: 0 */
+};
+#define EVBUS_HISTORY_SIZE_VER0	128
+
+#define EVBUS_IOC_HISTORY	_IOC(_IOC_READ | _IOC_WRITE, EVBUS_IOC_MAGIC, \
+				     0x0e, EVBUS_HISTORY_SIZE_VER0)
+
+/*
  * The name of every EVBUS_FEAT_* bit, for tools that print them: a new bit
  * gets its name here, beside its definition.  EVBUS_FEAT_NAMES(X) expands
  * to X(EVBUS_FEAT_..., "name") once per bit, in bit order.
@@ -522,7 +617,9 @@ struct evbus_sys_denied {
 	X(EVBUS_FEAT_SUB_BPF,		"sub-bpf")			\
 	X(EVBUS_FEAT_BUS_STATS,		"bus-stats")			\
 	X(EVBUS_FEAT_MMAP,		"mmap")				\
-	X(EVBUS_FEAT_ADAPTIVE_WAKE,	"adaptive-wake")
+	X(EVBUS_FEAT_ADAPTIVE_WAKE,	"adaptive-wake")			\
+	X(EVBUS_FEAT_HISTORY,		"history")			\
+	X(EVBUS_FEAT_RETAINED,		"retained")
 
 /*
  * Records returned by read().  Every record starts with struct
@@ -563,19 +660,29 @@ struct evbus_event {
 	__u32 uid;		/* sender euid in the reader's user ns */
 	__u32 gid;		/* sender egid in the reader's user ns */
 	__u32 type;		/* application type code */
-	__u32 flags;		/* 0 for now */
+	__u32 flags;		/* EVBUS_EVENT_* */
 	__u64 corr;		/* correlation id */
 	__u64 parent;		/* parent sequence number */
 };
+
+/* struct evbus_event.flags */
+#define EVBUS_EVENT_REPLAYED	(1U << 0)	/* from the history (SINCE, LAST) */
+#define EVBUS_EVENT_RETAINED	(1U << 1)	/* a retained value (RETAINED) */
 
 /*
  * Events lost for this file: 'lost' events with sequence numbers from
  * first_seq to last_seq inclusive (the range also spans events that never
  * matched this file).  Delivered in order, before any event after the gap.
+ * With EVBUS_LAGGED_HISTORY, a replay found the range missing from the
+ * history (evicted, older than it, or never kept): nothing is known of
+ * those events any more, so lost counts every seq of the range, whether
+ * or not it would have matched.
  */
+#define EVBUS_LAGGED_HISTORY	(1U << 0)	/* not in the history any more */
+
 struct evbus_lagged {
 	struct evbus_rec_hdr hdr;
-	__u32 flags;		/* 0 for now */
+	__u32 flags;		/* EVBUS_LAGGED_* */
 	__u32 reserved;		/* 0 */
 	__u64 lost;
 	__u64 first_seq;
