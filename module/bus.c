@@ -60,6 +60,13 @@ struct evbus_limits evbus_limits = {
 	.max_user_subs = 8192,
 	.max_user_buses = 64,
 	.max_rules = 4096,
+	.history_bytes = SZ_1M,
+	.history_max = SZ_64M,
+	.max_user_history_bytes = SZ_64M,
+	.max_retained = 1024,
+	.max_retained_bytes = SZ_4M,
+	.max_user_retained = 256,
+	.max_user_retained_bytes = SZ_1M,
 };
 
 /* ------------------------------------------------------------ parameters */
@@ -139,6 +146,26 @@ static int evbus_param_set_rules(const char *val, const struct kernel_param *kp)
 EVBUS_PARAM_OPS(evbus_user_buses_ops, evbus_param_set_user_buses);
 EVBUS_PARAM_OPS(evbus_rules_ops, evbus_param_set_rules);
 
+static int evbus_param_set_history(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 0, EVBUS_HISTORY_CEILING);
+}
+
+static int evbus_param_set_retained(const char *val,
+				    const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 0, EVBUS_RETAINED_CEILING);
+}
+
+static int evbus_param_set_bytes(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 0, UINT_MAX);
+}
+
+EVBUS_PARAM_OPS(evbus_history_ops, evbus_param_set_history);
+EVBUS_PARAM_OPS(evbus_retained_ops, evbus_param_set_retained);
+EVBUS_PARAM_OPS(evbus_bytes_ops, evbus_param_set_bytes);
+
 module_param_cb(max_payload, &evbus_payload_ops, &evbus_limits.max_payload, 0644);
 MODULE_PARM_DESC(max_payload, "Largest event payload in bytes (default 65536, at most 1 MiB)");
 module_param_cb(ring_default, &evbus_ring_ops, &evbus_limits.ring_default, 0644);
@@ -159,6 +186,20 @@ module_param_cb(max_user_buses, &evbus_user_buses_ops, &evbus_limits.max_user_bu
 MODULE_PARM_DESC(max_user_buses, "Buses (IPC namespaces) a user may cause (default 64; EMFILE past it)");
 module_param_cb(max_rules, &evbus_rules_ops, &evbus_limits.max_rules, 0644);
 MODULE_PARM_DESC(max_rules, "Policy rules per bus (default 4096, at most 65536; ENOSPC past it)");
+module_param_cb(history_bytes, &evbus_history_ops, &evbus_limits.history_bytes, 0644);
+MODULE_PARM_DESC(history_bytes, "History of a new bus, bytes (default 1 MiB, rounded up to a power of two; 0: none; at most 256 MiB)");
+module_param_cb(history_max, &evbus_history_ops, &evbus_limits.history_max, 0644);
+MODULE_PARM_DESC(history_max, "Largest history a bus owner may set, bytes (default 64 MiB, at most 256 MiB)");
+module_param_cb(max_user_history_bytes, &evbus_bytes_ops, &evbus_limits.max_user_history_bytes, 0644);
+MODULE_PARM_DESC(max_user_history_bytes, "History bytes per user, over the buses it made or sized (default 64 MiB; EDQUOT past it)");
+module_param_cb(max_retained, &evbus_retained_ops, &evbus_limits.max_retained, 0644);
+MODULE_PARM_DESC(max_retained, "Retained values per bus (default 1024, at most 65536; ENOSPC past it)");
+module_param_cb(max_retained_bytes, &evbus_bytes_ops, &evbus_limits.max_retained_bytes, 0644);
+MODULE_PARM_DESC(max_retained_bytes, "Bytes of retained values per bus (default 4 MiB; ENOSPC past it)");
+module_param_cb(max_user_retained, &evbus_retained_ops, &evbus_limits.max_user_retained, 0644);
+MODULE_PARM_DESC(max_user_retained, "Retained values per user (default 256; ENOSPC past it)");
+module_param_cb(max_user_retained_bytes, &evbus_bytes_ops, &evbus_limits.max_user_retained_bytes, 0644);
+MODULE_PARM_DESC(max_user_retained_bytes, "Bytes of retained values per user (default 1 MiB; ENOSPC past it)");
 
 /*
  * The size a ring request gets: within ring_min..ring_max and a power of
@@ -197,6 +238,7 @@ static struct evbus_bus *evbus_bus_create(struct ipc_namespace *ns,
 					  struct evbus_user *u)
 {
 	struct evbus_bus *bus;
+	int ret = -ENOMEM;
 
 	if (evbus_user_charge(u, EVBUS_UC_BUSES, 1,
 			      READ_ONCE(evbus_limits.max_user_buses)))
@@ -211,6 +253,9 @@ static struct evbus_bus *evbus_bus_create(struct ipc_namespace *ns,
 		goto err_free_stats;
 	if (evbus_policy_init(&bus->policy))
 		goto err_free_index;
+	ret = evbus_hist_init(bus, u);
+	if (ret)
+		goto err_free_policy;
 	refcount_set(&bus->ref, 1);
 	atomic_set(&bus->holders, 1);	/* the table's */
 	bus->id = atomic64_inc_return(&evbus_bus_ids);
@@ -227,6 +272,8 @@ static struct evbus_bus *evbus_bus_create(struct ipc_namespace *ns,
 	evbus_stats_add_bus(bus);
 	return bus;
 
+err_free_policy:
+	evbus_policy_destroy(&bus->policy);
 err_free_index:
 	evbus_index_destroy(&bus->index);
 err_free_stats:
@@ -235,7 +282,7 @@ err_free_bus:
 	kfree(bus);
 err_uncharge:
 	evbus_user_uncharge(u, EVBUS_UC_BUSES, 1);
-	return ERR_PTR(-ENOMEM);
+	return ERR_PTR(ret);
 }
 
 /* The table or an open file lets go of the bus: the last one uncharges it. */
@@ -323,6 +370,7 @@ void evbus_bus_put(struct evbus_bus *bus)
 		return;
 	WARN_ON(!list_empty(&bus->files));
 	evbus_stats_del_bus(bus);	/* its counters join the retired totals */
+	evbus_hist_destroy(bus);
 	evbus_policy_destroy(&bus->policy);
 	evbus_index_destroy(&bus->index);
 	mutex_destroy(&bus->index_lock);

@@ -14,6 +14,7 @@
 #include <linux/cred.h>
 #include <linux/seq_file.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 
 #include "evbus.h"
 
@@ -47,6 +48,7 @@ static void evbus_file_free(struct work_struct *work)
 	struct evbus_bus *bus = ef->bus;
 
 	evbus_ring_free(&ef->ring);
+	evbus_replay_free(ef);
 	evbus_scope_free(ef);
 	put_cred(ef->cred);
 	evbus_user_put(ef->user);
@@ -210,7 +212,8 @@ static long evbus_ioctl_version(struct evbus_file *ef, void __user *argp)
 		     EVBUS_FEAT_SYS_TOPICS | EVBUS_FEAT_SCOPE |
 		     EVBUS_FEAT_SUB_FILTER | EVBUS_FEAT_SUB_BPF |
 		     EVBUS_FEAT_BUS_STATS | EVBUS_FEAT_MMAP |
-		     EVBUS_FEAT_ADAPTIVE_WAKE;
+		     EVBUS_FEAT_ADAPTIVE_WAKE | EVBUS_FEAT_HISTORY |
+		     EVBUS_FEAT_RETAINED;
 	v.max_payload = READ_ONCE(lim->max_payload);
 	v.max_subs = READ_ONCE(lim->max_subs);
 	v.ring_default = evbus_ring_size(lim, READ_ONCE(lim->ring_default));
@@ -268,6 +271,8 @@ static long evbus_ioctl_cmd(struct file *file, unsigned int cmd,
 		return evbus_ioctl_policy_set(file, argp);
 	case EVBUS_IOC_POLICY_LIST:
 		return evbus_ioctl_policy_list(ef, argp);
+	case EVBUS_IOC_HISTORY:
+		return evbus_ioctl_history(file, argp);
 	default:
 		return -ENOIOCTLCMD;
 	}
@@ -293,21 +298,34 @@ static ssize_t evbus_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	bool nowait = (iocb->ki_flags & IOCB_NOWAIT) ||
 		      (iocb->ki_filp->f_flags & O_NONBLOCK);
 	struct evbus_ring *r = &ef->ring;
+	bool replaying;
 	ssize_t ret;
 
 	for (;;) {
+		/* Catching up: move the replay on, and take what it queued. */
+		replaying = READ_ONCE(ef->replaying);
+		if (replaying)
+			evbus_replay_pump(ef, nowait);
 		/*
 		 * A blocking read waits for readability, not just data: on a
 		 * coalesced ring (EVBUS_RING_WAKE) that is the watermark, the
 		 * fill level, a loss or the delay.  A non-blocking one takes
 		 * what is there.
 		 */
-		if (nowait || evbus_ring_readable(r)) {
+		if (nowait || replaying || evbus_ring_readable(r)) {
 			ret = evbus_ring_read(r, to);
 			if (ret != -EAGAIN || nowait)
 				return ret;
 		}
-		ret = wait_event_interruptible(r->wq, evbus_ring_readable(r));
+		if (replaying) {
+			/* Nothing matched yet: go on walking the history. */
+			if (signal_pending(current))
+				return -ERESTARTSYS;
+			cond_resched();
+			continue;
+		}
+		ret = wait_event_interruptible(r->wq, evbus_ring_readable(r) ||
+					       READ_ONCE(ef->replaying));
 		if (ret)
 			return ret;
 	}
@@ -318,6 +336,11 @@ static __poll_t evbus_poll(struct file *file, struct poll_table_struct *wait)
 	struct evbus_file *ef = file->private_data;
 
 	poll_wait(file, &ef->ring.wq, wait);
+	/* A file catching up is readable until it is live (replay.c). */
+	if (READ_ONCE(ef->replaying)) {
+		evbus_replay_pump(ef, true);
+		return EPOLLIN | EPOLLRDNORM;
+	}
 	/* A mapped reader consumes without telling: catch up first. */
 	if (READ_ONCE(ef->ring.mapped))
 		return evbus_ring_poll(&ef->ring);
@@ -351,6 +374,7 @@ static void evbus_show_fdinfo(struct seq_file *m, struct file *file)
 	seq_printf(m, "evbus-subscriptions:\t%u\n", st.subscriptions);
 	evbus_wake_show(m, &ef->ring);
 	seq_printf(m, "evbus-mapped:\t%u\n", READ_ONCE(ef->ring.mapped));
+	seq_printf(m, "evbus-replaying:\t%u\n", READ_ONCE(ef->replaying));
 	mutex_lock(&ef->lock);
 	xa_for_each(&ef->subs, id, sub)
 		seq_printf(m, "evbus-sub:\t%u %.*s%s\n", sub->id,
@@ -391,7 +415,8 @@ static void evbus_check_abi(void)
 	BUILD_BUG_ON(sizeof(struct evbus_stats) != 96);
 	BUILD_BUG_ON(sizeof(struct evbus_event) != 80);
 	BUILD_BUG_ON(sizeof(struct evbus_lagged) != 40);
-	BUILD_BUG_ON(sizeof(struct evbus_subscribe) != EVBUS_SUBSCRIBE_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct evbus_subscribe) != EVBUS_SUBSCRIBE_SIZE_VER1);
+	BUILD_BUG_ON(sizeof(struct evbus_history) != EVBUS_HISTORY_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct evbus_bus_stats) != EVBUS_BUS_STATS_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct evbus_rule) != 40);
 	BUILD_BUG_ON(sizeof(struct evbus_policy_set) != 24);

@@ -58,6 +58,18 @@
  * which the kernel treats as an untrusted hint (ring.c).
  * io_uring publishes through ->uring_cmd (uring.c) with the ioctls' structs.
  *
+ * History (history.c, replay.c, retained.c).  Under order_lock, every event
+ * numbered on a bus is also copied into the bus's history, a byte ring
+ * evicting its oldest records, and an event published with
+ * EVBUS_PUB_RETAIN replaces its topic's retained value.  A file that
+ * subscribes with EVBUS_SUB_SINCE or _LAST catches up: publishers skip it,
+ * and its reader's read() and poll() copy matching history records into
+ * its ring, a bounded batch at a time, until it has reached the newest
+ * event; then, under order_lock, it goes live.  Both happen under
+ * order_lock, so nothing falls between them, and every seq the history
+ * lacks on the way is reported.  Retained values are queued in the
+ * subscribing call, under order_lock, where the new subscription starts.
+ *
  * Limits.  Ring size and subscriptions per file are module parameters
  * (bus.c); files, subscriptions and ring memory are also capped per user
  * (user.c), charged at every level of the user-namespace hierarchy as the
@@ -71,8 +83,10 @@
  *   evbus_file.lock     control ioctls of one file (subscriptions, ring setup)
  *   evbus_bus.index_lock  index changes (subscribe, unsubscribe, close);
  *                       O(topic depth) work per subscription under it
- *   evbus_bus.order_lock  the sequence counter, every file's match_seq; held
- *                       for one event's reservations (O(matching rings))
+ *   evbus_bus.order_lock  the sequence counter, every file's match_seq and
+ *                       replaying, the history, the retained values; held
+ *                       for one event's reservations (O(matching rings)),
+ *                       or one replay batch (a constant)
  *   evbus_ring.lock     one ring's positions, contents and counters
  *   evbus_users_lock    per-user counts (user.c; innermost)
  * The index is read under RCU and never needs a bus-wide lock.
@@ -114,6 +128,8 @@ struct evbus_file;
 /* A ring is whole pages (mmap.c). */
 #define EVBUS_RING_FLOOR	max_t(unsigned long, PAGE_SIZE, SZ_4K)
 #define EVBUS_SUBS_CEILING	4096
+#define EVBUS_HISTORY_CEILING	SZ_256M
+#define EVBUS_RETAINED_CEILING	65536
 #define EVBUS_RULES_CEILING	65536
 
 /*
@@ -137,6 +153,13 @@ struct evbus_limits {
 	unsigned int max_user_subs;
 	unsigned int max_user_buses;
 	unsigned int max_rules;		/* per bus */
+	unsigned int history_bytes;	/* per bus, at creation; 0: off */
+	unsigned int history_max;	/* largest EVBUS_HISTORY_SET */
+	unsigned int max_user_history_bytes;
+	unsigned int max_retained;	/* per bus */
+	unsigned int max_retained_bytes;	/* per bus */
+	unsigned int max_user_retained;
+	unsigned int max_user_retained_bytes;
 };
 
 /*
@@ -170,6 +193,7 @@ struct evbus_pcpu_stats {
 	s64 denied_scope;	/* ... by the file's scope */
 	s64 denied_reserved;	/* publishes on $sys.* */
 	s64 revoked;		/* subscriptions revoked by a policy change */
+	s64 replayed;		/* event records queued from the history */
 };
 
 #define evbus_count(stats, field, n)	this_cpu_add((stats)->field, (n))
@@ -208,6 +232,57 @@ struct evbus_policy {
 };
 
 /*
+ * An event kept by the bus (history.c): in the history's ring, and as a
+ * retained value (retained.c).  The sender is kept as kernel ids and
+ * referenced pids, so each reader sees it from its own namespaces, as a
+ * live event.  prev_len lets a walk go backwards (EVBUS_SUB_LAST).
+ */
+struct evbus_hist_rec {
+	u32 len;			/* whole record, multiple of 8 */
+	u32 prev_len;			/* the record before it in the ring */
+	u64 seq;
+	u64 time_ns;
+	u64 mono_ns;
+	u64 corr;
+	u64 parent;
+	struct pid *tgid;		/* references */
+	struct pid *tid;
+	kuid_t uid;
+	kgid_t gid;
+	u32 type;
+	u32 topic_len;
+	u32 payload_len;
+	u32 pad;
+	char data[];			/* topic, then payload */
+};
+
+/*
+ * A bus's history (history.c): records in [head, tail) of a ring of size
+ * bytes (a power of two, mapped twice in a row like a file's ring, so a
+ * record never wraps); size 0 is off.  Everything here is under the bus's
+ * order_lock: records are appended as events are numbered, so the history
+ * holds, in seq order, every event that fitted, and a position below head
+ * is known to be gone.
+ */
+struct evbus_hist {
+	struct evbus_ring_mem *mem;
+	void *data;
+	u32 size;
+	u32 last_len;			/* the newest record's length */
+	u64 head;
+	u64 tail;
+	u64 events;			/* records held */
+	u64 evicted;
+	u64 skipped;			/* events not kept */
+	struct evbus_user *user;	/* charged for size bytes */
+	/* Retained values (retained.c), by topic; list in seq order. */
+	struct hlist_head *retained_hash;
+	struct list_head retained;
+	u32 nr_retained;
+	u64 retained_bytes;
+};
+
+/*
  * A bus: one per IPC namespace (bus.c).  Freed when its namespace is gone
  * (table ref dropped by the collector) and the last file on it is closed.
  */
@@ -232,8 +307,9 @@ struct evbus_bus {
 	struct mutex index_lock;	/* index changes */
 	struct evbus_index index;	/* read under RCU */
 
-	spinlock_t order_lock;		/* protects seq and evbus_file.match_seq */
+	spinlock_t order_lock;		/* seq, match_seq, replaying, hist */
 	u64 seq;			/* last sequence number given out */
+	struct evbus_hist hist;
 };
 
 /* One event being published: built once, copied into every matching ring. */
@@ -247,9 +323,19 @@ struct evbus_msg {
 	u32 topic_len;
 	u32 payload_len;
 	u32 rec_len;		/* event record length in a ring */
+	u32 pub_flags;		/* EVBUS_PUB_* */
+	u32 ev_flags;		/* EVBUS_EVENT_*, for the record */
 	const char *topic;
 	const void *payload;
 	struct evbus_segs segs;
+	struct evbus_retained *retain;	/* the new retained value, staged */
+};
+
+/* Who sent an event, as kernel ids (filters compare these). */
+struct evbus_sender {
+	kuid_t uid;
+	kgid_t gid;
+	struct pid *tgid;
 };
 
 /* The sender as one subscriber sees it (pid and user namespaces). */
@@ -265,6 +351,7 @@ struct evbus_lag {
 	u64 count;
 	u64 first;
 	u64 last;
+	u32 flags;		/* EVBUS_LAGGED_* */
 };
 
 /*
@@ -401,6 +488,13 @@ struct evbus_sub_entry {
 	struct evbus_filter *filter;	/* NULL: none */
 	struct evbus_revoke_notice notice;	/* once revoked */
 	struct rcu_head rcu;
+	/*
+	 * Events from this seq on go through this subscription: 0 for a
+	 * plain one, U64_MAX while EVBUS_SUB_RETAINED queues its values.
+	 * Publishers read it under order_lock; replay (replay.c) uses it as
+	 * the subscription's start.
+	 */
+	u64 from;
 	u32 id;
 	u16 pattern_len;
 	char pattern[];			/* not NUL-terminated */
@@ -450,6 +544,13 @@ struct evbus_file {
 	struct pid_namespace *pid_ns;	/* the opener's, for sender pids */
 	struct user_namespace *user_ns;	/* the opener's, for sender ids */
 	u64 match_seq;			/* bus.order_lock: last seq reserved */
+	/*
+	 * Catching up from the history (replay.c): publishers skip the
+	 * file while replaying is set (bus.order_lock); replay is its
+	 * cursor (lock).
+	 */
+	bool replaying;
+	struct evbus_replay *replay;
 	atomic64_t published;		/* events published through this file */
 	struct rcu_work free_work;
 };
@@ -465,6 +566,40 @@ u32 evbus_ring_size(const struct evbus_limits *lim, u32 want);
 int evbus_buses_init(struct workqueue_struct *wq);
 void evbus_buses_exit(void);
 
+/* history.c, replay.c, retained.c */
+struct evbus_retained;
+struct evbus_replay;
+int evbus_hist_init(struct evbus_bus *bus, struct evbus_user *u);
+void evbus_hist_destroy(struct evbus_bus *bus);
+void evbus_hist_append(struct evbus_bus *bus, const struct evbus_msg *m,
+		       const struct evbus_sender *from);
+void evbus_hist_fill(struct evbus_hist_rec *rec, const struct evbus_msg *m,
+		     const struct evbus_sender *from);
+void evbus_hist_put(struct evbus_hist_rec *rec);
+void evbus_hist_msg(const struct evbus_hist_rec *rec, struct evbus_msg *m,
+		    u32 ev_flags);
+void evbus_hist_ident(const struct evbus_hist_rec *rec, struct evbus_file *ef,
+		      struct evbus_ident *id);
+struct evbus_hist_rec *evbus_hist_at(struct evbus_hist *h, u64 pos);
+long evbus_ioctl_history(struct file *file, void __user *argp);
+int evbus_retained_stage(struct evbus_file *ef, struct evbus_msg *m, gfp_t gfp);
+void evbus_retained_unstage(struct evbus_msg *m);
+int evbus_retained_check(struct evbus_bus *bus, const struct evbus_msg *m);
+void evbus_retained_install(struct evbus_bus *bus, struct evbus_msg *m,
+			    const struct evbus_sender *from);
+int evbus_retained_init(struct evbus_bus *bus);
+void evbus_retained_destroy(struct evbus_bus *bus);
+int evbus_retained_send(struct evbus_file *ef, struct evbus_sub_entry *sub);
+int evbus_replay_begin(struct evbus_file *ef, struct evbus_sub_entry *sub,
+		       const struct evbus_subscribe *s);
+void evbus_replay_join(struct evbus_file *ef, struct evbus_sub_entry *sub);
+void evbus_replay_pump(struct evbus_file *ef, bool nowait);
+void evbus_replay_free(struct evbus_file *ef);
+bool evbus_sub_matches(const struct evbus_sub_entry *sub,
+		       const struct evbus_msg *m,
+		       const struct evbus_sender *from,
+		       const struct evbus_ident *id, void *image);
+
 /* policy.c */
 struct evbus_verdict {
 	int cause;			/* 0 (allowed) or EVBUS_DENY_* */
@@ -477,7 +612,7 @@ void evbus_policy_check_publish(struct evbus_bus *bus, const struct cred *cred,
 				struct evbus_verdict *v);
 void evbus_policy_check_subscribe(struct evbus_bus *bus,
 				  const struct cred *cred, const char *pattern,
-				  const struct evbus_segs *segs,
+				  const struct evbus_segs *segs, u32 right,
 				  struct evbus_verdict *v);
 long evbus_ioctl_policy_add(struct file *file, void __user *argp);
 long evbus_ioctl_policy_set(struct file *file, void __user *argp);
@@ -499,7 +634,7 @@ int evbus_filter_attach(struct evbus_file *ef, const struct evbus_subscribe *s,
 			struct evbus_filter **out);
 void evbus_filter_free(struct evbus_filter *f);
 bool evbus_filter_pass(const struct evbus_filter *f, const struct evbus_msg *m,
-		       const void *image);
+		       const struct evbus_sender *from, const void *image);
 void evbus_filter_image(void *image, const struct evbus_msg *m);
 void evbus_filter_ident(void *image, const struct evbus_ident *id);
 
@@ -522,6 +657,7 @@ void evbus_stats_ring_free(s64 bytes);
 void evbus_stats_publish_error(struct evbus_bus *bus, int err);
 void evbus_stats_call_error(struct evbus_bus *bus, long ret, int fail);
 long evbus_ioctl_bus_stats(struct evbus_bus *bus, void __user *argp);
+s64 evbus_bus_replayed(struct evbus_bus *bus);
 
 /* user.c: per-user caps, charged up the user-namespace hierarchy */
 enum evbus_uc_type {
@@ -529,6 +665,9 @@ enum evbus_uc_type {
 	EVBUS_UC_RING_BYTES,
 	EVBUS_UC_SUBS,
 	EVBUS_UC_BUSES,
+	EVBUS_UC_HISTORY_BYTES,
+	EVBUS_UC_RETAINED,
+	EVBUS_UC_RETAINED_BYTES,
 	EVBUS_UC_COUNT,
 };
 struct evbus_user *evbus_user_get(const struct cred *cred);
@@ -633,6 +772,9 @@ void evbus_ring_fill_stats(struct evbus_ring *r, struct evbus_stats *st);
 struct evbus_rec_hdr *evbus_ring_reserve(struct evbus_ring *r,
 					 const struct evbus_msg *m,
 					 struct evbus_rec_hdr *prev, bool *wake);
+int evbus_ring_reserve_replay(struct evbus_ring *r, u32 len,
+			      struct evbus_lag *lag, struct evbus_rec_hdr **slot);
+bool evbus_ring_drained(struct evbus_ring *r);
 void evbus_ring_write(struct evbus_rec_hdr *slot, const struct evbus_msg *m,
 		      const struct evbus_ident *id);
 bool evbus_ring_commit(struct evbus_ring *r, struct evbus_rec_hdr *slot);

@@ -155,7 +155,8 @@ int evbus_filter_attach(struct evbus_file *ef, const struct evbus_subscribe *s,
 	int ret;
 
 	*out = NULL;
-	if (s->flags & ~EVBUS_SUB_FILTERS)
+	if (s->flags & ~(EVBUS_SUB_FILTERS | EVBUS_SUB_SINCE | EVBUS_SUB_LAST |
+			 EVBUS_SUB_RETAINED))
 		return -EINVAL;
 	if ((!(s->flags & EVBUS_SUB_FROM_UID) && s->from_uid) ||
 	    (!(s->flags & EVBUS_SUB_FROM_GID) && s->from_gid) ||
@@ -164,13 +165,13 @@ int evbus_filter_attach(struct evbus_file *ef, const struct evbus_subscribe *s,
 	    (!(s->flags & EVBUS_SUB_FILTER) && (s->filter_len || s->filter)) ||
 	    ((s->flags & EVBUS_SUB_TYPE) && s->type_min > s->type_max))
 		return -EINVAL;
-	if (!s->flags)
+	if (!(s->flags & EVBUS_SUB_FILTERS))
 		return 0;
 
 	f = kzalloc(sizeof(*f), EVBUS_GFP);
 	if (!f)
 		return -ENOMEM;
-	f->flags = s->flags;
+	f->flags = s->flags & EVBUS_SUB_FILTERS;
 	f->type_min = s->type_min;
 	f->type_max = s->type_max;
 	ret = evbus_filter_ids(f, ef, s);
@@ -232,17 +233,17 @@ void evbus_filter_ident(void *image, const struct evbus_ident *id)
 }
 
 /*
- * Does f let m through?  The sender is current.  image is the window
+ * Does f let m, sent by from, through?  image is the window
  * (evbus_filter_image() and _ident() for this reader) when f has a program.
  */
 bool evbus_filter_pass(const struct evbus_filter *f, const struct evbus_msg *m,
-		       const void *image)
+		       const struct evbus_sender *from, const void *image)
 {
-	if ((f->flags & EVBUS_SUB_FROM_UID) && !uid_eq(current_euid(), f->uid))
+	if ((f->flags & EVBUS_SUB_FROM_UID) && !uid_eq(from->uid, f->uid))
 		return false;
-	if ((f->flags & EVBUS_SUB_FROM_GID) && !gid_eq(current_egid(), f->gid))
+	if ((f->flags & EVBUS_SUB_FROM_GID) && !gid_eq(from->gid, f->gid))
 		return false;
-	if ((f->flags & EVBUS_SUB_FROM_PID) && task_tgid(current) != f->pid)
+	if ((f->flags & EVBUS_SUB_FROM_PID) && from->tgid != f->pid)
 		return false;
 	if ((f->flags & EVBUS_SUB_TYPE) &&
 	    (m->type < f->type_min || m->type > f->type_max))
@@ -250,4 +251,29 @@ bool evbus_filter_pass(const struct evbus_filter *f, const struct evbus_msg *m,
 	if (f->prog)
 		return bpf_prog_run_pin_on_cpu(f->prog, image) != 0;
 	return true;
+}
+
+/*
+ * Does sub take m, sent by from (seen by its reader as id)?  For events
+ * taken from the bus's keeping (replay, retained values), not the index:
+ * the pattern, then the filter, with image a window to use if the filter
+ * has a program.
+ */
+bool evbus_sub_matches(const struct evbus_sub_entry *sub,
+		       const struct evbus_msg *m,
+		       const struct evbus_sender *from,
+		       const struct evbus_ident *id, void *image)
+{
+	const struct evbus_filter *f = sub->filter;
+
+	if (!evbus_pattern_match(sub->pattern, sub->pattern_len, m->topic,
+				 m->topic_len))
+		return false;
+	if (!f)
+		return true;
+	if (f->prog) {
+		evbus_filter_image(image, m);
+		evbus_filter_ident(image, id);
+	}
+	return evbus_filter_pass(f, m, from, image);
 }

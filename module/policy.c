@@ -40,7 +40,8 @@
 #include "evbus.h"
 #include "trace.h"
 
-#define EVBUS_RIGHTS_VALID	(EVBUS_RIGHT_PUBLISH | EVBUS_RIGHT_SUBSCRIBE)
+#define EVBUS_RIGHTS_VALID	(EVBUS_RIGHT_PUBLISH | EVBUS_RIGHT_SUBSCRIBE | \
+				 EVBUS_RIGHT_REPLAY)
 #define EVBUS_POLICY_VALID	EVBUS_POLICY_REVOKE
 
 struct evbus_policy_rule {
@@ -163,9 +164,14 @@ void evbus_policy_check_publish(struct evbus_bus *bus, const struct cred *cred,
 		v->cause = EVBUS_DENY_DEFAULT;
 }
 
+/*
+ * May cred have right (EVBUS_RIGHT_SUBSCRIBE or _REPLAY) on every topic of
+ * pattern?  Refused by a deny rule for that right overlapping it; else
+ * allowed by an allow rule it lies within, or the default.
+ */
 void evbus_policy_check_subscribe(struct evbus_bus *bus,
 				  const struct cred *cred, const char *pattern,
-				  const struct evbus_segs *segs,
+				  const struct evbus_segs *segs, u32 right,
 				  struct evbus_verdict *v)
 {
 	struct evbus_policy *pol = &bus->policy;
@@ -178,7 +184,7 @@ void evbus_policy_check_subscribe(struct evbus_bus *bus,
 		goto out;
 	rcu_read_lock();
 	list_for_each_entry_rcu(r, &pol->rules, link) {
-		if (!evbus_rule_applies(r, cred, EVBUS_RIGHT_SUBSCRIBE))
+		if (!evbus_rule_applies(r, cred, right))
 			continue;
 		if (r->verdict == EVBUS_DENY) {
 			if (evbus_pattern_overlap(pattern, segs, r->pattern,
@@ -219,7 +225,7 @@ static u32 evbus_revoke_unlink(struct evbus_bus *bus, struct evbus_file *ef,
 		if (evbus_pattern_parse(sub->pattern, sub->pattern_len, &segs))
 			continue;
 		evbus_policy_check_subscribe(bus, ef->cred, sub->pattern,
-					     &segs, &v);
+					     &segs, EVBUS_RIGHT_SUBSCRIBE, &v);
 		if (!v.cause)
 			continue;
 		evbus_sub_unlink(ef, sub, true);

@@ -51,10 +51,12 @@
 #define EVBUS_TARGETS_SMALL	8
 /* Flags this module understands (kept here, not in uapi). */
 #define EVBUS_BATCH_VALID	EVBUS_BATCH_SEQ
+#define EVBUS_PUB_VALID		EVBUS_PUB_RETAIN
 
 /* A file an event goes to, and the slot reserved for it there. */
 struct evbus_target {
 	struct evbus_file *ef;
+	const struct evbus_sub_entry *sub;	/* the first that matched */
 	struct evbus_rec_hdr *slot;
 	bool wake;
 };
@@ -78,6 +80,7 @@ struct evbus_pub_ctx {
 	struct pid_namespace *pid_ns;
 	struct user_namespace *user_ns;
 	struct evbus_ident ident;
+	struct evbus_sender from;	/* current, as kernel ids */
 	struct evbus_target small[EVBUS_TARGETS_SMALL];
 };
 
@@ -132,6 +135,9 @@ static void evbus_pub_ctx_init(struct evbus_pub_ctx *ctx, struct evbus_file *ef,
 	ctx->kernel = false;
 	ctx->image = NULL;
 	ctx->image_msg = NULL;
+	ctx->from.uid = current_euid();
+	ctx->from.gid = current_egid();
+	ctx->from.tgid = task_tgid(current);
 }
 
 static void evbus_targets_free(struct evbus_pub_ctx *ctx)
@@ -173,7 +179,8 @@ static int evbus_stage_one(const struct evbus_pub_ctx *ctx,
 {
 	int ret;
 
-	if (p->flags || p->reserved[0] || p->reserved[1])
+	m->retain = NULL;
+	if ((p->flags & ~EVBUS_PUB_VALID) || p->reserved[0] || p->reserved[1])
 		return -EINVAL;
 	if (!p->topic_len || p->topic_len > EVBUS_TOPIC_MAX)
 		return -EINVAL;
@@ -201,7 +208,13 @@ static int evbus_stage_one(const struct evbus_pub_ctx *ctx,
 	m->corr = p->corr;
 	m->parent = p->parent;
 	m->rec_len = evbus_event_rec_len(p->topic_len, p->payload_len);
-	return 0;
+	m->pub_flags = p->flags;
+	m->ev_flags = 0;
+	/* Last: a staged retained value is freed by whoever staged m. */
+	ret = evbus_retained_stage(ctx->ef, m, evbus_pub_gfp(ctx));
+	if (ret == -ENOMEM)
+		return evbus_pub_nomem(ctx);
+	return ret;
 }
 
 /* Where a call stages its events: a chunk of messages and their bytes. */
@@ -303,7 +316,7 @@ static bool evbus_sub_accepts(struct evbus_pub_ctx *ctx,
 		evbus_ident_for(ctx, sub->owner);
 		evbus_filter_ident(ctx->image, &ctx->ident);
 	}
-	return evbus_filter_pass(f, ctx->cur, ctx->image);
+	return evbus_filter_pass(f, ctx->cur, &ctx->from, ctx->image);
 }
 
 static bool evbus_add_target(struct evbus_index_entry *ent, void *arg)
@@ -323,6 +336,7 @@ static bool evbus_add_target(struct evbus_index_entry *ent, void *arg)
 	}
 	if (ctx->ntgt < ctx->cap) {
 		ctx->tgt[ctx->ntgt].ef = ef;
+		ctx->tgt[ctx->ntgt].sub = sub;
 		ctx->tgt[ctx->ntgt].slot = NULL;
 		ctx->tgt[ctx->ntgt].wake = false;
 	}
@@ -391,21 +405,40 @@ static void evbus_ident_for(struct evbus_pub_ctx *ctx, struct evbus_file *ef)
 	}
 }
 
-/* Number m and reserve its slots: the only step under bus.order_lock. */
-static void evbus_reserve_all(struct evbus_pub_ctx *ctx, struct evbus_msg *m)
+/*
+ * Number m, keep it, and reserve its slots: the only step under
+ * bus.order_lock.  0, or -ENOSPC (nothing done) if its retained value
+ * does not fit.
+ */
+static int evbus_reserve_all(struct evbus_pub_ctx *ctx, struct evbus_msg *m)
 {
 	struct evbus_bus *bus = ctx->bus;
 	u32 i;
 
 	spin_lock(&bus->order_lock);
+	if (unlikely(m->pub_flags & EVBUS_PUB_RETAIN) &&
+	    evbus_retained_check(bus, m)) {
+		spin_unlock(&bus->order_lock);
+		return -ENOSPC;
+	}
 	m->seq = ++bus->seq;
 	m->time_ns = ktime_get_real_ns();
 	m->mono_ns = ktime_get_ns();
 	trace_evbus_publish(ctx->ef->ring.file_id, m->seq, m->topic,
 			    m->topic_len, m->payload_len, m->type);
+	evbus_hist_append(bus, m, &ctx->from);
+	if (unlikely(m->pub_flags & EVBUS_PUB_RETAIN))
+		evbus_retained_install(bus, m, &ctx->from);
 	for (i = 0; i < ctx->ntgt; i++) {
 		struct evbus_target *t = &ctx->tgt[i];
 
+		/*
+		 * A file catching up takes this event from the history; a
+		 * subscription still queueing retained values takes it
+		 * through the file's other ones only.
+		 */
+		if (t->ef->replaying || m->seq < t->sub->from)
+			continue;
 		/*
 		 * A file with several matching patterns gets the event once,
 		 * through its first entry (the same one for the whole run).
@@ -416,14 +449,18 @@ static void evbus_reserve_all(struct evbus_pub_ctx *ctx, struct evbus_msg *m)
 		t->slot = evbus_ring_reserve(&t->ef->ring, m, t->slot, &t->wake);
 	}
 	spin_unlock(&bus->order_lock);
+	return 0;
 }
 
 /* Publish one staged event to the collected targets; RCU read held. */
-static void evbus_publish_one(struct evbus_pub_ctx *ctx, struct evbus_msg *m)
+static int evbus_publish_one(struct evbus_pub_ctx *ctx, struct evbus_msg *m)
 {
 	u32 i;
+	int ret;
 
-	evbus_reserve_all(ctx, m);
+	ret = evbus_reserve_all(ctx, m);
+	if (ret)
+		return ret;
 	for (i = 0; i < ctx->ntgt; i++) {
 		struct evbus_target *t = &ctx->tgt[i];
 
@@ -432,6 +469,7 @@ static void evbus_publish_one(struct evbus_pub_ctx *ctx, struct evbus_msg *m)
 		evbus_ident_for(ctx, t->ef);
 		evbus_ring_write(t->slot, m, &ctx->ident);
 	}
+	return 0;
 }
 
 /* The run is over: commit its last slots, wake who became readable. */
@@ -496,14 +534,19 @@ static u32 evbus_publish_staged(struct evbus_pub_ctx *ctx, struct evbus_msg *m,
 		for (j = i; j < i + run; j++) {
 			if (j > i && need_resched())
 				break;
-			evbus_publish_one(ctx, &m[j]);
+			*err = evbus_publish_one(ctx, &m[j]);
+			if (*err)
+				break;
 			bytes += m[j].payload_len;
 		}
 		run = j - i;
 		evbus_finish_run(ctx);
 		rcu_read_unlock();
-		ctx->nowait = false;	/* events are out: finish the call */
+		if (run)
+			ctx->nowait = false;	/* events are out: finish the call */
 		i += run;
+		if (*err)
+			break;
 		if (i < k)
 			cond_resched();
 	}
@@ -525,13 +568,14 @@ static u32 evbus_publish(struct evbus_pub_ctx *ctx, const struct evbus_pub *desc
 			 int *err)
 {
 	struct evbus_stage sg;
-	u32 done = 0, i, k, out;
+	u32 done = 0, i, k, out, staged;
 	int perr = 0;
 
 	*first_seq = 0;
 	*err = evbus_stage_alloc(ctx, &sg, descs, n);
 	while (!*err && done < n) {
 		k = evbus_stage_chunk(ctx, &sg, descs + done, n - done, err);
+		staged = k;
 		/*
 		 * With EVBUS_BATCH_SEQ, an event whose seq cannot be reported
 		 * is not published: probe each slot by writing back what the
@@ -550,6 +594,9 @@ static u32 evbus_publish(struct evbus_pub_ctx *ctx, const struct evbus_pub *desc
 		if (*err == -EAGAIN)
 			k = 0;
 		out = evbus_publish_staged(ctx, sg.msg, k, &perr);
+		/* Staged retained values not taken by the store go. */
+		for (i = 0; i < staged; i++)
+			evbus_retained_unstage(&sg.msg[i]);
 		if (out && !done)
 			*first_seq = sg.msg[0].seq;
 		/*

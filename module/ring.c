@@ -383,11 +383,16 @@ void evbus_ring_fill_stats(struct evbus_ring *r, struct evbus_stats *st)
 
 /* ------------------------------------------------------------ queueing */
 
+/*
+ * Losses arrive in seq order, except retained values (queued with their
+ * original seqs): the range covers them all either way.
+ */
 static void evbus_lag_add(struct evbus_lag *lag, u64 count, u64 first, u64 last)
 {
-	if (!lag->count)
+	if (!lag->count || first < lag->first)
 		lag->first = first;
-	lag->last = last;
+	if (!lag->count || last > lag->last)
+		lag->last = last;
 	lag->count += count;
 }
 
@@ -421,6 +426,7 @@ static void evbus_ring_drop_head(struct evbus_ring *r, struct evbus_lag *gone)
 		struct evbus_lagged *lg = (struct evbus_lagged *)h;
 
 		evbus_lag_add(gone, lg->lost, lg->first_seq, lg->last_seq);
+		gone->flags |= lg->flags;
 	}
 	r->queued_bytes -= h->len;
 	evbus_count(r->stats, queued_bytes, -(s64)h->len);
@@ -478,6 +484,21 @@ static void *evbus_ring_take(struct evbus_ring *r, u32 len)
 	return p;
 }
 
+/* Reserve a record of len bytes at tail, which has room; r->lock held. */
+static struct evbus_rec_hdr *evbus_ring_take_event(struct evbus_ring *r, u32 len)
+{
+	struct evbus_rec_hdr *h = evbus_ring_take(r, len);
+
+	h->len = len;
+	h->kind = EVBUS_REC_RESERVED;
+	h->hdr_len = sizeof(struct evbus_event);
+	r->queued++;
+	r->queued_bytes += len;
+	evbus_count(r->stats, queued_events, 1);
+	evbus_count(r->stats, queued_bytes, len);
+	return h;
+}
+
 /* Write a LAGGED record for lag at p. */
 static void evbus_ring_write_lag(struct evbus_ring *r, void *p,
 				 const struct evbus_lag *lag)
@@ -488,6 +509,7 @@ static void evbus_ring_write_lag(struct evbus_ring *r, void *p,
 	lg->hdr.len = EVBUS_LAG_REC_LEN;
 	lg->hdr.kind = EVBUS_REC_LAGGED;
 	lg->hdr.hdr_len = sizeof(*lg);
+	lg->flags = lag->flags;
 	lg->lost = lag->count;
 	lg->first_seq = lag->first;
 	lg->last_seq = lag->last;
@@ -639,17 +661,62 @@ struct evbus_rec_hdr *evbus_ring_reserve(struct evbus_ring *r,
 	}
 	if (r->tail_lag.count)
 		evbus_ring_put_tail_lag(r);
-	h = evbus_ring_take(r, m->rec_len);
-	h->len = m->rec_len;
-	h->kind = EVBUS_REC_RESERVED;
-	h->hdr_len = sizeof(struct evbus_event);
-	r->queued++;
-	r->queued_bytes += m->rec_len;
-	evbus_count(r->stats, queued_events, 1);
-	evbus_count(r->stats, queued_bytes, m->rec_len);
+	h = evbus_ring_take_event(r, m->rec_len);
 out:
 	spin_unlock(&r->lock);
 	return h;
+}
+
+/*
+ * Replay (replay.c): room for a record of len bytes (0: none), after a
+ * LAGGED record for *lag if it counts anything (written, then cleared).
+ * Nothing is evicted or lost: -ENOSPC if the ring has no room now, and
+ * the reader will make some.  On success *slot is reserved (NULL if len
+ * is 0), to write and commit as a publisher does.  The file is catching
+ * up, so no publisher reserves here; the caller holds order_lock.
+ */
+int evbus_ring_reserve_replay(struct evbus_ring *r, u32 len,
+			      struct evbus_lag *lag, struct evbus_rec_hdr **slot)
+{
+	u32 need = len + (lag->count ? EVBUS_LAG_REC_LEN : 0);
+	int ret = 0;
+
+	*slot = NULL;
+	spin_lock(&r->lock);
+	if (r->closed || !evbus_ring_make_room(r, need, false)) {
+		ret = -ENOSPC;
+		goto out;
+	}
+	if (lag->count) {
+		evbus_ring_write_lag(r, evbus_ring_take(r, EVBUS_LAG_REC_LEN), lag);
+		memset(lag, 0, sizeof(*lag));
+		WRITE_ONCE(r->wake_ready, true);	/* a loss: worth a wake-up */
+	}
+	if (len) {
+		evbus_count(r->stats, deliveries, 1);
+		*slot = evbus_ring_take_event(r, len);
+	} else {
+		evbus_ring_advance(r);
+	}
+out:
+	spin_unlock(&r->lock);
+	return ret;
+}
+
+/*
+ * Could a stream start here: nothing queued, reserved, lost or waiting to
+ * be queued, as far as the reader got?
+ */
+bool evbus_ring_drained(struct evbus_ring *r)
+{
+	bool drained;
+
+	spin_lock(&r->lock);
+	evbus_ring_sync(r);
+	drained = evbus_ring_empty(r) && !r->tail_lag.count &&
+		  list_empty(&r->revoked_pending);
+	spin_unlock(&r->lock);
+	return drained;
 }
 
 /*
@@ -675,7 +742,7 @@ void evbus_ring_write(struct evbus_rec_hdr *slot, const struct evbus_msg *m,
 	ev->uid = id->uid;
 	ev->gid = id->gid;
 	ev->type = m->type;
-	ev->flags = 0;
+	ev->flags = m->ev_flags;
 	ev->corr = m->corr;
 	ev->parent = m->parent;
 

@@ -48,6 +48,11 @@ static s64 evbus_bus_sum(struct evbus_bus *bus, size_t off)
 	return sum;
 }
 
+s64 evbus_bus_replayed(struct evbus_bus *bus)
+{
+	return evbus_bus_sum(bus, offsetof(struct evbus_pcpu_stats, replayed));
+}
+
 /* The bus is going: keep its counters in the totals. */
 void evbus_stats_del_bus(struct evbus_bus *bus)
 {
@@ -225,6 +230,7 @@ EVBUS_STAT(denied_default);
 EVBUS_STAT(denied_scope);
 EVBUS_STAT(denied_reserved);
 EVBUS_STAT(revoked);
+EVBUS_STAT(replayed);
 
 static ssize_t buses_show(struct kobject *kobj, struct kobj_attribute *attr,
 			  char *buf)
@@ -281,6 +287,7 @@ static struct attribute *evbus_stat_attrs[] = {
 	&evbus_attr_denied_scope.attr.attr,
 	&evbus_attr_denied_reserved.attr.attr,
 	&evbus_attr_revoked.attr.attr,
+	&evbus_attr_replayed.attr.attr,
 	&evbus_attr_buses.attr,
 	&evbus_attr_ring_bytes.attr,
 	&evbus_attr_ring_bytes_max.attr,

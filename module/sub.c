@@ -12,8 +12,12 @@
  * index, since publishers walk the index under RCU.
  *
  * EVBUS_IOC_SUBSCRIBE2 is the size-versioned form, with filters
- * (filter.c).  Both check the file's scope and the bus's policy under
- * evbus_file.lock before anything is charged.
+ * (filter.c) and a start in the past: replay from the history
+ * (replay.c) or the retained values (retained.c).  Both check the file's
+ * scope and the bus's policy under evbus_file.lock before anything is
+ * charged.  A subscription that reaches into the past, or joins a file
+ * catching up, enters the index not yet live (from U64_MAX), and waits
+ * for RCU so that every publisher sees it before it starts.
  */
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -21,6 +25,9 @@
 
 #include "evbus.h"
 #include "trace.h"
+
+#define EVBUS_SUB_PAST		(EVBUS_SUB_SINCE | EVBUS_SUB_LAST | \
+				 EVBUS_SUB_RETAINED)
 
 struct evbus_sub_req {
 	struct evbus_subscribe s;
@@ -60,6 +67,20 @@ static int evbus_sub_copy_in(struct evbus_sub_req *req, void __user *argp)
 	return evbus_sub_pattern(req);
 }
 
+/* At most one start in the past, with its field and no other's. */
+static int evbus_sub_past_check(const struct evbus_subscribe *s)
+{
+	u32 past = s->flags & EVBUS_SUB_PAST;
+
+	if (s->reserved || (past & (past - 1)))
+		return -EINVAL;
+	if (!(s->flags & EVBUS_SUB_SINCE) != !s->since)
+		return -EINVAL;
+	if (!(s->flags & EVBUS_SUB_LAST) != !s->last)
+		return -EINVAL;
+	return 0;
+}
+
 /* Size-versioned, as openat2(): 0, -EFAULT, -EINVAL or -E2BIG. */
 static int evbus_sub2_copy_in(struct evbus_sub_req *req, void __user *argp)
 {
@@ -75,6 +96,9 @@ static int evbus_sub2_copy_in(struct evbus_sub_req *req, void __user *argp)
 	ret = copy_struct_from_user(&req->s, sizeof(req->s), argp, size);
 	if (ret)
 		return ret;
+	ret = evbus_sub_past_check(&req->s);
+	if (ret)
+		return ret;
 	req->id_out = argp + offsetof(struct evbus_subscribe, sub_id);
 	return evbus_sub_pattern(req);
 }
@@ -86,18 +110,27 @@ static int evbus_sub2_copy_in(struct evbus_sub_req *req, void __user *argp)
  */
 static int evbus_may_subscribe(struct evbus_file *ef, struct evbus_sub_req *req)
 {
+	u32 right = EVBUS_RIGHT_SUBSCRIBE;
 	struct evbus_verdict v = {};
 
 	lockdep_assert_held(&ef->lock);
-	if (!evbus_scope_may_subscribe(ef, req->pattern, &req->segs))
+	if (!evbus_scope_may_subscribe(ef, req->pattern, &req->segs)) {
 		v.cause = EVBUS_DENY_SCOPE;
-	else
+	} else {
 		evbus_policy_check_subscribe(ef->bus, ef->cred, req->pattern,
-					     &req->segs, &v);
+					     &req->segs, right, &v);
+		/* Reaching into the past is a right of its own. */
+		if (!v.cause && (req->s.flags & EVBUS_SUB_PAST)) {
+			right = EVBUS_RIGHT_REPLAY;
+			evbus_policy_check_subscribe(ef->bus, ef->cred,
+						     req->pattern, &req->segs,
+						     right, &v);
+		}
+	}
 	if (!v.cause)
 		return 0;
-	return evbus_deny(ef, EVBUS_RIGHT_SUBSCRIBE, &v, req->pattern,
-			  req->s.pattern_len, false);
+	return evbus_deny(ef, right, &v, req->pattern, req->s.pattern_len,
+			  false);
 }
 
 /* Charge one subscription to the file and its user: 0 or -ENOSPC. */
@@ -150,6 +183,26 @@ err_erase:
 	return ret;
 }
 
+/*
+ * sub is in the index.  A subscription that is not live yet (from
+ * U64_MAX) starts once every publisher sees it: replaying from the
+ * history, after its retained values, or (joining a file that catches
+ * up) now.  0 or -errno, with nothing delivered through it.
+ */
+static int evbus_sub_start(struct evbus_file *ef, struct evbus_sub_entry *sub,
+			   const struct evbus_subscribe *s)
+{
+	if (sub->from != U64_MAX)
+		return 0;
+	synchronize_rcu();
+	if (s->flags & (EVBUS_SUB_SINCE | EVBUS_SUB_LAST))
+		return evbus_replay_begin(ef, sub, s);
+	if (s->flags & EVBUS_SUB_RETAINED)
+		return evbus_retained_send(ef, sub);
+	evbus_replay_join(ef, sub);
+	return 0;
+}
+
 static long evbus_subscribe(struct evbus_file *ef, struct evbus_sub_req *req)
 {
 	const struct evbus_limits *lim = ef->bus->limits;
@@ -174,6 +227,10 @@ static long evbus_subscribe(struct evbus_file *ef, struct evbus_sub_req *req)
 	ret = evbus_may_subscribe(ef, req);
 	if (ret)
 		goto err_unlock;
+	/* Retained values go into the ring now: not before replayed ones. */
+	ret = -EBUSY;
+	if ((req->s.flags & EVBUS_SUB_RETAINED) && ef->replaying)
+		goto err_unlock;
 	ret = evbus_sub_charge(ef);
 	if (ret)
 		goto err_unlock;
@@ -183,14 +240,35 @@ static long evbus_subscribe(struct evbus_file *ef, struct evbus_sub_req *req)
 	if (ret)
 		goto err_uncharge;
 	next_id = ef->next_sub_id;
+	/* Not live until it starts (below); ef->replaying is ours to read. */
+	if ((req->s.flags & EVBUS_SUB_PAST) || ef->replaying)
+		sub->from = U64_MAX;
 	ret = evbus_sub_add(ef, sub, req);
 	if (ret)
 		goto err_ring;
+	ret = evbus_sub_start(ef, sub, &req->s);
+	if (ret)
+		goto err_unlink;
 	trace_evbus_subscribe(ef->ring.file_id, sub->id, sub->pattern,
 			      sub->pattern_len);
 	mutex_unlock(&ef->lock);
 	evbus_count(ef->bus->stats, subscriptions, 1);
 	return 0;
+
+err_unlink:
+	/* Nothing went through it: it was never live. */
+	mutex_lock(&ef->bus->index_lock);
+	evbus_index_del(&ef->bus->index, &sub->ent);
+	mutex_unlock(&ef->bus->index_lock);
+	xa_erase(&ef->subs, sub->id);
+	ef->next_sub_id = next_id;
+	if (!had_ring)
+		evbus_ring_discard(&ef->ring, ef->user);
+	evbus_sub_uncharge(ef, 1);
+	mutex_unlock(&ef->lock);
+	/* Publishers may have found it: free it after them. */
+	evbus_sub_free(sub);
+	return ret;
 
 err_ring:
 	/* A failed call leaves the file as it was: a new ring goes too. */
