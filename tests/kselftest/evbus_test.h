@@ -194,8 +194,11 @@ static inline int evt_version(int fd, struct evbus_version *v)
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-_Static_assert(sizeof(struct evbus_subscribe) == EVBUS_SUBSCRIBE_SIZE_VER0,
+_Static_assert(sizeof(struct evbus_subscribe) == EVBUS_SUBSCRIBE_SIZE_VER1,
 	       "evbus_subscribe");
+_Static_assert(EVBUS_SUBSCRIBE_SIZE_VER1 == 72, "EVBUS_SUBSCRIBE_SIZE_VER1");
+_Static_assert(sizeof(struct evbus_history) == EVBUS_HISTORY_SIZE_VER0,
+	       "evbus_history");
 _Static_assert(sizeof(struct evbus_bus_stats) == EVBUS_BUS_STATS_SIZE_VER0,
 	       "evbus_bus_stats");
 _Static_assert(sizeof(struct evbus_rule) == 40, "evbus_rule");
@@ -539,8 +542,11 @@ static inline void evt_dev_restore_mode(void)
 
 _Static_assert(sizeof(struct evbus_pattern) == 16, "evbus_pattern");
 _Static_assert(sizeof(struct evbus_scope) == 32, "evbus_scope");
-_Static_assert(sizeof(struct evbus_subscribe) == EVBUS_SUBSCRIBE_SIZE_VER0,
+_Static_assert(sizeof(struct evbus_subscribe) == EVBUS_SUBSCRIBE_SIZE_VER1,
 	       "evbus_subscribe");
+_Static_assert(EVBUS_SUBSCRIBE_SIZE_VER1 == 72, "EVBUS_SUBSCRIBE_SIZE_VER1");
+_Static_assert(sizeof(struct evbus_history) == EVBUS_HISTORY_SIZE_VER0,
+	       "evbus_history");
 _Static_assert(EVBUS_SUBSCRIBE_SIZE_VER0 == 56, "EVBUS_SUBSCRIBE_SIZE_VER0");
 _Static_assert(sizeof(struct evbus_bus_stats) == EVBUS_BUS_STATS_SIZE_VER0,
 	       "evbus_bus_stats");

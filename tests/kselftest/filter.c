@@ -780,8 +780,8 @@ TEST_F(filter, subscribe2_is_size_versioned)
 	EXPECT_SIZE(EINVAL, s, "size 8");
 	RESET(EVBUS_SUBSCRIBE_SIZE_VER0 - 1);
 	EXPECT_SIZE(EINVAL, s, "size VER0 - 1");
-	RESET(64);
-	buf[60] = 1;
+	RESET(EVBUS_SUBSCRIBE_SIZE_VER1 + 8);
+	buf[EVBUS_SUBSCRIBE_SIZE_VER1 + 4] = 1;
 	EXPECT_SIZE(E2BIG, s, "nonzero byte in a tail of 8");
 	RESET(4096);
 	buf[4095] = 1;
