@@ -288,8 +288,10 @@ err_uncharge:
 /* The table or an open file lets go of the bus: the last one uncharges it. */
 static void evbus_bus_unhold(struct evbus_bus *bus)
 {
-	if (atomic_dec_and_test(&bus->holders))
+	if (atomic_dec_and_test(&bus->holders)) {
 		evbus_user_uncharge(bus->creator, EVBUS_UC_BUSES, 1);
+		evbus_hist_unhold(bus);
+	}
 }
 
 /* Take a bus out of the table; the caller then drops the table's reference. */

@@ -274,7 +274,8 @@ struct evbus_hist {
 	u64 events;			/* records held */
 	u64 evicted;
 	u64 skipped;			/* events not kept */
-	struct evbus_user *user;	/* charged for size bytes */
+	struct evbus_user *user;	/* charged for charged bytes */
+	u32 charged;			/* size, until the bus is unheld */
 	/* Retained values (retained.c), by topic; list in seq order. */
 	struct hlist_head *retained_hash;
 	struct list_head retained;
@@ -571,6 +572,7 @@ struct evbus_retained;
 struct evbus_replay;
 int evbus_hist_init(struct evbus_bus *bus, struct evbus_user *u);
 void evbus_hist_destroy(struct evbus_bus *bus);
+void evbus_hist_unhold(struct evbus_bus *bus);
 void evbus_hist_append(struct evbus_bus *bus, const struct evbus_msg *m,
 		       const struct evbus_sender *from);
 void evbus_hist_fill(struct evbus_hist_rec *rec, const struct evbus_msg *m,

@@ -201,6 +201,7 @@ int evbus_hist_init(struct evbus_bus *bus, struct evbus_user *u)
 		h->data = evbus_mem_data(h->mem);
 		h->size = size;
 	}
+	h->charged = size;
 	h->user = u;
 	evbus_user_get_ref(u);
 	return 0;
@@ -215,9 +216,27 @@ void evbus_hist_destroy(struct evbus_bus *bus)
 	if (h->mem) {
 		evbus_hist_drain(h->mem, h->size, h->head, h->tail);
 		evbus_ring_mem_free(h->mem);
-		evbus_user_uncharge(h->user, EVBUS_UC_HISTORY_BYTES, h->size);
 	}
+	evbus_hist_unhold(bus);
 	evbus_user_put(h->user);
+}
+
+/*
+ * Nothing holds the bus any more (bus.c): like the bus itself, its history
+ * stops counting against its user now, though the memory goes with the
+ * bus, a grace period later.
+ */
+void evbus_hist_unhold(struct evbus_bus *bus)
+{
+	struct evbus_hist *h = &bus->hist;
+	u32 charged;
+
+	spin_lock(&bus->order_lock);
+	charged = h->charged;
+	h->charged = 0;
+	spin_unlock(&bus->order_lock);
+	if (charged)
+		evbus_user_uncharge(h->user, EVBUS_UC_HISTORY_BYTES, charged);
 }
 
 /*
@@ -231,7 +250,7 @@ static int evbus_hist_resize(struct evbus_bus *bus, struct evbus_file *ef,
 	struct evbus_hist *h = &bus->hist;
 	struct evbus_ring_mem *mem, *old;
 	struct evbus_user *old_user;
-	u32 old_size;
+	u32 old_size, old_charged;
 	u64 head, tail;
 	int ret;
 
@@ -243,6 +262,7 @@ static int evbus_hist_resize(struct evbus_bus *bus, struct evbus_file *ef,
 	old = h->mem;
 	old_size = h->size;
 	old_user = h->user;
+	old_charged = h->charged;
 	head = h->head;
 	tail = h->tail;
 	h->evicted += h->events;
@@ -252,13 +272,15 @@ static int evbus_hist_resize(struct evbus_bus *bus, struct evbus_file *ef,
 	h->head = tail;
 	h->events = 0;
 	h->user = ef->user;
+	h->charged = size;
 	spin_unlock(&bus->order_lock);
 
 	if (old) {
 		evbus_hist_drain(old, old_size, head, tail);
 		evbus_ring_mem_free(old);
-		evbus_user_uncharge(old_user, EVBUS_UC_HISTORY_BYTES, old_size);
 	}
+	if (old_charged)
+		evbus_user_uncharge(old_user, EVBUS_UC_HISTORY_BYTES, old_charged);
 	evbus_user_put(old_user);
 	return 0;
 }
