@@ -126,7 +126,7 @@ TEST(batch_rejects_bad_arguments)
 	EXPECT_EQ(-EINVAL, evbus_publish_batch(bus, &ev, 0, NULL));
 	EXPECT_EQ(-EINVAL, evbus_publish_batch(NULL, &ev, 1, NULL));
 	EXPECT_EQ(-EBADF, evbus_publish_batch(ro, &ev, 1, NULL));
-	ev.flags = 1;
+	ev.flags = 1U << 31;	/* bit 0 is EVBUS_PUB_RETAIN */
 	EXPECT_EQ(-EINVAL, evbus_publish_batch(bus, &ev, 1, NULL));
 	ASSERT_EQ(0, evbus_get_stats(bus, &st));
 	EXPECT_EQ(0, st.published);
