@@ -204,6 +204,19 @@ EVBUS_API int evbus_get_ring(struct evbus *bus, uint32_t *size,
 	return 0;
 }
 
+/*
+ * For error paths: is the refusal the module's age?  False when it cannot
+ * even say (the caller's error stands).
+ */
+bool evbus_lacks_feature(struct evbus *bus, uint64_t feature)
+{
+	struct evbus_version v;
+
+	memset(&v, 0, sizeof(v));
+	return !sys_ioctl(bus->fd, EVBUS_IOC_VERSION, &v) &&
+	       !(v.features & feature);
+}
+
 /* Does the module know wake-up modes (adaptive, immediate)? */
 static bool wake_modes(struct evbus *bus)
 {

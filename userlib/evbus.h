@@ -26,9 +26,9 @@ extern "C" {
 #endif
 
 #define EVBUS_LIB_VERSION_MAJOR	1
-#define EVBUS_LIB_VERSION_MINOR	4
+#define EVBUS_LIB_VERSION_MINOR	5
 #define EVBUS_LIB_VERSION_PATCH	0
-#define EVBUS_LIB_VERSION	"1.4.0"
+#define EVBUS_LIB_VERSION	"1.5.0"
 
 #define EVBUS_DEVICE_PATH	"/dev/evbus"
 /* An inherited handle: the descriptor number of an open /dev/evbus file. */
@@ -66,11 +66,17 @@ struct evbus_opts {
 	size_t read_buf;	/* initial read buffer, bytes; 0: 64 KiB */
 };
 
-/* Publish options: carried verbatim to every subscriber. */
+/*
+ * Publish options: type, corr and parent are carried verbatim to every
+ * subscriber.  flags are the uapi's EVBUS_PUB_* (LIBEVBUS_1.5; the field
+ * was reserved0, which had to be 0): EVBUS_PUB_RETAIN also makes the event
+ * its topic's retained value (an empty payload clears it).  Flags this
+ * library does not know go to the kernel, which refuses them (-EINVAL).
+ */
 struct evbus_pub_opts {
 	size_t sz;		/* sizeof(struct evbus_pub_opts) */
 	uint32_t type;		/* application type code */
-	uint32_t reserved0;	/* must be 0 */
+	uint32_t flags;		/* EVBUS_PUB_RETAIN */
 	uint64_t corr;		/* correlation id */
 	uint64_t parent;	/* parent sequence number */
 };
@@ -187,6 +193,9 @@ evbus_record_revoked(const struct evbus_record *rec)
  * uapi's EVBUS_SUB_* and say which fields apply.  filter is a classic BPF
  * program of filter_len instructions (evbus_filter_parse() reads the text
  * `tcpdump -ddd` prints); the kernel copies it during the call.
+ * since and last (LIBEVBUS_1.5) start the subscription in the past: see
+ * evbus_subscribe_since(3).  A caller built against 1.3 or 1.4 passes the
+ * smaller sz and gets zeros for them.
  */
 struct sock_filter;
 
@@ -201,6 +210,9 @@ struct evbus_sub_opts {
 	const struct sock_filter *filter; /* EVBUS_SUB_FILTER */
 	uint32_t filter_len;		/* instructions */
 	uint32_t reserved0;		/* must be 0 */
+	uint64_t since;			/* EVBUS_SUB_SINCE: first seq (LIBEVBUS_1.5) */
+	uint32_t last;			/* EVBUS_SUB_LAST: events, >= 1 (LIBEVBUS_1.5) */
+	uint32_t reserved1;		/* must be 0 */
 };
 
 int evbus_subscribe_opts(struct evbus *bus, const char *pattern,
@@ -246,6 +258,48 @@ int evbus_policy_list(struct evbus *bus, uint32_t start_id,
 /* The counters of the handle's bus (the bus of its IPC namespace). */
 int evbus_get_bus_stats(struct evbus *bus, struct evbus_bus_stats *stats);
 /* ========== end of permissions, scopes and filters (LIBEVBUS_1.3) ========== */
+
+/* ============ history, replay and retained values (LIBEVBUS_1.5) ============ */
+/*
+ * Every bus keeps its most recent events (1 MiB by default) for replay,
+ * and one retained value per topic (see evbus_subscribe_since(3) and
+ * evbus_get_history(3)).  A subscription may start in the past, at most
+ * one way, on a handle that has queued nothing yet (-EBUSY otherwise):
+ *  - evbus_subscribe_since(): the history's events from seq since on, then
+ *    live ones, with no gap and no duplicate at the join; since lies in
+ *    1..the next seq (-ERANGE otherwise: another bus, or one created
+ *    again).  What the history no longer holds comes as a LAGGED record
+ *    with EVBUS_LAGGED_HISTORY and the exact range;
+ *  - evbus_subscribe_last(): the last `last` events it matches, then live;
+ *  - evbus_subscribe_retained(): the retained value of every topic it
+ *    matches (with their original seq), then live.
+ * Replayed events carry EVBUS_EVENT_REPLAYED, retained ones
+ * EVBUS_EVENT_RETAINED, in struct evbus_event.flags.  Reaching into the
+ * past needs the policy's EVBUS_RIGHT_REPLAY too (-EACCES).
+ *
+ * Resuming after a restart: persist the seq of the last event processed
+ * (LAST), subscribe with since = LAST + 1, and get every event missed or an
+ * exact LAGGED record for what the history lost; -ERANGE: a different bus,
+ * start over.
+ *
+ * evbus_publish_retained() publishes len bytes on topic and makes them its
+ * retained value (len 0 clears it).  evbus_get_history() fills in the
+ * bus's history state (it sets h->size itself); evbus_set_history_capacity()
+ * sets the history's size in bytes, 0 turning it off (the bus's owner
+ * only: -EPERM), and empties it.  -EOPNOTSUPP: the module has no history
+ * (feature history) or no retained values (feature retained).
+ */
+int evbus_subscribe_since(struct evbus *bus, const char *pattern,
+			  uint64_t since, uint32_t *sub_id);
+int evbus_subscribe_last(struct evbus *bus, const char *pattern,
+			 uint32_t last, uint32_t *sub_id);
+int evbus_subscribe_retained(struct evbus *bus, const char *pattern,
+			     uint32_t *sub_id);
+int evbus_publish_retained(struct evbus *bus, const char *topic,
+			   const void *data, size_t len);
+int evbus_get_history(struct evbus *bus, struct evbus_history *h);
+int evbus_set_history_capacity(struct evbus *bus, uint64_t bytes);
+/* ========== end of history, replay and retained values (LIBEVBUS_1.5) ========== */
 
 /* The library's own version, at run time */
 const char *evbus_lib_version(void);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
 /*
- * Subscribing with filters (EVBUS_IOC_SUBSCRIBE2), and reading classic BPF
+ * Subscribing with filters and starts in the past (EVBUS_IOC_SUBSCRIBE2,
+ * always with the whole struct evbus_subscribe: a module from before
+ * since and last takes the zeros it does not know), and reading classic BPF
  * programs in the text form `tcpdump -ddd` prints:
  *
  *	4
@@ -20,8 +22,25 @@
 
 #include "internal.h"
 
+#define EVBUS_SUB_PAST	(EVBUS_SUB_SINCE | EVBUS_SUB_LAST | EVBUS_SUB_RETAINED)
 #define EVBUS_SUB_VALID	(EVBUS_SUB_FROM_UID | EVBUS_SUB_FROM_GID | \
-			 EVBUS_SUB_FROM_PID | EVBUS_SUB_TYPE | EVBUS_SUB_FILTER)
+			 EVBUS_SUB_FROM_PID | EVBUS_SUB_TYPE | EVBUS_SUB_FILTER | \
+			 EVBUS_SUB_PAST)
+
+/*
+ * A module from before history refuses a start in the past as an unknown
+ * flag (EINVAL) or a field it does not know (E2BIG): say -EOPNOTSUPP
+ * instead when it lacks the feature.  Only on that error path.
+ */
+static int evbus_sub_past_err(struct evbus *bus, uint32_t flags, int err)
+{
+	if (!(flags & EVBUS_SUB_PAST) || (err != -EINVAL && err != -E2BIG))
+		return err;
+	if (evbus_lacks_feature(bus, flags & EVBUS_SUB_RETAINED ?
+				EVBUS_FEAT_RETAINED : EVBUS_FEAT_HISTORY))
+		return -EOPNOTSUPP;
+	return err;
+}
 
 EVBUS_API int evbus_subscribe_opts(struct evbus *bus, const char *pattern,
 				   const struct evbus_sub_opts *opts,
@@ -33,7 +52,8 @@ EVBUS_API int evbus_subscribe_opts(struct evbus *bus, const char *pattern,
 	int ret;
 
 	if (!bus || !pattern || !OPTS_VALID(opts, evbus_sub_opts) ||
-	    OPTS_GET(opts, reserved0, 0) || (flags & ~EVBUS_SUB_VALID))
+	    OPTS_GET(opts, reserved0, 0) || OPTS_GET(opts, reserved1, 0) ||
+	    (flags & ~EVBUS_SUB_VALID))
 		return -EINVAL;
 	len = strlen(pattern);
 	if (!len || len > EVBUS_TOPIC_MAX)
@@ -50,10 +70,14 @@ EVBUS_API int evbus_subscribe_opts(struct evbus *bus, const char *pattern,
 	s.type_max = OPTS_GET(opts, type_max, 0);
 	s.filter = (uintptr_t)OPTS_GET(opts, filter, NULL);
 	s.filter_len = OPTS_GET(opts, filter_len, 0);
+	s.since = OPTS_GET(opts, since, 0);
+	s.last = OPTS_GET(opts, last, 0);
 	ret = sys_ioctl(bus->fd, EVBUS_IOC_SUBSCRIBE2, &s);
-	if (!ret && sub_id)
+	if (ret)
+		return evbus_sub_past_err(bus, flags, ret);
+	if (sub_id)
 		*sub_id = s.sub_id;
-	return ret;
+	return 0;
 }
 
 /* Skip blanks (not newlines); then "#..." up to the newline. */

@@ -33,6 +33,9 @@ struct evbus {
 	struct evbus_mmap *mm;	/* the mapped ring, if evbus_mmap_open() */
 };
 
+/* bus.c: the module answers EVBUS_IOC_VERSION without the feature bit. */
+bool evbus_lacks_feature(struct evbus *bus, uint64_t feature);
+
 /* mmap.c: take the whole records available now into buf (evbus_read()). */
 ssize_t evbus_mmap_take(struct evbus_mmap *m, void *buf, size_t cap);
 

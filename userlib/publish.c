@@ -18,7 +18,8 @@ EVBUS_API int evbus_publish(struct evbus *bus, const char *topic,
 
 	if (!bus || !topic || (len && !data))
 		return -EINVAL;
-	if (!OPTS_VALID(opts, evbus_pub_opts) || OPTS_GET(opts, reserved0, 0))
+	/* flags go to the kernel as given: it refuses what it does not know. */
+	if (!OPTS_VALID(opts, evbus_pub_opts))
 		return -EINVAL;
 	tlen = strlen(topic);
 	if (!tlen || tlen > EVBUS_TOPIC_MAX)
@@ -32,9 +33,13 @@ EVBUS_API int evbus_publish(struct evbus *bus, const char *topic,
 	p.payload = (uintptr_t)data;
 	p.payload_len = (uint32_t)len;
 	p.type = OPTS_GET(opts, type, 0);
+	p.flags = OPTS_GET(opts, flags, 0);
 	p.corr = OPTS_GET(opts, corr, 0);
 	p.parent = OPTS_GET(opts, parent, 0);
 	ret = sys_ioctl(bus->fd, EVBUS_IOC_PUBLISH, &p);
+	if (ret == -EINVAL && (p.flags & EVBUS_PUB_RETAIN) &&
+	    evbus_lacks_feature(bus, EVBUS_FEAT_RETAINED))
+		return -EOPNOTSUPP;	/* a module from before retained values */
 	if (ret)
 		return ret;
 	if (seq)
