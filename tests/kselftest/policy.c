@@ -680,7 +680,7 @@ TEST_F(policy, bad_input_is_einval_and_changes_nothing)
 	ADD_CASE("verdict 0", r.verdict = 0);
 	ADD_CASE("verdict 3", r.verdict = 3);
 	ADD_CASE("no rights", r.rights = 0);
-	ADD_CASE("unknown right", r.rights = 1U << 2);
+	ADD_CASE("unknown right", r.rights = 1U << 3);
 	ADD_CASE("known and unknown rights", r.rights = EVBUS_RIGHT_PUBLISH | (1U << 5));
 	ADD_CASE("who 3", r.who = 3);
 	ADD_CASE("who ~0", r.who = ~0U);

@@ -997,7 +997,7 @@ TEST(publish_errors_leave_state_unchanged)
 	EXPECT_UNCHANGED(fd, st0);
 
 	pub_init(&p, t, "x", 1);
-	p.flags = 1;
+	p.flags = 1U << 31;	/* bit 0 is EVBUS_PUB_RETAIN */
 	EXPECT_EQ(-EINVAL, pub_raw(fd, &p));
 	EXPECT_UNCHANGED(fd, st0);
 	for (int i = 0; i < 2; i++) {
@@ -1275,7 +1275,7 @@ static void break_fault(struct evbus_pub *p)
 
 static void break_flags(struct evbus_pub *p)
 {
-	p->flags = 1;
+	p->flags = 1U << 31;	/* bit 0 is EVBUS_PUB_RETAIN */
 }
 
 TEST(batch_stops_at_bad_topic)

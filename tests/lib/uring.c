@@ -1131,7 +1131,7 @@ TEST(errors_match_the_ioctls)
 	evbus_pub_prep(&p, t, big, v.max_payload + 1);
 	same_pub_error(_metadata, &ring, fd, &p, -EMSGSIZE, "payload too big");
 	evbus_pub_prep(&p, t, "x", 1);
-	p.flags = 1;
+	p.flags = 1U << 31;	/* bit 0 is EVBUS_PUB_RETAIN */
 	same_pub_error(_metadata, &ring, fd, &p, -EINVAL, "pub.flags");
 	evbus_pub_prep(&p, t, "x", 1);
 	p.reserved[1] = 1;
@@ -1219,7 +1219,7 @@ TEST(errors_match_the_ioctls)
 	evbus_pub_prep(&evs[2], t, hole, 1);
 	same_batch_error(_metadata, &ring, fd, &b, 2, "third payload unmapped");
 	evbus_pub_prep(&evs[2], t, "b", 1);
-	evs[1].flags = 1;
+	evs[1].flags = 1U << 31;
 	same_batch_error(_metadata, &ring, fd, &b, 1, "second event flags");
 	evs[1].flags = 0;
 
