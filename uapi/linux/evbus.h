@@ -673,10 +673,11 @@ struct evbus_event {
  * Events lost for this file: 'lost' events with sequence numbers from
  * first_seq to last_seq inclusive (the range also spans events that never
  * matched this file).  Delivered in order, before any event after the gap.
- * With EVBUS_LAGGED_HISTORY, a replay found the range missing from the
- * history (evicted, older than it, or never kept): nothing is known of
- * those events any more, so lost counts every seq of the range, whether
- * or not it would have matched.
+ * With EVBUS_LAGGED_HISTORY, a replay found seqs of the range missing from
+ * the history (evicted, older than it, or never kept): nothing is known of
+ * those events any more, so lost counts every missing seq, whether or not
+ * it would have matched (the range's other seqs were there and did not
+ * match).
  */
 #define EVBUS_LAGGED_HISTORY	(1U << 0)	/* not in the history any more */
 
