@@ -28,6 +28,7 @@ int cmd_stat(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
+int cmd_history(int argc, char **argv);
 
 /* util.c */
 void __attribute__((format(printf, 1, 2))) cli_err(const char *fmt, ...);
@@ -40,6 +41,7 @@ int cli_errno_exit(const char *what, int err);
 bool parse_u64(const char *s, uint64_t *out);
 bool parse_u32(const char *s, uint32_t *out);
 bool parse_size(const char *s, uint32_t *out);
+bool parse_bytes(const char *s, uint64_t *out);
 bool parse_secs(const char *s, long long *ms);
 long long now_ms(void);
 int signalfd_open(sigset_t *old);

@@ -2,11 +2,13 @@
 /*
  * evbus: publish, subscribe and inspect the evbus event bus from a shell.
  *
- *   evbus pub [-v] [--type N] [--corr ID] [--parent SEQ] TOPIC [DATA]
+ *   evbus pub [-v] [--retain] [--type N] [--corr ID] [--parent SEQ] TOPIC [DATA]
  *   evbus sub [--json] [--ready] [--count N] [--timeout SECS] [--ring BYTES]
  *             [--policy drop-oldest|drop-newest] [--from-uid U] [--from-gid G]
- *             [--from-pid P] [--type N[-M]] [--filter FILE] PATTERN...
+ *             [--from-pid P] [--type N[-M]] [--filter FILE] [--no-mmap]
+ *             [--since SEQ | --last K | --retained] PATTERN...
  *   evbus stat [--json] [--watch SECS]
+ *   evbus history [--json] [--set-capacity BYTES]
  *   evbus policy list|default|add|remove|clear ...
  *   evbus exec [--publish PATTERN]... [--subscribe PATTERN]... -- CMD [ARGS]
  *   evbus version
@@ -22,14 +24,20 @@
 static const char main_usage[] =
 "usage: evbus COMMAND [OPTIONS] [ARGS]\n"
 "\n"
-"  pub [-v] [--type N] [--corr ID] [--parent SEQ] TOPIC [DATA]\n"
-"        publish DATA, or each line of stdin, on TOPIC\n"
+"  pub [-v] [--retain] [--type N] [--corr ID] [--parent SEQ] TOPIC [DATA]\n"
+"        publish DATA, or each line of stdin, on TOPIC (--retain: also as\n"
+"        TOPIC's retained value; an empty DATA clears it)\n"
 "  sub [--json] [--ready] [--count N] [--timeout SECS] [--ring BYTES]\n"
 "      [--policy drop-oldest|drop-newest] [--from-uid U] [--from-gid G]\n"
-"      [--from-pid P] [--type N[-M]] [--filter FILE] PATTERN...\n"
-"        print events matching the patterns as they arrive\n"
+"      [--from-pid P] [--type N[-M]] [--filter FILE] [--no-mmap]\n"
+"      [--since SEQ | --last K | --retained] PATTERN...\n"
+"        print events matching the patterns as they arrive (--since, --last,\n"
+"        --retained: first from the bus's history or its retained values)\n"
 "  stat [--json] [--watch SECS]\n"
 "        show this bus's counters, the module's totals and parameters\n"
+"  history [--json] [--set-capacity BYTES]\n"
+"        show this bus's history and retained values (the bus's owner may\n"
+"        size the history)\n"
 "  policy list [--json]\n"
 "  policy default allow|deny [--revoke]\n"
 "  policy add allow|deny RIGHT[,RIGHT] (--uid U | --gid G | --all) [--revoke] PATTERN\n"
@@ -87,6 +95,7 @@ int main(int argc, char **argv)
 		{ "pub", cmd_pub },
 		{ "sub", cmd_sub },
 		{ "stat", cmd_stat },
+		{ "history", cmd_history },
 		{ "policy", cmd_policy },
 		{ "exec", cmd_exec },
 		{ "version", cmd_version },
@@ -108,5 +117,5 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(cmd, cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);
-	return cli_usage_err(NULL, "unknown command '%s' (pub, sub, stat, policy, exec or version)", cmd);
+	return cli_usage_err(NULL, "unknown command '%s' (pub, sub, stat, history, policy, exec or version)", cmd);
 }

@@ -138,6 +138,21 @@ void put_text(FILE *f, const void *buf, size_t len)
 	}
 }
 
+/*
+ * An event's flags, only when set (a live event prints as it always did):
+ * ,"replayed":true ,"retained":true, and any bit this tool does not know
+ * as ,"flags":N (the whole value).
+ */
+static void put_event_flags_json(FILE *f, uint32_t flags)
+{
+	if (flags & EVBUS_EVENT_REPLAYED)
+		fputs(",\"replayed\":true", f);
+	if (flags & EVBUS_EVENT_RETAINED)
+		fputs(",\"retained\":true", f);
+	if (flags & ~(EVBUS_EVENT_REPLAYED | EVBUS_EVENT_RETAINED))
+		fprintf(f, ",\"flags\":%u", flags);
+}
+
 static void put_event_json(FILE *f, const struct evbus_record *rec)
 {
 	const struct evbus_event *ev = rec->event;
@@ -150,6 +165,7 @@ static void put_event_json(FILE *f, const struct evbus_record *rec)
 		",\"corr\":%" PRIu64 ",\"parent\":%" PRIu64,
 		ev->type, ev->pid, ev->tid, ev->uid, ev->gid,
 		(uint64_t)ev->corr, (uint64_t)ev->parent);
+	put_event_flags_json(f, ev->flags);
 	if (utf8_valid(rec->payload, rec->payload_len)) {
 		fputs(",\"payload\":", f);
 		put_json_str(f, rec->payload, rec->payload_len);
@@ -187,8 +203,9 @@ void put_record_json(FILE *f, const struct evbus_record *rec)
 		put_event_json(f, rec);
 	} else if (lg) {
 		fprintf(f, "{\"lagged\":%" PRIu64 ",\"first_seq\":%" PRIu64
-			",\"last_seq\":%" PRIu64 "}\n", (uint64_t)lg->lost,
-			(uint64_t)lg->first_seq, (uint64_t)lg->last_seq);
+			",\"last_seq\":%" PRIu64 "%s}\n", (uint64_t)lg->lost,
+			(uint64_t)lg->first_seq, (uint64_t)lg->last_seq,
+			lg->flags & EVBUS_LAGGED_HISTORY ? ",\"history\":true" : "");
 	} else if (rv) {
 		fprintf(f, "{\"revoked\":%u,\"reason\":\"%s\",\"seq\":%" PRIu64
 			"}\n", rv->sub_id, deny_cause_name(rv->reason),
@@ -210,7 +227,9 @@ static void put_time(FILE *f, uint64_t ns)
 
 /*
  *   42 2025-01-31 12:00:00.123456 pid=812 uid=1000 app.start hello
+ *   7 2025-01-31 11:59:00.000001 pid=812 uid=1000 replayed app.start hi
  *   !! lagged: 17 events lost (seq 43..59)
+ *   !! lagged: 5 events lost (seq 1..5), no longer in the history
  *   !! revoked: subscription 3 (by a rule) after seq 60
  */
 void put_record_human(FILE *f, const struct evbus_record *rec)
@@ -229,9 +248,10 @@ void put_record_human(FILE *f, const struct evbus_record *rec)
 
 	if (lg) {
 		fprintf(f, "!! lagged: %" PRIu64 " event%s lost (seq %" PRIu64
-			"..%" PRIu64 ")\n", (uint64_t)lg->lost,
+			"..%" PRIu64 ")%s\n", (uint64_t)lg->lost,
 			lg->lost == 1 ? "" : "s", (uint64_t)lg->first_seq,
-			(uint64_t)lg->last_seq);
+			(uint64_t)lg->last_seq, lg->flags & EVBUS_LAGGED_HISTORY ?
+			", no longer in the history" : "");
 		return;
 	}
 	if (!ev)
@@ -245,6 +265,12 @@ void put_record_human(FILE *f, const struct evbus_record *rec)
 		fprintf(f, " corr=%" PRIu64, (uint64_t)ev->corr);
 	if (ev->parent)
 		fprintf(f, " parent=%" PRIu64, (uint64_t)ev->parent);
+	if (ev->flags & EVBUS_EVENT_REPLAYED)
+		fputs(" replayed", f);
+	if (ev->flags & EVBUS_EVENT_RETAINED)
+		fputs(" retained", f);
+	if (ev->flags & ~(EVBUS_EVENT_REPLAYED | EVBUS_EVENT_RETAINED))
+		fprintf(f, " flags=0x%x", ev->flags);
 	fprintf(f, " %s ", rec->topic);
 	put_text(f, rec->payload, rec->payload_len);
 	fputc('\n', f);

@@ -34,7 +34,9 @@ static const char policy_usage[] =
 "needs a rule allowing 'publish' on a pattern matching its topic, a\n"
 "subscription one allowing 'subscribe' on a pattern containing it, or a\n"
 "default of allow; a deny rule that applies always wins.  RIGHT is\n"
-"publish or subscribe.  Changes need the bus's owner (CAP_SYS_ADMIN in\n"
+"publish, subscribe or replay: a subscription that reaches into the past\n"
+"(sub --since, --last, --retained) needs 'replay' on its pattern besides\n"
+"'subscribe'.  Changes need the bus's owner (CAP_SYS_ADMIN in\n"
 "the user namespace owning the IPC namespace); clear also restores the\n"
 "default of allow.  'add' prints the new rule's id.\n"
 "\n"
@@ -77,7 +79,7 @@ static bool parse_verdict(const char *s, uint32_t *v)
 	return true;
 }
 
-/* "publish", "subscribe" or both, comma-separated. */
+/* "publish", "subscribe", "replay", comma-separated. */
 static bool parse_rights(const char *s, uint32_t *rights)
 {
 	char buf[64], *tok, *save;
@@ -91,6 +93,8 @@ static bool parse_rights(const char *s, uint32_t *rights)
 			*rights |= EVBUS_RIGHT_PUBLISH;
 		else if (!strcmp(tok, "subscribe"))
 			*rights |= EVBUS_RIGHT_SUBSCRIBE;
+		else if (!strcmp(tok, "replay"))
+			*rights |= EVBUS_RIGHT_REPLAY;
 		else
 			return false;
 	}
@@ -177,21 +181,34 @@ static int policy_parse(int argc, char **argv, struct policy_args *a)
 	return ret;
 }
 
-static void put_rights(FILE *f, uint32_t rights, bool json)
+/* The rights as "publish,subscribe,replay" (JSON: quoted); its length. */
+static int put_rights(FILE *f, uint32_t rights, bool json)
 {
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} names[] = {
+		{ EVBUS_RIGHT_PUBLISH, "publish" },
+		{ EVBUS_RIGHT_SUBSCRIBE, "subscribe" },
+		{ EVBUS_RIGHT_REPLAY, "replay" },
+	};
 	const char *sep = "";
+	int len = 0;
+	size_t i;
 
-	if (rights & EVBUS_RIGHT_PUBLISH) {
-		fprintf(f, json ? "\"publish\"" : "publish");
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(rights & names[i].bit))
+			continue;
+		len += fprintf(f, json ? "%s\"%s\"" : "%s%s", sep, names[i].name);
 		sep = ",";
 	}
-	if (rights & EVBUS_RIGHT_SUBSCRIBE)
-		fprintf(f, json ? "%s\"subscribe\"" : "%ssubscribe", sep);
+	return len;
 }
 
 static void put_rule_human(const struct evbus_rule_info *r)
 {
 	char who[32];
+	int len;
 
 	if (r->who == EVBUS_WHO_UID)
 		snprintf(who, sizeof(who), "uid %u", r->id_value);
@@ -200,10 +217,9 @@ static void put_rule_human(const struct evbus_rule_info *r)
 	else
 		snprintf(who, sizeof(who), "all");
 	printf("%-6u %-7s ", r->id, verdict_name(r->verdict));
-	put_rights(stdout, r->rights, false);
-	printf("%*s %-12s %s\n",
-	       r->rights == (EVBUS_RIGHT_PUBLISH | EVBUS_RIGHT_SUBSCRIBE) ? 1 :
-	       r->rights == EVBUS_RIGHT_PUBLISH ? 11 : 9, "", who, r->pattern);
+	len = put_rights(stdout, r->rights, false);
+	/* The RIGHTS column is 18 wide; publish,subscribe,replay overflows it. */
+	printf("%*s %-12s %s\n", len < 18 ? 18 - len : 0, "", who, r->pattern);
 }
 
 static void put_rule_json(const struct evbus_rule_info *r, bool first)
@@ -289,7 +305,7 @@ static int policy_check_args(const char *verb, struct policy_args *a)
 	if (!parse_verdict(a->pos[0], &a->verdict))
 		return cli_usage_err("policy", "the verdict is allow or deny, not '%s'", a->pos[0]);
 	if (!parse_rights(a->pos[1], &a->rights))
-		return cli_usage_err("policy", "RIGHT is publish, subscribe or publish,subscribe, not '%s'", a->pos[1]);
+		return cli_usage_err("policy", "RIGHT is publish, subscribe or replay, or several comma-separated (e.g. subscribe,replay), not '%s'", a->pos[1]);
 	if (a->who == UINT32_MAX)
 		return cli_usage_err("policy", "policy add wants one of --uid U, --gid G and --all");
 	return cli_check_name(a->pos[2], true);

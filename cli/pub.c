@@ -7,6 +7,8 @@
  * go out as they are written and a fast one gets big batches.  With -v each
  * line is published on its own: the batch ioctl reports only the first
  * sequence number, and other publishers may interleave with the rest.
+ * With --retain every event also becomes its topic's retained value (the
+ * last one wins; an empty one clears it).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,12 +24,14 @@
 #define PUB_READ_CHUNK	(64U << 10)
 
 static const char pub_usage[] =
-"usage: evbus pub [-v] [--type N] [--corr ID] [--parent SEQ] TOPIC [DATA]\n"
+"usage: evbus pub [-v] [--retain] [--type N] [--corr ID] [--parent SEQ] TOPIC [DATA]\n"
 "\n"
 "Publish DATA on TOPIC, or, without DATA, each line of stdin as one event\n"
 "(without its newline; published in batches).\n"
 "\n"
 "  -v, --verbose     print each event's sequence number on stdout\n"
+"      --retain      also make it TOPIC's retained value, which 'evbus sub\n"
+"                    --retained' gets first; an empty DATA ('') clears it\n"
 "      --type N      application type code (32 bits)\n"
 "      --corr ID     correlation id (64 bits)\n"
 "      --parent SEQ  sequence number of the event this one follows from\n"
@@ -55,6 +59,18 @@ static int pub_error(struct pub_ctx *c, int err, uint64_t line, size_t len)
 	if (err == -EMSGSIZE && !evbus_query(c->bus, &v)) {
 		cli_err("cannot publish%s: payload of %zu bytes exceeds the module's max_payload of %u bytes",
 			where, len, v.max_payload);
+		return EXIT_RUNTIME;
+	}
+	if (err == -ENOSPC && (c->po.flags & EVBUS_PUB_RETAIN)) {
+		cli_err("cannot publish%s on '%s' with --retain: %s (ENOSPC: a cap on retained values, per bus or per user, in count or bytes; see the module parameters max_retained, max_retained_bytes, max_user_retained and max_user_retained_bytes)",
+			where, c->topic, strerror(-err));
+		return EXIT_RUNTIME;
+	}
+	/* A batch from stdin says EINVAL where evbus_publish() says EOPNOTSUPP. */
+	if ((err == -EOPNOTSUPP || err == -EINVAL) && (c->po.flags & EVBUS_PUB_RETAIN) &&
+	    !evbus_query(c->bus, &v) && !(v.features & EVBUS_FEAT_RETAINED)) {
+		cli_err("cannot publish on '%s' with --retain: the loaded evbus module keeps no retained values (no 'retained' feature)",
+			c->topic);
 		return EXIT_RUNTIME;
 	}
 	snprintf(what, sizeof(what), "cannot publish%s on '%s'", where, c->topic);
@@ -106,6 +122,7 @@ static int pub_line(struct pub_ctx *c, const char *p, size_t len)
 	e->type = c->po.type;
 	e->corr = c->po.corr;
 	e->parent = c->po.parent;
+	e->flags = c->po.flags;
 	return c->n == EVBUS_BATCH_MAX ? pub_flush(c) : 0;
 }
 
@@ -183,6 +200,7 @@ int cmd_pub(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "retain", no_argument, NULL, 'r' },
 		{ "type", required_argument, NULL, 't' },
 		{ "corr", required_argument, NULL, 'c' },
 		{ "parent", required_argument, NULL, 'p' },
@@ -201,6 +219,9 @@ int cmd_pub(int argc, char **argv)
 		switch (opt) {
 		case 'v':
 			c->verbose = true;
+			break;
+		case 'r':
+			c->po.flags |= EVBUS_PUB_RETAIN;
 			break;
 		case 't':
 			if (!parse_u32(optarg, &c->po.type))

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,8 @@ static const char sub_usage[] =
 "usage: evbus sub [--json] [--ready] [--count N] [--timeout SECS] [--ring BYTES]\n"
 "                 [--policy drop-oldest|drop-newest]\n"
 "                 [--from-uid U] [--from-gid G] [--from-pid P] [--type N[-M]]\n"
-"                 [--filter FILE] [--no-mmap] PATTERN...\n"
+"                 [--filter FILE] [--no-mmap]\n"
+"                 [--since SEQ | --last K | --retained] PATTERN...\n"
 "\n"
 "Print events on topics matching any PATTERN as they arrive, until N records,\n"
 "the timeout, or SIGINT/SIGTERM (all exit 0).  '*' matches one segment, '>'\n"
@@ -40,7 +42,15 @@ static const char sub_usage[] =
 "                    in the text 'tcpdump -ddd' prints ('-': stdin)\n"
 "      --no-mmap     read() the records instead of taking them from the mapped\n"
 "                    ring (the default where the module can map rings)\n"
-"The filters apply to every PATTERN, before anything is queued.\n"
+"      --since SEQ   first the bus's history from seq SEQ on, then live events,\n"
+"                    with no gap and no duplicate; what the history lost comes\n"
+"                    as a lag record marked history.  To resume, give the seq\n"
+"                    of the last event processed plus one\n"
+"      --last K      first the last K events of the history that match\n"
+"      --retained    first the retained value of every matching topic\n"
+"The filters and --since, --last or --retained (one of them) apply to every\n"
+"PATTERN, before anything is queued; replayed events are marked 'replayed',\n"
+"retained values 'retained'.\n"
 "  -h, --help        this text\n";
 
 struct sub_args {
@@ -56,6 +66,24 @@ struct sub_args {
 	int npatterns;
 	bool no_mmap;		/* read() instead of the mapped ring */
 };
+
+#define SUB_PAST	(EVBUS_SUB_SINCE | EVBUS_SUB_LAST | EVBUS_SUB_RETAINED)
+
+/* The option that asked for flag, for messages. */
+static const char *sub_past_opt(uint32_t flags)
+{
+	return flags & EVBUS_SUB_SINCE ? "--since" :
+	       flags & EVBUS_SUB_LAST ? "--last" : "--retained";
+}
+
+/* --since, --last and --retained exclude each other. */
+static int sub_set_past(struct sub_args *a, uint32_t flag)
+{
+	if ((a->filt.flags & SUB_PAST) && !(a->filt.flags & flag))
+		return cli_usage_err("sub", "--since, --last and --retained exclude each other");
+	a->filt.flags |= flag;
+	return 0;
+}
 
 /* "N" or "N-M" with N <= M. */
 static bool parse_type_range(const char *s, uint32_t *lo, uint32_t *hi)
@@ -151,6 +179,9 @@ static int sub_parse(int argc, char **argv, struct sub_args *a)
 		{ "type", required_argument, NULL, 'T' },
 		{ "filter", required_argument, NULL, 'F' },
 		{ "no-mmap", no_argument, NULL, 'M' },
+		{ "since", required_argument, NULL, 'S' },
+		{ "last", required_argument, NULL, 'L' },
+		{ "retained", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -217,6 +248,25 @@ static int sub_parse(int argc, char **argv, struct sub_args *a)
 			if (ret)
 				return ret;
 			break;
+		case 'S':
+			if (!parse_u64(optarg, &a->filt.since) || !a->filt.since)
+				return cli_usage_err("sub", "--since wants a sequence number (1 or more), not '%s'", optarg);
+			ret = sub_set_past(a, EVBUS_SUB_SINCE);
+			if (ret)
+				return ret;
+			break;
+		case 'L':
+			if (!parse_u32(optarg, &a->filt.last) || !a->filt.last)
+				return cli_usage_err("sub", "--last wants a positive number of events, not '%s'", optarg);
+			ret = sub_set_past(a, EVBUS_SUB_LAST);
+			if (ret)
+				return ret;
+			break;
+		case 'A':
+			ret = sub_set_past(a, EVBUS_SUB_RETAINED);
+			if (ret)
+				return ret;
+			break;
 		case 'h':
 			fputs(sub_usage, stdout);
 			exit(0);
@@ -265,6 +315,43 @@ static int sub_map(struct evbus *bus)
 	return ret ? cli_errno_exit("cannot map the ring", ret) : 0;
 }
 
+/*
+ * Explain why a start in the past was refused and say 1, or say 0 when
+ * there is nothing to add to the usual message.
+ */
+static int sub_past_err(const struct sub_args *a, const char *pattern, int err)
+{
+	uint32_t past = a->filt.flags & SUB_PAST;
+	const char *opt = sub_past_opt(past);
+
+	switch (-err) {
+	case ERANGE:
+		if (!(past & EVBUS_SUB_SINCE))
+			return 0;
+		cli_err("cannot subscribe to '%s': seq %" PRIu64 " is beyond this bus's newest event: a different bus, or it was recreated",
+			pattern, (uint64_t)a->filt.since);
+		return EXIT_RUNTIME;
+	case EBUSY:
+		cli_err("cannot subscribe to '%s' with %s: %s (EBUSY: this handle has %s; replay needs a handle that has queued nothing)",
+			pattern, opt, strerror(-err),
+			past & EVBUS_SUB_RETAINED ? "not caught up with a replay yet" :
+			"already queued records");
+		return EXIT_RUNTIME;
+	case EACCES:
+		cli_err("cannot subscribe to '%s' with %s: %s (EACCES: the bus's policy withholds the replay right on it, or the policy or this handle's scope refuses the pattern itself)",
+			pattern, opt, strerror(-err));
+		return EXIT_RUNTIME;
+	case EOPNOTSUPP:
+		cli_err("cannot subscribe to '%s' with %s: the loaded evbus module %s",
+			pattern, opt, past & EVBUS_SUB_RETAINED ?
+			"keeps no retained values (no 'retained' feature)" :
+			"keeps no history (no 'history' feature)");
+		return EXIT_RUNTIME;
+	default:
+		return 0;
+	}
+}
+
 static int sub_subscribe(struct evbus *bus, const struct sub_args *a)
 {
 	int i, ret;
@@ -284,6 +371,9 @@ static int sub_subscribe(struct evbus *bus, const struct sub_args *a)
 				a->patterns[i], a->filt.from_pid);
 			return EXIT_RUNTIME;
 		}
+		if (ret && (a->filt.flags & SUB_PAST) &&
+		    sub_past_err(a, a->patterns[i], ret))
+			return EXIT_RUNTIME;
 		if (ret == -EINVAL && (a->filt.flags & EVBUS_SUB_FILTER)) {
 			cli_err("cannot subscribe to '%s': the kernel refused the filter (EINVAL: see \"Filters on a subscription\" in README: loads are 32-bit, absolute, aligned and below %d)",
 				a->patterns[i], EVBUS_FILTER_WINDOW);

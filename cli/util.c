@@ -181,8 +181,8 @@ bool parse_u32(const char *s, uint32_t *out)
 	return true;
 }
 
-/* Bytes with an optional K or M suffix (binary). */
-bool parse_size(const char *s, uint32_t *out)
+/* Bytes with an optional K or M suffix (binary), up to 64 bits. */
+bool parse_bytes(const char *s, uint64_t *out)
 {
 	char buf[32];
 	size_t len = s ? strlen(s) : 0;
@@ -195,9 +195,20 @@ bool parse_size(const char *s, uint32_t *out)
 	case 'k': case 'K': mult = 1024; buf[--len] = '\0'; break;
 	case 'm': case 'M': mult = 1024 * 1024; buf[--len] = '\0'; break;
 	}
-	if (!parse_u64(buf, &v) || v > UINT32_MAX / mult)
+	if (!parse_u64(buf, &v) || v > UINT64_MAX / mult)
 		return false;
-	*out = (uint32_t)(v * mult);
+	*out = v * mult;
+	return true;
+}
+
+/* The same, up to 32 bits. */
+bool parse_size(const char *s, uint32_t *out)
+{
+	uint64_t v;
+
+	if (!parse_bytes(s, &v) || v > UINT32_MAX)
+		return false;
+	*out = (uint32_t)v;
 	return true;
 }
 

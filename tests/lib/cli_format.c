@@ -176,4 +176,72 @@ TEST(human_records)
 	free(out);
 }
 
+/* Replayed and retained events, history lags: marked only when flagged. */
+TEST(event_and_lag_flags)
+{
+	uint64_t buf[64];
+	struct evbus_record rec;
+	struct evbus_event *ev = (void *)buf;
+	struct evbus_lagged lg = {
+		.hdr = { .len = sizeof(lg), .kind = EVBUS_REC_LAGGED,
+			 .hdr_len = sizeof(lg) },
+		.flags = EVBUS_LAGGED_HISTORY,
+		.lost = 5, .first_seq = 1, .last_seq = 5,
+	};
+	char *out;
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	make_event(buf, "cfg.level", "debug", 5);
+	ev->flags = EVBUS_EVENT_REPLAYED;
+	fill_rec(&rec, ev);
+	RENDER(out, put_record_json(f, &rec));
+	EXPECT_STREQ("{\"seq\":42,\"time_ns\":1700000000123456789,\"mono_ns\":5,"
+		     "\"topic\":\"cfg.level\",\"type\":3,\"pid\":100,\"tid\":101,"
+		     "\"uid\":1000,\"gid\":1001,\"corr\":18446744073709551615,"
+		     "\"parent\":41,\"replayed\":true,\"payload\":\"debug\"}\n", out);
+	free(out);
+	RENDER(out, put_record_human(f, &rec));
+	EXPECT_STREQ("42 2023-11-14 22:13:20.123456 pid=100 uid=1000 type=3 "
+		     "corr=18446744073709551615 parent=41 replayed cfg.level debug\n", out);
+	free(out);
+
+	ev->flags = EVBUS_EVENT_RETAINED;
+	RENDER(out, put_record_json(f, &rec));
+	EXPECT_NE(NULL, strstr(out, ",\"parent\":41,\"retained\":true,\"payload\":"));
+	EXPECT_EQ(NULL, strstr(out, "replayed"));
+	free(out);
+	RENDER(out, put_record_human(f, &rec));
+	EXPECT_NE(NULL, strstr(out, " parent=41 retained cfg.level debug\n"));
+	free(out);
+
+	/* A bit this tool does not know: shown as a number, the rest as words. */
+	ev->flags = EVBUS_EVENT_REPLAYED | (1U << 7);
+	RENDER(out, put_record_json(f, &rec));
+	EXPECT_NE(NULL, strstr(out, ",\"replayed\":true,\"flags\":129,\"payload\":"));
+	free(out);
+	RENDER(out, put_record_human(f, &rec));
+	EXPECT_NE(NULL, strstr(out, " replayed flags=0x81 cfg.level "));
+	free(out);
+
+	/* No flags: nothing added (the existing shape). */
+	ev->flags = 0;
+	RENDER(out, put_record_json(f, &rec));
+	EXPECT_EQ(NULL, strstr(out, "replayed"));
+	EXPECT_EQ(NULL, strstr(out, "retained"));
+	EXPECT_EQ(NULL, strstr(out, "flags"));
+	free(out);
+
+	memset(&rec, 0, sizeof(rec));
+	rec.kind = EVBUS_REC_LAGGED;
+	rec.hdr = &lg.hdr;
+	rec.lagged = &lg;
+	RENDER(out, put_record_json(f, &rec));
+	EXPECT_STREQ("{\"lagged\":5,\"first_seq\":1,\"last_seq\":5,\"history\":true}\n", out);
+	free(out);
+	RENDER(out, put_record_human(f, &rec));
+	EXPECT_STREQ("!! lagged: 5 events lost (seq 1..5), no longer in the history\n", out);
+	free(out);
+}
+
 TEST_HARNESS_MAIN
