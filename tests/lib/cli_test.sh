@@ -3,8 +3,9 @@
 #
 # Tests of the evbus command, as separate processes talking over
 # /dev/evbus: JSON and human output, identities, batches from stdin, lag
-# records under both policies, signals, timeouts, stat, and the messages and
-# exit codes of bad input.  Installed as build/ksft/lib_cli; prints
+# records under both policies, signals, timeouts, stat, replay from the
+# history and retained values, and the messages and exit codes of bad
+# input.  Installed as build/ksft/lib_cli; prints
 # kselftest-style totals for tests/run-kselftests.
 #
 #   tests/lib/cli_test.sh            (or build/ksft/lib_cli)
@@ -121,6 +122,11 @@ except AssertionError as e:
 ' "$f" "$code" "$@" || die "check failed on $f"
 }
 need_device() { [ -c /dev/evbus ] || { echo "no /dev/evbus"; exit 77; }; }
+# need_feature NAME: skip unless the module reports feature NAME (evbus version).
+need_feature() {
+	"$EVBUS" version 2>/dev/null | grep -E '^features:' | grep -qw -- "$1" ||
+		{ echo "the module has no '$1' feature"; exit 77; }
+}
 # expect_fail CODE REGEX CMD...: CMD exits CODE with a stderr line matching
 # REGEX, and prints nothing on stdout unless ef_stdout_ok is set.
 expect_fail() {
@@ -154,7 +160,7 @@ t_version_names_every_feature() {
 		(( (hex >> b) & 1 )) && bits=$((bits + 1))
 	done
 	expect_eq "$bits" "$(wc -w <<<"$names")" "one name per bit set in $hex"
-	for b in 5:uring-cmd 6:nowait-read 7:ring-wake; do
+	for b in 5:uring-cmd 6:nowait-read 7:ring-wake 17:history 18:retained; do
 		(( (hex >> ${b%%:*}) & 1 )) || continue
 		grep -qw -- "${b#*:}" <<<"$names" || die "bit ${b%%:*} is not '${b#*:}': $line"
 	done
@@ -749,6 +755,184 @@ assert b[\"published\"] == 2 and b[\"seq\"] == 2, b
 assert b[\"policy_default\"] == \"allow\"
 " '"$outer"' "$(stat -L -c %i /proc/self/ns/ipc)"
 	'
+}
+
+# ------------------------------- history, replay and retained values (#15)
+
+t_pub_retain_then_sub_retained() {
+	need_device
+	need_feature retained
+	local seq
+	"$EVBUS" pub --retain "$T.ret.cfg" v1 || die "pub --retain v1"
+	seq=$("$EVBUS" pub -v --retain "$T.ret.cfg" v2) || die "pub --retain v2"
+	"$EVBUS" pub "$T.ret.cfg" "not retained" || die "plain pub"
+	# A newcomer gets the retained value first, with its own seq.
+	"$EVBUS" sub --json --retained --count 1 --timeout 10 "$T.ret.>" >"$tmp/r.out" ||
+		die "sub --retained exit $?"
+	jcheck "$tmp/r.out" '
+assert len(recs) == 1, recs
+assert r["seq"] == int(a[0]) and r["topic"] == a[1] and r["payload"] == "v2", r
+assert r["retained"] is True and "replayed" not in r, r
+' "$seq" "$T.ret.cfg"
+	"$EVBUS" sub --retained --count 1 --timeout 10 "$T.ret.cfg" >"$tmp/h.out" || die "human sub exit $?"
+	grep -qE "^$seq [0-9-]+ [0-9:.]+ pid=[0-9]+ uid=[0-9]+ retained $T\.ret\.cfg v2\$" "$tmp/h.out" ||
+		die "human line: $(cat "$tmp/h.out")"
+	# An empty payload clears it.
+	"$EVBUS" pub --retain "$T.ret.cfg" '' || die "pub --retain ''"
+	"$EVBUS" sub --json --retained --timeout 0.5 "$T.ret.>" >"$tmp/c.out" || die "sub exit $?"
+	[ ! -s "$tmp/c.out" ] || die "a cleared value was delivered: $(cat "$tmp/c.out")"
+}
+
+# A subscriber that records the seq of the last event it processed resumes
+# with --since LAST+1: exactly the events published while it was down (no
+# gap, no duplicate), flagged, then live ones.
+t_sub_since_resumes_after_a_restart() {
+	need_device
+	need_feature history
+	local last
+	sub_start s --json --count 3 "$T.resume"
+	printf 'a\nb\nc\n' | "$EVBUS" pub -v "$T.resume" >"$tmp/seqs1" || die "pub 1"
+	sub_wait s; expect_eq 0 "$sub_rc" "first run exit"
+	last=$(jget "$tmp/s.out" 3 'r["seq"]')
+	expect_eq "$(tail -n1 "$tmp/seqs1")" "$last" "last seq processed"
+	# Down: these are missed.
+	printf 'd\ne\nf\ng\n' | "$EVBUS" pub -v "$T.resume" >"$tmp/seqs2" || die "pub 2"
+	"$EVBUS" pub "$T.other" "not ours" || die "pub other"
+	sub_start s2 --json --since $((last + 1)) "$T.resume"
+	"$EVBUS" pub -v "$T.resume" live >"$tmp/seq3" || die "pub live"
+	wait_for "$tmp/s2.out" '"payload":"live"' || die "live event never arrived: $(cat "$tmp/s2.out")"
+	sleep 0.2
+	kill -TERM "$(sub_pid s2)"
+	sub_wait s2; expect_eq 0 "$sub_rc" "second run exit"
+	jcheck "$tmp/s2.out" '
+missed = [int(x) for x in open(a[0]).read().split()]
+live = int(open(a[1]).read())
+assert all("seq" in x for x in recs), ("a lag record", recs)
+assert [x["seq"] for x in recs] == missed + [live], ([x["seq"] for x in recs], missed, live)
+assert [x["payload"] for x in recs] == ["d", "e", "f", "g", "live"], recs
+assert all(x.get("replayed") is True for x in recs[:4]), recs
+assert not any("retained" in x for x in recs), recs
+' "$tmp/seqs2" "$tmp/seq3"
+}
+
+# With a history too small for what was missed: one exact lag record marked
+# history, then what the history still holds, in order.
+t_sub_since_with_a_tiny_history_lags_exactly() {
+	need_device
+	need_feature history
+	[ "$(id -u)" = 0 ] || { echo "needs root (the bus's owner)"; exit 77; }
+	in_new_bus '
+	cap0=$("$EVBUS" history --json | python3 -c "import json,sys; print(json.load(sys.stdin)[\"capacity\"])") ||
+		die "history --json"
+	"$EVBUS" history --set-capacity 4K >"$tmp/set" || die "history --set-capacity exit $?"
+	grep -qE "^capacity: +[0-9]+$" "$tmp/set" || die "set-capacity output: $(cat "$tmp/set")"
+	grep -qE "^events: +0$" "$tmp/set" || die "a new capacity empties the history: $(cat "$tmp/set")"
+	last=$("$EVBUS" pub -v t.x processed) || die pub
+	for ((i = 0; i < 200; i++)); do printf "%0100d\n" $i; done | "$EVBUS" pub t.x || die "pub of 200"
+	"$EVBUS" history --json >"$tmp/h" || die "history --json"
+	n=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[\"events\"] + 1)" "$tmp/h")
+	"$EVBUS" sub --json --since $((last + 1)) --count "$n" --timeout 10 t.x >"$tmp/s.out" || die "sub exit $?"
+	jcheck "$tmp/s.out" "
+h = json.load(open(a[1]))
+last = int(a[0])
+lag, evs = recs[0], recs[1:]
+assert h[\"oldest_seq\"] > last + 1, h
+assert lag == {\"lagged\": h[\"oldest_seq\"] - last - 1, \"first_seq\": last + 1,
+               \"last_seq\": h[\"oldest_seq\"] - 1, \"history\": True}, (lag, h)
+assert [e[\"seq\"] for e in evs] == list(range(h[\"oldest_seq\"], h[\"newest_seq\"] + 1)), (evs[:3], h)
+assert all(e.get(\"replayed\") is True for e in evs)
+" "$last" "$tmp/h"
+	"$EVBUS" sub --since $((last + 1)) --count 1 --timeout 10 t.x >"$tmp/human" || die "human sub"
+	grep -qE "^!! lagged: [0-9]+ events lost \(seq $((last + 1))\.\.[0-9]+\), no longer in the history$" "$tmp/human" ||
+		die "human lag line: $(cat "$tmp/human")"
+	"$EVBUS" history --set-capacity "$cap0" >/dev/null || die "restoring the capacity"
+	expect_eq "$cap0" "$("$EVBUS" history --json | python3 -c "import json,sys; print(json.load(sys.stdin)[\"capacity\"])")" "capacity restored"
+	'
+}
+
+t_sub_last_k_and_since_beyond_the_bus() {
+	need_device
+	need_feature history
+	in_new_bus '
+	printf "1\n2\n3\n4\n" | "$EVBUS" pub -v k.x >"$tmp/seqs" || die pub
+	"$EVBUS" pub k.y other || die "pub other"
+	"$EVBUS" sub --json --last 2 --count 2 --timeout 10 k.x >"$tmp/k.out" || die "sub --last exit $?"
+	jcheck "$tmp/k.out" "
+want = [int(x) for x in open(a[0]).read().split()][-2:]
+assert [x[\"seq\"] for x in recs] == want, (recs, want)
+assert all(x[\"replayed\"] is True for x in recs)
+" "$tmp/seqs"
+	"$EVBUS" sub --last 1 --count 1 --timeout 10 k.x >"$tmp/k.txt" || die "human sub --last"
+	grep -qE "^$(tail -n1 "$tmp/seqs") .* replayed k\.x 4$" "$tmp/k.txt" || die "human: $(cat "$tmp/k.txt")"
+	next=$("$EVBUS" history --json | python3 -c "import json,sys; print(json.load(sys.stdin)[\"next_seq\"])") || die history
+	expect_fail 1 "seq $((next + 1)) is beyond this bus.s newest event: a different bus, or it was recreated" \
+		"$EVBUS" sub --since $((next + 1)) k.x
+	# since the next seq: nothing to replay, then live.
+	"$EVBUS" sub --json --since "$next" --timeout 0.5 k.x >"$tmp/n.out" || die "sub --since next"
+	[ ! -s "$tmp/n.out" ] || die "replayed from the next seq: $(cat "$tmp/n.out")"
+	'
+}
+
+t_history_json_and_text() {
+	need_device
+	need_feature history
+	in_new_bus '
+	s1=$("$EVBUS" pub -v h.a one) && "$EVBUS" pub h.a two && s3=$("$EVBUS" pub -v h.b three) || die pub
+	"$EVBUS" history --json >"$tmp/hj" || die "history --json exit $?"
+	jcheck "$tmp/hj" "
+s1, s3 = int(a[0]), int(a[1])
+assert len(recs) == 1
+assert list(r) == \"capacity bytes events oldest_seq newest_seq next_seq evicted skipped replayed retained retained_bytes\".split(), list(r)
+assert all(isinstance(v, int) for v in r.values()), r
+assert (r[\"events\"], r[\"oldest_seq\"], r[\"newest_seq\"], r[\"next_seq\"]) == (3, s1, s3, s3 + 1), r
+assert r[\"capacity\"] >= r[\"bytes\"] > 0, r
+assert (r[\"evicted\"], r[\"skipped\"], r[\"retained\"], r[\"retained_bytes\"]) == (0, 0, 0, 0), r
+" "$s1" "$s3"
+	"$EVBUS" history >"$tmp/ht" || die "history exit $?"
+	expect_eq 11 "$(grep -cE "^[a-z_]+: +[0-9]+$" "$tmp/ht")" "name: value lines"
+	grep -qE "^next_seq: +$((s3 + 1))$" "$tmp/ht" || die "text: $(cat "$tmp/ht")"
+	grep -qE "^events: +3$" "$tmp/ht" || die "text: $(cat "$tmp/ht")"
+	'
+}
+
+t_policy_replay_right() {
+	need_device
+	need_feature history
+	need_feature retained
+	in_new_bus '
+	id=$("$EVBUS" policy add deny replay --all "secret.>") || die "add deny replay"
+	id2=$("$EVBUS" policy add allow subscribe,replay --all "open.>") || die "add allow subscribe,replay"
+	"$EVBUS" policy list --json >"$tmp/l" || die "list --json"
+	jcheck "$tmp/l" "
+assert [x[\"rights\"] for x in r[\"rules\"]] == [[\"replay\"], [\"subscribe\", \"replay\"]], r
+"
+	"$EVBUS" policy list >"$tmp/lt" || die list
+	grep -qE "^$id +deny +replay +all +secret\.>$" "$tmp/lt" || die "human row: $(cat "$tmp/lt")"
+	grep -qE "^$id2 +allow +subscribe,replay +all +open\.>$" "$tmp/lt" || die "human row 2: $(cat "$tmp/lt")"
+	"$EVBUS" pub secret.a s || die pub
+	expect_fail 1 "with --since: Permission denied \(EACCES: the bus.s policy withholds the replay right" \
+		"$EVBUS" sub --since 1 secret.a
+	expect_fail 1 "with --retained: .*EACCES" "$EVBUS" sub --retained "secret.>"
+	# Live, the same pattern is fine.
+	"$EVBUS" sub --timeout 0.1 secret.a || die "live sub: $?"
+	"$EVBUS" policy clear || die clear
+	'
+}
+
+t_history_and_replay_usage_errors() {
+	expect_fail 2 "--since, --last and --retained exclude each other" "$EVBUS" sub --since 1 --last 2 x
+	expect_fail 2 "--since, --last and --retained exclude each other" "$EVBUS" sub --retained --since 1 x
+	expect_fail 2 "--since wants a sequence number" "$EVBUS" sub --since 0 x
+	expect_fail 2 "--since wants a sequence number" "$EVBUS" sub --since -1 x
+	expect_fail 2 "--last wants a positive number" "$EVBUS" sub --last 0 x
+	expect_fail 2 "--last wants a positive number" "$EVBUS" sub --last 4294967296 x
+	expect_fail 2 "history takes no arguments" "$EVBUS" history extra
+	expect_fail 2 "--set-capacity wants a size" "$EVBUS" history --set-capacity 1X
+	expect_fail 2 "option '--set-capacity' needs a value" "$EVBUS" history --set-capacity
+	expect_fail 2 "RIGHT is publish, subscribe or replay" "$EVBUS" policy add allow replay,bogus --all x
+	"$EVBUS" history --help | grep -q '^usage: evbus history' || die "history --help"
+	"$EVBUS" pub --help | grep -q -- '--retain' || die "pub --help"
+	"$EVBUS" sub --help | grep -q -- '--since SEQ' || die "sub --help"
 }
 
 for t in $(declare -F | awk '$3 ~ /^t_/ { print substr($3, 3) }'); do
