@@ -145,8 +145,12 @@ ssize_t evbus_mmap_take(struct evbus_mmap *m, void *buf, size_t cap)
 			sys_poll_in(m->bus->fd, 0);
 			continue;
 		}
-		if (p - c > m->size)
+		if (p - c > m->size) {
+			/* c went stale: the kernel evicted past it meanwhile. */
+			if (atomic_load_explicit(cpos, memory_order_acquire) != c)
+				continue;
 			return -EBADMSG;
+		}
 		while (pos != p) {
 			const struct evbus_rec_hdr *h =
 				(const void *)(m->data + (pos & mask));

@@ -97,8 +97,13 @@ static inline ssize_t evt_map_take(struct evt_map *m, void *buf, size_t cap)
 			evt_map_poll(m, 0);
 			continue;
 		}
-		if (p - c > m->size)
+		if (p - c > m->size) {
+			/* c went stale: the kernel evicted past it meanwhile. */
+			if (__atomic_load_n(&m->ctl->consumer_pos,
+					    __ATOMIC_ACQUIRE) != c)
+				continue;
 			return -EBADMSG;
+		}
 		while (pos != p) {
 			const struct evbus_rec_hdr *h =
 				(const void *)(m->data + (pos & mask));
