@@ -15,6 +15,10 @@
  *               -> wait for the subscribers -> teardown()
  *   subscriber  sub_open(i) -> (harness signals ready) -> sub_recv()... ->
  *               _exit
+ *   replay      (W_REPLAY, issue #15; no subscriber processes) setup(1) ->
+ *               pub_open() -> publish()... -> pub_close() -> replay_open()
+ *               -> replay_start() -> sub_recv()... -> teardown(), all in
+ *               the parent
  * A peer that needs a broker process forks it in setup() (or attaches to a
  * running daemon) and reports its pid in bench_broker_pid, so the harness
  * can read its CPU time and context switches from /proc.
@@ -44,9 +48,12 @@ enum bench_workload {
 	W_SELECTIVITY,		/* fanout with k non-matching subscribers */
 	W_BATCH,		/* fanout, opt.batch events per publish call */
 	W_ISOLATION,		/* fanout with subscriber 0 stopped (SIGSTOP) */
+	W_REPLAY,		/* (issue #15) publish with no subscriber, then
+				 * one reader replays it all from the history */
 	W_NR,
 };
-#define W_ALL		((1u << W_NR) - 1)
+/* Every live-stream workload: all but W_REPLAY, which needs replay hooks. */
+#define W_ALL		((1u << W_REPLAY) - 1)
 
 struct bench_opt {
 	const char *peer, *workload;
@@ -69,6 +76,8 @@ struct bench_opt {
 				    * topics, a few on BENCH_TOPIC, default deny */
 	int filter;		/* subscribers attach a classic BPF filter */
 	int reset;		/* --reset: undo a run's leftovers, then exit */
+	/* evbus (issue #15): the bus's history capacity for the run */
+	int64_t history;	/* bytes (--history, or W_REPLAY's own); -1: as is */
 };
 extern struct bench_opt opt;
 
@@ -83,7 +92,15 @@ struct bench_rx {
 	const void *payload;	/* NULL for a loss notice */
 	uint32_t len;		/* payload bytes */
 	uint64_t lost;		/* loss notice: this many events were lost */
+	/*
+	 * Read by W_REPLAY only, so only peers with replay hooks fill them
+	 * in: the transport's sequence number of the event, and
+	 * BENCH_RX_REPLAYED if it came from the history.
+	 */
+	uint64_t seq;
+	uint32_t flags;
 };
+#define BENCH_RX_REPLAYED	(1u << 0)
 
 struct bench_peer {
 	const char *name;
@@ -126,6 +143,18 @@ struct bench_peer {
 	 * -errno.  May be NULL (nothing to undo).
 	 */
 	int (*reset)(void);
+	/*
+	 * W_REPLAY (issue #15); NULL for a peer that cannot replay.  setup()
+	 * made the transport keep opt.history bytes of events.  After
+	 * publishing with no subscriber and pub_close(), in the parent:
+	 * replay_open() opens a reader (untimed: connect, ring), or returns
+	 * NULL with errno set; replay_start() asks it, timed, for everything
+	 * since the first event published in this run, whose transport
+	 * sequence number it stores in *since: 0 or -errno.  Then sub_recv()
+	 * reads the replay, filling in rx[].seq and rx[].flags.
+	 */
+	void *(*replay_open)(void);
+	int (*replay_start)(void *ctx, uint64_t *since);
 };
 
 extern const struct bench_peer peer_evbus, peer_pipe, peer_unix,
@@ -142,6 +171,15 @@ extern pid_t bench_broker_pid;
  */
 extern unsigned int bench_policy_rules, bench_filter_insns;
 #define BENCH_FILTER_MIN_SIZE	20
+
+/*
+ * Set by a peer that set its history (issue #15: opt.history >= 0) to the
+ * capacity the transport reports it got (evbus rounds up), for the JSON
+ * line; -1 otherwise.  After the run the peer puts back
+ * BENCH_HISTORY_DEFAULT (the module's default, 1 MiB).
+ */
+extern int64_t bench_history_capacity;
+#define BENCH_HISTORY_DEFAULT	1048576
 
 /* Harness helpers peers may use. */
 void bench_die(const char *what) __attribute__((noreturn));

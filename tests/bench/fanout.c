@@ -8,7 +8,7 @@
  *   fanout --peer P [--workload W] [--m M] [--k K] [--n N] [--size BYTES]
  *          [--batch B] [--ring BYTES] [--rate R] [--stall-ms MS] [--uring]
  *          [--wake-events E] [--wake-delay-us D] [--mmap]
- *          [--policy-rules R] [--filter] [--quiet]
+ *          [--policy-rules R] [--filter] [--history BYTES] [--quiet]
  *   fanout --peer P --reset
  *   fanout --list-peers
  *
@@ -23,6 +23,20 @@
  *                when publishing is done or, if the publisher is still
  *                stuck --stall-ms (default 2000; 0: never) of CLOCK_MONOTONIC
  *                after the first publish, from a timer ("stalled":true)
+ *   replay       (evbus only, issue #15; --m 1, no --k) the bus's history is
+ *                set to hold all N events (--history BYTES if given, else
+ *                the next power of two of N * (160 + --size) bytes, the
+ *                module's history_max raised to it; more than its 256 MiB
+ *                ceiling is a usage error); the publisher publishes N events
+ *                flat out with no subscriber; then ONE reader, in the same
+ *                process, opens a file with a --ring ring (untimed),
+ *                subscribes to the topic from the first event's seq
+ *                (EVBUS_SUB_SINCE) and reads until it has all N.  The run
+ *                fails unless it got every stamp 1..N once, in order, each
+ *                flagged EVBUS_EVENT_REPLAYED, with seqs increasing from
+ *                the first event's, and no loss notice.  With --mmap the
+ *                reader consumes its mapped ring (poll() drives the
+ *                replay); with --filter it subscribes with the filter too.
  * --k K adds K subscribers to topics "other.<i>" that never match.
  * --uring (evbus only): publish with io_uring EVBUS_URING_PUBLISH(_BATCH).
  * --wake-events E, --wake-delay-us D (evbus only): subscriber rings get
@@ -40,8 +54,15 @@
  * EVBUS_IOC_SUBSCRIBE2 and a classic BPF filter that checks the topic
  * length, the payload length, the type and a payload word, and accepts
  * every event of the run (payloads of at least 20 bytes).
+ * --history BYTES (evbus only, issue #15): before the run, as the bus's
+ * owner (root), set the capacity of the bus's history (EVBUS_IOC_HISTORY,
+ * EVBUS_HISTORY_SET; 0 turns it off, the module rounds up to a power of
+ * two), raising the module's history_max and max_user_history_bytes if
+ * needed; after the run, put back 1048576 (BENCH_HISTORY_DEFAULT, every
+ * bus's default).  Without it the bus keeps the history it has.
  * --reset: what the peer's reset hook undoes (evbus: clears the bus's
- * policy, which a run killed before its teardown leaves behind), then exit.
+ * policy and puts back the 1 MiB history, which a run killed before its
+ * teardown leaves behind), then exit.
  *
  * Payloads are --size bytes (>= 16) and start with struct bench_stamp: a
  * sequence number 1..N and CLOCK_MONOTONIC just before the publish call.
@@ -78,6 +99,15 @@
  *                exact
  * In the isolation workload received/lost/lost_silent still cover all M
  * subscribers; stopped_* is subscriber 0's share.
+ * In the replay workload the reader's figures stand where the subscribers'
+ * are: wall_ns is CLOCK_MONOTONIC from just before the subscribe to the
+ * last event read (so events_per_s, deliveries_per_s, received_per_s are
+ * replayed events/s and ns_per_delivery, ns_per_received instructions per
+ * event replayed), cpu_ns_per_delivery the reader's CPU time
+ * (CLOCK_PROCESS_CPUTIME_ID) per event over that span, ctx_switches its
+ * context switches then, syscalls_sub its read() (poll() with --mmap)
+ * calls; publish_ns, pub_cpu_ns_per_event, pub_events_per_s and ctx_pub
+ * are the publishing phase's, with nobody subscribed; no latency samples.
  *
  * Output: one JSON object per run on stdout, one human line on stderr.
  * JSON fields: peer workload m k payload batch n ok wall_ns publish_ns
@@ -94,12 +124,24 @@
  * ns_per_received (what arrived: a peer that drops silently delivers less
  * than deliveries_per_s suggests) policy_rules (rules in the policy during
  * the run, 0: none) filter_insns (BPF instructions per subscriber's
- * filter, 0: none) mmap (subscribers read mmap()ed rings).
+ * filter, 0: none) mmap (subscribers read mmap()ed rings) history (the
+ * bytes asked for with --history or by the replay workload, null: not
+ * set) history_capacity (what the module set, null: not set)
+ * pub_ns_per_event (publish_ns / n; with subscribers on the CPU, their
+ * share too) replay_since replay_ns replay_subscribe_ns
+ * replay_events_per_s replay_ns_per_event replay_cpu_ns_per_event
+ * replay_unflagged replay_seq_errors (the replay workload's reader: the
+ * same figures as above under their own names, the part of replay_ns
+ * the subscribe call took (it waits for an RCU grace period: idle guest
+ * time, not instructions), and the events not flagged replayed and with
+ * a wrong seq; null in the other workloads).
  * Exit status:
  *   0  the run completed ("ok":true)
  *   1  the run failed: a JSON line with "ok":false was printed if the
- *      subscribers were forked (even if some failed to start), else (a
- *      failing setup(), add_others() or pub_open()) just a message
+ *      subscribers were forked (even if some failed to start) or, in the
+ *      replay workload, if publishing or reading the replay failed; else
+ *      (a failing setup(), add_others(), pub_open(), replay_open() or
+ *      replay_start()) just a message
  *   2  usage error
  *   3  this peer cannot run this workload or option (not in its
  *      .workloads, an evbus-only option on another peer, or a hook returned
@@ -136,24 +178,28 @@ static const struct bench_peer *const peers[] = { BENCH_PEER_LIST };
 #define NR_PEERS	(sizeof(peers) / sizeof(peers[0]))
 
 #define ALIGN8(x)	(((x) + 7) & ~(size_t)7)
+#define ULL(x)		((unsigned long long)(x))
+#define TF(x)		((x) ? "true" : "false")
 #define RX_MAX		4096		/* items per sub_recv() call */
 #define STREAM_BUF	(256 * 1024)	/* bench_stream read buffer */
 
 static const char *const workload_names[W_NR] = {
 	[W_FANOUT] = "fanout", [W_LATENCY] = "latency",
 	[W_SELECTIVITY] = "selectivity", [W_BATCH] = "batch",
-	[W_ISOLATION] = "isolation",
+	[W_ISOLATION] = "isolation", [W_REPLAY] = "replay",
 };
 
 struct bench_opt opt = {
 	.peer = "evbus", .workload = "fanout", .w = W_FANOUT, .m = 1, .k = 0,
 	.batch = 1, .size = 64, .ring = 4u << 20, .rate = 1000, .n = 20000,
+	.history = -1,
 };
 static unsigned int stall_ms = 2000;
 
 pid_t bench_broker_pid;
 struct bench_broker_res *bench_broker_res;
 unsigned int bench_policy_rules, bench_filter_insns;
+int64_t bench_history_capacity = -1;
 static const struct bench_peer *peer;
 
 /* ------------------------------------------------------ latency histogram */
@@ -700,11 +746,11 @@ static int publish_all(void *const *payload, uint64_t start, uint64_t *calls)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: fanout --peer P [--workload fanout|latency|selectivity|batch|isolation]\n"
+		"usage: fanout --peer P [--workload fanout|latency|selectivity|batch|isolation|replay]\n"
 		"              [--m M] [--k K] [--n N] [--size BYTES] [--batch B]\n"
 		"              [--ring BYTES] [--rate R] [--stall-ms MS] [--uring]\n"
 		"              [--wake-events E] [--wake-delay-us D] [--mmap]\n"
-		"              [--policy-rules R] [--filter] [--quiet]\n"
+		"              [--policy-rules R] [--filter] [--history BYTES] [--quiet]\n"
 		"       fanout --peer P --reset\n"
 		"       fanout --list-peers\n"
 		"peers built in:");
@@ -729,6 +775,16 @@ static unsigned long long num(const char *v)
 	errno = 0;
 	x = strtoull(v, &end, 0);
 	if (errno || end == v || *end)
+		usage();
+	return x;
+}
+
+/* --history BYTES: up to 1 TiB (the module refuses far less). */
+static int64_t history_arg(const char *v)
+{
+	unsigned long long x = num(v);
+
+	if (x > 1ull << 40)
 		usage();
 	return x;
 }
@@ -790,6 +846,8 @@ static void parse(int argc, char **argv)
 			opt.wake_delay_ns = num(v) * 1000;
 		else if (!strcmp(a, "--policy-rules"))
 			opt.policy_rules = num(v);
+		else if (!strcmp(a, "--history"))
+			opt.history = history_arg(v);
 		else
 			usage();
 	}
@@ -798,7 +856,8 @@ static void parse(int argc, char **argv)
 			break;
 	if (opt.w == W_NR || opt.m < 1 || opt.m > BENCH_MAX_M || opt.batch < 1 ||
 	    opt.batch > BENCH_MAX_BATCH || opt.n < 1 || opt.rate < 1 ||
-	    opt.size < sizeof(struct bench_stamp) || opt.size > 64u << 20)
+	    opt.size < sizeof(struct bench_stamp) || opt.size > 64u << 20 ||
+	    (opt.w == W_REPLAY && (opt.m != 1 || opt.k)))
 		usage();
 	for (size_t i = 0; i < NR_PEERS; i++)
 		if (!strcmp(opt.peer, peers[i]->name))
@@ -811,10 +870,14 @@ static void check_peer(void)
 {
 	if (!(peer->workloads & (1u << opt.w)))
 		cannot("workload not supported by this peer");
+	if (opt.w == W_REPLAY && (!peer->replay_open || !peer->replay_start))
+		cannot("no replay hooks");
 	if (strcmp(peer->name, "evbus") &&
 	    (opt.uring || opt.wake_events || opt.wake_delay_ns ||
-	     opt.policy_rules || opt.filter || opt.mmap))
-		cannot("--uring, --wake-*, --mmap, --policy-rules and --filter are evbus options");
+	     opt.policy_rules || opt.filter || opt.mmap || opt.history >= 0))
+		cannot("--uring, --wake-*, --mmap, --policy-rules, --filter and --history are evbus options");
+	if (opt.w == W_REPLAY && opt.policy_rules)
+		cannot("the --policy-rules policy grants no replay right");
 	if (opt.filter && opt.size < BENCH_FILTER_MIN_SIZE)
 		cannot("--filter checks a payload word after the stamp: --size 20 or more");
 	if (opt.k && !peer->add_others)
@@ -833,6 +896,13 @@ struct run {
 	uint64_t t0, t1, t2, c0, c1;
 	struct rusage self0, self1, ch0, ch1;
 	struct proc_sample b0, b1;
+	/* W_REPLAY: the reader, from just before it subscribes to the end */
+	uint64_t rt0, rt1, rc0, rc1;
+	uint64_t rtsub;			/* when replay_start() returned */
+	struct rusage rself0, rself1;
+	uint64_t since;			/* transport seq it replays from */
+	uint64_t unflagged;		/* events without BENCH_RX_REPLAYED */
+	uint64_t tseq_errors;		/* transport seqs not since, since+... */
 };
 
 /* A hook failed before publishing; EOPNOTSUPP means "cannot run this". */
@@ -998,6 +1068,152 @@ static void run(struct run *rn, void *const *payload)
 		peer->teardown();
 }
 
+/* ------------------------------------------------------------------ replay */
+
+/*
+ * W_REPLAY's history (issue #15), unless --history says otherwise: room
+ * for all N events, generously (a kept event is about 96 bytes plus topic
+ * and payload), rounded up to a power of two.  Past the module's ceiling
+ * the run could not replay them all: a usage error.
+ */
+#define REPLAY_REC_BYTES	160		/* per event, plus the payload */
+#define HISTORY_CEILING		(256ull << 20)	/* EVBUS_HISTORY_CEILING */
+
+static void replay_history(void)
+{
+	uint64_t per = REPLAY_REC_BYTES + (uint64_t)opt.size, size = 4096;
+
+	if (opt.w != W_REPLAY || opt.history >= 0)
+		return;
+	if (opt.n > HISTORY_CEILING / per) {
+		fprintf(stderr, "fanout: replay: %llu events of %u B need more than "
+			"the module's %llu-byte history ceiling: a smaller --n\n",
+			ULL(opt.n), opt.size, ULL(HISTORY_CEILING));
+		exit(2);
+	}
+	while (size < opt.n * per)
+		size <<= 1;
+	opt.history = size;
+}
+
+/*
+ * Read the replay into sh->sub[0], as subscriber 0 would count it, and
+ * check it: every stamp 1..N once and in order, every event flagged
+ * replayed, transport seqs from rn->since on, increasing.
+ */
+static void replay_read(struct run *rn, void *ctx)
+{
+	static struct bench_rx rx[RX_MAX];
+	struct sub_res *r = &sh->sub[0];
+	struct bench_stamp stamp;
+	uint64_t last = 0, tseq = 0, notified = 0;
+
+	while (!r->error && r->received + r->lost + r->lost_silent < opt.n) {
+		int cnt = peer->sub_recv(ctx, rx, RX_MAX, &r->syscalls);
+
+		if (cnt == -EINTR)
+			continue;
+		if (cnt < 0) {
+			r->error = -cnt;
+			break;
+		}
+		if (cnt == 0) {		/* end of stream: the rest never came */
+			if (opt.n - last > notified)
+				r->lost_silent += opt.n - last - notified;
+			break;
+		}
+		for (int j = 0; j < cnt; j++) {
+			const struct bench_rx *x = &rx[j];
+
+			if (!x->payload) {
+				r->lost += x->lost;
+				r->lag_records++;
+				notified += x->lost;
+				continue;
+			}
+			if (x->len != opt.size) {
+				r->error = EPROTO;
+				break;
+			}
+			memcpy(&stamp, x->payload, sizeof(stamp));
+			r->received++;
+			if (stamp.seq <= last) {
+				r->seq_errors++;
+			} else {
+				if (stamp.seq - last - 1 > notified)
+					r->lost_silent += stamp.seq - last - 1 - notified;
+				notified = 0;
+				last = stamp.seq;
+			}
+			if (!(x->flags & BENCH_RX_REPLAYED))
+				rn->unflagged++;
+			if (tseq ? x->seq <= tseq : x->seq != rn->since)
+				rn->tseq_errors++;
+			tseq = x->seq;
+		}
+	}
+	if (r->error || r->received != opt.n || r->lost || r->lag_records ||
+	    r->lost_silent || r->seq_errors || rn->unflagged || rn->tseq_errors) {
+		fprintf(stderr, "fanout: replay: %llu of %llu events, %llu lost in "
+			"%llu loss notices, %llu silently, %llu out of order, %llu "
+			"not flagged replayed, %llu with a wrong transport seq%s%s\n",
+			ULL(r->received), ULL(opt.n), ULL(r->lost),
+			ULL(r->lag_records), ULL(r->lost_silent),
+			ULL(r->seq_errors), ULL(rn->unflagged),
+			ULL(rn->tseq_errors), r->error ? "; " : "",
+			r->error ? strerror(r->error) : "");
+		rn->failed = 1;
+	}
+}
+
+/*
+ * W_REPLAY: publish N events with no subscriber, then one reader, this
+ * process, replays them from the history.  Publishing is timed as in
+ * run() (t0..t1, c0..c1, self0..self1); the replay from just before the
+ * subscribe to the last event read (rt0..rt1, rc0..rc1, rself0..rself1).
+ */
+static void run_replay(struct run *rn, void *const *payload)
+{
+	void *ctx;
+	int ret;
+
+	ret = peer->setup(1);
+	if (ret)
+		hook_failed(rn, "setup", ret);
+	ret = peer->pub_open();
+	if (ret)
+		hook_failed(rn, "pub_open", ret);
+	getrusage(RUSAGE_SELF, &rn->self0);
+	rn->c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+	rn->t0 = now_ns(CLOCK_MONOTONIC);
+	if (publish_all(payload, rn->t0, &rn->pub_calls))
+		rn->failed = 1;
+	if (peer->pub_close)
+		peer->pub_close();
+	rn->c1 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+	rn->t1 = now_ns(CLOCK_MONOTONIC);
+	getrusage(RUSAGE_SELF, &rn->self1);
+	if (!rn->failed) {
+		errno = 0;
+		ctx = peer->replay_open();
+		if (!ctx)
+			hook_failed(rn, "replay_open", errno ? -errno : -EIO);
+		getrusage(RUSAGE_SELF, &rn->rself0);
+		rn->rc0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+		rn->rt0 = now_ns(CLOCK_MONOTONIC);
+		ret = peer->replay_start(ctx, &rn->since);
+		rn->rtsub = now_ns(CLOCK_MONOTONIC);
+		if (ret)
+			hook_failed(rn, "replay_start", ret);
+		replay_read(rn, ctx);
+		rn->rt1 = now_ns(CLOCK_MONOTONIC);
+		rn->rc1 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+		getrusage(RUSAGE_SELF, &rn->rself1);
+	}
+	if (peer->teardown)
+		peer->teardown();
+}
+
 /* ------------------------------------------------------------------ report */
 
 struct totals {
@@ -1051,14 +1267,13 @@ static void sum_subscribers(struct run *rn, struct totals *t)
 	t->lat_p99 = percentile(nlat, 0.99, t->lat_max);
 }
 
-#define ULL(x)	((unsigned long long)(x))
-#define TF(x)	((x) ? "true" : "false")
-
 static void report(struct run *rn)
 {
 	struct totals t;
 	struct sub_res *s0 = &sh->sub[0];
 	int iso = opt.w == W_ISOLATION, have_broker = rn->b0.ok && rn->b1.ok;
+	int rp = opt.w == W_REPLAY;
+	char hist[32], hcap[32], rpl[512];
 
 	sum_subscribers(rn, &t);
 
@@ -1078,8 +1293,38 @@ static void report(struct run *rn)
 	long ctx = ctx_pub + ctx_ch + broker_ctx;
 	uint64_t broker_calls = sh->broker.syscalls;
 	uint64_t syscalls = rn->pub_calls + t.sub_calls + broker_calls;
-	double ev_s = opt.n * 1e9 / wall, del_s = deliveries * 1e9 / wall;
-	double pub_ev_s = pub_ns ? opt.n * 1e9 / pub_ns : 0;
+	double ev_s, del_s, pub_ev_s = pub_ns ? opt.n * 1e9 / pub_ns : 0;
+
+	if (rp) {
+		/* The reader's figures, over the replay only. */
+		wall = rn->rt1 - rn->rt0;
+		self_cpu = rn->rc1 - rn->rc0;
+		ctx = (rn->rself1.ru_nvcsw + rn->rself1.ru_nivcsw) -
+		      (rn->rself0.ru_nvcsw + rn->rself0.ru_nivcsw);
+		if (!wall)	/* failed before replaying: keep the JSON valid */
+			wall = 1;
+		snprintf(rpl, sizeof(rpl), "\"replay_since\":%llu,\"replay_ns\":%llu,"
+			 "\"replay_subscribe_ns\":%llu,"
+			 "\"replay_events_per_s\":%.1f,\"replay_ns_per_event\":%.2f,"
+			 "\"replay_cpu_ns_per_event\":%.2f,\"replay_unflagged\":%llu,"
+			 "\"replay_seq_errors\":%llu", ULL(rn->since), ULL(wall),
+			 ULL(rn->rtsub - rn->rt0),
+			 t.received * 1e9 / wall,
+			 t.received ? (double)wall / t.received : 0.0,
+			 t.received ? (double)self_cpu / t.received : 0.0,
+			 ULL(rn->unflagged), ULL(rn->tseq_errors));
+	} else {
+		snprintf(rpl, sizeof(rpl), "\"replay_since\":null,\"replay_ns\":null,"
+			 "\"replay_subscribe_ns\":null,\"replay_events_per_s\":null,\"replay_ns_per_event\":null,"
+			 "\"replay_cpu_ns_per_event\":null,\"replay_unflagged\":null,"
+			 "\"replay_seq_errors\":null");
+	}
+	ev_s = opt.n * 1e9 / wall;
+	del_s = deliveries * 1e9 / wall;
+	snprintf(hist, sizeof(hist), opt.history < 0 ? "null" : "%lld",
+		 (long long)opt.history);
+	snprintf(hcap, sizeof(hcap), bench_history_capacity < 0 ? "null" : "%lld",
+		 (long long)bench_history_capacity);
 
 	if (bench_broker_pid > 0 && !have_broker)
 		fprintf(stderr, "fanout: cannot read broker %d from /proc\n",
@@ -1113,7 +1358,8 @@ static void report(struct run *rn)
 	       "\"stopped_received\":%llu,\"stopped_lost\":%llu,"
 	       "\"stopped_lost_silent\":%llu,\"received_per_s\":%.1f,"
 	       "\"ns_per_received\":%.2f,\"policy_rules\":%u,"
-	       "\"filter_insns\":%u,\"mmap\":%s}\n",
+	       "\"filter_insns\":%u,\"mmap\":%s,\"history\":%s,"
+	       "\"history_capacity\":%s,\"pub_ns_per_event\":%.2f,%s}\n",
 	       ULL(t.lost_silent), ULL(t.lat_p50), ULL(t.lat_p99),
 	       ULL(t.lat_max), pub_ev_s, TF(have_broker), broker_ctx,
 	       TF(opt.uring), opt.wake_events, ULL(opt.wake_delay_ns), opt.ring,
@@ -1122,9 +1368,23 @@ static void report(struct run *rn)
 	       ULL(iso ? s0->lost : 0), ULL(iso ? s0->lost_silent : 0),
 	       t.received * 1e9 / wall,
 	       t.received ? (double)wall / t.received : 0.0,
-	       bench_policy_rules, bench_filter_insns, TF(opt.mmap));
+	       bench_policy_rules, bench_filter_insns, TF(opt.mmap), hist, hcap,
+	       (double)pub_ns / opt.n, rpl);
 	if (opt.quiet)
 		return;
+	if (rp) {
+		fprintf(stderr,
+			"%-6s %-11s %5uB N=%-6llu history %s  publish %8.1f ns/ev "
+			"(pub CPU %.1f)  replay %11.0f ev/s %8.1f ns/ev  "
+			"CPU %.1f ns/ev  subscribe %llu ns  ctx %ld  lost %llu+%llu silent%s\n",
+			opt.peer, opt.workload, opt.size, ULL(opt.n), hcap,
+			(double)pub_ns / opt.n, (double)pub_cpu / opt.n, ev_s,
+			(double)wall / opt.n, (double)self_cpu / opt.n,
+			ULL(rn->rtsub - rn->rt0), ctx,
+			ULL(t.lost), ULL(t.lost_silent),
+			rn->failed ? "  FAILED" : "");
+		return;
+	}
 	fprintf(stderr,
 		"%-6s %-11s M=%-3u K=%-4u %5uB batch=%-3u N=%-6llu %11.0f deliv/s "
 		"%9.1f ns/deliv  pub %8.1f ns/ev  ctx/deliv %.4f  sys/ev %.3f  "
@@ -1158,6 +1418,7 @@ int main(int argc, char **argv)
 		return ret ? 1 : 0;
 	}
 	check_peer();
+	replay_history();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);	/* a dead reader: EPIPE, not death */
 	bench_raise_nofile(2 * opt.k + 4 * opt.m + 64);
@@ -1175,7 +1436,10 @@ int main(int argc, char **argv)
 	}
 	if (!payload || !payload[opt.batch - 1])
 		bench_die("payload buffers");
-	run(&rn, payload);
+	if (opt.w == W_REPLAY)
+		run_replay(&rn, payload);
+	else
+		run(&rn, payload);
 	report(&rn);
 	return rn.failed;
 }

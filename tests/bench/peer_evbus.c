@@ -44,6 +44,26 @@
  *                    build_filter(), which accepts every event of the run.
  * Both are skipped (exit 3) by a module without EVBUS_FEAT_POLICY or
  * EVBUS_FEAT_SUB_BPF.
+ *
+ * History and replay (issue #15):
+ *  --history BYTES   setup() sets the capacity of the bus's history
+ *                    (EVBUS_IOC_HISTORY with EVBUS_HISTORY_SET; the bus's
+ *                    owner, root here; 0 turns it off; the module rounds
+ *                    up to a power of two), first raising the module's
+ *                    history_max and max_user_history_bytes if they are
+ *                    lower; teardown() puts back BENCH_HISTORY_DEFAULT
+ *                    (1 MiB, what every bus gets by default), and so does
+ *                    fanout --reset.
+ *  replay workload   the publisher publishes as usual (the seq the first
+ *                    publish returns is kept); replay_open() opens a file
+ *                    with a --ring ring (mapped with --mmap) and nothing
+ *                    subscribed; replay_start() subscribes to BENCH_TOPIC
+ *                    with EVBUS_IOC_SUBSCRIBE2, EVBUS_SUB_SINCE and since =
+ *                    that seq (and the --filter program with --filter);
+ *                    read(), or poll() with --mmap, drives the replay.
+ *                    Events carry their seq and EVBUS_EVENT_REPLAYED into
+ *                    bench_rx.seq and .flags.
+ * Both are skipped (exit 3) by a module without EVBUS_FEAT_HISTORY.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -89,6 +109,8 @@ static struct io_uring uring;
 static int uring_ready;
 static int policy_installed;
 static struct sock_filter filter_prog[16];
+static int history_changed;	/* teardown() puts the default back */
+static uint64_t first_seq;	/* of the run's first publish */
 
 /* Best effort: raise an evbus module parameter to at least val. */
 static void raise_param(const char *name, unsigned long val)
@@ -278,11 +300,77 @@ static int sub_filtered(int fd, const char *pattern)
 	return (int)s.sub_id;
 }
 
+/* ------------------------------------------------- history (#15) */
+
+/* EVBUS_HISTORY_SET: capacity bytes; the capacity it got in *cap. */
+static int history_set(uint64_t bytes, uint64_t *cap)
+{
+	struct evbus_history h;
+	int fd = evt_open(), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	memset(&h, 0, sizeof(h));
+	h.size = sizeof(h);
+	h.flags = EVBUS_HISTORY_SET;
+	h.capacity = bytes;
+	if (ioctl(fd, EVBUS_IOC_HISTORY, &h))
+		ret = -errno;
+	else if (cap)
+		*cap = h.capacity;
+	close(fd);
+	return ret;
+}
+
+/* Put back the default history, if this run changed it. */
+static void history_restore(void)
+{
+	int ret;
+
+	if (!history_changed)
+		return;
+	history_changed = 0;
+	ret = history_set(BENCH_HISTORY_DEFAULT, NULL);
+	if (ret)
+		fprintf(stderr, "fanout: evbus: putting back a %u-byte history: %s\n",
+			BENCH_HISTORY_DEFAULT, strerror(-ret));
+}
+
+/* --history and the replay workload: 0 or -errno. */
+static int history_install(uint64_t bytes)
+{
+	uint64_t size = 4096, cap = 0;
+	int ret;
+
+	while (size < bytes)
+		size <<= 1;	/* what the module will round up to */
+	if (bytes) {
+		raise_param("history_max", size);
+		/* The old history stays charged until the new one is in. */
+		raise_param("max_user_history_bytes", size + (64ul << 20));
+	}
+	ret = history_set(bytes, &cap);
+	if (ret) {
+		fprintf(stderr, "fanout: evbus: setting a %llu-byte history: %s\n",
+			(unsigned long long)bytes, strerror(-ret));
+		return ret;
+	}
+	history_changed = 1;
+	bench_history_capacity = cap;
+	return 0;
+}
+
 static int evbus_reset(void)
 {
-	if (!(evbus_features() & EVBUS_FEAT_POLICY))
-		return 0;	/* a module without policies has none to clear */
-	return policy_clear();
+	uint64_t feat = evbus_features();
+	int ret = 0, ret2 = 0;
+
+	/* A module without policies or history has nothing to undo there. */
+	if (feat & EVBUS_FEAT_POLICY)
+		ret = policy_clear();
+	if (feat & EVBUS_FEAT_HISTORY)
+		ret2 = history_set(BENCH_HISTORY_DEFAULT, NULL);
+	return ret ? ret : ret2;
 }
 
 static int evbus_setup(unsigned int m)
@@ -293,8 +381,19 @@ static int evbus_setup(unsigned int m)
 	raise_param("max_user_ring_bytes",
 		    (unsigned long)m * opt.ring + opt.k * 4096ul + (64ul << 20));
 	raise_param("ring_max", opt.ring);
-	if (opt.policy_rules || opt.filter || opt.mmap)
+	if (opt.policy_rules || opt.filter || opt.mmap || opt.history >= 0)
 		feat = evbus_features();
+	if (opt.history >= 0) {
+		int ret;
+
+		if (!(feat & EVBUS_FEAT_HISTORY)) {
+			fprintf(stderr, "fanout: evbus: no history feature\n");
+			return -EOPNOTSUPP;
+		}
+		ret = history_install(opt.history);
+		if (ret)
+			return ret;
+	}
 	if (opt.mmap && !(feat & EVBUS_FEAT_MMAP)) {
 		fprintf(stderr, "fanout: evbus: no mmap feature\n");
 		return -EOPNOTSUPP;
@@ -368,7 +467,8 @@ fail:
 	return -1;
 }
 
-static void *evbus_sub_open(unsigned int i)
+/* A reader's file with its ring, subscribed to nothing yet. */
+static struct evbus_sub_ctx *reader_open(void)
 {
 	struct evbus_sub_ctx *c = calloc(1, sizeof(*c));
 	int ret;
@@ -385,6 +485,16 @@ static void *evbus_sub_open(unsigned int i)
 		errno = -ret;
 		return NULL;
 	}
+	return c;
+}
+
+static void *evbus_sub_open(unsigned int i)
+{
+	struct evbus_sub_ctx *c = reader_open();
+	int ret;
+
+	if (!c)
+		return NULL;
 	ret = opt.filter ? sub_filtered(c->fd, BENCH_TOPIC) :
 			   evt_sub(c->fd, BENCH_TOPIC);
 	if (ret < 0) {
@@ -396,6 +506,44 @@ static void *evbus_sub_open(unsigned int i)
 	if (opt.mmap && map_ring(c))
 		return NULL;
 	return c;
+}
+
+/* The replay reader (issue #15): mapped before it subscribes, untimed. */
+static void *evbus_replay_open(void)
+{
+	struct evbus_sub_ctx *c = reader_open();
+
+	if (c && opt.mmap && map_ring(c))
+		return NULL;
+	return c;
+}
+
+/* Subscribe with EVBUS_SUB_SINCE from the run's first event. */
+static int evbus_replay_start(void *ctx, uint64_t *since)
+{
+	struct evbus_sub_ctx *c = ctx;
+	struct evbus_subscribe s;
+	int ret;
+
+	*since = first_seq;
+	if (!first_seq)
+		return -EPROTO;	/* nothing was published */
+	memset(&s, 0, sizeof(s));
+	s.size = sizeof(s);
+	s.flags = EVBUS_SUB_SINCE;
+	s.since = first_seq;
+	if (opt.filter) {
+		s.flags |= EVBUS_SUB_FILTER;
+		s.filter_len = bench_filter_insns;
+		s.filter = (uintptr_t)filter_prog;
+	}
+	ret = evt_sub2(c->fd, BENCH_TOPIC, &s);
+	if (ret < 0) {
+		fprintf(stderr, "fanout: evbus: SUBSCRIBE2 since %llu: %s\n",
+			(unsigned long long)first_seq, strerror(-ret));
+		return ret;
+	}
+	return 0;
 }
 
 /* Turn the records left in c's buffer into rx items. */
@@ -413,11 +561,16 @@ static int evbus_parse(struct evbus_sub_ctx *c, struct bench_rx *rx,
 			rx[n].payload = EVBUS_EVENT_PAYLOAD(ev);
 			rx[n].len = ev->payload_len;
 			rx[n].lost = 0;
+			rx[n].seq = ev->seq;
+			rx[n].flags = ev->flags & EVBUS_EVENT_REPLAYED ?
+				      BENCH_RX_REPLAYED : 0;
 			n++;
 		} else if (h->kind == EVBUS_REC_LAGGED) {
 			rx[n].payload = NULL;
 			rx[n].len = 0;
 			rx[n].lost = ((struct evbus_lagged *)h)->lost;
+			rx[n].seq = 0;
+			rx[n].flags = 0;
 			n++;
 		}
 		c->cur = EVBUS_REC_NEXT(h, c->left);
@@ -725,11 +878,14 @@ static int publish_batch(unsigned int count, uint64_t *calls)
 static int evbus_publish(void *const *payload, unsigned int count,
 			 uint64_t *calls)
 {
+	int ret;
+
 	for (unsigned int i = 0; i < count; i++)
 		pubs[i].payload = (uintptr_t)payload[i];
-	if (opt.batch == 1)
-		return publish_one(calls);
-	return publish_batch(count, calls);
+	ret = opt.batch == 1 ? publish_one(calls) : publish_batch(count, calls);
+	if (!ret && !first_seq)
+		first_seq = pubs[0].seq;	/* where a replay starts */
+	return ret;
 }
 
 static void evbus_teardown(void)
@@ -743,6 +899,7 @@ static void evbus_teardown(void)
 				strerror(-ret));
 		policy_installed = 0;
 	}
+	history_restore();
 	if (holder > 0) {
 		close(holder_fd);
 		while (waitpid(holder, NULL, 0) < 0 && errno == EINTR)
@@ -760,7 +917,7 @@ static void evbus_teardown(void)
 
 const struct bench_peer peer_evbus = {
 	.name = "evbus",
-	.workloads = W_ALL,
+	.workloads = W_ALL | 1u << W_REPLAY,
 	.setup = evbus_setup,
 	.sub_open = evbus_sub_open,
 	.sub_recv = evbus_sub_recv,
@@ -769,4 +926,6 @@ const struct bench_peer peer_evbus = {
 	.publish = evbus_publish,
 	.teardown = evbus_teardown,
 	.reset = evbus_reset,
+	.replay_open = evbus_replay_open,
+	.replay_start = evbus_replay_start,
 };
