@@ -21,7 +21,7 @@
  * without O_NONBLOCK, reopened all the time by another thread) and on two
  * private files of their own just below them (one never narrowed, one that
  * EVBUS_IOC_NARROW works on, reopened now and then so narrowing starts over):
- *  - ioctls: the fourteen exact commands and random command numbers around
+ *  - ioctls: the fifteen exact commands and random command numbers around
  *    them (magic 0xEB and its neighbours, nr 0..0x20, all four directions,
  *    random sizes); struct contents valid-ish and garbage (flags with
  *    unknown bits, reserved fields, lengths 0 / 255 / 256 / huge, payloads
@@ -46,6 +46,23 @@
  *    EVBUS_POLICY_REVOKE, some removed again at once; POLICY_SET default
  *    allow/deny, remove, clear and mismatched fields; POLICY_LIST with any
  *    count, start id and buffer;
+ *  - the #15 additions: SUBSCRIBE2 with EVBUS_SUB_SINCE (since 0, 1, small,
+ *    huge, and the bus's next seq -6..+2, read when the call is issued),
+ *    EVBUS_SUB_LAST (0, 1, small, huge), EVBUS_SUB_RETAINED, two of them at
+ *    once, since or last without its flag, reserved set, at sizes 56, 60, 64,
+ *    68, 72 and more (the fields past the first version cut short, judged
+ *    as the kernel reads them), on files with and without records queued;
+ *    PUBLISH, PUBLISH_BATCH and the io_uring publishes with EVBUS_PUB_RETAIN
+ *    now and then (an empty payload clears) and with bits beyond it;
+ *    EVBUS_IOC_HISTORY of every size, with unknown flags, out fields,
+ *    reserved and tails set, and EVBUS_HISTORY_SET (capacities 0, around a
+ *    page, 64 KiB, 1 MiB, rarely history_max, past it or rounding past it,
+ *    a capacity without the flag) from the owner and from the unprivileged
+ *    child; POLICY_ADD with EVBUS_RIGHT_REPLAY alone and with the others;
+ *    and whole replays on a file of their own (op_replay()): SINCE, LAST or
+ *    RETAINED on a fresh file with a small ring, a second subscription,
+ *    reads and polls until the file is live, or a close while it catches
+ *    up, the stream checked for order and flags as it comes;
  *  - pointers that are good, misaligned, NULL, in page zero, PROT_NONE,
  *    read-only (a second, read-only mapping of the same memfd), code, at the
  *    end of a page followed by a PROT_NONE guard page (straddling it or
@@ -63,8 +80,9 @@
  * their /proc fdinfo; subscribe and unsubscribe random ids; and sit in
  * blocking read()/poll() that publishes (and SIGUSR1, for EINTR) wake;
  * and now and then lower or restore the per-user subscription cap
- * (max_user_subs) and the per-bus rule cap (max_rules), so subscribes and
- * POLICY_ADD race with their ENOSPC.
+ * (max_user_subs), the per-bus rule cap (max_rules) and the per-user cap on
+ * retained values (max_user_retained), so subscribes, POLICY_ADD and
+ * retained publishes race with their ENOSPC.
  *
  * The unprivileged child (root only; not with --no-unpriv) runs rounds of
  * 600 operations, each in a fresh process: as root it may unshare
@@ -73,18 +91,20 @@
  * keeps its mode) and opens half the slots; it then drops to uid/gid 65534
  * with no groups (setgroups, setresgid, setresuid), opens the other half,
  * or first unshares CLONE_NEWUSER | CLONE_NEWIPC to own a new bus, and
- * issues the same operations (no io_uring, no racers).
+ * issues the same operations (no io_uring, no racers); EVBUS_HISTORY_SET
+ * must give it EPERM but on a bus of its own.
  *
  * Pass criteria: every call returns success or an errno its command can
  * return (evcmd[]: the README's "Errors" as the module implements them,
- * EBADF for a slot that was just closed; EPERM only for policy changes),
- * with cross-checks:
+ * EBADF for a slot that was just closed; EPERM only for policy changes and
+ * EVBUS_HISTORY_SET), with cross-checks:
  *  - an unknown command gives ENOTTY and a known one never does; a call
  *    the generator made invalid on purpose (unknown flag, reserved field,
  *    bad size or tail, hostile BPF, ...) never succeeds;
  *  - a batch returns 1..count and writes back consistent published/error/
  *    error_index/seq fields; read() returns whole, well-formed records
- *    (REVOKED notices included);
+ *    (REVOKED notices included; an event flagged REPLAYED or RETAINED or
+ *    neither, a LAGGED record HISTORY or nothing);
  *  - whatever is published is a valid topic by the reference model
  *    (topic_ref.h), never on "$sys"; whatever is subscribed, a valid pattern;
  *  - the narrowed file's scope is modelled: NARROW never widens it, gives
@@ -99,19 +119,26 @@
  *    never reused id, REMOVE/DEFAULT/CLEAR do exactly that, ENOENT only for
  *    an id not listed; the bus's owner never gets EPERM, anyone else (the
  *    child's uid 65534, a narrowed file) never succeeds, nor gets past the
- *    owner check (ENOSPC, ENOENT);
+ *    owner check (ENOSPC, ENOENT); EVBUS_HISTORY_SET the same (EDQUOT,
+ *    ENOMEM after the owner check);
  *  - a failed SUBSCRIBE/SUBSCRIBE2 on a private file leaves its
  *    subscriptions and ring as they were; BUS_STATS reports the file's own
  *    bus and IPC namespace and zeroes the tail of a larger struct;
  *    POLICY_LIST returns whole rules in id order from start_id; files the
- *    child opens in a new IPC namespace are on a new bus;
+ *    child opens in a new IPC namespace are on a new bus; EVBUS_IOC_HISTORY
+ *    reports a history that holds up (oldest_seq <= newest_seq <= next_seq
+ *    - 1 when it holds events, both 0 when not, bytes <= capacity, a
+ *    capacity of 0 or a power of two within history_max, retained bytes
+ *    with retained values) and zeroes the tail of a larger struct;
  *  - the process never faults; once every file is closed
  *    /sys/kernel/evbus/stats/{open_files, subscriptions, queued_events,
  *    queued_bytes, ring_bytes} are back at their starting values.
  * A hang (no progress for --hang seconds, default 120) ends the run through
  * alarm() with every thread's current call (and the child's) printed.  At
- * the end the policy is cleared (and what was found put back), and the
- * caps are restored.
+ * the end the policy is cleared (and what was found put back), every
+ * retained value left on the bus is cleared (an EVBUS_SUB_RETAINED
+ * subscription finds them), the bus's history is set back to the module's
+ * history_bytes (a new bus's, 1 MiB by default), and the caps are restored.
  *
  * Found by this fuzzer and fixed: Linux 6.1's io_uring_cmd() treats a
  * positive return from ->uring_cmd as an error code, so a URING_CMD
@@ -204,18 +231,19 @@ static const uint64_t kernel_addrs[] = {
 };
 
 enum { C_VERSION, C_SUB, C_UNSUB, C_PUB, C_BATCH, C_SETRING, C_GETRING,
-       C_STATS, C_SUB2, C_NARROW, C_BSTATS, C_PADD, C_PSET, C_PLIST, C_N };
+       C_STATS, C_SUB2, C_NARROW, C_BSTATS, C_PADD, C_PSET, C_PLIST, C_HIST, C_N };
 
 /*
  * The errnos each command can return, besides EBADF (a closed slot, -1,
  * O_PATH, a file opened without the mode the command needs), read off
  * the module's sources.  EINTR only where a killable lock is taken; EPERM only for
- * policy changes, and then never from the bus's owner (check_owner()).
+ * policy changes and EVBUS_HISTORY_SET, and then never from the bus's owner
+ * (check_owner()).  ENOSPC from a publish: a retained value past its caps.
  * Row C_N is an io_uring publish command (cmd_op checked, then as the
  * ioctls; -EAGAIN from the inline attempt is retried by io_uring itself).
  */
 #define ERRS(...)	((const int[]){ __VA_ARGS__, 0 })
-#define PUB_ERRS	EFAULT, EINVAL, EMSGSIZE, EACCES, ENOMEM, EINTR
+#define PUB_ERRS	EFAULT, EINVAL, EMSGSIZE, EACCES, ENOSPC, ENOMEM, EINTR
 static const struct {
 	unsigned int cmd;
 	const char *name;
@@ -240,7 +268,8 @@ static const struct {
 	{ EVBUS_IOC_STATS, "STATS", sizeof(struct evbus_stats), 7,
 	  ERRS(EFAULT, EINVAL) },
 	{ EVBUS_IOC_SUBSCRIBE2, "SUBSCRIBE2", EVBUS_SUBSCRIBE_SIZE_VER0, 14,
-	  ERRS(EFAULT, EINVAL, E2BIG, ESRCH, EACCES, ENOSPC, EDQUOT, ENOMEM, EINTR) },
+	  ERRS(EFAULT, EINVAL, E2BIG, ESRCH, EACCES, ENOSPC, EDQUOT, ENOMEM, EINTR,
+	       EBUSY, ERANGE) },
 	{ EVBUS_IOC_NARROW, "NARROW", sizeof(struct evbus_scope), 6,
 	  ERRS(EFAULT, EINVAL, EACCES, EBUSY, ENOMEM, EINTR) },
 	{ EVBUS_IOC_BUS_STATS, "BUS_STATS", EVBUS_BUS_STATS_SIZE_VER0, 4,
@@ -251,6 +280,8 @@ static const struct {
 	  ERRS(EFAULT, EINVAL, EPERM, ENOENT, EINTR) },
 	{ EVBUS_IOC_POLICY_LIST, "POLICY_LIST", sizeof(struct evbus_policy_list), 4,
 	  ERRS(EFAULT, EINVAL, ENOMEM, EINTR) },
+	{ EVBUS_IOC_HISTORY, "HISTORY", EVBUS_HISTORY_SIZE_VER0, 5,
+	  ERRS(EFAULT, EINVAL, E2BIG, EPERM, EDQUOT, ENOMEM) },
 	{ 0, "URING_CMD", 0, 0, ERRS(PUB_ERRS, EOPNOTSUPP, EAGAIN) },
 };
 static unsigned char g_errok[C_N + 1][ERRNO_MAX + 1];
@@ -268,6 +299,16 @@ static bool is_policy_change(int which)
 #define X_OPEN		(1u << 4)	/* open(): EMFILE ENOMEM EINTR */
 #define X_ENOENT_ONLY	(1u << 5)	/* /proc fdinfo of a closed slot */
 #define X_MMAP		(1u << 6)	/* mmap(): EINVAL EPERM EACCES ENODATA ENOMEM EBADF ENODEV EOVERFLOW only */
+
+/* What the #15 feature got through, counted for the summary. */
+enum { F_SINCE, F_LAST, F_RETAINED_SUB, F_RETAIN_PUB, F_HIST_SET, F_REPLAYED, F_RETAINED_EV,
+       F_HIST_LAG, F_REPLAY_OPS, F_REPLAY_LIVE, F_N };
+static const char *const feat_name[F_N] = {
+	"SINCE subscriptions", "LAST subscriptions", "RETAINED subscriptions",
+	"retained publishes", "history capacity set", "replayed events read",
+	"retained events read", "history lags read", "replays on a file of their own",
+	"of them read to live",
+};
 
 /* Size-versioned structs are placed with up to a page of tail. */
 #define BIG_MAX		(PG + 64)
@@ -287,6 +328,7 @@ union argbuf {
 	struct evbus_rule ru;
 	struct evbus_policy_set ps;
 	struct evbus_policy_list pl;
+	struct evbus_history h;
 	unsigned char raw[BIG_MAX];
 };
 
@@ -342,6 +384,7 @@ struct th {
 	int nfailmsg;
 	unsigned long hist[ERRNO_MAX + 1];	/* [0] success, [ERRNO_MAX] other */
 	unsigned long cmd_ok[C_N + 1], cmd_err[C_N + 1];	/* per command */
+	unsigned long feat[F_N];
 	/* memory */
 	char *mem;
 	size_t mem_len;
@@ -390,6 +433,7 @@ struct shared {
 	unsigned long rounds_node, owner_ok, eperm;
 	unsigned long hist[ERRNO_MAX + 1];
 	unsigned long cmd_ok[C_N + 1], cmd_err[C_N + 1];
+	unsigned long feat[F_N];
 	char op[64];			/* what the child is doing, for a hang */
 	volatile pid_t child_pid;	/* the round's process */
 };
@@ -422,6 +466,9 @@ static uint64_t g_bus_id, g_ipc_ino;
 static pid_t g_pid;
 static bool g_unpriv = true;
 static char g_max_rules0[32];
+/* History (#15): the module's history_max and history_bytes (the capacity
+ * of a new bus, put back on the bus at the end), read at start. */
+static uint64_t g_hist_max = 64u << 20, g_hist_default = 1u << 20;
 
 static void worker_op(struct th *t);
 static long quick_ioctl(struct th *t, int fd, int which, void *arg);
@@ -638,8 +685,11 @@ static bool result_cmd(struct th *t, const char *what, long ret, int err, int wh
 	return result_as(t, what, ret, err, 0, which);
 }
 
-/* Is every record in buf[0..n) well formed?  NULL if so, else what is not. */
-static const char *check_records(const char *buf, size_t n)
+/*
+ * Is every record in buf[0..n) well formed?  NULL if so, else what is not.
+ * Counts replayed and retained events and history lags into feat.
+ */
+static const char *check_records(const char *buf, size_t n, unsigned long *feat)
 {
 	size_t off = 0;
 
@@ -668,6 +718,12 @@ static const char *check_records(const char *buf, size_t n)
 				return "event topic not NUL-terminated";
 			if (!ev.seq)
 				return "event seq 0";
+			/* Replayed (SINCE, LAST) or retained, never both, nothing else. */
+			if ((ev.flags & ~(EVBUS_EVENT_REPLAYED | EVBUS_EVENT_RETAINED)) ||
+			    ev.flags == (EVBUS_EVENT_REPLAYED | EVBUS_EVENT_RETAINED))
+				return "event flags other than REPLAYED or RETAINED";
+			feat[F_REPLAYED] += !!(ev.flags & EVBUS_EVENT_REPLAYED);
+			feat[F_RETAINED_EV] += !!(ev.flags & EVBUS_EVENT_RETAINED);
 		} else if (h.kind == EVBUS_REC_REVOKED) {
 			struct evbus_revoked rv;
 
@@ -686,6 +742,9 @@ static const char *check_records(const char *buf, size_t n)
 			if (!lg.lost || lg.first_seq > lg.last_seq ||
 			    lg.lost > lg.last_seq - lg.first_seq + 1)
 				return "inconsistent LAGGED record";
+			if ((lg.flags & ~EVBUS_LAGGED_HISTORY) || lg.reserved)
+				return "LAGGED flags other than HISTORY, or reserved";
+			feat[F_HIST_LAG] += !!(lg.flags & EVBUS_LAGGED_HISTORY);
 		} else {
 			return "unexpected record kind";
 		}
@@ -1124,9 +1183,14 @@ static void gen_pub(struct th *t, struct evbus_pub *p, bool small,
 		p->type = rnd32(t), p->corr = rnd64(t), p->parent = rnd64(t);
 	if (chance(t, 10))
 		p->seq = rnd64(t);	/* out field: ignored */
+	/* A retained value (#15): set, replaced, or cleared by an empty payload. */
+	if (chance(t, 12))
+		p->flags = EVBUS_PUB_RETAIN;
 	if (chance(t, (uint32_t)bad_pct)) {
 		switch (rnd(t, 8)) {
-		case 0: p->flags = rnd32(t) | 1; break;
+		case 0:	/* a bit beyond EVBUS_PUB_RETAIN, with or without it */
+			p->flags = (rnd32(t) & ~1u) | 1u << (1 + rnd(t, 31)) | rnd(t, 2);
+			break;
 		case 1: p->reserved[0] = rnd64(t) | 1; break;
 		case 2: p->reserved[1] = 1; break;
 		case 3: p->topic_len = rnd(t, 2) ? 0 : 256; break;
@@ -1320,6 +1384,8 @@ struct argdesc {
 	uint32_t buf_n;		/* entries of it placed */
 	bool buf_rw;
 	bool then_remove;	/* POLICY_ADD: remove the rule again at once */
+	bool since_rel;		/* SUBSCRIBE2: since is the next seq + since_d */
+	int32_t since_d;
 };
 
 #define N_OF(a)		(sizeof(a) / sizeof((a)[0]))
@@ -1603,13 +1669,104 @@ static void gen_filter(struct th *t, struct argdesc *ad, __u64 *ptr, __u32 *len,
 
 /* ------------------------------------------------ the #13 structs */
 
+#define SUB_PAST	(EVBUS_SUB_SINCE | EVBUS_SUB_LAST | EVBUS_SUB_RETAINED)
+#define SUB_KNOWN	(0x1fu | SUB_PAST)
+
+/*
+ * SUBSCRIBE2's start in the past (#15): SINCE (0, 1, small, huge, or the
+ * next seq plus a small offset, filled in when the call is issued, see
+ * op_ioctl()), LAST (0, 1, small, huge), RETAINED, now and then two of
+ * them, and since/last set without their flag.
+ */
+static void gen_sub2_past(struct th *t, struct argdesc *ad, bool clean)
+{
+	struct evbus_subscribe *s = &ad->a.s2;
+	uint32_t r = rnd(t, 100), past = 0;
+
+	if (r < 12)
+		past = EVBUS_SUB_SINCE;
+	else if (r < 20)
+		past = EVBUS_SUB_LAST;
+	else if (r < 26)
+		past = EVBUS_SUB_RETAINED;
+	if (past && !clean && chance(t, 8))
+		past |= 1u << (5 + rnd(t, 3));
+	s->flags |= past;
+	if (s->flags & EVBUS_SUB_SINCE) {
+		r = clean ? rnd(t, 60) : rnd(t, 100);
+		if (r < 35) {
+			/* Around the next seq: -6..+2 of it (past it: ERANGE). */
+			ad->since_rel = true;
+			ad->since_d = clean ? -(int32_t)rnd(t, 300) : (int32_t)rnd(t, 9) - 6;
+			s->since = 1;	/* if it cannot be filled in */
+		} else if (r < 45) {
+			s->since = 1;
+		} else if (r < 60) {
+			s->since = 1 + rnd(t, 1000);
+		} else if (r < 70) {
+			s->since = 0;
+		} else if (r < 85) {
+			static const uint64_t huge[] = {
+				~0ULL, 1ULL << 63, 1ULL << 62, 0x7fffffffffffffffULL,
+			};
+			s->since = huge[rnd(t, N_OF(huge))];
+		} else {
+			s->since = rnd64(t);
+		}
+	}
+	if (s->flags & EVBUS_SUB_LAST) {
+		r = clean ? rnd(t, 55) : rnd(t, 100);
+		s->last = r < 40 ? 1 + rnd(t, 16) : r < 55 ? 1 : r < 65 ? 0 :
+			  r < 75 ? 0xffffffff : r < 88 ? 1 + rnd(t, 100000) : rnd32(t);
+	}
+	if (!clean && chance(t, 6)) {	/* a field without its flag */
+		if (rnd(t, 2)) {
+			if (!(s->flags & EVBUS_SUB_SINCE))
+				s->since = rnd(t, 2) ? 1 : rnd64(t) | 1;
+		} else if (!(s->flags & EVBUS_SUB_LAST)) {
+			s->last = 1 + rnd(t, 8);
+		}
+	}
+	if (!clean && chance(t, 3))
+		s->reserved = rnd32(t) | 1;
+}
+
+/*
+ * Is the SUBSCRIBE2 at ad invalid by what the kernel reads of it, the
+ * first size bytes (the rest is zero to it)?  Marks it bad if so.
+ */
+static void sub2_judge_past(struct argdesc *ad, uint32_t size)
+{
+	struct evbus_subscribe eff = ad->a.s2;
+	uint32_t past;
+
+	if (size < EVBUS_SUBSCRIBE_SIZE_VER0 || size > PG)
+		return;		/* bad already */
+	if (size < sizeof(eff))
+		memset((char *)&eff + size, 0, sizeof(eff) - size);
+	past = eff.flags & SUB_PAST;
+	if (eff.flags & ~SUB_KNOWN)
+		mark_bad(ad, "unknown flags");
+	if (past & (past - 1))
+		mark_bad(ad, "more than one of SINCE, LAST and RETAINED");
+	if (!(eff.flags & EVBUS_SUB_SINCE) != !eff.since)
+		mark_bad(ad, "since without SINCE, or SINCE with since 0");
+	if (!(eff.flags & EVBUS_SUB_LAST) != !eff.last)
+		mark_bad(ad, "last without LAST, or LAST with last 0");
+	if (eff.reserved)
+		mark_bad(ad, "reserved");
+	/* Far past any seq a bus will reach: ERANGE. */
+	if ((eff.flags & EVBUS_SUB_SINCE) && eff.since >= 1ULL << 62)
+		mark_bad(ad, "since beyond the next seq");
+}
+
 static void gen_sub2(struct th *t, struct argdesc *ad)
 {
-	static const uint32_t mid[] = { 60, 64, 72, 128, 256, 1024 };
+	static const uint32_t mid[] = { 60, 64, 68, 72, 80, 128, 256, 1024 };
 	static const uint32_t small[] = { 0, 1, 4, 8, 48, 55 };
 	struct evbus_subscribe *s = &ad->a.s2;
 	uint32_t r, size, tail_at = 0;
-	size_t v0 = EVBUS_SUBSCRIBE_SIZE_VER0;
+	size_t v0 = EVBUS_SUBSCRIBE_SIZE_VER0, v1 = EVBUS_SUBSCRIBE_SIZE_VER1;
 	/* A third are meant to attach, so filters run on what is published. */
 	bool clean = chance(t, 33);
 
@@ -1626,11 +1783,11 @@ static void gen_sub2(struct th *t, struct argdesc *ad)
 	} else {
 		gen_text_placed(t, true, &s->pattern, &s->pattern_len, 88);
 	}
+	/* Filter flags (bits 0..4), a single bit of the eight known ones,
+	 * unknown bits (8..31), anything. */
 	r = clean ? rnd(t, 75) : rnd(t, 100);
-	s->flags = r < 30 ? 0 : r < 75 ? rnd(t, 32) : r < 87 ? 1u << rnd(t, 5) :
-		   r < 94 ? rnd(t, 32) | 1u << (5 + rnd(t, 27)) : rnd32(t);
-	if (s->flags & ~0x1fu)
-		mark_bad(ad, "unknown flags");
+	s->flags = r < 30 ? 0 : r < 75 ? rnd(t, 32) : r < 87 ? 1u << rnd(t, 8) :
+		   r < 94 ? rnd(t, 32) | 1u << (8 + rnd(t, 24)) : rnd32(t);
 	if (s->flags & EVBUS_SUB_FROM_UID) {
 		s->from_uid = clean ? rnd(t, 2) * 65534 : gen_idval(t);
 		if (s->from_uid == 0xffffffff)
@@ -1683,19 +1840,24 @@ static void gen_sub2(struct th *t, struct argdesc *ad)
 		    (!(s->flags & EVBUS_SUB_FILTER) && (s->filter_len || s->filter)))
 			mark_bad(ad, "a filter field without its flag");
 	}
+	gen_sub2_past(t, ad, clean);
 	if (chance(t, 15))
 		s->sub_id = rnd32(t);	/* out */
-	/* The size: the first version, bigger with a zero or nonzero tail
-	 * (E2BIG), a page, more than a page, smaller than the first version. */
+	/* The size: either version (the second whenever a start in the past
+	 * is asked for, mostly), bigger with a zero or nonzero tail (E2BIG),
+	 * in between (the past's fields cut short), a page, more than a page,
+	 * smaller than the first version. */
 	r = clean ? rnd(t, 80) : rnd(t, 100);
 	if (clean && r >= 70)
 		r -= 70;	/* no nonzero tail */
 	if (r < 62) {
-		size = (uint32_t)v0;
+		bool past = (s->flags & SUB_PAST) || s->since || s->last || s->reserved;
+
+		size = (uint32_t)(past ? (chance(t, 90) ? v1 : v0) : chance(t, 40) ? v1 : v0);
 	} else if (r < 77) {
 		size = mid[rnd(t, N_OF(mid))];
-		if (r >= 70) {
-			tail_at = (uint32_t)v0 + rnd(t, size - (uint32_t)v0);
+		if (r >= 70 && size > v1) {
+			tail_at = (uint32_t)v1 + rnd(t, size - (uint32_t)v1);
 			ad->a.raw[tail_at] = (unsigned char)(1 + rnd(t, 255));
 			mark_bad(ad, "a nonzero byte past the known struct");
 		}
@@ -1719,9 +1881,18 @@ static void gen_sub2(struct th *t, struct argdesc *ad)
 	}
 	s->size = size;
 	ad->size = size;
+	sub2_judge_past(ad, size);
+	/* Filled in at the call only where the kernel reads all of it. */
+	if (size < offsetof(struct evbus_subscribe, since) + sizeof(s->since))
+		ad->since_rel = false;
 	ad->len = size < v0 ? v0 : size > BIG_MAX ? v0 + rnd(t, 64) : size;
-	D(t, " flags=%#x uid=%u gid=%u pid=%u type=%u..%u size=%u%s}", s->flags,
-	  s->from_uid, s->from_gid, s->from_pid, s->type_min, s->type_max, size,
+	D(t, " flags=%#x uid=%u gid=%u pid=%u type=%u..%u", s->flags, s->from_uid,
+	  s->from_gid, s->from_pid, s->type_min, s->type_max);
+	if (ad->since_rel)
+		D(t, " since=next_seq%+d", ad->since_d);
+	else
+		D(t, " since=%llu", (unsigned long long)s->since);
+	D(t, " last=%u reserved=%#x size=%u%s}", s->last, s->reserved, size,
 	  tail_at ? " (nonzero tail)" : "");
 }
 
@@ -1848,6 +2019,112 @@ static void gen_bstats(struct th *t, struct argdesc *ad)
 	D(t, "{size=%u flags=%#x}", bs->size, bs->flags);
 }
 
+/* A history size as the module makes it: 0, or a power of two of at least a page. */
+static uint64_t hist_size_of(uint64_t want)
+{
+	uint64_t v = PG;
+
+	if (!want)
+		return 0;
+	while (v < want && v < 1ULL << 62)
+		v <<= 1;
+	return v;
+}
+
+/*
+ * EVBUS_IOC_HISTORY (#15): size-versioned like BUS_STATS, but a tail the
+ * kernel does not know must be zero (E2BIG) and every out field too
+ * (EINVAL).  EVBUS_HISTORY_SET with capacities 0, a page, 64 KiB, 1 MiB
+ * and around the page, past history_max or rounding past it (EINVAL);
+ * rarely history_max itself.  A capacity without SET is EINVAL.
+ */
+static void gen_hist(struct th *t, struct argdesc *ad)
+{
+	static const uint32_t odd[] = { 0, 4, 8, 64, 120, 127 };
+	static const uint32_t big[] = { 136, 192, 256, 1024, 4000 };
+	struct evbus_history *h = &ad->a.h;
+	const size_t v0 = EVBUS_HISTORY_SIZE_VER0;
+	uint32_t r = rnd(t, 100), size, tail_at = 0;
+
+	if (r < 62) {
+		size = (uint32_t)v0;
+	} else if (r < 68) {
+		size = odd[rnd(t, N_OF(odd))];
+		mark_bad(ad, "size below EVBUS_HISTORY_SIZE_VER0");
+	} else if (r < 80) {
+		size = big[rnd(t, N_OF(big))];
+		if (r >= 76) {
+			tail_at = (uint32_t)v0 + rnd(t, size - (uint32_t)v0);
+			mark_bad(ad, "a nonzero byte past the known struct");
+		}
+	} else if (r < 84) {
+		size = PG;
+	} else if (r < 88) {
+		size = PG + 1 + rnd(t, 2) * rnd32(t) / 2;
+		mark_bad(ad, "size past PAGE_SIZE");
+	} else {
+		size = rnd(t, PG + 64);
+		if (size < v0)
+			mark_bad(ad, "size below EVBUS_HISTORY_SIZE_VER0");
+		else if (size > PG)
+			mark_bad(ad, "size past PAGE_SIZE");
+	}
+	ad->len = size < v0 || size > BIG_MAX ? v0 : size;
+	if (tail_at)
+		ad->a.raw[tail_at] = (unsigned char)(1 + rnd(t, 255));
+	h->size = size;
+	r = rnd(t, 100);
+	h->flags = r < 70 ? 0 : r < 94 ? EVBUS_HISTORY_SET : rnd32(t) | 2;
+	if (h->flags & ~(uint32_t)EVBUS_HISTORY_SET)
+		mark_bad(ad, "unknown flags");
+	if (h->flags & EVBUS_HISTORY_SET) {
+		static const uint64_t caps[] = {
+			0, 4096, 65536, 1u << 20, 1, 4095, 4097, 65535, 100000,
+		};
+
+		r = rnd(t, 100);
+		if (r < 80) {
+			h->capacity = caps[rnd(t, N_OF(caps))];
+		} else if (r < 88) {
+			h->capacity = g_hist_max + 1 + rnd(t, 2) * rnd(t, 1u << 20);
+		} else if (r < 92) {
+			h->capacity = rnd(t, 2) ? ~0ULL : 1ULL << (33 + rnd(t, 30));
+		} else if (r < 96) {
+			/* Rounds up to a power of two: past history_max if it is not one. */
+			h->capacity = g_hist_max / 2 + 1 + rnd(t, (uint32_t)(g_hist_max / 2));
+		} else if (r < 98) {
+			h->capacity = g_hist_max;	/* the most a bus may have */
+		} else {
+			h->capacity = rnd32(t);
+		}
+		/* Mostly small ones: big ones are memory the VM must find. */
+		if (r >= 92 && r < 98 && h->capacity > (8u << 20) && chance(t, 70))
+			h->capacity = 1 + rnd(t, 1u << 20);
+		if (h->capacity > g_hist_max || hist_size_of(h->capacity) > g_hist_max)
+			mark_bad(ad, "a capacity past history_max");
+	} else if (chance(t, 6)) {
+		h->capacity = rnd64(t) | 1;
+		mark_bad(ad, "a capacity without EVBUS_HISTORY_SET");
+	}
+	if (chance(t, 8)) {	/* out fields: must be 0 on input */
+		__u64 *out[] = { &h->bytes, &h->events, &h->oldest_seq, &h->newest_seq,
+				&h->next_seq, &h->evicted, &h->skipped, &h->replayed,
+				&h->retained, &h->retained_bytes };
+
+		*out[rnd(t, N_OF(out))] = rnd64(t) | 1;
+		mark_bad(ad, "an out field set");
+	}
+	if (chance(t, 4)) {
+		h->reserved[rnd(t, 4)] = rnd64(t) | 1;
+		mark_bad(ad, "reserved");
+	}
+	ad->size = size;
+	D(t, "{size=%u flags=%#x capacity=%llu%s}", h->size, h->flags,
+	  (unsigned long long)h->capacity, tail_at ? " (nonzero tail)" : "");
+}
+
+#define RIGHTS_KNOWN	(EVBUS_RIGHT_PUBLISH | EVBUS_RIGHT_SUBSCRIBE | EVBUS_RIGHT_REPLAY)
+
 static void gen_rule(struct th *t, struct argdesc *ad)
 {
 	struct evbus_rule *ru = &ad->a.ru;
@@ -1868,10 +2145,13 @@ static void gen_rule(struct th *t, struct argdesc *ad)
 	if (ru->verdict != EVBUS_ALLOW && ru->verdict != EVBUS_DENY)
 		mark_bad(ad, "verdict");
 	r = rnd(t, 100);
-	ru->rights = r < 35 ? EVBUS_RIGHT_PUBLISH : r < 70 ? EVBUS_RIGHT_SUBSCRIBE :
-		     r < 92 ? EVBUS_RIGHT_PUBLISH | EVBUS_RIGHT_SUBSCRIBE :
-		     r < 95 ? 0 : rnd32(t) | 4;
-	if (!ru->rights || (ru->rights & ~3u))
+	ru->rights = r < 30 ? EVBUS_RIGHT_PUBLISH : r < 56 ? EVBUS_RIGHT_SUBSCRIBE :
+		     r < 72 ? EVBUS_RIGHT_PUBLISH | EVBUS_RIGHT_SUBSCRIBE :
+		     r < 80 ? EVBUS_RIGHT_REPLAY :
+		     r < 86 ? EVBUS_RIGHT_SUBSCRIBE | EVBUS_RIGHT_REPLAY :
+		     r < 89 ? EVBUS_RIGHT_PUBLISH | EVBUS_RIGHT_SUBSCRIBE | EVBUS_RIGHT_REPLAY :
+		     r < 92 ? 0 : rnd32(t) | 8;
+	if (!ru->rights || (ru->rights & ~RIGHTS_KNOWN))
 		mark_bad(ad, "rights");
 	r = rnd(t, 100);
 	if (r < 50) {
@@ -1985,6 +2265,8 @@ static void gen_arg(struct th *t, struct argdesc *ad, bool limit_batch)
 	ad->buf_n = 0;
 	ad->buf_rw = false;
 	ad->then_remove = false;
+	ad->since_rel = false;
+	ad->since_d = 0;
 	switch (ad->which) {
 	case C_VERSION: gen_version(t, &ad->a.v); ad->len = sizeof(ad->a.v); break;
 	case C_SUB: gen_sub(t, &ad->a.s); ad->len = sizeof(ad->a.s); break;
@@ -2011,6 +2293,7 @@ static void gen_arg(struct th *t, struct argdesc *ad, bool limit_batch)
 	case C_PADD: gen_rule(t, ad); ad->len = sizeof(ad->a.ru); break;
 	case C_PSET: gen_pset(t, ad); ad->len = sizeof(ad->a.ps); break;
 	case C_PLIST: gen_plist(t, ad); ad->len = sizeof(ad->a.pl); break;
+	case C_HIST: gen_hist(t, ad); break;	/* sets len */
 	default: {
 		size_t i;
 
@@ -2499,10 +2782,11 @@ static void check_policy_change(struct th *t, struct argdesc *ad, const struct p
 }
 
 /*
- * Who may change the policy: the bus's owner (root on its own bus, a
- * process in the user namespace that owns a bus it made) on an unscoped
- * file.  Never EPERM for it; for anyone else never success, and never an
- * errno of a step after the owner check (ENOSPC, ENOENT).
+ * Who may change the policy or set the history's capacity: the bus's owner
+ * (root on its own bus, a process in the user namespace that owns a bus it
+ * made) on an unscoped file.  Never EPERM for it; for anyone else never
+ * success, and never an errno of a step after the owner check (ENOSPC,
+ * ENOENT; for EVBUS_HISTORY_SET EDQUOT, ENOMEM).
  */
 static void check_owner(struct th *t, struct argdesc *ad, const struct fdctx *fc,
 			long ret, int err)
@@ -2520,7 +2804,8 @@ static void check_owner(struct th *t, struct argdesc *ad, const struct fdctx *fc
 	if (ret >= 0)
 		fail(t, "%s: succeeded %s", what, fc->kind == FD_SCOPED && t->sm.scoped ?
 		     "on a scoped file" : "for a process that does not own the bus");
-	else if (err == ENOSPC || err == ENOENT)
+	else if (ad->which == C_HIST ? err == EDQUOT || err == ENOMEM :
+		 err == ENOSPC || err == ENOENT)
 		fail(t, "%s: %s for a process that does not own the bus (EPERM first)",
 		     what, errname(err));
 	if (ret < 0 && err == EPERM && g_shm && t->unpriv)
@@ -2549,7 +2834,7 @@ static void check_list(struct th *t, struct argdesc *ad, const struct evbus_poli
 		memcpy(&r, &ri[i], sizeof(r));
 		if (r.id < pl->start_id || r.id <= prev ||
 		    (r.verdict != EVBUS_ALLOW && r.verdict != EVBUS_DENY) ||
-		    !r.rights || (r.rights & ~3u) || r.who > EVBUS_WHO_GID ||
+		    !r.rights || (r.rights & ~RIGHTS_KNOWN) || r.who > EVBUS_WHO_GID ||
 		    (r.who == EVBUS_WHO_ALL && r.id_value) ||
 		    !r.pattern_len || r.pattern_len > EVBUS_TOPIC_MAX ||
 		    r.pattern[r.pattern_len] || !ref_pat_ok(r.pattern, r.pattern_len)) {
@@ -2681,6 +2966,32 @@ static void check_success(struct th *t, const char *what, struct argdesc *ad, lo
 	case C_PLIST:
 		check_list(t, ad, &o.pl);
 		break;
+	case C_HIST: {
+		size_t i, end = ad->len < ad->size ? ad->len : ad->size;
+		const struct evbus_history *h = &o.h;
+
+		if (h->size != sizeof(*h) || h->flags || h->reserved[0] || h->reserved[1] ||
+		    h->reserved[2] || h->reserved[3] ||
+		    (h->capacity && (h->capacity < PG || (h->capacity & (h->capacity - 1)))) ||
+		    h->capacity > g_hist_max || h->bytes > h->capacity || !h->next_seq ||
+		    !h->events != !h->bytes || h->events > h->next_seq - 1 ||
+		    (h->events ? h->oldest_seq > h->newest_seq || h->newest_seq > h->next_seq - 1 ||
+				 !h->oldest_seq :
+				 h->oldest_seq || h->newest_seq) ||
+		    !h->retained != !h->retained_bytes)
+			fail(t, "%s: bad reply size %u flags %#x capacity %llu bytes %llu events %llu seqs %llu..%llu next %llu retained %llu/%llu bytes",
+			     what, h->size, h->flags, (unsigned long long)h->capacity,
+			     (unsigned long long)h->bytes, (unsigned long long)h->events,
+			     (unsigned long long)h->oldest_seq, (unsigned long long)h->newest_seq,
+			     (unsigned long long)h->next_seq, (unsigned long long)h->retained,
+			     (unsigned long long)h->retained_bytes);
+		for (i = sizeof(*h); i < end; i++)
+			if (ad->local[i]) {
+				fail(t, "%s: byte %zu of the %u-byte struct not zeroed", what, i, ad->size);
+				break;
+			}
+		break;
+	}
 	}
 }
 
@@ -2702,6 +3013,35 @@ static void check_content(struct th *t, struct argdesc *ad, long ret, const stru
 		break;
 	case C_SUB2:
 		check_subscribed(t, "SUBSCRIBE2", ad->a.s2.pattern, ad->a.s2.pattern_len, fc);
+		break;
+	}
+}
+
+static void count_feat_sub2(struct th *t, uint32_t flags)
+{
+	t->feat[F_SINCE] += !!(flags & EVBUS_SUB_SINCE);
+	t->feat[F_LAST] += !!(flags & EVBUS_SUB_LAST);
+	t->feat[F_RETAINED_SUB] += !!(flags & EVBUS_SUB_RETAINED);
+}
+
+/* A call that succeeded: what of #15 it got through. */
+static void count_feat(struct th *t, const struct argdesc *ad, long ret)
+{
+	uint32_t i;
+
+	switch (ad->which) {
+	case C_SUB2:
+		count_feat_sub2(t, ad->a.s2.flags);
+		break;
+	case C_PUB:
+		t->feat[F_RETAIN_PUB] += !!(ad->a.p.flags & EVBUS_PUB_RETAIN);
+		break;
+	case C_BATCH:
+		for (i = 0; i < (uint32_t)ret && i < ad->ngen; i++)
+			t->feat[F_RETAIN_PUB] += !!(t->descs[i].flags & EVBUS_PUB_RETAIN);
+		break;
+	case C_HIST:
+		t->feat[F_HIST_SET] += !!(ad->a.h.flags & EVBUS_HISTORY_SET);
 		break;
 	}
 }
@@ -2864,6 +3204,17 @@ static void op_ioctl(struct th *t)
 		policy_lock();
 		have_b = policy_snap(fd, &t->snap[0]);
 	}
+	/* SINCE near the next seq: the offset was generated, the seq is the bus's now. */
+	if (ad.which == C_SUB2 && ad.since_rel && ad.rw) {
+		struct evbus_history h;
+		uint64_t since;
+
+		memset(&h, 0, sizeof(h));
+		h.size = sizeof(h);
+		since = ioctl(fd, EVBUS_IOC_HISTORY, &h) ? 1 : h.next_seq;
+		since = (int64_t)since + ad.since_d < 1 ? 1 : since + (int64_t)ad.since_d;
+		memcpy(ad.local + offsetof(struct evbus_subscribe, since), &since, sizeof(since));
+	}
 	/* A subscribe on a private file: a failure changes nothing. */
 	if ((ad.which == C_SUB || ad.which == C_SUB2) && (fc.kind == FD_PRIV || fc.kind == FD_SCOPED))
 		have_st = !evt_stats(fd, &st0);
@@ -2900,7 +3251,8 @@ static void op_ioctl(struct th *t)
 	result_cmd(t, name, ret, err, ad.which);
 	if (ret < 0 && err == ENOTTY)
 		fail(t, "ioctl: %s gave ENOTTY", name);
-	if (is_policy_change(ad.which))
+	if (is_policy_change(ad.which) ||
+	    (ad.which == C_HIST && (ad.a.h.flags & EVBUS_HISTORY_SET)))
 		check_owner(t, &ad, &fc, ret, err);
 	if (ad.which == C_NARROW && fc.kind == FD_SCOPED)
 		check_narrow(t, &ad, fd, ret, err);
@@ -2908,6 +3260,7 @@ static void op_ioctl(struct th *t)
 		return;
 	if (ad.bad)
 		fail(t, "%s: succeeded with %s", name, ad.bad);
+	count_feat(t, &ad, ret);
 	check_success(t, name, &ad, ret, &fc);
 	check_content(t, &ad, ret, &fc);
 	if (ad.which == C_NARROW && fc.kind == FD_SCOPED)
@@ -3000,7 +3353,7 @@ static void op_read(struct th *t)
 	else if (cnt == 1 && (uint64_t)ret > iov[0].iov_len)
 		fail(t, "read: returned %ld for %zu bytes", ret, iov[0].iov_len);
 	else if (rw && ret > 0) {
-		const char *why = check_records(iov[0].iov_base, (size_t)ret);
+		const char *why = check_records(iov[0].iov_base, (size_t)ret, t->feat);
 
 		if (why)
 			fail(t, "read: %s in %ld bytes returned", why, ret);
@@ -3476,7 +3829,7 @@ static void op_uring(struct th *t)
 			if ((res & 7) || (uint32_t)res > u[i].len)
 				fail(t, "READ: res %d for len %u", res, u[i].len);
 			else if (u[i].rw && nreads == 1 && res > 0) {
-				const char *why = check_records(u[i].buf, (size_t)res);
+				const char *why = check_records(u[i].buf, (size_t)res, t->feat);
 
 				if (why)
 					fail(t, "READ: %s in %d bytes", why, res);
@@ -3591,13 +3944,257 @@ static void op_private(struct th *t)
 		memset(&t->sm, 0, sizeof(t->sm));
 }
 
+/* fdinfo's evbus-replaying of fd: 0, 1, or -1 if it cannot say. */
+static int fd_replaying(int fd)
+{
+	static __thread char info[8192];
+	const char *l;
+
+	if (fdinfo_read(fd, info, sizeof(info)) < 0)
+		return -1;
+	l = strstr(info, "evbus-replaying:\t");
+	return l ? atoi(l + strlen("evbus-replaying:\t")) : -1;
+}
+
+/*
+ * A replay from start to end on a file of its own (#15): a fresh file
+ * with a small ring, a subscription reaching into the past (SINCE from
+ * the next seq minus up to 3000, or from 1; LAST; RETAINED), sometimes a
+ * second one (SINCE again: never EBUSY before anything is read; a plain
+ * one, joining; RETAINED: EBUSY if the file is catching up), then reads
+ * of random sizes and polls, and mostly reads until the file is live and
+ * empty (else it is closed while catching up).  The first subscription
+ * never fails with EINVAL, ERANGE or EBUSY, nor a failed second one
+ * changes the file; the stream holds up: seqs strictly increase, nothing
+ * before since, replayed or retained events and LAGGED records with
+ * EVBUS_LAGGED_HISTORY before any live event (a second RETAINED queues
+ * its values after what is queued already: then the retained values are
+ * two runs in seq order, one per subscription, and the live events in
+ * order between and after them); while fdinfo says the file is catching
+ * up, poll() says it is readable.
+ */
+static void op_replay(struct th *t)
+{
+	static const char *const pats[] = { ">", ">", "a.>", "fuzz.>", "*.b", "a", "b.>", "x" };
+	static const uint32_t sizes[] = { 128, 4096, 65536, 1u << 17 };
+	uint32_t kind = rnd(t, 3), second = rnd(t, 100), ring = 1u << (12 + rnd(t, 6));
+	uint32_t policy = rnd(t, 2), last = rnd(t, 2) ? 1 + rnd(t, 64) : 1 + rnd(t, 100000);
+	uint32_t nsteps = 1 + rnd(t, 6), step[6], i;
+	int32_t d = chance(t, 15) ? INT32_MIN : -(int32_t)rnd(t, 3000);
+	const char *pat = pats[rnd(t, N_OF(pats))], *pat2 = pats[rnd(t, N_OF(pats))];
+	bool drain = chance(t, 75), live = false, may_replay = kind < 2, ordered = true;
+	char *buf = t->arena + good_off[R_PAY];
+	uint64_t since = 1, since2 = 1, min_since, prev = 0, lag_end = 0, prev_ret = 0;
+	unsigned int descents = 0;
+	struct evbus_subscribe sb;
+	struct evbus_history h;
+	struct evbus_stats st0, st1;
+	long ret;
+	int fd, err, nread;
+
+	for (i = 0; i < nsteps; i++)
+		step[i] = chance(t, 20) ? 0 : sizes[rnd(t, N_OF(sizes))];	/* 0: poll */
+	t->op = "replay";
+	D(t, "replay on a file of its own: ring %u %s, %s '%s'", ring,
+	  policy ? "drop-newest" : "drop-oldest",
+	  kind == 0 ? "SINCE" : kind == 1 ? "LAST" : "RETAINED", pat);
+	if (kind == 0 && d == INT32_MIN)
+		D(t, " since 1");
+	else if (kind == 0)
+		D(t, " since next_seq%+d", d);
+	else if (kind == 1)
+		D(t, " last %u", last);
+	if (second < 30)
+		D(t, ", then %s '%s'", second < 12 ? "SINCE (next_seq-10)" : second < 22 ?
+		  "SUBSCRIBE" : "RETAINED", pat2);
+	D(t, ", %u steps [", nsteps);
+	for (i = 0; i < nsteps; i++)
+		D(t, " %s%u", step[i] ? "read " : "poll", step[i]);
+	D(t, " ]%s", drain ? ", then drain" : ", then close");
+	if (t->dry)
+		return;
+	/* Without a device node of its own the unprivileged child cannot open. */
+	if (t->unpriv && !strcmp(g_dev, EVBUS_DEV))
+		return;
+	fd = open(g_dev, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (!result(t, "open", fd, errno, X_OPEN) || fd < 0)
+		return;
+	t->feat[F_REPLAY_OPS]++;
+	{
+		struct evbus_ring_cfg c = { .size = ring, .policy = policy };
+
+		quick_ioctl(t, fd, C_SETRING, &c);
+	}
+	memset(&h, 0, sizeof(h));
+	h.size = sizeof(h);
+	if (quick_ioctl(t, fd, C_HIST, &h)) {
+		close(fd);
+		return;
+	}
+	if (kind == 0 && d != INT32_MIN)
+		since = (int64_t)h.next_seq + d < 1 ? 1 : h.next_seq + d;
+	memset(&sb, 0, sizeof(sb));
+	sb.size = sizeof(sb);
+	sb.pattern = (uintptr_t)pat;
+	sb.pattern_len = (uint32_t)strlen(pat);
+	sb.flags = kind == 0 ? EVBUS_SUB_SINCE : kind == 1 ? EVBUS_SUB_LAST : EVBUS_SUB_RETAINED;
+	sb.since = kind == 0 ? since : 0;
+	sb.last = kind == 1 ? last : 0;
+	errno = 0;
+	ret = ioctl(fd, EVBUS_IOC_SUBSCRIBE2, &sb);
+	err = errno;
+	result_cmd(t, "SUBSCRIBE2 (replay)", ret, err, C_SUB2);
+	if (ret < 0) {
+		if (err == EINVAL || err == ERANGE || err == EBUSY)
+			fail(t, "replay: SUBSCRIBE2 %s on a fresh file gave %s",
+			     kind == 0 ? "SINCE" : kind == 1 ? "LAST" : "RETAINED", errname(err));
+		close(fd);
+		return;
+	}
+	count_feat_sub2(t, sb.flags);
+	min_since = kind == 0 ? since : 0;
+	if (second < 30) {
+		bool have = !evt_stats(fd, &st0);
+
+		memset(&sb, 0, sizeof(sb));
+		sb.size = sizeof(sb);
+		sb.pattern = (uintptr_t)pat2;
+		sb.pattern_len = (uint32_t)strlen(pat2);
+		if (second < 12) {
+			since2 = h.next_seq > 10 ? h.next_seq - 10 : 1;
+			sb.flags = EVBUS_SUB_SINCE;
+			sb.since = since2;
+		} else if (second >= 22) {
+			sb.flags = EVBUS_SUB_RETAINED;
+		}
+		errno = 0;
+		ret = ioctl(fd, EVBUS_IOC_SUBSCRIBE2, &sb);
+		err = errno;
+		result_cmd(t, "SUBSCRIBE2 (replay, second)", ret, err, C_SUB2);
+		if (ret >= 0) {
+			count_feat_sub2(t, sb.flags);
+			if (second < 12 && since2 < min_since)
+				min_since = since2;
+			/* After RETAINED found nothing to queue, a replay may start. */
+			may_replay |= second < 12;
+			/* A second RETAINED queues its values (older seqs) after
+			 * the live events of the first: each run in order. */
+			ordered = second < 22;
+		}
+		/* Nothing read yet: a replaying file takes another replay, never a retained one. */
+		if (kind < 2 && second < 12 && ret < 0 && (err == EBUSY || err == ERANGE || err == EINVAL))
+			fail(t, "replay: a second SINCE before anything was read gave %s", errname(err));
+		if (kind < 2 && second >= 22 && (ret >= 0 || (err != EBUSY && err != EACCES &&
+							   err != ENOMEM && err != EINTR)))
+			fail(t, "replay: RETAINED on a file catching up gave %s, not EBUSY",
+			     ret >= 0 ? "success" : errname(err));
+		/* (Fewer subscriptions: a policy with EVBUS_POLICY_REVOKE meanwhile.) */
+		if (ret < 0 && have && !evt_stats(fd, &st1) &&
+		    (st1.subscriptions > st0.subscriptions || st1.capacity != st0.capacity))
+			fail(t, "replay: a failed second SUBSCRIBE2 (%s) changed the file: subscriptions %u -> %u, ring %u -> %u",
+			     errname(err), st0.subscriptions, st1.subscriptions, st0.capacity,
+			     st1.capacity);
+	}
+	/* The steps, then (drain) up to 256 more reads until live and empty. */
+	for (nread = 0; nread < (int)nsteps + (drain ? 256 : 0); nread++) {
+		uint32_t size = nread < (int)nsteps ? step[nread] : 1u << 17;
+		int rep = nread < (int)nsteps ? -2 : fd_replaying(fd);
+		const char *why;
+		size_t off;
+
+		if (!size || rep == 1) {
+			struct pollfd pf = { .fd = fd, .events = POLLIN };
+
+			if (rep == -2)
+				rep = fd_replaying(fd);
+			errno = 0;
+			ret = poll(&pf, 1, 0);
+			result(t, "poll (replay)", ret, errno, 0);
+			if (rep == 1 && (ret != 1 || !(pf.revents & POLLIN)))
+				fail(t, "replay: poll() gave %ld revents %#x while fdinfo says catching up",
+				     ret, (unsigned short)pf.revents);
+			if (!size)
+				continue;
+		}
+		errno = 0;
+		ret = read(fd, buf, size);
+		err = errno;
+		if (!result(t, "read (replay)", ret, err, X_READ))
+			break;
+		if (ret < 0) {
+			if (err == EAGAIN && nread >= (int)nsteps && fd_replaying(fd) == 0) {
+				t->feat[F_REPLAY_LIVE]++;
+				break;
+			}
+			continue;
+		}
+		why = check_records(buf, (size_t)ret, t->feat);
+		if (why) {
+			fail(t, "replay: read: %s in %ld bytes", why, ret);
+			break;
+		}
+		for (off = 0; off < (size_t)ret;) {
+			const struct evbus_rec_hdr *rh = (const void *)(buf + off);
+
+			if (rh->kind == EVBUS_REC_EVENT) {
+				const struct evbus_event *ev = (const void *)rh;
+
+				/* Two runs of retained values, one per subscription. */
+				if (!ordered && (ev->flags & EVBUS_EVENT_RETAINED)) {
+					if (ev->seq <= prev_ret && ++descents > 1)
+						fail(t, "replay: retained value seq %llu after retained value seq %llu, in a third run",
+						     (unsigned long long)ev->seq,
+						     (unsigned long long)prev_ret);
+					prev_ret = ev->seq;
+					off += rh->len;
+					continue;
+				}
+				if (ev->seq <= prev || (ordered && ev->seq <= lag_end) ||
+				    ev->seq < min_since)
+					fail(t, "replay: event seq %llu after seq %llu / lag ending %llu (since %llu)",
+					     (unsigned long long)ev->seq, (unsigned long long)prev,
+					     (unsigned long long)lag_end, (unsigned long long)min_since);
+				if (ev->flags && live && ordered)
+					fail(t, "replay: an event flagged %#x (seq %llu) after live ones",
+					     ev->flags, (unsigned long long)ev->seq);
+				if ((ev->flags & EVBUS_EVENT_REPLAYED) && !may_replay)
+					fail(t, "replay: a replayed event on a RETAINED subscription");
+				if ((ev->flags & EVBUS_EVENT_RETAINED) && kind != 2)
+					fail(t, "replay: a retained event on a %s subscription",
+					     kind ? "LAST" : "SINCE");
+				live |= !ev->flags;
+				prev = ev->seq;
+			} else if (rh->kind == EVBUS_REC_LAGGED) {
+				const struct evbus_lagged *lg = (const void *)rh;
+
+				if (ordered && (lg->first_seq <= prev || lg->first_seq <= lag_end ||
+						lg->first_seq < min_since))
+					fail(t, "replay: LAGGED [%llu,%llu] after seq %llu / lag ending %llu (since %llu)",
+					     (unsigned long long)lg->first_seq,
+					     (unsigned long long)lg->last_seq, (unsigned long long)prev,
+					     (unsigned long long)lag_end, (unsigned long long)min_since);
+				if ((lg->flags & EVBUS_LAGGED_HISTORY) && (live || !may_replay))
+					fail(t, "replay: a LAGGED record with EVBUS_LAGGED_HISTORY %s",
+					     live ? "after live events" : "on a RETAINED subscription");
+				lag_end = lg->last_seq;
+			}
+			off += rh->len;
+		}
+		if (t->nfailmsg)
+			break;
+	}
+	close(fd);
+}
+
 static void worker_op(struct th *t)
 {
 	uint32_t r = rnd(t, 100);
 
 	reset_bumps(t);
-	if (r < 55)
+	if (r < 53 || (r < 55 && rnd(t, 2)))
 		op_ioctl(t);
+	else if (r < 55)
+		op_replay(t);
 	else if (r < 67)
 		op_read(t);
 	else if (r < 70)
@@ -3725,7 +4322,10 @@ static void sub_valid(struct th *t, int fd)
  */
 #define USER_SUBS_PARAM	"/sys/module/evbus/parameters/max_user_subs"
 #define MAX_RULES_PARAM	"/sys/module/evbus/parameters/max_rules"
-static char g_user_subs0[32];
+#define USER_RETAINED_PARAM "/sys/module/evbus/parameters/max_user_retained"
+#define HIST_MAX_PARAM	"/sys/module/evbus/parameters/history_max"
+#define HIST_BYTES_PARAM "/sys/module/evbus/parameters/history_bytes"
+static char g_user_subs0[32], g_user_retained0[32];
 
 static void param_set(const char *path, const char *val)
 {
@@ -3772,6 +4372,17 @@ static void max_rules_squeeze(struct th *t)
 	if (!g_max_rules0[0])
 		return;
 	param_set(MAX_RULES_PARAM, chance(t, 40) ? vals[rnd(t, 4)] : g_max_rules0);
+}
+
+/* The per-user cap on retained values too: retained publishes race with
+ * their ENOSPC. */
+static void user_retained_squeeze(struct th *t)
+{
+	static const char *const vals[] = { "0", "1", "8", "64" };
+
+	if (!g_user_retained0[0])
+		return;
+	param_set(USER_RETAINED_PARAM, chance(t, 40) ? vals[rnd(t, 4)] : g_user_retained0);
 }
 
 /* Reopen, close, toggle O_NONBLOCK, read fdinfo, squeeze max_user_subs. */
@@ -3833,6 +4444,8 @@ static void *reopen_main(void *arg)
 				user_subs_squeeze(t);
 			if (chance(t, 3))
 				max_rules_squeeze(t);
+			if (chance(t, 3))
+				user_retained_squeeze(t);
 		} else if (r < 92) {
 			t->op = "fcntl";
 			if (slot_nonblock(i))
@@ -3923,7 +4536,7 @@ static void *reader_main(void *arg)
 			err = errno;
 			if (result(t, "blocking read", ret, err, X_READ) && ret > 0) {
 				const char *why = (size_t)ret > size ? "more than asked" :
-						  check_records(t->rbuf, (size_t)ret);
+						  check_records(t->rbuf, (size_t)ret, t->feat);
 
 				if (why)
 					fail(t, "blocking read: %s (%ld bytes)", why, ret);
@@ -4142,8 +4755,10 @@ static int replay(int w, unsigned long idx)
  *  - or, now and then, after dropping: unshare(CLONE_NEWUSER |
  *    CLONE_NEWIPC) with 65534 mapped to 0, so the child owns the new bus
  *    its files 4..7 are on (a rootless container's case).
- * Policy changes must give EPERM on every file but those it owns; files
- * made after an unshare must be on another bus, of that namespace.
+ * Policy changes and EVBUS_HISTORY_SET must give EPERM on every file but
+ * those it owns (a SET on the first and last slot is tried at the start of
+ * each round); files made after an unshare must be on another bus, of
+ * that namespace.
  */
 #define UNPRIV_ID	65534
 #define ROUND_OPS	600
@@ -4304,6 +4919,27 @@ static int unpriv_round(unsigned int round, unsigned long n, long replay_i)
 	if (mode == M_SAMEBUS && (g_slot_bus[0] != host_bus || g_slot_bus[NSLOTS - 1] != host_bus))
 		fail(t, "a file opened in the host's IPC namespace is on bus %llu, not %llu",
 		     (unsigned long long)g_slot_bus[NSLOTS - 1], (unsigned long long)host_bus);
+	/* #15: EVBUS_HISTORY_SET is the owner's: EPERM on root's file, and on
+	 * 65534's own unless the bus is its own. */
+	for (i = 0; i < NSLOTS; i += NSLOTS - 1) {
+		struct evbus_history h;
+		long r;
+
+		memset(&h, 0, sizeof(h));
+		h.size = sizeof(h);
+		h.flags = EVBUS_HISTORY_SET;
+		h.capacity = 65536;
+		errno = 0;
+		r = ioctl(slot_fd(i), EVBUS_IOC_HISTORY, &h);
+		e = errno;
+		result_cmd(t, "HISTORY (SET, unprivileged)", r, e, C_HIST);
+		if (r < 0 && e == EPERM)
+			__atomic_add_fetch(&g_shm->eperm, 1, __ATOMIC_RELAXED);
+		if (g_slot_owner[i] ? r < 0 && e != EDQUOT && e != ENOMEM : !(r < 0 && e == EPERM))
+			fail(t, "EVBUS_HISTORY_SET as uid %d on %s gave %s", UNPRIV_ID,
+			     g_slot_owner[i] ? "a bus of its own" : "a bus it does not own",
+			     r < 0 ? errname(e) : "success");
+	}
 	if (t->nfailmsg)
 		print_failures(t);
 
@@ -4322,6 +4958,8 @@ static int unpriv_round(unsigned int round, unsigned long n, long replay_i)
 		__atomic_add_fetch(&g_shm->cmd_ok[i], t->cmd_ok[i], __ATOMIC_SEQ_CST);
 		__atomic_add_fetch(&g_shm->cmd_err[i], t->cmd_err[i], __ATOMIC_SEQ_CST);
 	}
+	for (i = 0; i < F_N; i++)
+		__atomic_add_fetch(&g_shm->feat[i], t->feat[i], __ATOMIC_SEQ_CST);
 	__atomic_add_fetch(&g_shm->rounds, 1, __ATOMIC_SEQ_CST);
 	if (mode == M_NEWIPC)
 		__atomic_add_fetch(&g_shm->rounds_ipc, 1, __ATOMIC_SEQ_CST);
@@ -4380,12 +5018,80 @@ static int replay_unpriv(unsigned int round, unsigned long idx)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 2;
 }
 
+/*
+ * Retained values outlive the files that published them: clear every one
+ * left on ctl's bus (an empty retained publish on its topic), found by a
+ * EVBUS_SUB_RETAINED subscription to ">".  Returns how many are left (or
+ * -1), *cleared how many were cleared.
+ */
+static long clear_retained(int ctl, unsigned long *cleared)
+{
+	static const char all[] = ">";
+	static char buf[1u << 20];
+	struct evbus_history h;
+	int pass;
+
+	for (pass = 0; pass < 8; pass++) {
+		struct evbus_subscribe s;
+		ssize_t n;
+		int fd;
+
+		memset(&h, 0, sizeof(h));
+		h.size = sizeof(h);
+		if (ioctl(ctl, EVBUS_IOC_HISTORY, &h))
+			return -1;
+		if (!h.retained)
+			return 0;
+		fd = open(EVBUS_DEV, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		evt_set_ring(fd, g_ring_max < (8u << 20) ? g_ring_max : 8u << 20,
+			     EVBUS_POLICY_DROP_NEWEST);
+		memset(&s, 0, sizeof(s));
+		s.size = sizeof(s);
+		s.pattern = (uintptr_t)all;
+		s.pattern_len = 1;
+		s.flags = EVBUS_SUB_RETAINED;
+		if (ioctl(fd, EVBUS_IOC_SUBSCRIBE2, &s)) {
+			close(fd);
+			return -1;
+		}
+		while ((n = read(fd, buf, sizeof(buf))) > 0) {
+			const struct evbus_rec_hdr *rh;
+			ssize_t off;
+
+			for (off = 0; off + (ssize_t)sizeof(*rh) <= n; off += rh->len) {
+				const struct evbus_event *ev;
+				struct evbus_pub p;
+
+				rh = (const void *)(buf + off);
+				if (rh->len < sizeof(*rh))
+					break;
+				if (rh->kind != EVBUS_REC_EVENT)
+					continue;
+				ev = (const void *)rh;
+				if (!(ev->flags & EVBUS_EVENT_RETAINED))
+					continue;
+				memset(&p, 0, sizeof(p));
+				p.topic = (uintptr_t)EVBUS_EVENT_TOPIC(ev);
+				p.topic_len = ev->topic_len;
+				p.flags = EVBUS_PUB_RETAIN;
+				if (!ioctl(ctl, EVBUS_IOC_PUBLISH, &p))
+					(*cleared)++;
+			}
+		}
+		close(fd);
+	}
+	return (long)h.retained;
+}
+
 int main(int argc, char **argv)
 {
 	struct th *workers[MAX_WORKERS], *racers[NRACERS] = { 0 };
 	long long before[NSTATS], after[NSTATS], buses0, buses1 = -1;
 	unsigned long total_ops = 0, results = 0, fails = 0, last = ~0ul;
 	unsigned long hist[ERRNO_MAX + 1] = { 0 }, cmd_ok[C_N + 1] = { 0 }, cmd_err[C_N + 1] = { 0 };
+	unsigned long feat[F_N] = { 0 };
 	struct evbus_version v;
 	struct sigaction sa;
 	struct rlimit rl;
@@ -4399,6 +5105,8 @@ int main(int argc, char **argv)
 	pid_t child = 0;
 	size_t s;
 	bool ok, owner, have_found;
+	unsigned long retained_cleared = 0;
+	uint64_t hist_capacity1 = 0;
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -4461,6 +5169,17 @@ int main(int argc, char **argv)
 	g_max_subs = v.max_subs;
 	param_get(USER_SUBS_PARAM, g_user_subs0, sizeof(g_user_subs0));
 	param_get(MAX_RULES_PARAM, g_max_rules0, sizeof(g_max_rules0));
+	param_get(USER_RETAINED_PARAM, g_user_retained0, sizeof(g_user_retained0));
+	{
+		char val[32];
+
+		param_get(HIST_MAX_PARAM, val, sizeof(val));
+		if (val[0])
+			g_hist_max = strtoull(val, NULL, 0);
+		param_get(HIST_BYTES_PARAM, val, sizeof(val));
+		if (val[0])
+			g_hist_default = strtoull(val, NULL, 0);
+	}
 	g_bus_id = bus_of(ctl);
 	g_ipc_ino = ipc_ino_now();
 	/* With ctl open this namespace's bus exists (and stays: the table's). */
@@ -4635,12 +5354,38 @@ int main(int argc, char **argv)
 		user_subs_set(g_user_subs0);
 	if (g_max_rules0[0])
 		param_set(MAX_RULES_PARAM, g_max_rules0);
+	if (g_user_retained0[0])
+		param_set(USER_RETAINED_PARAM, g_user_retained0);
 	/* Leave the bus as found: no rules, default allow (or what it had). */
 	memset(&ps, 0, sizeof(ps));
 	ps.op = EVBUS_POLICY_OP_CLEAR;
 	if (owner && ioctl(ctl, EVBUS_IOC_POLICY_SET, &ps)) {
 		fprintf(stderr, "ioctl-fuzz: FAIL: clearing the policy at the end: %s\n", strerror(errno));
 		child_fails++;
+	}
+	/* No retained value left behind, and the history of a new bus (#15). */
+	if (owner) {
+		long left = clear_retained(ctl, &retained_cleared);
+		struct evbus_history h;
+
+		if (left)
+			fprintf(stderr, "ioctl-fuzz: note: %ld retained value(s) could not be cleared\n",
+				left);
+		memset(&h, 0, sizeof(h));
+		h.size = sizeof(h);
+		h.flags = EVBUS_HISTORY_SET;
+		h.capacity = g_hist_default;
+		if (ioctl(ctl, EVBUS_IOC_HISTORY, &h)) {
+			fprintf(stderr, "ioctl-fuzz: FAIL: setting the history back to %llu bytes: %s\n",
+				(unsigned long long)g_hist_default, strerror(errno));
+			child_fails++;
+		} else if (h.capacity != hist_size_of(g_hist_default) || h.events) {
+			fprintf(stderr, "ioctl-fuzz: FAIL: the history set back to %llu bytes reports capacity %llu with %llu events\n",
+				(unsigned long long)g_hist_default, (unsigned long long)h.capacity,
+				(unsigned long long)h.events);
+			child_fails++;
+		}
+		hist_capacity1 = h.capacity;
 	}
 	for (i = 0; owner && have_found && i < (int)found.count; i++) {
 		struct evbus_rule ru = {
@@ -4696,7 +5441,11 @@ int main(int argc, char **argv)
 			cmd_ok[e] += g_th[i]->cmd_ok[e];
 			cmd_err[e] += g_th[i]->cmd_err[e];
 		}
+		for (e = 0; e < F_N; e++)
+			feat[e] += g_th[i]->feat[e];
 	}
+	for (e = 0; e < F_N; e++)
+		feat[e] += g_shm->feat[e];
 	for (e = 0; e <= C_N; e++) {
 		cmd_ok[e] += g_shm->cmd_ok[e];
 		cmd_err[e] += g_shm->cmd_err[e];
@@ -4725,6 +5474,9 @@ int main(int argc, char **argv)
 	printf("\nioctl-fuzz: per command, succeeded/failed:");
 	for (e = 0; e <= C_N; e++)
 		printf(" %s %lu/%lu", evcmd[e].name, cmd_ok[e], cmd_err[e]);
+	printf("\nioctl-fuzz: history and retained values (#15):");
+	for (e = 0; e < F_N; e++)
+		printf("%s %s %lu", e ? "," : "", feat_name[e], feat[e]);
 	printf("\nioctl-fuzz: stats before -> after:");
 	for (s = 0; s < NSTATS; s++) {
 		printf(" %s %lld->%lld", stat_names[s], before[s], ok ? after[s] : -1);
@@ -4736,6 +5488,9 @@ int main(int argc, char **argv)
 	}
 	if (buses0 >= 0)
 		printf(" buses %lld->%lld", buses0, buses1);
+	if (owner)
+		printf("\nioctl-fuzz: history: %lu retained value(s) cleared, capacity set back to %llu",
+		       retained_cleared, (unsigned long long)hist_capacity1);
 	printf("\n");
 	printf("ioctl-fuzz: %lu passed, %lu failed\n", results - (fails < results ? fails : results), fails);
 	return fails ? 1 : 0;

@@ -22,6 +22,8 @@
  *   --efault-batches PCT percent of publisher calls that are EVBUS_BATCH_SEQ
  *                        batches with read-only descriptors [2]
  *   --no-sysfs           skip the /sys/kernel/evbus/stats checks
+ *   --no-history         no replaying or retained subscribers, no retained
+ *                        publishes, the bus's history left alone
  *   --verbose            per-process details
  *
  * The run is a sequence of rounds.  Each round forks S subscribers and P
@@ -52,6 +54,22 @@
  * publisher, topic, index and a checksum of the whole payload too).  Every
  * published (seq, index, topic, length) is logged into shared memory.
  *
+ * History, replay and retained values (#15; not with --no-history, nor
+ * on a module without them): before each round the parent clears every
+ * retained value on the bus, sets the bus's history to 1 MiB, 256 KiB,
+ * 64 KiB, 16 KiB or 4 KiB (EVBUS_HISTORY_SET, which empties it, so nothing
+ * replayed is from an earlier round) and notes the next seq.  Publishers
+ * make 0, 5 or 25% of their publishes retained (EVBUS_PUB_RETAIN; 15% of
+ * those without a payload: clears).  A third of the subscribers (at least
+ * one a round) reach into the past, subscribing only some time (0..60% of the round) after
+ * the publishers start: with EVBUS_SUB_SINCE on each of their patterns
+ * (each from the next seq, a little or a lot before it, or the round's
+ * first seq), with EVBUS_SUB_LAST (1..8, up to 300, or a million events)
+ * or EVBUS_SUB_RETAINED on their one pattern; a third of them on ">" or
+ * "st.>", every topic, so that no seq may go missing.  They never abandon,
+ * and read until their file is live and empty (a file catching up is
+ * always readable to poll()).
+ *
  * Checks, for every subscriber of every round:
  *   (a) every delivered event is well formed (lengths, padding, NUL,
  *       flags), matches one of the subscriber's patterns, carries exactly
@@ -67,15 +85,33 @@
  *       reported lost: delivered + sum(lost) == matching (for abandoning
  *       subscribers: + queued + lost-not-yet-reported, from EVBUS_IOC_STATS);
  *   and the file's EVBUS_IOC_STATS agree (delivered, lost, lag_records,
- *   nothing queued after draining).
+ *   nothing queued after draining);
+ *   (e) for a subscriber reaching into the past, instead (verify_past()):
+ *       every event one of its subscriptions takes from its start on
+ *       (SINCE: its since; LAST: where the stream starts; RETAINED: the
+ *       join) is delivered once, as published, or lies inside a LAGGED
+ *       record, seqs strictly increasing; replayed or retained events and
+ *       LAGGED records with EVBUS_LAGGED_HISTORY come before live events;
+ *       a LAGGED record without HISTORY counts exactly the expected events
+ *       of its range, one with it at least those and at most the range;
+ *       LAST starts at most last_k matching events before the call and at
+ *       least as many as the history held; each retained value is its
+ *       topic's newest retained publish before the call (or one made
+ *       during it), once, and every topic that had one gets it or loses it
+ *       in a LAGGED record; fdinfo says the file is live after draining.
  * Per round, globally (unless --no-sysfs; nobody else may use evbus then):
  *   /sys/kernel/evbus/stats moved exactly: published, published_bytes,
  *   deliveries (= sum over events of matching subscribers), lost,
  *   read_events, read_bytes, lag_records, publish_err_* and ioctl_errors
  *   as counted by the processes; queued_events, queued_bytes, open_files,
- *   subscriptions and ring_bytes back to their start values.
+ *   subscriptions and ring_bytes back to their start values (a past
+ *   subscriber counts as deliveries what it was given: read, lost and
+ *   queued); replayed moved by at least the replayed events read and at
+ *   most those plus what the replaying subscribers lost or left queued.
  * Every publisher: seqs strictly increase, batches report consistent
  * first_seq/published/error/error_index, EVBUS_IOC_STATS.published agrees.
+ * At the end the bus's history gets its capacity found at start back, and
+ * no retained value is left on it.
  *
  * Output: a block per round, totals, and "stress: N passed, N failed"
  * (N counts checks: one per subscriber, per publisher and per round's
@@ -418,9 +454,10 @@ static uint32_t pick_len(struct rng *r, uint32_t max)
 struct pubrec {
 	uint64_t seq;
 	uint32_t idx;
-	uint16_t topic;
+	uint16_t topic;		/* | PUBREC_RETAIN: published with EVBUS_PUB_RETAIN */
 	uint16_t len;
 };
+#define PUBREC_RETAIN	0x8000u
 
 /* One record as a subscriber read it. */
 struct srec {
@@ -428,10 +465,13 @@ struct srec {
 	uint64_t b;		/* EVENT: pub<<32|idx  LAG: last_seq */
 	uint64_t c;		/* EVENT: topic<<32|len LAG: lost */
 	uint32_t kind;
-	uint32_t pad;
+	uint32_t flags;		/* the record's flags (EVBUS_EVENT_*, EVBUS_LAGGED_*) */
 };
 
 enum { MODE_POLL, MODE_EPOLL, MODE_BLOCK, MODE_SPIN, NMODES };
+/* Subscribers that reach into the past (#15), late in the round. */
+enum { PAST_NONE, PAST_SINCE, PAST_LAST, PAST_RETAINED, NPAST };
+static const char *const past_names[] = { "", "since", "last", "retained" };
 enum { PROF_FAST, PROF_SLOW, PROF_STALL, PROF_ABANDON, NPROFS };
 static const char *const mode_names[] = { "poll", "epoll", "block", "spin" };
 static const char *const prof_names[] = { "fast", "slow", "stalling", "abandoning" };
@@ -447,6 +487,13 @@ struct sub_cfg {
 	uint32_t abandon_after;	/* reads before an abandoning reader stops */
 	int mmap;		/* also takes records through the mapped ring */
 	uint64_t seed;
+	/* #15: PAST_*, subscribed delay_pct% of the round after the publishers
+	 * start; SINCE: each pattern since_back[p] seqs before the next one
+	 * (-1: from the round's first seq); LAST: last_k events */
+	int past;
+	int delay_pct;
+	int since_back[MAXPAT];
+	uint32_t last_k;
 };
 
 struct sub_res {
@@ -465,6 +512,12 @@ struct sub_res {
 	int drained;		/* 0: abandoned, queued records left at close */
 	int fatal;
 	struct evbus_stats st;	/* just before close */
+	/* #15, past subscribers: each pattern's since, the next seq just
+	 * before and just after subscribing (and the oldest held after) */
+	uint64_t since[MAXPAT];
+	uint64_t next_before, next_after, oldest_after;
+	uint64_t replayed, retained;	/* such events read */
+	int still_replaying;	/* fdinfo said so after draining */
 	char err[512];
 };
 
@@ -475,6 +528,7 @@ struct pub_res {
 	uint64_t batch_nowriteback;	/* failed batch left the header unwritten */
 	uint64_t batch_first_fail;	/* failed batch that wrote its header back */
 	uint64_t efault_batches;
+	uint64_t retain_pubs, retain_clears;	/* EVBUS_PUB_RETAIN, with and without a payload */
 	uint64_t ioctl_fail, pub_err_enomem, pub_err_efault;
 	uint64_t errors;
 	int fatal;
@@ -489,6 +543,10 @@ struct shared {
 	int pad;
 	uint64_t deadline_ns;	/* publishers stop here */
 	uint64_t target;	/* events per publisher this round */
+	uint64_t round_ns;	/* the round's length */
+	uint64_t round_base;	/* #15: the seq of the round's first event */
+	uint64_t hist_cap;	/* #15: the history's capacity this round */
+	int retain_pct;		/* #15: publishes with EVBUS_PUB_RETAIN, percent */
 	pid_t pub_pid[MAXP];
 	struct sub_cfg scfg[MAXS];
 	struct sub_res sres[MAXS];
@@ -509,11 +567,13 @@ static struct {
 	int efault_pct;
 	bool sysfs;
 	bool verbose;
+	bool history;		/* #15: history, replay, retained values */
+	uint64_t hist_cap0;	/* the history's capacity found, put back at the end */
 	uint32_t max_payload;	/* min(PAYLOAD_MAX, the module's) */
 	uint32_t ring_min, ring_max;
 } opt = {
 	.pubs = 3, .subs = 5, .round_secs = 10, .round_events = 200000,
-	.fault_prob = 10, .sysfs = true, .efault_pct = 2,
+	.fault_prob = 10, .sysfs = true, .efault_pct = 2, .history = true,
 };
 
 /* Per-round layout. */
@@ -556,9 +616,15 @@ static void pub_fill(struct pub_ctx *c, struct evbus_pub *d, uint8_t *pl,
 {
 	uint32_t t = rnd(&c->rng, 100) < 20 ? rnd(&c->rng, 4) : rnd(&c->rng, NTOPICS);
 	uint32_t len = pick_len(&c->rng, opt.max_payload);
+	/* #15: a retained value, set or replaced, or cleared (no payload). */
+	bool retain = sh->retain_pct && (int)rnd(&c->rng, 100) < sh->retain_pct;
 
+	if (retain && rnd(&c->rng, 100) < 15)
+		len = 0;
 	gen_payload(pl, len, c->id, idx, t);
 	memset(d, 0, sizeof(*d));
+	if (retain)
+		d->flags = EVBUS_PUB_RETAIN;
 	d->topic = (uintptr_t)c->topics[t];
 	d->topic_len = strlen(c->topics[t]);
 	d->payload = (uintptr_t)pl;
@@ -584,8 +650,12 @@ static void pub_log(struct pub_ctx *c, const struct evbus_pub *d, uint64_t seq)
 	r = &c->log[c->res->n];
 	r->seq = seq;
 	r->idx = (uint32_t)d->corr;
-	r->topic = d->type & 0xff;
+	r->topic = (d->type & 0xff) | (d->flags & EVBUS_PUB_RETAIN ? PUBREC_RETAIN : 0);
 	r->len = d->payload_len;
+	if (d->flags & EVBUS_PUB_RETAIN) {
+		c->res->retain_pubs++;
+		c->res->retain_clears += !d->payload_len;
+	}
 	c->res->payload_bytes += d->payload_len;
 	/* Publish the record before the count (the parent reads after wait). */
 	__atomic_store_n(&c->res->n, c->res->n + 1, __ATOMIC_RELEASE);
@@ -801,12 +871,14 @@ struct sub_ctx {
 	bool mapped;		/* map holds the ring (cfg->mmap) */
 	struct evt_map map;
 	uint32_t euid, egid;
+	uint32_t ev_flags;	/* event flags its subscriptions may bring (#15) */
+	uint32_t lag_flags;	/* and LAGGED flags */
 };
 
 #define SERR(c, ...) child_err((c)->res->err, &(c)->res->errors, __VA_ARGS__)
 
 static void sub_store(struct sub_ctx *c, uint32_t kind, uint64_t a, uint64_t b,
-		      uint64_t cc)
+		      uint64_t cc, uint32_t flags)
 {
 	struct srec *r;
 
@@ -819,6 +891,7 @@ static void sub_store(struct sub_ctx *c, uint32_t kind, uint64_t a, uint64_t b,
 	r->b = b;
 	r->c = cc;
 	r->kind = kind;
+	r->flags = flags;
 	c->res->n++;
 }
 
@@ -833,7 +906,7 @@ static bool sub_check_event(struct sub_ctx *c, const struct evbus_event *ev)
 
 	if (ev->hdr.hdr_len != EV_HDR ||
 	    ev->hdr.len != EV_HDR + tpad + EVBUS_ALIGN(ev->payload_len) ||
-	    ev->flags) {
+	    (ev->flags & ~c->ev_flags)) {
 		SERR(c, "sub %d seq %llu: bad header len %u hdr_len %u topic_len %u payload_len %u flags %u",
 		     c->id, (unsigned long long)ev->seq, ev->hdr.len, ev->hdr.hdr_len,
 		     ev->topic_len, ev->payload_len, ev->flags);
@@ -944,14 +1017,16 @@ static void sub_parse(struct sub_ctx *c, const uint8_t *buf, ssize_t len)
 			c->prev_mono = ev->mono_ns;
 			c->res->delivered++;
 			c->last_was_lag = false;
+			c->res->replayed += !!(ev->flags & EVBUS_EVENT_REPLAYED);
+			c->res->retained += !!(ev->flags & EVBUS_EVENT_RETAINED);
 			sub_store(c, SREC_EVENT, ev->seq,
 				  (uint64_t)((ev->type >> 8) & 0xff) << 32 | (uint32_t)ev->corr,
-				  (uint64_t)(ev->type & 0xff) << 32 | ev->payload_len);
+				  (uint64_t)(ev->type & 0xff) << 32 | ev->payload_len, ev->flags);
 		} else if (h->kind == EVBUS_REC_LAGGED) {
 			const struct evbus_lagged *lg = (const void *)h;
 
-			if (h->len != LAG_LEN || h->hdr_len != LAG_LEN || lg->flags ||
-			    lg->reserved) {
+			if (h->len != LAG_LEN || h->hdr_len != LAG_LEN ||
+			    (lg->flags & ~c->lag_flags) || lg->reserved) {
 				SERR(c, "sub %d: bad LAGGED record len %u hdr_len %u flags %u",
 				     c->id, h->len, h->hdr_len, lg->flags);
 				return;
@@ -969,7 +1044,7 @@ static void sub_parse(struct sub_ctx *c, const uint8_t *buf, ssize_t len)
 			c->res->lost_reported += lg->lost;
 			c->res->lags++;
 			c->last_was_lag = true;
-			sub_store(c, SREC_LAG, lg->first_seq, lg->last_seq, lg->lost);
+			sub_store(c, SREC_LAG, lg->first_seq, lg->last_seq, lg->lost, lg->flags);
 		} else {
 			SERR(c, "sub %d: record kind %u len %u from read()", c->id,
 			     h->kind, h->len);
@@ -1135,6 +1210,119 @@ static void on_alarm(int sig)
 	(void)sig;
 }
 
+/* EVBUS_IOC_HISTORY without EVBUS_HISTORY_SET: 0 or -errno. */
+static int hist_get(int fd, struct evbus_history *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->size = sizeof(*h);
+	return ioctl(fd, EVBUS_IOC_HISTORY, h) ? -errno : 0;
+}
+
+/* Map the ring (cfg->mmap), once it exists. */
+static void sub_map(struct sub_ctx *c)
+{
+	int ret;
+
+	if (!c->cfg->mmap)
+		return;
+	ret = evt_map(&c->map, c->fd);
+	if (!ret)
+		c->mapped = true;
+	else if (!(ret == -ENOMEM && opt.faults))
+		SERR(c, "sub %d: mmap of the ring: %s", c->id, strerror(-ret));
+}
+
+/*
+ * A subscriber reaching into the past (#15), late in the round: every
+ * pattern with EVBUS_SUB_SINCE (each from its own seq, a little or a lot
+ * before the next one, or from the round's first), or its one pattern
+ * with EVBUS_SUB_LAST or EVBUS_SUB_RETAINED.  The next seq just before
+ * and after go to the parent, which checks the stream against them.
+ */
+static void sub_past(struct sub_ctx *c)
+{
+	struct sub_cfg *cfg = c->cfg;
+	struct sub_res *res = c->res;
+	struct evbus_history h;
+	int ret;
+
+	ret = hist_get(c->fd, &h);
+	if (ret) {
+		res->ioctl_fail++;
+		SERR(c, "sub %d: EVBUS_IOC_HISTORY: %s", c->id, strerror(-ret));
+		return;
+	}
+	res->next_before = h.next_seq;
+	for (int p = 0; p < cfg->npat; p++) {
+		struct evbus_subscribe sb;
+
+		memset(&sb, 0, sizeof(sb));
+		sb.size = sizeof(sb);
+		sb.pattern = (uintptr_t)cfg->pat[p];
+		sb.pattern_len = strlen(cfg->pat[p]);
+		if (cfg->past == PAST_SINCE) {
+			uint64_t base = sh->round_base, back = cfg->since_back[p];
+
+			sb.flags = EVBUS_SUB_SINCE;
+			sb.since = cfg->since_back[p] < 0 || h.next_seq < base + back ?
+				   base : h.next_seq - back;
+			res->since[p] = sb.since;
+		} else if (cfg->past == PAST_LAST) {
+			sb.flags = EVBUS_SUB_LAST;
+			sb.last = cfg->last_k;
+		} else {
+			sb.flags = EVBUS_SUB_RETAINED;
+		}
+		for (int tries = 0; tries < 50; tries++) {
+			if (!xioctl(c->fd, EVBUS_IOC_SUBSCRIBE2, &sb)) {
+				res->pat_ok[p] = 1;
+				break;
+			}
+			res->ioctl_fail++;
+			if (errno != ENOMEM || !opt.faults) {
+				SERR(c, "sub %d: SUBSCRIBE2 %s %s since %llu last %u: %m", c->id,
+				     cfg->pat[p], past_names[cfg->past],
+				     (unsigned long long)sb.since, sb.last);
+				break;
+			}
+			res->enomem_sub++;
+		}
+		if (!res->pat_ok[p])
+			continue;
+		for (int t = 0; t < NTOPICS; t++)
+			c->match[t] |= pattern_match(cfg->pat[p], c->topics[t]);
+	}
+	ret = hist_get(c->fd, &h);
+	if (ret) {
+		res->ioctl_fail++;
+		SERR(c, "sub %d: EVBUS_IOC_HISTORY: %s", c->id, strerror(-ret));
+		return;
+	}
+	res->next_after = h.next_seq;
+	res->oldest_after = h.oldest_seq;
+}
+
+/* Is the file still catching up, by its fdinfo?  -1 if it cannot say. */
+static int sub_replaying(int fd)
+{
+	char path[64], buf[4096];
+	const char *l;
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return -1;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	l = strstr(buf, "evbus-replaying:\t");
+	return l ? atoi(l + strlen("evbus-replaying:\t")) : -1;
+}
+
 static void run_subscriber(int id)
 {
 	struct sub_cfg *cfg = &sh->scfg[id];
@@ -1193,7 +1381,14 @@ static void run_subscriber(int id)
 		}
 		res->enomem_ring++;
 	}
-	for (int p = 0; p < cfg->npat; p++) {
+	if (cfg->past == PAST_SINCE || cfg->past == PAST_LAST) {
+		c.ev_flags = EVBUS_EVENT_REPLAYED;
+		c.lag_flags = EVBUS_LAGGED_HISTORY;
+	} else if (cfg->past == PAST_RETAINED) {
+		c.ev_flags = EVBUS_EVENT_RETAINED;
+	}
+	/* A subscriber reaching into the past subscribes later (sub_past()). */
+	for (int p = 0; p < cfg->npat && !cfg->past; p++) {
 		for (int tries = 0; tries < 50; tries++) {
 			int r = (mif_set(true), evt_sub(c.fd, cfg->pat[p]));
 
@@ -1228,14 +1423,8 @@ static void run_subscriber(int id)
 		     rc.size);
 	if (res->ring_size & (res->ring_size - 1))
 		SERR(&c, "sub %d: ring size %u is not a power of two", id, rc.size);
-	if (cfg->mmap) {
-		int ret = evt_map(&c.map, c.fd);
-
-		if (!ret)
-			c.mapped = true;
-		else if (!(ret == -ENOMEM && opt.faults))
-			SERR(&c, "sub %d: mmap of the ring: %s", id, strerror(-ret));
-	}
+	if (!cfg->past)
+		sub_map(&c);
 
 	if (cfg->mode == MODE_EPOLL) {
 		struct epoll_event ee = { .events = EPOLLIN };
@@ -1255,6 +1444,18 @@ static void run_subscriber(int id)
 	}
 	__atomic_add_fetch(&sh->ready, 1, __ATOMIC_RELEASE);
 	store_int(&res->ready, 1);
+	if (cfg->past) {
+		uint64_t t_go, wait;
+
+		while (!load_int(&sh->go))
+			sleep_us(1000);
+		t_go = now_ns();
+		wait = sh->round_ns / 100 * cfg->delay_pct;
+		while (now_ns() - t_go < wait && !load_int(&sh->done))
+			sleep_us(2000);
+		sub_past(&c);
+		sub_map(&c);
+	}
 
 	for (;;) {
 		int done = load_int(&sh->done);
@@ -1299,8 +1500,16 @@ static void run_subscriber(int id)
 			break;
 		}
 		res->eagain++;
-		if (done)
+		if (done) {
+			/* A file catching up is readable until it is live (#15). */
+			if (cfg->past) {
+				struct pollfd pfd = { .fd = c.fd, .events = POLLIN };
+
+				if (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN))
+					continue;
+			}
 			break;		/* everything published is in */
+		}
 		sub_ring_games(&c);
 		switch (cfg->mode) {
 		case MODE_POLL: {
@@ -1332,6 +1541,8 @@ static void run_subscriber(int id)
 		setitimer(ITIMER_REAL, &it, NULL);
 	}
 	res->drained = reading;
+	if (cfg->past && reading)
+		res->still_replaying = sub_replaying(c.fd);
 	memset(&res->st, 0, sizeof(res->st));
 	if (xioctl(c.fd, EVBUS_IOC_STATS, &res->st)) {
 		res->ioctl_fail++;
@@ -1521,6 +1732,7 @@ struct allev {
 	uint16_t topic;
 	uint16_t len;
 	uint16_t pub;
+	uint8_t retain;		/* published with EVBUS_PUB_RETAIN */
 };
 
 static int cmp_allev(const void *a, const void *b)
@@ -1539,6 +1751,7 @@ static struct {
 	uint64_t small_einval, readv_calls, dontneed_reads, guard_reads, guard_efault;
 	uint64_t map_takes, map_taken_back, mapped_readers;
 	uint64_t resize_ok, resize_ebusy, policy_flips, abandoned;
+	uint64_t past_subs[NPAST], replayed, retained_ev, hist_lags, retain_pubs, retain_clears;
 	int rounds;
 } tot;
 
@@ -1749,7 +1962,313 @@ static uint64_t verify_sub(int s, const struct allev *all, size_t nall,
 	return matching;
 }
 
+/* Does a subscription of a past subscriber take e (see verify_past())? */
+static bool past_takes(bool (*match)[NTOPICS], const uint64_t *start, int npat,
+		       const struct allev *e)
+{
+	for (int p = 0; p < npat; p++)
+		if (match[p][e->topic] && e->seq >= start[p])
+			return true;
+	return false;
+}
+
+/*
+ * Walk the stream of past subscriber s (#15) alongside every published
+ * event.  An event is expected if one of its subscriptions takes it: the
+ * topic matches the pattern, the seq is at or past the subscription's
+ * start (SINCE: its since; LAST: where the stream starts; RETAINED: the
+ * join, between next_before and next_after, taken as next_after until a
+ * live event shows it earlier).  Checks:
+ *  (b) seqs strictly increase; replayed (or retained) events come first,
+ *      then live ones, and a LAGGED record with EVBUS_LAGGED_HISTORY only
+ *      before the first live event;
+ *  (a) every delivered event was published as delivered (payload, sender
+ *      and all, by sub_check_event()) and is expected, or (RETAINED) is a
+ *      retained value or a live event of the join's window;
+ *  (d) no expected event is missing: each is delivered once or lies
+ *      inside a LAGGED record;
+ *  (c) a LAGGED record without HISTORY (SINCE, LAST) counts exactly the
+ *      expected events of its range, from one to another; with it (or on a
+ *      RETAINED subscriber, where retained values may be lost too), at
+ *      least those, and at most the range;
+ *  LAST: at most last_k matching events from the start of the stream to
+ *      the next seq before the call, and at least as many as the history
+ *      held after it (fewer only if it held fewer);
+ *  RETAINED: each retained value is its topic's newest retained publish
+ *      (with a payload) before the call, or one made during it, once per
+ *      topic; a topic whose value was set before the call and could not
+ *      change during it gets it, or has it inside a LAGGED record;
+ *  the file is live (fdinfo) once drained; STATS agree (lost: the ring's
+ *  losses, which LAGGED records with HISTORY may hold besides the seqs
+ *  missing from the history).
+ * Returns what the file was given, delivered + lost + queued, for the
+ * deliveries counter.
+ */
+static uint64_t verify_past(int s, const struct allev *all, size_t nall,
+			    uint64_t *lost_total)
+{
+	struct sub_cfg *cfg = &sh->scfg[s];
+	struct sub_res *res = &sh->sres[s];
+	const struct srec *rec = slog + (size_t)s * scap;
+	bool match[MAXPAT][NTOPICS], any[NTOPICS] = { 0 }, window[NTOPICS] = { 0 };
+	uint64_t start[MAXPAT], last_ret[NTOPICS] = { 0 }, rseq[NTOPICS] = { 0 };
+	uint16_t last_ret_len[NTOPICS] = { 0 };
+	char topics[NTOPICS][TOPICLEN];
+	uint64_t expected = 0, delivered = 0, lost = 0, lost0 = 0, lags = 0, hlags = 0;
+	uint64_t prev = 0, lag_end = 0, missing, remaining = 0;
+	struct { uint64_t a, b; } lagr[256];
+	int nlagr = 0, nfail = 0, nsub = 0;
+	bool live = false;
+	size_t j = 0;
+	char pats[MAXPAT * (PATLEN + 24)] = "";
+
+	memset(match, 0, sizeof(match));
+	for (int t = 0; t < NTOPICS; t++)
+		topic_name(t, topics[t]);
+	for (int p = 0; p < cfg->npat; p++) {
+		size_t n = strlen(pats);
+
+		if (res->pat_ok[p]) {
+			nsub++;
+			for (int t = 0; t < NTOPICS; t++) {
+				match[p][t] = pattern_match(cfg->pat[p], topics[t]);
+				any[t] |= match[p][t];
+			}
+		}
+		start[p] = cfg->past == PAST_SINCE ? res->since[p] :
+			   cfg->past == PAST_LAST ? (res->n ? rec[0].a : UINT64_MAX) :
+			   res->next_after;
+		if (cfg->past == PAST_SINCE)
+			snprintf(pats + n, sizeof(pats) - n, "%s%s%s@%llu", p ? " " : "",
+				 res->pat_ok[p] ? "" : "!", cfg->pat[p],
+				 (unsigned long long)res->since[p]);
+		else
+			snprintf(pats + n, sizeof(pats) - n, "%s%s", res->pat_ok[p] ? "" : "!",
+				 cfg->pat[p]);
+	}
+	if (cfg->past == PAST_RETAINED) {
+		for (size_t k = 0; k < nall; k++) {
+			const struct allev *e = &all[k];
+
+			if (!e->retain || !match[0][e->topic])
+				continue;
+			if (e->seq < res->next_before) {
+				last_ret[e->topic] = e->seq;
+				last_ret_len[e->topic] = e->len;
+			} else if (e->seq < res->next_after) {
+				window[e->topic] = true;
+			}
+		}
+	}
+
+	if (res->errors)
+		VFAIL("%" PRIu64 " error(s) while reading, first: %s", res->errors, res->err);
+	if (!res->ready || res->fatal)
+		VFAIL("did not run: %s", res->err);
+
+	for (uint64_t i = 0; i < res->n; i++) {
+		const struct srec *r = &rec[i];
+
+		if (r->kind == SREC_EVENT) {
+			uint64_t seq = r->a;
+
+			if (seq <= prev || seq <= lag_end)
+				VFAIL("(b) seq %" PRIu64 " after seq %" PRIu64 " / lag ending %" PRIu64,
+				      seq, prev, lag_end);
+			if (r->flags && live) {
+				VFAIL("(b) %s event seq %" PRIu64 " after live ones",
+				      r->flags & EVBUS_EVENT_RETAINED ? "a retained" : "a replayed", seq);
+			} else if (!r->flags && !live) {
+				live = true;
+				/* The join is at or before the first live event. */
+				if (cfg->past == PAST_RETAINED && seq < start[0])
+					start[0] = seq;
+			}
+			for (missing = 0; j < nall && all[j].seq < seq; j++)
+				missing += past_takes(match, start, cfg->npat, &all[j]);
+			if (missing)
+				VFAIL("(d) %" PRIu64 " expected event(s) before seq %" PRIu64
+				      " neither delivered nor reported lost", missing, seq);
+			if (j == nall || all[j].seq != seq) {
+				VFAIL("(a) delivered seq %" PRIu64 " (pub %u idx %u, flags %#x) was never published this round",
+				      seq, (unsigned)(r->b >> 32), (unsigned)r->b, r->flags);
+			} else {
+				const struct allev *e = &all[j];
+
+				if ((r->b >> 32) != e->pub || (uint32_t)r->b != e->idx ||
+				    (r->c >> 32) != e->topic || (uint32_t)r->c != e->len)
+					VFAIL("(a) seq %" PRIu64 " delivered as pub %u idx %u topic %s len %u, published as pub %u idx %u topic %s len %u",
+					      seq, (unsigned)(r->b >> 32), (unsigned)r->b,
+					      topics[(r->c >> 32) % NTOPICS], (unsigned)r->c,
+					      e->pub, e->idx, topics[e->topic], e->len);
+				if (!any[e->topic]) {
+					VFAIL("(a) seq %" PRIu64 " topic %s matches no pattern",
+					      seq, topics[e->topic]);
+				} else if (r->flags & EVBUS_EVENT_RETAINED) {
+					if (!e->retain || !e->len ||
+					    (seq != last_ret[e->topic] &&
+					     (seq < res->next_before || seq >= res->next_after)))
+						VFAIL("(a) retained value seq %" PRIu64 " on %s (published %s, %u bytes): the topic's newest before the call is seq %" PRIu64 ", the call was between seqs %" PRIu64 " and %" PRIu64,
+						      seq, topics[e->topic], e->retain ? "retained" : "not retained",
+						      e->len, last_ret[e->topic], res->next_before,
+						      res->next_after);
+					if (rseq[e->topic])
+						VFAIL("(a) two retained values on %s: seqs %" PRIu64 " and %" PRIu64,
+						      topics[e->topic], rseq[e->topic], seq);
+					rseq[e->topic] = seq;
+				} else if (!past_takes(match, start, cfg->npat, e) &&
+					   !(cfg->past == PAST_RETAINED && !r->flags &&
+					     seq >= res->next_before)) {
+					VFAIL("(a) seq %" PRIu64 " on %s (flags %#x) is before its subscription's start",
+					      seq, topics[e->topic], r->flags);
+				}
+				j++;
+			}
+			prev = seq;
+			delivered++;
+		} else {
+			uint64_t first = r->a, last = r->b, n = r->c, cnt = 0, first_m = 0, last_m = 0;
+
+			if (!n || first > last || first <= prev || first <= lag_end ||
+			    n > last - first + 1)
+				VFAIL("(c) LAGGED lost %" PRIu64 " [%" PRIu64 ",%" PRIu64 "] flags %#x after seq %"
+				      PRIu64 " / lag ending %" PRIu64, n, first, last, r->flags, prev,
+				      lag_end);
+			if ((r->flags & EVBUS_LAGGED_HISTORY) && live)
+				VFAIL("(b) LAGGED [%" PRIu64 ",%" PRIu64 "] with EVBUS_LAGGED_HISTORY after live events",
+				      first, last);
+			for (missing = 0; j < nall && all[j].seq < first; j++)
+				missing += past_takes(match, start, cfg->npat, &all[j]);
+			if (missing)
+				VFAIL("(d) %" PRIu64 " expected event(s) before LAGGED [%" PRIu64
+				      ",%" PRIu64 "] neither delivered nor reported lost",
+				      missing, first, last);
+			for (; j < nall && all[j].seq <= last; j++) {
+				if (past_takes(match, start, cfg->npat, &all[j])) {
+					cnt++;
+					if (!first_m)
+						first_m = all[j].seq;
+					last_m = all[j].seq;
+				}
+			}
+			if (!r->flags && cfg->past != PAST_RETAINED) {
+				if (cnt != n || first_m != first || last_m != last)
+					VFAIL("(c) LAGGED [%" PRIu64 ",%" PRIu64 "] says lost %" PRIu64
+					      ": %" PRIu64 " expected events in that range, from %" PRIu64
+					      " to %" PRIu64, first, last, n, cnt, first_m, last_m);
+				lost0 += n;
+			} else if (n < cnt) {
+				VFAIL("(c) LAGGED [%" PRIu64 ",%" PRIu64 "] flags %#x says lost %" PRIu64
+				      ", but %" PRIu64 " expected events were published in that range",
+				      first, last, r->flags, n, cnt);
+			}
+			if (nlagr < (int)(sizeof(lagr) / sizeof(lagr[0]))) {
+				lagr[nlagr].a = first;
+				lagr[nlagr++].b = last;
+			}
+			hlags += !!(r->flags & EVBUS_LAGGED_HISTORY);
+			lag_end = last;
+			lost += n;
+			lags++;
+		}
+	}
+	for (; j < nall; j++)
+		remaining += past_takes(match, start, cfg->npat, &all[j]);
+	for (size_t k = 0; k < nall; k++)
+		expected += past_takes(match, start, cfg->npat, &all[k]);
+
+	if (cfg->past == PAST_LAST && res->pat_ok[0] && res->n) {
+		uint64_t s0 = rec[0].a, m_before = 0, m_after = 0, m_hist = 0, want;
+
+		for (size_t k = 0; k < nall; k++) {
+			const struct allev *e = &all[k];
+
+			if (!match[0][e->topic])
+				continue;
+			m_before += e->seq >= s0 && e->seq < res->next_before;
+			m_after += e->seq >= s0 && e->seq < res->next_after;
+			m_hist += res->oldest_after && e->seq >= res->oldest_after &&
+				  e->seq < res->next_before;
+		}
+		if (m_before > cfg->last_k)
+			VFAIL("LAST %u: the stream starts at seq %" PRIu64 ", %" PRIu64
+			      " matching events before the call (next seq %" PRIu64 ")",
+			      cfg->last_k, s0, m_before, res->next_before);
+		/* A history too small for some events has not kept them all. */
+		want = m_hist < cfg->last_k ? m_hist : cfg->last_k;
+		if (sh->hist_cap >= 65536 && m_after < want)
+			VFAIL("LAST %u: the stream starts at seq %" PRIu64 ", %" PRIu64
+			      " matching events up to just after the call (next seq %" PRIu64
+			      "), but the history held %" PRIu64 " from seq %" PRIu64,
+			      cfg->last_k, s0, m_after, res->next_after, m_hist,
+			      res->oldest_after);
+	}
+	if (cfg->past == PAST_RETAINED && res->pat_ok[0] && res->drained) {
+		for (int t = 0; t < NTOPICS; t++) {
+			bool covered = false;
+
+			if (!match[0][t] || !last_ret[t] || !last_ret_len[t] || window[t] || rseq[t])
+				continue;
+			for (int k = 0; k < nlagr && !covered; k++)
+				covered = lagr[k].a <= last_ret[t] && last_ret[t] <= lagr[k].b;
+			if (!covered)
+				VFAIL("(d) the retained value of %s (seq %" PRIu64
+				      ") neither delivered nor reported lost", topics[t], last_ret[t]);
+		}
+	}
+
+	if (res->drained) {
+		if (remaining)
+			VFAIL("(d) %" PRIu64 " trailing expected event(s) neither delivered nor reported lost",
+			      remaining);
+		if (res->st.queued_events || res->st.queued_bytes)
+			VFAIL("STATS after draining: queued %llu events %llu bytes",
+			      (unsigned long long)res->st.queued_events,
+			      (unsigned long long)res->st.queued_bytes);
+		if (cfg->past == PAST_RETAINED ? res->st.lost != lost :
+		    res->st.lost < lost0 || res->st.lost > lost)
+			VFAIL("STATS after draining: lost %llu, LAGGED records said %" PRIu64
+			      " (%" PRIu64 " without EVBUS_LAGGED_HISTORY)",
+			      (unsigned long long)res->st.lost, lost, lost0);
+		if (res->still_replaying)
+			VFAIL("fdinfo after draining: evbus-replaying %d", res->still_replaying);
+	}
+	if (res->st.delivered != delivered || res->st.lag_records != lags ||
+	    res->st.subscriptions != (uint32_t)nsub || res->st.published)
+		VFAIL("STATS: delivered %llu (read %" PRIu64 "), lag_records %llu (read %" PRIu64 "), subscriptions %u, published %llu",
+		      (unsigned long long)res->st.delivered, delivered,
+		      (unsigned long long)res->st.lag_records, lags,
+		      res->st.subscriptions, (unsigned long long)res->st.published);
+	if (res->delivered != delivered || res->lags != lags || res->lost_reported != lost)
+		VFAIL("internal: stream and counters disagree");
+
+	printf("  sub %d %s", s, past_names[cfg->past]);
+	if (cfg->past == PAST_LAST)
+		printf(" %u", cfg->last_k);
+	printf(" [%s] seqs %" PRIu64 "..%" PRIu64 " ring %u %s %s/%s: expected %" PRIu64
+	       " delivered %" PRIu64 " (replayed %" PRIu64 ", retained %" PRIu64 ") lost %"
+	       PRIu64 " (%" PRIu64 " LAGGED, %" PRIu64 " HISTORY)%s\n",
+	       pats, res->next_before, res->next_after, res->ring_size,
+	       policy_name(res->ring_policy), mode_names[cfg->mode], prof_names[cfg->prof],
+	       expected, delivered, res->replayed, res->retained, lost, lags, hlags,
+	       nfail ? " FAIL" : " ok");
+	check_result(nfail == 0, "subscriber", "sub %d: %d problem(s)", s, nfail);
+
+	tot.delivered += delivered;
+	tot.lost += lost;
+	tot.lags += lags;
+	tot.matching += expected;
+	tot.past_subs[cfg->past]++;
+	tot.replayed += res->replayed;
+	tot.retained_ev += res->retained;
+	tot.hist_lags += hlags;
+	*lost_total += res->st.lost;
+	return res->st.delivered + res->st.lost + res->st.queued_events;
+}
+
 /* ------------------------------------------------------------- a round */
+
+static void gen_past_cfg(struct rng *r, struct sub_cfg *c);
 
 static void gen_sub_cfg(struct rng *r, struct sub_cfg *c)
 {
@@ -1779,6 +2298,33 @@ static void gen_sub_cfg(struct rng *r, struct sub_cfg *c)
 	c->abandon_after = rnd(r, 200);
 	c->mmap = rnd(r, 3) == 0;
 	c->seed = splitmix64(&r->s);
+	/* #15: a third reach into the past (at least one a round, see
+	 * run_round()), and read it all. */
+	if (opt.history && rnd(r, 3) == 0)
+		gen_past_cfg(r, c);
+}
+
+/* A subscriber that reaches into the past (#15). */
+static void gen_past_cfg(struct rng *r, struct sub_cfg *c)
+{
+	uint32_t n = rnd(r, 10);
+
+	c->past = n < 5 ? PAST_SINCE : n < 8 ? PAST_LAST : PAST_RETAINED;
+	if (c->past != PAST_SINCE)
+		c->npat = 1;
+	/* Now and then every topic, so that no seq may be missing. */
+	if (rnd(r, 3) == 0)
+		strcpy(c->pat[0], rnd(r, 2) ? ">" : "st.>");
+	if (c->prof == PROF_ABANDON)
+		c->prof = PROF_SLOW;
+	c->delay_pct = rnd(r, 60);
+	for (int p = 0; p < c->npat; p++) {
+		n = rnd(r, 10);
+		c->since_back[p] = n < 2 ? 0 : n < 5 ? 1 + (int)rnd(r, 50) :
+				   n < 8 ? 51 + (int)rnd(r, 3000) : -1;
+	}
+	n = rnd(r, 10);
+	c->last_k = n < 4 ? 1 + rnd(r, 8) : n < 8 ? 9 + rnd(r, 300) : 1000000;
 }
 
 /* Wait for pids[0..n) until deadline; kill them all past it. */
@@ -1822,6 +2368,102 @@ static int wait_all(pid_t *pids, int n, uint64_t deadline, const char *what)
 	return bad;
 }
 
+/*
+ * Clear every retained value on fd's bus (#15): an EVBUS_SUB_RETAINED
+ * subscription to ">" finds them, an empty retained publish clears each.
+ * Retained values outlive rounds, so each round starts without any (and
+ * the run leaves none).  Returns how many are left, or -1.
+ */
+static long clear_retained(int fd, uint64_t *cleared)
+{
+	static uint8_t buf[READBUF_MAX];
+	struct evbus_history h;
+	int pass;
+
+	for (pass = 0; pass < 16; pass++) {
+		struct evbus_subscribe sb;
+		struct evbus_rec_hdr *rh;
+		ssize_t n, left;
+		int rfd;
+
+		if (hist_get(fd, &h))
+			return -1;
+		if (!h.retained)
+			return 0;
+		rfd = evt_open_nb();
+		if (rfd < 0)
+			return -1;
+		evt_set_ring(rfd, opt.ring_max, EVBUS_POLICY_DROP_NEWEST);
+		memset(&sb, 0, sizeof(sb));
+		sb.size = sizeof(sb);
+		sb.pattern = (uintptr_t)">";
+		sb.pattern_len = 1;
+		sb.flags = EVBUS_SUB_RETAINED;
+		if (ioctl(rfd, EVBUS_IOC_SUBSCRIBE2, &sb)) {
+			close(rfd);
+			return -1;
+		}
+		while ((n = read(rfd, buf, sizeof(buf))) > 0) {
+			evt_for_each_rec(rh, buf, n, left) {
+				const struct evbus_event *ev = (const void *)rh;
+				struct evbus_pub p;
+
+				if (rh->kind != EVBUS_REC_EVENT || !(ev->flags & EVBUS_EVENT_RETAINED))
+					continue;
+				memset(&p, 0, sizeof(p));
+				p.topic = (uintptr_t)EVBUS_EVENT_TOPIC(ev);
+				p.topic_len = ev->topic_len;
+				p.flags = EVBUS_PUB_RETAIN;
+				if (!ioctl(fd, EVBUS_IOC_PUBLISH, &p))
+					(*cleared)++;
+			}
+		}
+		close(rfd);
+	}
+	return hist_get(fd, &h) ? -1 : (long)h.retained;
+}
+
+/* EVBUS_HISTORY_SET capacity on fd's bus: 0 or -errno. */
+static int hist_set(int fd, uint64_t capacity, struct evbus_history *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->size = sizeof(*h);
+	h->flags = EVBUS_HISTORY_SET;
+	h->capacity = capacity;
+	return ioctl(fd, EVBUS_IOC_HISTORY, h) ? -errno : 0;
+}
+
+/*
+ * A round's history (#15): no retained values, an empty history of
+ * capacity bytes (so nothing replayed is from an earlier round), and the
+ * seq the round's first event will get.  0, or 1 after a FAIL line.
+ */
+static int round_history(uint64_t capacity, uint64_t *base)
+{
+	struct evbus_history h;
+	uint64_t cleared = 0;
+	long left;
+	int fd = evt_open(), ret;
+
+	if (fd < 0) {
+		printf("  FAIL history: open: %s\n", strerror(errno));
+		return 1;
+	}
+	left = clear_retained(fd, &cleared);
+	ret = hist_set(fd, capacity, &h);
+	if (left || ret || h.capacity != capacity || h.events || h.bytes) {
+		printf("  FAIL history: %ld retained values left (%" PRIu64 " cleared); EVBUS_HISTORY_SET %" PRIu64
+		       ": %s, capacity %llu, %llu events\n", left, cleared, capacity,
+		       ret ? strerror(-ret) : "ok", (unsigned long long)h.capacity,
+		       (unsigned long long)h.events);
+		close(fd);
+		return 1;
+	}
+	*base = h.next_seq;
+	close(fd);
+	return 0;
+}
+
 static int run_round(int round, uint64_t target, double secs, uint64_t *min_pub)
 {
 	struct rng r = { mix3(opt.seed, round, 0x726f756e64ULL) };
@@ -1835,6 +2477,9 @@ static int run_round(int round, uint64_t target, double secs, uint64_t *min_pub)
 	uint64_t t0, pub_total = 0, pub_bytes = 0, ioctl_fail = 0, read_bytes = 0;
 	uint64_t lags = 0, read_events = 0, err_enomem = 0, err_efault = 0;
 	uint64_t batch_first_fail = 0;
+	uint64_t replayed_read = 0, replayed_max = 0;
+	int past = 0, retained_subs = 0;
+	long long replayed0 = -1, replayed1;
 	int bad = 0;
 	size_t i;
 
@@ -1851,18 +2496,41 @@ static int run_round(int round, uint64_t target, double secs, uint64_t *min_pub)
 		fprintf(stderr, "stress: mmap: %m\n");
 		exit(3);
 	}
-	for (int s = 0; s < opt.subs; s++)
+	for (int s = 0; s < opt.subs; s++) {
 		gen_sub_cfg(&r, &sh->scfg[s]);
+		past += sh->scfg[s].past != PAST_NONE;
+		retained_subs += sh->scfg[s].past == PAST_RETAINED;
+	}
+	if (opt.history && !past)
+		gen_past_cfg(&r, &sh->scfg[rnd(&r, opt.subs)]);
 	sh->target = target;
+	sh->round_ns = (uint64_t)(secs * 1e9);
+	if (opt.history) {
+		static const uint64_t caps[] = { 1u << 20, 1u << 20, 256u << 10, 64u << 10,
+						 16u << 10, 4096 };
+		uint32_t n = rnd(&r, 10);
+
+		/* None sometimes, but some for a retained subscriber. */
+		sh->retain_pct = n < 3 && !retained_subs ? 0 : n < 7 ? 5 : 25;
+		sh->hist_cap = caps[rnd(&r, sizeof(caps) / sizeof(caps[0]))];
+		if (round_history(sh->hist_cap, &sh->round_base)) {
+			bad++;
+			sh->round_base = 1;
+		}
+	}
 
 	if (opt.sysfs) {
 		have_stats = read_stats(st0);
 		if (!have_stats && round == 1)
 			printf("stress: /sys/kernel/evbus/stats unreadable, skipping the global counter checks\n");
+		replayed0 = evt_read_num("/sys/kernel/evbus/stats/replayed");
 	}
 
 	printf("round %d: %d publishers, %d subscribers, up to %" PRIu64 " events each or %.1fs\n",
 	       round, opt.pubs, opt.subs, target, secs);
+	if (opt.history)
+		printf("  history %" PRIu64 " bytes from seq %" PRIu64 ", %d%% retained publishes\n",
+		       sh->hist_cap, sh->round_base, sh->retain_pct);
 	fflush(stdout);
 	nchildren = 0;
 	for (int s = 0; s < opt.subs; s++) {
@@ -1939,11 +2607,12 @@ static int run_round(int round, uint64_t target, double secs, uint64_t *min_pub)
 		for (uint64_t k = 0; k < pr->n; k++) {
 			all[nall].seq = lg[k].seq;
 			all[nall].idx = lg[k].idx;
-			all[nall].topic = lg[k].topic;
+			all[nall].topic = lg[k].topic & ~PUBREC_RETAIN;
+			all[nall].retain = !!(lg[k].topic & PUBREC_RETAIN);
 			all[nall].len = lg[k].len;
 			all[nall].pub = p;
 			nall++;
-			per_topic[lg[k].topic]++;
+			per_topic[lg[k].topic & ~PUBREC_RETAIN]++;
 			if (k && (lg[k].seq <= lg[k - 1].seq || lg[k].idx <= lg[k - 1].idx))
 				nfail++;
 		}
@@ -1989,6 +2658,8 @@ static int run_round(int round, uint64_t target, double secs, uint64_t *min_pub)
 		tot.partial_batches += pr->partial_batches;
 		tot.batch_nowriteback += pr->batch_nowriteback;
 		tot.efault_batches += pr->efault_batches;
+		tot.retain_pubs += pr->retain_pubs;
+		tot.retain_clears += pr->retain_clears;
 	}
 	qsort(all, nall, sizeof(*all), cmp_allev);
 	for (i = 1; i < nall; i++) {
@@ -2003,7 +2674,15 @@ static int run_round(int round, uint64_t target, double secs, uint64_t *min_pub)
 	for (int s = 0; s < opt.subs; s++) {
 		struct sub_res *sr = &sh->sres[s];
 
-		deliveries += verify_sub(s, all, nall, per_topic, &lost_total);
+		if (sh->scfg[s].past) {
+			deliveries += verify_past(s, all, nall, &lost_total);
+			if (sh->scfg[s].past != PAST_RETAINED) {
+				replayed_read += sr->replayed;
+				replayed_max += sr->replayed + sr->st.lost + sr->st.queued_events;
+			}
+		} else {
+			deliveries += verify_sub(s, all, nall, per_topic, &lost_total);
+		}
 		ioctl_fail += sr->ioctl_fail;
 		read_bytes += sr->read_bytes;
 		lags += sr->lags;
@@ -2067,6 +2746,15 @@ static int run_round(int round, uint64_t target, double secs, uint64_t *min_pub)
 				       stat_names[exp[i].i], d);
 			}
 		}
+		/* #15: replayed counts what replay queued, read or lost since. */
+		replayed1 = evt_read_num("/sys/kernel/evbus/stats/replayed");
+		if (replayed0 >= 0 && replayed1 >= 0 &&
+		    (replayed1 - replayed0 < (long long)replayed_read ||
+		     replayed1 - replayed0 > (long long)replayed_max)) {
+			printf("  sysfs replayed moved by %lld, expected %" PRIu64 "..%" PRIu64 "\n",
+			       replayed1 - replayed0, replayed_read, replayed_max);
+			nfail++;
+		}
 		printf("  sysfs: published %+" PRId64 " deliveries %+" PRId64 " lost %+" PRId64
 		       " read_events %+" PRId64 " lag_records %+" PRId64 ", queued_events %" PRId64
 		       " -> %" PRId64 "%s\n",
@@ -2095,7 +2783,8 @@ static void usage(void)
 		"usage: evbus-stress [--publishers P] [--subscribers S] [--events N]\n"
 		"                    [--duration SECS] [--round-secs SECS] [--round-events N]\n"
 		"                    [--seed X] [--faults] [--fault-probability PCT]\n"
-		"                    [--efault-batches PCT] [--no-sysfs] [--verbose]\n");
+		"                    [--efault-batches PCT] [--no-sysfs] [--no-history]\n"
+		"                    [--verbose]\n");
 	exit(2);
 }
 
@@ -2113,6 +2802,7 @@ int main(int argc, char **argv)
 		{ "fault-probability", required_argument, NULL, 'P' },
 		{ "efault-batches", required_argument, NULL, 'e' },
 		{ "no-sysfs", no_argument, NULL, 'N' },
+		{ "no-history", no_argument, NULL, 'H' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -2136,6 +2826,7 @@ int main(int argc, char **argv)
 		case 'P': opt.fault_prob = atoi(optarg); break;
 		case 'e': opt.efault_pct = atoi(optarg); break;
 		case 'N': opt.sysfs = false; break;
+		case 'H': opt.history = false; break;
 		case 'v': opt.verbose = true; break;
 		default: usage();
 		}
@@ -2162,6 +2853,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "stress: EVBUS_IOC_VERSION: ABI %u features %#llx: %m\n",
 			ver.abi_version, (unsigned long long)ver.features);
 		return 3;
+	}
+	/* #15: replaying and retained subscribers need the feature, and to
+	 * own the bus (each round sets its history). */
+	if (opt.history) {
+		struct evbus_history h;
+		int e;
+
+		if (!(ver.features & EVBUS_FEAT_HISTORY) || !(ver.features & EVBUS_FEAT_RETAINED)) {
+			printf("stress: note: no history or retained values in this module, none tested\n");
+			opt.history = false;
+		} else if ((e = hist_get(fd, &h)) || (e = hist_set(fd, h.capacity, &h))) {
+			printf("stress: note: EVBUS_IOC_HISTORY: %s; history and retained values not tested\n",
+			       strerror(-e));
+			opt.history = false;
+		} else {
+			opt.hist_cap0 = h.capacity;
+		}
 	}
 	close(fd);
 	opt.max_payload = ver.max_payload < PAYLOAD_MAX ? ver.max_payload : PAYLOAD_MAX;
@@ -2228,6 +2936,25 @@ int main(int argc, char **argv)
 		per_pub_done += min_pub;
 	}
 	fi_disarm();
+	/* Leave the bus with its history as found and no retained value. */
+	if (opt.history) {
+		struct evbus_history h;
+		uint64_t cleared = 0;
+		long left = -1;
+		int e = -EBADF;
+
+		fd = evt_open();
+		if (fd >= 0) {
+			left = clear_retained(fd, &cleared);
+			e = hist_set(fd, opt.hist_cap0, &h);
+			close(fd);
+		}
+		if (left || e) {
+			printf("stress: FAIL putting the bus back: %ld retained values left, history capacity %" PRIu64 ": %s\n",
+			       left, opt.hist_cap0, e ? strerror(-e) : "ok");
+			tot.checks_fail++;
+		}
+	}
 
 	printf("\nstress: %d round(s) in %.1fs: published %" PRIu64 " events (%" PRIu64
 	       " single calls, %" PRIu64 " batch calls), matching deliveries %" PRIu64
@@ -2252,6 +2979,14 @@ int main(int argc, char **argv)
 		       tot.enomem_batch, tot.partial_batches, tot.batch_nowriteback);
 	if (tot.efault_batches)
 		printf("stress: %" PRIu64 " read-only-descriptor batches\n", tot.efault_batches);
+	if (opt.history)
+		printf("stress: history (#15): %" PRIu64 " since, %" PRIu64 " last and %" PRIu64
+		       " retained subscribers; %" PRIu64 " replayed and %" PRIu64
+		       " retained events read, %" PRIu64 " history lags; %" PRIu64
+		       " retained publishes (%" PRIu64 " clears)\n",
+		       tot.past_subs[PAST_SINCE], tot.past_subs[PAST_LAST],
+		       tot.past_subs[PAST_RETAINED], tot.replayed, tot.retained_ev, tot.hist_lags,
+		       tot.retain_pubs, tot.retain_clears);
 	printf("stress: %" PRIu64 " passed, %" PRIu64 " failed\n", tot.checks_pass,
 	       tot.checks_fail);
 	return tot.checks_fail ? 1 : 0;
