@@ -140,6 +140,11 @@
  *      ioctl_errors (an unsigned conditional in the return path);
  *   3. a single publish with a read-only struct was delivered, then
  *      reported as EFAULT.
+ * Found by it and not fixed yet (tests/stress/replay-repro.c): a replay
+ * (EVBUS_SUB_SINCE, _LAST) that meets in the history an event larger than
+ * the reader's whole ring never gets past it, so the file catches up for
+ * ever (always readable, nothing to read); a subscriber stuck so 20 s after
+ * the publishers stopped is reported as such.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -1331,6 +1336,7 @@ static void run_subscriber(int id)
 	struct evbus_ring_cfg rc;
 	bool reading = true;
 	int npat = 0;
+	uint64_t stuck_since = 0;	/* done, yet nothing to read while catching up */
 
 	c.rng.s = cfg->seed;
 	c.out = slog + (size_t)id * scap;
@@ -1469,6 +1475,7 @@ static void run_subscriber(int id)
 		}
 		r = sub_read(&c);
 		if (r > 0) {
+			stuck_since = 0;
 			sub_parse(&c, c.buf, r);
 			if (cfg->prof == PROF_ABANDON && res->reads >= cfg->abandon_after)
 				reading = false;
@@ -1505,6 +1512,15 @@ static void run_subscriber(int id)
 			if (cfg->past) {
 				struct pollfd pfd = { .fd = c.fd, .events = POLLIN };
 
+				if (!stuck_since)
+					stuck_since = now_ns();
+				if (now_ns() - stuck_since > 20000000000ULL) {
+					memset(&rc, 0, sizeof(rc));
+					ioctl(c.fd, EVBUS_IOC_GET_RING, &rc);
+					SERR(&c, "sub %d: still catching up (fdinfo evbus-replaying %d) 20 s after the publishers stopped, with nothing to read: a %u-byte ring (an event in the history larger than the ring? tests/stress/replay-repro.c)",
+					     id, sub_replaying(c.fd), rc.size);
+					break;
+				}
 				if (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN))
 					continue;
 			}

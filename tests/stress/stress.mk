@@ -11,11 +11,12 @@
 #   $(B)/stress/evbus-stress --help
 #
 # The binary is static, built against the project's uapi header, so the
-# guest needs nothing else.  batch-repro reproduces the bugs
-# the stress test found (see the top of both files).
+# guest needs nothing else.  batch-repro and replay-repro reproduce the bugs
+# the stress test found (see the top of the files).
 
 STRESS_BIN := $(B)/stress/evbus-stress
 STRESS_REPRO := $(B)/stress/batch-repro
+STRESS_REPLAY_REPRO := $(B)/stress/replay-repro
 STRESS_DURATION ?= 120
 STRESS_FAULTS_DURATION ?= 60
 STRESS_ARGS ?=
@@ -24,7 +25,7 @@ STRESS_CFLAGS := -I$(REPO)/uapi -I$(REPO)/tests/kselftest -D_GNU_SOURCE \
 
 .PHONY: stress stress-faults stress-build
 
-stress-build: $(STRESS_BIN) $(STRESS_REPRO)
+stress-build: $(STRESS_BIN) $(STRESS_REPRO) $(STRESS_REPLAY_REPRO)
 
 $(STRESS_BIN): $(REPO)/tests/stress/evbus-stress.c $(REPO)/uapi/linux/evbus.h \
 		$(REPO)/tests/kselftest/evbus_test.h
@@ -32,6 +33,11 @@ $(STRESS_BIN): $(REPO)/tests/stress/evbus-stress.c $(REPO)/uapi/linux/evbus.h \
 	$(CC) $(STRESS_CFLAGS) $(CFLAGS) -static $< -o $@
 
 $(STRESS_REPRO): $(REPO)/tests/stress/batch-repro.c $(REPO)/uapi/linux/evbus.h
+	@mkdir -p $(@D)
+	$(CC) $(STRESS_CFLAGS) $(CFLAGS) -static $< -o $@
+
+$(STRESS_REPLAY_REPRO): $(REPO)/tests/stress/replay-repro.c $(REPO)/uapi/linux/evbus.h \
+		$(REPO)/tests/kselftest/evbus_test.h
 	@mkdir -p $(@D)
 	$(CC) $(STRESS_CFLAGS) $(CFLAGS) -static $< -o $@
 
