@@ -777,6 +777,7 @@ struct evbus_rec_hdr *evbus_ring_reserve(struct evbus_ring *r,
 int evbus_ring_reserve_replay(struct evbus_ring *r, u32 len,
 			      struct evbus_lag *lag, struct evbus_rec_hdr **slot);
 bool evbus_ring_drained(struct evbus_ring *r);
+void evbus_ring_replay_lost(struct evbus_ring *r, u64 seq);
 void evbus_ring_write(struct evbus_rec_hdr *slot, const struct evbus_msg *m,
 		      const struct evbus_ident *id);
 bool evbus_ring_commit(struct evbus_ring *r, struct evbus_rec_hdr *slot);

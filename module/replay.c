@@ -52,6 +52,7 @@ struct evbus_replay {
 	void *image;			/* a BPF filter's window */
 };
 
+/* Seqs first..last are missing from the history. */
 static void evbus_replay_gap(struct evbus_replay *rp, u64 first, u64 last)
 {
 	if (!rp->lag.count)
@@ -59,6 +60,24 @@ static void evbus_replay_gap(struct evbus_replay *rp, u64 first, u64 last)
 	rp->lag.last = last;
 	rp->lag.count += last - first + 1;
 	rp->lag.flags = EVBUS_LAGGED_HISTORY;
+}
+
+/*
+ * A loss of kind flags (0 or EVBUS_LAGGED_HISTORY) is about to join the
+ * pending lag: one of the other kind is written first, so each LAGGED
+ * record means one thing.  0 or -ENOSPC (the reader makes room).
+ */
+static int evbus_replay_lag_kind(struct evbus_file *ef, u32 flags)
+{
+	struct evbus_replay *rp = ef->replay;
+	struct evbus_rec_hdr *slot;
+
+	if (!rp->lag.count || rp->lag.flags == flags)
+		return 0;
+	if (evbus_ring_reserve_replay(&ef->ring, 0, &rp->lag, &slot))
+		return -ENOSPC;
+	rp->sent = true;
+	return 0;
 }
 
 static void evbus_rec_sender(const struct evbus_hist_rec *rec,
@@ -233,6 +252,32 @@ static int evbus_replay_queue(struct evbus_file *ef,
 	struct evbus_ident id;
 	int ret;
 
+	/*
+	 * Larger than the whole ring: lost for this file, as it would be
+	 * live, and reported the same way (never waited for).
+	 */
+	if (m->rec_len > ef->ring.size) {
+		ret = evbus_replay_lag_kind(ef, 0);
+		if (ret)
+			return ret;
+		if (!rp->lag.count)
+			rp->lag.first = rec->seq;
+		rp->lag.last = rec->seq;
+		rp->lag.count++;
+		evbus_ring_replay_lost(&ef->ring, rec->seq);
+		rp->sent = true;	/* counted lost: no walking back now */
+		return 0;
+	}
+	ret = evbus_replay_lag_kind(ef, 0);
+	if (ret)
+		return ret;
+	/* The lag alone first if the two could never fit together. */
+	if (rp->lag.count && m->rec_len + EVBUS_LAG_REC_LEN > ef->ring.size) {
+		ret = evbus_ring_reserve_replay(&ef->ring, 0, &rp->lag, &slot);
+		if (ret)
+			return ret;
+		rp->sent = true;
+	}
 	ret = evbus_ring_reserve_replay(&ef->ring, m->rec_len, &rp->lag, &slot);
 	if (ret)
 		return ret;
@@ -257,6 +302,9 @@ static int evbus_replay_finish(struct evbus_file *ef, bool *wake)
 	int ret;
 
 	if (seq >= rp->next) {
+		ret = evbus_replay_lag_kind(ef, EVBUS_LAGGED_HISTORY);
+		if (ret)
+			return ret;
 		evbus_replay_gap(rp, rp->next, seq);
 		rp->next = seq + 1;
 	}
@@ -293,8 +341,12 @@ static int evbus_replay_batch(struct evbus_file *ef, bool *wake)
 		struct evbus_hist_rec *rec = evbus_hist_at(h, rp->pos);
 
 		if (rec->seq >= rp->start) {
-			if (rec->seq > rp->next)
+			if (rec->seq > rp->next) {
+				ret = evbus_replay_lag_kind(ef, EVBUS_LAGGED_HISTORY);
+				if (ret)
+					break;
 				evbus_replay_gap(rp, rp->next, rec->seq - 1);
+			}
 			rp->next = rec->seq;
 			evbus_hist_msg(rec, &m, EVBUS_EVENT_REPLAYED);
 			if (evbus_replay_match(ef, rec, &m)) {

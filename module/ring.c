@@ -704,6 +704,21 @@ out:
 }
 
 /*
+ * Replay: an event larger than the whole ring is lost for this file, and
+ * counted, as a live one would be; the caller reports it in a LAGGED
+ * record.
+ */
+void evbus_ring_replay_lost(struct evbus_ring *r, u64 seq)
+{
+	spin_lock(&r->lock);
+	evbus_count(r->stats, deliveries, 1);
+	r->lost++;
+	evbus_count(r->stats, lost, 1);
+	trace_evbus_drop(r->file_id, seq, false, r->lost);
+	spin_unlock(&r->lock);
+}
+
+/*
  * Could a stream start here: nothing queued, reserved, lost or waiting to
  * be queued, as far as the reader got?
  */

@@ -352,6 +352,48 @@ TEST(eviction_while_replaying_into_a_small_ring)
 }
 
 /*
+ * An event in the history larger than the reader's whole ring is lost for
+ * it and reported, as live (found by the stress test: the replay waited
+ * for room that could never be made).
+ */
+TEST(replayed_event_larger_than_the_ring_is_lost_and_reported)
+{
+	static struct hrec r[16];
+	static char big[8000];
+	struct evbus_stats st = {};
+	int pub, sub, n;
+
+	ASSERT_EQ(0, evt_sf_new_bus());
+	pub = evt_sf_open();
+	ASSERT_LE(0, pub);
+	memset(big, 'b', sizeof(big) - 1);
+	ASSERT_EQ(1, evt_pub(pub, "o.x", "small"));
+	ASSERT_EQ(2, evt_pub(pub, "o.x", big));
+	ASSERT_EQ(3, evt_pub(pub, "o.x", "after"));
+	sub = evt_sf_open();
+	ASSERT_EQ(0, evt_set_ring(sub, 4096, EVBUS_POLICY_DROP_OLDEST));
+	ASSERT_LT(0, sub_past(sub, "o.>", EVBUS_SUB_SINCE, 1, 0));
+	n = hdrain(sub, r, 16);
+	ASSERT_EQ(3, n);
+	EXPECT_EQ(1, r[0].seq);
+	EXPECT_EQ(EVBUS_REC_LAGGED, r[1].kind);
+	EXPECT_EQ(0, r[1].flags);
+	EXPECT_EQ(1, r[1].lost);
+	EXPECT_EQ(2, r[1].first);
+	EXPECT_EQ(2, r[1].last);
+	EXPECT_EQ(3, r[2].seq);
+	ASSERT_EQ(0, evt_stats(sub, &st));
+	EXPECT_EQ(1, st.lost);
+	/* Live now. */
+	ASSERT_EQ(4, evt_pub(pub, "o.x", "live"));
+	ASSERT_EQ(1, hdrain(sub, r, 16));
+	EXPECT_EQ(4, r[0].seq);
+	EXPECT_EQ(0, r[0].flags);
+	close(sub);
+	close(pub);
+}
+
+/*
  * Publishers race the join: a child publishes as fast as it can while the
  * parent subscribes with replay and reads.  Every seq of the child's
  * events is delivered once or lies in a LAGGED record; nothing else.
