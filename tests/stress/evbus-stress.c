@@ -133,18 +133,18 @@
  * previous debugfs values restored at the end (also on SIGINT/SIGTERM).
  *
  * Bugs this test found, fixed in the module (reproducers stay in
- * tests/stress/batch-repro.c):
+ * tests/stress/batch-repro.c and replay-repro.c):
  *   1. a batch with read-only descriptors and EVBUS_BATCH_SEQ published
  *      events the caller was told were not published (--efault-batches);
  *   2. a batch failing at its first event was not counted in sysfs
  *      ioctl_errors (an unsigned conditional in the return path);
  *   3. a single publish with a read-only struct was delivered, then
- *      reported as EFAULT.
- * Found by it and not fixed yet (tests/stress/replay-repro.c): a replay
- * (EVBUS_SUB_SINCE, _LAST) that meets in the history an event larger than
- * the reader's whole ring never gets past it, so the file catches up for
- * ever (always readable, nothing to read); a subscriber stuck so 20 s after
- * the publishers stopped is reported as such.
+ *      reported as EFAULT;
+ *   4. a replay (EVBUS_SUB_SINCE, _LAST) that met in the history an event
+ *      larger than the reader's whole ring never got past it, so the file
+ *      caught up for ever, always readable with nothing to read (fixed in
+ *      d1cd518; tests/stress/replay-repro.c).  A subscriber stuck so 20 s
+ *      after the publishers stopped is reported as such.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE

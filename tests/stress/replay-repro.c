@@ -3,7 +3,9 @@
  * replay-repro: a replay (EVBUS_SUB_SINCE) that meets, in the history, an
  * event larger than the reader's whole ring.  Live, such an event is lost
  * and reported (a LAGGED record); a replay must not wait for room that
- * can never be made.
+ * can never be made.  Found by evbus-stress (a replaying subscriber whose
+ * ring it had shrunk to 4 KiB stayed catching up for ever), fixed in
+ * d1cd518: the event is lost for that file and reported as live.
  *
  *   tests/vm/run -- build/stress/replay-repro
  *
