@@ -584,11 +584,14 @@ void evbus_hist_ident(const struct evbus_hist_rec *rec, struct evbus_file *ef,
 		      struct evbus_ident *id);
 struct evbus_hist_rec *evbus_hist_at(struct evbus_hist *h, u64 pos);
 long evbus_ioctl_history(struct file *file, void __user *argp);
-int evbus_retained_stage(struct evbus_file *ef, struct evbus_msg *m, gfp_t gfp);
+bool evbus_hist_takes(struct evbus_file *ef, const struct evbus_sub_entry *sub,
+		      const struct evbus_hist_rec *rec, const struct evbus_msg *m,
+		      void *image);
+int evbus_retained_stage(struct evbus_file *ef, struct evbus_msg *m,
+			 const struct evbus_sender *from, gfp_t gfp);
 void evbus_retained_unstage(struct evbus_msg *m);
 int evbus_retained_check(struct evbus_bus *bus, const struct evbus_msg *m);
-void evbus_retained_install(struct evbus_bus *bus, struct evbus_msg *m,
-			    const struct evbus_sender *from);
+void evbus_retained_install(struct evbus_bus *bus, struct evbus_msg *m);
 int evbus_retained_init(struct evbus_bus *bus);
 void evbus_retained_destroy(struct evbus_bus *bus);
 int evbus_retained_send(struct evbus_file *ef, struct evbus_sub_entry *sub);

@@ -105,6 +105,25 @@ void evbus_hist_ident(const struct evbus_hist_rec *rec, struct evbus_file *ef,
 	id->gid = from_kgid_munged(ef->user_ns, rec->gid);
 }
 
+/*
+ * Does sub (of ef) take the kept event rec, seen as m?  The same test as a
+ * live event's (filters included), with the sender the record kept.
+ */
+bool evbus_hist_takes(struct evbus_file *ef, const struct evbus_sub_entry *sub,
+		      const struct evbus_hist_rec *rec, const struct evbus_msg *m,
+		      void *image)
+{
+	struct evbus_sender from = {
+		.uid = rec->uid,
+		.gid = rec->gid,
+		.tgid = rec->tgid,
+	};
+	struct evbus_ident id;
+
+	evbus_hist_ident(rec, ef, &id);
+	return evbus_sub_matches(sub, m, &from, &id, image);
+}
+
 /* Drop the oldest record; order_lock held. */
 static void evbus_hist_evict(struct evbus_hist *h)
 {

@@ -211,7 +211,8 @@ static int evbus_stage_one(const struct evbus_pub_ctx *ctx,
 	m->pub_flags = p->flags;
 	m->ev_flags = 0;
 	/* Last: a staged retained value is freed by whoever staged m. */
-	ret = evbus_retained_stage(ctx->ef, m, evbus_pub_gfp(ctx));
+	ret = evbus_retained_stage(ctx->ef, m, &ctx->from,
+				   evbus_pub_gfp(ctx));
 	if (ret == -ENOMEM)
 		return evbus_pub_nomem(ctx);
 	return ret;
@@ -428,7 +429,7 @@ static int evbus_reserve_all(struct evbus_pub_ctx *ctx, struct evbus_msg *m)
 			    m->topic_len, m->payload_len, m->type);
 	evbus_hist_append(bus, m, &ctx->from);
 	if (unlikely(m->pub_flags & EVBUS_PUB_RETAIN))
-		evbus_retained_install(bus, m, &ctx->from);
+		evbus_retained_install(bus, m);
 	for (i = 0; i < ctx->ntgt; i++) {
 		struct evbus_target *t = &ctx->tgt[i];
 

@@ -80,28 +80,6 @@ static int evbus_replay_lag_kind(struct evbus_file *ef, u32 flags)
 	return 0;
 }
 
-static void evbus_rec_sender(const struct evbus_hist_rec *rec,
-			     struct evbus_sender *from)
-{
-	from->uid = rec->uid;
-	from->gid = rec->gid;
-	from->tgid = rec->tgid;
-}
-
-/* Does sub take the kept event rec (m)?  order_lock held. */
-static bool evbus_replay_takes(struct evbus_file *ef,
-			       const struct evbus_sub_entry *sub,
-			       const struct evbus_hist_rec *rec,
-			       const struct evbus_msg *m, void *image)
-{
-	struct evbus_sender from;
-	struct evbus_ident id;
-
-	evbus_rec_sender(rec, &from);
-	evbus_hist_ident(rec, ef, &id);
-	return evbus_sub_matches(sub, m, &from, &id, image);
-}
-
 /*
  * EVBUS_SUB_LAST: the seq at which sub's last `last` matching events in
  * the history start (the oldest of them if there are fewer; the next seq
@@ -137,7 +115,7 @@ static int evbus_replay_last(struct evbus_file *ef, struct evbus_sub_entry *sub,
 			break;
 		rec = evbus_hist_at(h, pos - back);
 		evbus_hist_msg(rec, &m, 0);
-		if (evbus_replay_takes(ef, sub, rec, &m, image)) {
+		if (evbus_hist_takes(ef, sub, rec, &m, image)) {
 			found++;
 			*start = rec->seq;
 		}
@@ -234,7 +212,7 @@ static bool evbus_replay_match(struct evbus_file *ef,
 
 	xa_for_each(&ef->subs, id, sub)
 		if (rec->seq >= sub->from &&
-		    evbus_replay_takes(ef, sub, rec, m, ef->replay->image))
+		    evbus_hist_takes(ef, sub, rec, m, ef->replay->image))
 			return true;
 	return false;
 }

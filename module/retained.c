@@ -59,13 +59,9 @@ static void evbus_retained_put(struct evbus_retained *rt)
  * Stage m's new retained value (EVBUS_PUB_RETAIN with a payload), sent by
  * current through ef: 0, -ENOSPC if it could never fit, or -ENOMEM.
  */
-int evbus_retained_stage(struct evbus_file *ef, struct evbus_msg *m, gfp_t gfp)
+int evbus_retained_stage(struct evbus_file *ef, struct evbus_msg *m,
+			 const struct evbus_sender *from, gfp_t gfp)
 {
-	struct evbus_sender from = {
-		.uid = current_euid(),
-		.gid = current_egid(),
-		.tgid = task_tgid(current),
-	};
 	struct evbus_retained *rt;
 	size_t size;
 
@@ -80,7 +76,7 @@ int evbus_retained_stage(struct evbus_file *ef, struct evbus_msg *m, gfp_t gfp)
 	rt = kmalloc(size, gfp);
 	if (!rt)
 		return -ENOMEM;
-	evbus_hist_fill(&rt->rec, m, &from);
+	evbus_hist_fill(&rt->rec, m, from);
 	rt->user = ef->user;
 	evbus_user_get_ref(ef->user);
 	rt->charge = size;
@@ -166,8 +162,7 @@ int evbus_retained_check(struct evbus_bus *bus, const struct evbus_msg *m)
  * m (EVBUS_PUB_RETAIN), checked, is numbered: it becomes its topic's value,
  * or (empty payload) removes it.  order_lock held.
  */
-void evbus_retained_install(struct evbus_bus *bus, struct evbus_msg *m,
-			    const struct evbus_sender *from)
+void evbus_retained_install(struct evbus_bus *bus, struct evbus_msg *m)
 {
 	struct evbus_hist *h = &bus->hist;
 	struct evbus_retained *rt = m->retain, *old;
@@ -233,7 +228,6 @@ static int evbus_retained_reserve(struct evbus_file *ef,
 	struct evbus_bus *bus = ef->bus;
 	struct evbus_hist *h = &bus->hist;
 	struct evbus_retained *rt;
-	struct evbus_ident id;
 	struct evbus_msg m;
 	u32 n = 0;
 
@@ -243,15 +237,8 @@ static int evbus_retained_reserve(struct evbus_file *ef,
 		return -ENOBUFS;
 	}
 	list_for_each_entry(rt, &h->retained, link) {
-		struct evbus_sender from = {
-			.uid = rt->rec.uid,
-			.gid = rt->rec.gid,
-			.tgid = rt->rec.tgid,
-		};
-
 		evbus_hist_msg(&rt->rec, &m, EVBUS_EVENT_RETAINED);
-		evbus_hist_ident(&rt->rec, ef, &id);
-		if (!evbus_sub_matches(sub, &m, &from, &id, image))
+		if (!evbus_hist_takes(ef, sub, &rt->rec, &m, image))
 			continue;
 		refcount_inc(&rt->ref);
 		out[n].rt = rt;

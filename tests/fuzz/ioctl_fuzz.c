@@ -3944,18 +3944,6 @@ static void op_private(struct th *t)
 		memset(&t->sm, 0, sizeof(t->sm));
 }
 
-/* fdinfo's evbus-replaying of fd: 0, 1, or -1 if it cannot say. */
-static int fd_replaying(int fd)
-{
-	static __thread char info[8192];
-	const char *l;
-
-	if (fdinfo_read(fd, info, sizeof(info)) < 0)
-		return -1;
-	l = strstr(info, "evbus-replaying:\t");
-	return l ? atoi(l + strlen("evbus-replaying:\t")) : -1;
-}
-
 /*
  * A replay from start to end on a file of its own (#15): a fresh file
  * with a small ring, a subscription reaching into the past (SINCE from
@@ -4098,7 +4086,7 @@ static void op_replay(struct th *t)
 	/* The steps, then (drain) up to 256 more reads until live and empty. */
 	for (nread = 0; nread < (int)nsteps + (drain ? 256 : 0); nread++) {
 		uint32_t size = nread < (int)nsteps ? step[nread] : 1u << 17;
-		int rep = nread < (int)nsteps ? -2 : fd_replaying(fd);
+		int rep = nread < (int)nsteps ? -2 : evt_replaying(fd);
 		const char *why;
 		size_t off;
 
@@ -4106,7 +4094,7 @@ static void op_replay(struct th *t)
 			struct pollfd pf = { .fd = fd, .events = POLLIN };
 
 			if (rep == -2)
-				rep = fd_replaying(fd);
+				rep = evt_replaying(fd);
 			errno = 0;
 			ret = poll(&pf, 1, 0);
 			result(t, "poll (replay)", ret, errno, 0);
@@ -4122,7 +4110,7 @@ static void op_replay(struct th *t)
 		if (!result(t, "read (replay)", ret, err, X_READ))
 			break;
 		if (ret < 0) {
-			if (err == EAGAIN && nread >= (int)nsteps && fd_replaying(fd) == 0) {
+			if (err == EAGAIN && nread >= (int)nsteps && evt_replaying(fd) == 0) {
 				t->feat[F_REPLAY_LIVE]++;
 				break;
 			}

@@ -292,22 +292,36 @@ static inline int evt_policy_list(int fd, struct evbus_rule_info *ri,
 	return ioctl(fd, EVBUS_IOC_POLICY_LIST, pl) ? -errno : 0;
 }
 
-/* The evbus-id of an open evbus file (its fdinfo), or -1. */
-static inline long long evt_file_id(int fd)
+/* The number on fd's fdinfo line "KEY:\t<number>", or -1 without one. */
+static inline long long evt_fdinfo_num(int fd, const char *key)
 {
 	char path[64], line[256];
-	long long id = -1;
+	size_t klen = strlen(key);
+	long long v = -1;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
+	f = fopen(path, "re");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "evbus-id:\t", 10))
-			id = strtoll(line + 10, NULL, 10);
+		if (!strncmp(line, key, klen) && line[klen] == ':' &&
+		    line[klen + 1] == '\t')
+			v = strtoll(line + klen + 2, NULL, 10);
 	fclose(f);
-	return id;
+	return v;
+}
+
+/* The evbus-id of an open evbus file (its fdinfo), or -1. */
+static inline long long evt_file_id(int fd)
+{
+	return evt_fdinfo_num(fd, "evbus-id");
+}
+
+/* Is fd still catching up from the history (fdinfo)?  1, 0, or -1. */
+static inline int evt_replaying(int fd)
+{
+	return (int)evt_fdinfo_num(fd, "evbus-replaying");
 }
 
 /* The inode number of the calling process's IPC namespace, or 0. */

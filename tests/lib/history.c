@@ -108,6 +108,29 @@ static uint64_t pub(struct evbus *bus, const char *topic, const char *text)
 	return seq;
 }
 
+/*
+ * Ten pairs: a%d on topic a (seqs in sa), then "b" on topic b (seqs in sb,
+ * or nowhere).  0, or -1 if a publish failed.
+ */
+static int pub_pairs(struct evbus *bus, const char *a, const char *b,
+		     uint64_t sa[10], uint64_t *sb)
+{
+	char text[16];
+	uint64_t seq;
+	int i;
+
+	for (i = 0; i < 10; i++) {
+		snprintf(text, sizeof(text), "a%d", i);
+		sa[i] = pub(bus, a, text);
+		seq = pub(bus, b, "b");
+		if (!sa[i] || !seq)
+			return -1;
+		if (sb)
+			sb[i] = seq;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------- replay */
 
 /* since: the history from there on, flagged, then live, nothing else. */
@@ -123,13 +146,7 @@ TEST(since_replays_then_goes_live)
 	LT_NEW_BUS();
 	LT_OPEN(p, 0);
 	LT_NEED_FEATURE(p, EVBUS_FEAT_HISTORY, "history");
-	for (i = 0; i < 10; i++) {
-		snprintf(text, sizeof(text), "a%d", i);
-		sa[i] = pub(p, "h.a", text);
-		sb[i] = pub(p, "h.b", "b");
-		ASSERT_NE(0, sa[i]);
-		ASSERT_NE(0, sb[i]);
-	}
+	ASSERT_EQ(0, pub_pairs(p, "h.a", "h.b", sa, sb));
 	LT_OPEN(s, 0);
 	ASSERT_EQ(0, evbus_subscribe_since(s, "h.a", sa[4], &id));
 	EXPECT_NE(0, id);
@@ -295,18 +312,12 @@ TEST(last_k_matching_events)
 	static struct hrec r[MAXREC];
 	uint64_t sa[10], live;
 	struct evbus *p, *s, *all;
-	char text[16];
 	int i;
 
 	LT_NEW_BUS();
 	LT_OPEN(p, 0);
 	LT_NEED_FEATURE(p, EVBUS_FEAT_HISTORY, "history");
-	for (i = 0; i < 10; i++) {
-		snprintf(text, sizeof(text), "a%d", i);
-		sa[i] = pub(p, "k.a", text);
-		ASSERT_NE(0, sa[i]);
-		ASSERT_NE(0, pub(p, "k.b", "b"));
-	}
+	ASSERT_EQ(0, pub_pairs(p, "k.a", "k.b", sa, NULL));
 	LT_OPEN(s, 0);
 	ASSERT_EQ(0, evbus_subscribe_last(s, "k.a", 3, NULL));
 	ASSERT_EQ(3, collect(s, r, MAXREC, 3, 2000));

@@ -1307,27 +1307,6 @@ static void sub_past(struct sub_ctx *c)
 	res->oldest_after = h.oldest_seq;
 }
 
-/* Is the file still catching up, by its fdinfo?  -1 if it cannot say. */
-static int sub_replaying(int fd)
-{
-	char path[64], buf[4096];
-	const char *l;
-	ssize_t n;
-	int f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
-		return -1;
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	l = strstr(buf, "evbus-replaying:\t");
-	return l ? atoi(l + strlen("evbus-replaying:\t")) : -1;
-}
-
 static void run_subscriber(int id)
 {
 	struct sub_cfg *cfg = &sh->scfg[id];
@@ -1518,7 +1497,7 @@ static void run_subscriber(int id)
 					memset(&rc, 0, sizeof(rc));
 					ioctl(c.fd, EVBUS_IOC_GET_RING, &rc);
 					SERR(&c, "sub %d: still catching up (fdinfo evbus-replaying %d) 20 s after the publishers stopped, with nothing to read: a %u-byte ring (an event in the history larger than the ring? tests/stress/replay-repro.c)",
-					     id, sub_replaying(c.fd), rc.size);
+					     id, evt_replaying(c.fd), rc.size);
 					break;
 				}
 				if (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN))
@@ -1558,7 +1537,7 @@ static void run_subscriber(int id)
 	}
 	res->drained = reading;
 	if (cfg->past && reading)
-		res->still_replaying = sub_replaying(c.fd);
+		res->still_replaying = evt_replaying(c.fd);
 	memset(&res->st, 0, sizeof(res->st));
 	if (xioctl(c.fd, EVBUS_IOC_STATS, &res->st)) {
 		res->ioctl_fail++;

@@ -22,26 +22,6 @@
 
 #include "evbus_test.h"
 
-static int replaying(int fd)
-{
-	char path[64], buf[4096];
-	const char *l;
-	ssize_t n;
-	int f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
-		return -1;
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	l = strstr(buf, "evbus-replaying:\t");
-	return l ? atoi(l + strlen("evbus-replaying:\t")) : -1;
-}
-
 int main(void)
 {
 	static char big[8000], buf[1 << 16];
@@ -111,12 +91,12 @@ int main(void)
 			perror("replay-repro: read");
 			return 2;
 		}
-		rep = replaying(rd);
+		rep = evt_replaying(rd);
 		if (rep == 0)
 			break;
 		poll(&pf, 1, 10);
 	}
-	rep = replaying(rd);
+	rep = evt_replaying(rd);
 	printf("replay-repro: after %d reads: %d events, %d LAGGED records, fdinfo evbus-replaying %d\n",
 	       i, events, lags, rep);
 	if (rep != 0 || !got_after) {
