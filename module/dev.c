@@ -417,7 +417,10 @@ static void evbus_check_abi(void)
 	BUILD_BUG_ON(sizeof(struct evbus_lagged) != 40);
 	BUILD_BUG_ON(sizeof(struct evbus_subscribe) != EVBUS_SUBSCRIBE_SIZE_VER1);
 	BUILD_BUG_ON(sizeof(struct evbus_history) != EVBUS_HISTORY_SIZE_VER0);
-	BUILD_BUG_ON(sizeof(struct evbus_bus_stats) != EVBUS_BUS_STATS_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct evbus_bus_stats) != EVBUS_BUS_STATS_SIZE_VER1);
+	BUILD_BUG_ON(sizeof(struct evbus_verdict) != EVBUS_VERDICT_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct evbus_request) != 40);
+	BUILD_BUG_ON(sizeof(struct evbus_cancelled) != 24);
 	BUILD_BUG_ON(sizeof(struct evbus_rule) != 40);
 	BUILD_BUG_ON(sizeof(struct evbus_policy_set) != 24);
 	BUILD_BUG_ON(sizeof(struct evbus_rule_info) != 280);

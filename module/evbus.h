@@ -606,7 +606,7 @@ bool evbus_sub_matches(const struct evbus_sub_entry *sub,
 		       const struct evbus_ident *id, void *image);
 
 /* policy.c */
-struct evbus_verdict {
+struct evbus_pol_verdict {
 	int cause;			/* 0 (allowed) or EVBUS_DENY_* */
 	u32 rule_id;
 };
@@ -614,11 +614,11 @@ int evbus_policy_init(struct evbus_policy *pol);
 void evbus_policy_destroy(struct evbus_policy *pol);
 void evbus_policy_check_publish(struct evbus_bus *bus, const struct cred *cred,
 				const char *topic, const struct evbus_segs *segs,
-				struct evbus_verdict *v);
+				struct evbus_pol_verdict *v);
 void evbus_policy_check_subscribe(struct evbus_bus *bus,
 				  const struct cred *cred, const char *pattern,
 				  const struct evbus_segs *segs, u32 right,
-				  struct evbus_verdict *v);
+				  struct evbus_pol_verdict *v);
 long evbus_ioctl_policy_add(struct file *file, void __user *argp);
 long evbus_ioctl_policy_set(struct file *file, void __user *argp);
 long evbus_ioctl_policy_list(struct evbus_file *ef, void __user *argp);
@@ -645,7 +645,7 @@ void evbus_filter_ident(void *image, const struct evbus_ident *id);
 
 /* sys.c: kernel events and refusals */
 void evbus_sys_file_event(struct evbus_file *ef, bool open);
-int evbus_deny(struct evbus_file *ef, u32 right, const struct evbus_verdict *v,
+int evbus_deny(struct evbus_file *ef, u32 right, const struct evbus_pol_verdict *v,
 	       const char *topic, u32 len, bool nowait);
 
 /* ring.c, beside the event path */

@@ -126,7 +126,7 @@ static bool evbus_rule_applies(const struct evbus_policy_rule *r,
 
 struct evbus_pub_check {
 	const struct cred *cred;
-	struct evbus_verdict *v;
+	struct evbus_pol_verdict *v;
 	bool allowed;
 };
 
@@ -148,7 +148,7 @@ static bool evbus_rule_pub_fn(struct evbus_index_entry *ent, void *arg)
 
 void evbus_policy_check_publish(struct evbus_bus *bus, const struct cred *cred,
 				const char *topic, const struct evbus_segs *segs,
-				struct evbus_verdict *v)
+				struct evbus_pol_verdict *v)
 {
 	struct evbus_policy *pol = &bus->policy;
 	struct evbus_pub_check c = { .cred = cred, .v = v };
@@ -172,7 +172,7 @@ void evbus_policy_check_publish(struct evbus_bus *bus, const struct cred *cred,
 void evbus_policy_check_subscribe(struct evbus_bus *bus,
 				  const struct cred *cred, const char *pattern,
 				  const struct evbus_segs *segs, u32 right,
-				  struct evbus_verdict *v)
+				  struct evbus_pol_verdict *v)
 {
 	struct evbus_policy *pol = &bus->policy;
 	struct evbus_policy_rule *r;
@@ -215,7 +215,7 @@ static u32 evbus_revoke_unlink(struct evbus_bus *bus, struct evbus_file *ef,
 			       struct list_head *gone)
 {
 	struct evbus_sub_entry *sub;
-	struct evbus_verdict v;
+	struct evbus_pol_verdict v;
 	struct evbus_segs segs;
 	unsigned long id;
 	u32 n = 0;

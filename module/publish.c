@@ -157,7 +157,7 @@ static int evbus_may_publish(const struct evbus_pub_ctx *ctx, const char *topic,
 			     u32 len, const struct evbus_segs *segs)
 {
 	struct evbus_file *ef = ctx->ef;
-	struct evbus_verdict v = {};
+	struct evbus_pol_verdict v = {};
 
 	if (segs->sys)
 		v.cause = EVBUS_DENY_RESERVED;
@@ -180,7 +180,7 @@ static int evbus_stage_one(const struct evbus_pub_ctx *ctx,
 	int ret;
 
 	m->retain = NULL;
-	if ((p->flags & ~EVBUS_PUB_VALID) || p->reserved[0] || p->reserved[1])
+	if ((p->flags & ~EVBUS_PUB_VALID) || p->reserved)
 		return -EINVAL;
 	if (!p->topic_len || p->topic_len > EVBUS_TOPIC_MAX)
 		return -EINVAL;

@@ -111,7 +111,7 @@ static int evbus_sub2_copy_in(struct evbus_sub_req *req, void __user *argp)
 static int evbus_may_subscribe(struct evbus_file *ef, struct evbus_sub_req *req)
 {
 	u32 right = EVBUS_RIGHT_SUBSCRIBE;
-	struct evbus_verdict v = {};
+	struct evbus_pol_verdict v = {};
 
 	lockdep_assert_held(&ef->lock);
 	if (!evbus_scope_may_subscribe(ef, req->pattern, &req->segs)) {

@@ -55,7 +55,7 @@ static void evbus_count_denial(struct evbus_bus *bus, int cause)
  * attempt) gets -EAGAIN instead and reports from the blocking retry, so
  * each refusal is reported once.
  */
-int evbus_deny(struct evbus_file *ef, u32 right, const struct evbus_verdict *v,
+int evbus_deny(struct evbus_file *ef, u32 right, const struct evbus_pol_verdict *v,
 	       const char *topic, u32 len, bool nowait)
 {
 	struct {

@@ -1188,11 +1188,11 @@ static void gen_pub(struct th *t, struct evbus_pub *p, bool small,
 		p->flags = EVBUS_PUB_RETAIN;
 	if (chance(t, (uint32_t)bad_pct)) {
 		switch (rnd(t, 8)) {
-		case 0:	/* a bit beyond EVBUS_PUB_RETAIN, with or without it */
-			p->flags = (rnd32(t) & ~1u) | 1u << (1 + rnd(t, 31)) | rnd(t, 2);
+		case 0:	/* a bit beyond EVBUS_PUB_RETAIN and _ASK, with or without them */
+			p->flags = (rnd32(t) & ~3u) | 1u << (2 + rnd(t, 30)) | rnd(t, 2);
 			break;
-		case 1: p->reserved[0] = rnd64(t) | 1; break;
-		case 2: p->reserved[1] = 1; break;
+		case 1: p->reserved = rnd64(t) | 1; break;
+		case 2: p->reserved = 1; break;
 		case 3: p->topic_len = rnd(t, 2) ? 0 : 256; break;
 		case 4: p->payload_len = g_max_payload + 1 + rnd(t, 1u << 21); break;
 		case 5: p->topic = bad_addr(t, (enum kind)(K_NULL + rnd(t, K_N - K_NULL))); break;
@@ -1203,9 +1203,9 @@ static void gen_pub(struct th *t, struct evbus_pub *p, bool small,
 		}
 		D(t, " [made bad]");
 	}
-	D(t, " payload_len=%u type=%#x flags=%#x reserved=[%#llx,%#llx]}",
-	  p->payload_len, p->type, p->flags, (unsigned long long)p->reserved[0],
-	  (unsigned long long)p->reserved[1]);
+	D(t, " payload_len=%u type=%#x flags=%#x deadline_ns=%llu reserved=%#llx}",
+	  p->payload_len, p->type, p->flags, (unsigned long long)p->deadline_ns,
+	  (unsigned long long)p->reserved);
 }
 
 /* Batch descriptors and header.  Returns the number of descriptors placed. */

@@ -199,9 +199,16 @@ _Static_assert(sizeof(struct evbus_subscribe) == EVBUS_SUBSCRIBE_SIZE_VER1,
 _Static_assert(EVBUS_SUBSCRIBE_SIZE_VER1 == 72, "EVBUS_SUBSCRIBE_SIZE_VER1");
 _Static_assert(sizeof(struct evbus_history) == EVBUS_HISTORY_SIZE_VER0,
 	       "evbus_history");
-_Static_assert(sizeof(struct evbus_bus_stats) == EVBUS_BUS_STATS_SIZE_VER0,
+_Static_assert(sizeof(struct evbus_bus_stats) == EVBUS_BUS_STATS_SIZE_VER1,
 	       "evbus_bus_stats");
 _Static_assert(sizeof(struct evbus_rule) == 40, "evbus_rule");
+_Static_assert(sizeof(struct evbus_pub) == 72, "evbus_pub");
+_Static_assert(sizeof(struct evbus_approver) == 32, "evbus_approver");
+_Static_assert(sizeof(struct evbus_verdict) == EVBUS_VERDICT_SIZE_VER0,
+	       "evbus_verdict");
+_Static_assert(sizeof(struct evbus_request) == 40, "evbus_request");
+_Static_assert(sizeof(struct evbus_cancelled) == 24, "evbus_cancelled");
+_Static_assert(sizeof(struct evbus_sys_approval) == 24, "evbus_sys_approval");
 _Static_assert(sizeof(struct evbus_policy_set) == 24, "evbus_policy_set");
 _Static_assert(sizeof(struct evbus_rule_info) == 280, "evbus_rule_info");
 _Static_assert(sizeof(struct evbus_policy_list) == 32, "evbus_policy_list");
@@ -562,7 +569,7 @@ _Static_assert(EVBUS_SUBSCRIBE_SIZE_VER1 == 72, "EVBUS_SUBSCRIBE_SIZE_VER1");
 _Static_assert(sizeof(struct evbus_history) == EVBUS_HISTORY_SIZE_VER0,
 	       "evbus_history");
 _Static_assert(EVBUS_SUBSCRIBE_SIZE_VER0 == 56, "EVBUS_SUBSCRIBE_SIZE_VER0");
-_Static_assert(sizeof(struct evbus_bus_stats) == EVBUS_BUS_STATS_SIZE_VER0,
+_Static_assert(sizeof(struct evbus_bus_stats) == EVBUS_BUS_STATS_SIZE_VER1,
 	       "evbus_bus_stats");
 _Static_assert(sizeof(struct sock_filter) == 8, "sock_filter");
 /* The offsets a BPF filter loads from (README, "Filters on a subscription"). */

@@ -1131,10 +1131,10 @@ TEST(errors_match_the_ioctls)
 	evbus_pub_prep(&p, t, big, v.max_payload + 1);
 	same_pub_error(_metadata, &ring, fd, &p, -EMSGSIZE, "payload too big");
 	evbus_pub_prep(&p, t, "x", 1);
-	p.flags = 1U << 31;	/* bit 0 is EVBUS_PUB_RETAIN */
+	p.flags = 1U << 31;	/* bits 0, 1 are EVBUS_PUB_RETAIN, _ASK */
 	same_pub_error(_metadata, &ring, fd, &p, -EINVAL, "pub.flags");
 	evbus_pub_prep(&p, t, "x", 1);
-	p.reserved[1] = 1;
+	p.reserved = 1;
 	same_pub_error(_metadata, &ring, fd, &p, -EINVAL, "pub.reserved");
 	evbus_pub_prep(&p, t, "x", 1);
 	p.topic = (uintptr_t)hole;

@@ -80,7 +80,8 @@ struct evbus_pub {
 	__u64 corr;		/* in: correlation id */
 	__u64 parent;		/* in: parent sequence number */
 	__u64 seq;		/* out: assigned sequence number */
-	__u64 reserved[2];	/* must be 0 */
+	__u64 deadline_ns;	/* in: longest wait for approval (0: default) */
+	__u64 reserved;		/* must be 0 */
 };
 
 /*
@@ -246,6 +247,7 @@ struct evbus_uring_cmd {
 #define EVBUS_FEAT_ADAPTIVE_WAKE (1ULL << 16)	/* EVBUS_RING_ADAPTIVE, IMMEDIATE */
 #define EVBUS_FEAT_HISTORY	(1ULL << 17)	/* history, replay, EVBUS_IOC_HISTORY */
 #define EVBUS_FEAT_RETAINED	(1ULL << 18)	/* EVBUS_PUB_RETAIN, EVBUS_SUB_RETAINED */
+#define EVBUS_FEAT_APPROVAL	(1ULL << 19)	/* approvers, EVBUS_PUB_ASK */
 
 /*
  * Buses.  A process reaches the bus of its IPC namespace, as POSIX message
@@ -286,8 +288,22 @@ struct evbus_bus_stats {
 	__u64 policy_rules;	/* rules in the policy now */
 	__u32 policy_default;	/* EVBUS_ALLOW or EVBUS_DENY */
 	__u32 reserved;		/* 0 */
+	/* EVBUS_BUS_STATS_SIZE_VER1: the approval gate, by outcome */
+	__u64 approval_asked;	/* publishes that went through the gate */
+	__u64 approval_requests;	/* requests queued to approvers */
+	__u64 approval_allowed;	/* asks published */
+	__u64 approval_modified;	/* ... of which some approver changed */
+	__u64 approval_denied;	/* explicit denials */
+	__u64 approval_expired;	/* deadlines passed (default applied) */
+	__u64 approval_gone;	/* approvers gone (default applied) */
+	__u64 approval_full;	/* no room (default applied) */
+	__u64 approval_withdrawn;	/* publishers interrupted */
+	__u64 approval_nobody;	/* mandatory with no approver */
+	__u64 approvers;	/* approvers now */
+	__u64 approval_pending;	/* requests pending now */
 };
 #define EVBUS_BUS_STATS_SIZE_VER0	192
+#define EVBUS_BUS_STATS_SIZE_VER1	288	/* approval_* */
 
 /*
  * Topic policy of a bus, set by its owner: a process with CAP_SYS_ADMIN in
@@ -298,8 +314,10 @@ struct evbus_bus_stats {
  * A rule is (pattern, who, rights, verdict).  A call is checked against
  * the credentials its file was opened with, as for any file descriptor:
  *  - publishing on topic T needs EVBUS_RIGHT_PUBLISH: refused if a deny
- *    rule for the caller has a pattern that matches T; else allowed if an
- *    allow rule's pattern matches T; else the bus's default applies;
+ *    rule for the caller has a pattern that matches T; else allowed
+ *    through the approval gate if an EVBUS_ASK rule's does (see below);
+ *    else allowed if an allow rule's pattern matches T; else the bus's
+ *    default applies;
  *  - subscribing to pattern P needs EVBUS_RIGHT_SUBSCRIBE: refused if any
  *    deny rule's pattern has a topic in common with P; else allowed if P
  *    lies within an allow rule's pattern (every topic P matches, it
@@ -322,10 +340,12 @@ struct evbus_bus_stats {
  */
 #define EVBUS_ALLOW		1
 #define EVBUS_DENY		2
+#define EVBUS_ASK		3	/* publish rules only: see the gate */
 
 #define EVBUS_RIGHT_PUBLISH	(1U << 0)
 #define EVBUS_RIGHT_SUBSCRIBE	(1U << 1)
 #define EVBUS_RIGHT_REPLAY	(1U << 2)	/* replay and retained values */
+#define EVBUS_RIGHT_APPROVE	(1U << 3)	/* EVBUS_IOC_APPROVER_ADD */
 
 #define EVBUS_WHO_ALL		0	/* everyone; id must be 0 */
 #define EVBUS_WHO_UID		1	/* files opened with this euid */
@@ -338,7 +358,8 @@ struct evbus_rule {
 	__u64 pattern;		/* in: user pointer, not NUL-terminated */
 	__u32 pattern_len;	/* in: 1..EVBUS_TOPIC_MAX */
 	__u32 id;		/* out: rule id, never reused on this bus */
-	__u32 verdict;		/* in: EVBUS_ALLOW or EVBUS_DENY */
+	__u32 verdict;		/* in: EVBUS_ALLOW, _DENY, or _ASK (whose
+				 * rights must be EVBUS_RIGHT_PUBLISH) */
 	__u32 rights;		/* in: EVBUS_RIGHT_*, at least one */
 	__u32 who;		/* in: EVBUS_WHO_* */
 	__u32 id_value;		/* in: uid or gid in the caller's user ns */
@@ -596,6 +617,136 @@ struct evbus_history {
 				     0x0e, EVBUS_HISTORY_SIZE_VER0)
 
 /*
+ * Approval gate (EVBUS_FEAT_APPROVAL).
+ *
+ * Approvers.  A file registers as an approver for a pattern with
+ * EVBUS_IOC_APPROVER_ADD, with a priority and a default verdict
+ * (EVBUS_ALLOW or EVBUS_DENY); this needs EVBUS_RIGHT_APPROVE on the
+ * pattern, checked as EVBUS_RIGHT_SUBSCRIBE is, and the file's subscribe
+ * scope.  The id returned (1..EVBUS_APPROVER_ID_MAX) is unique among the
+ * bus's approvers; ids are handed out in turn, so one comes back only
+ * after the others were used.  Approvers are capped per file
+ * (EVBUS_APPROVERS_MAX), per bus and per user (module parameters
+ * max_approvers, max_user_approvers; ENOSPC).  EVBUS_IOC_APPROVER_DEL
+ * removes one (ENOENT if the file has no such approver); closing the file
+ * removes them all.  Either way its pending requests get its default
+ * verdict at once.
+ *
+ * Asking.  A publish asks for approval with EVBUS_PUB_ASK, or because the
+ * bus's policy has an EVBUS_ASK rule for the publisher whose pattern
+ * matches the topic (a publisher cannot skip that).  It waits at most
+ * deadline_ns (0: the module's approval_timeout_ms; longer than its
+ * approval_max_ms is cut to that), interruptibly.  The event goes, in
+ * turn, to every approver whose pattern matches its topic, highest
+ * priority first (ties: lower id first): a chain.  Each approver gets an
+ * EVBUS_REC_REQUEST record in its ring, read through read(), poll() and
+ * the mapping like any record, with the event as it would be delivered
+ * (seq 0, clocks of the publish call, the publisher as seen from the
+ * approver's namespaces, the flags of what the chain did so far), and
+ * answers with EVBUS_IOC_VERDICT:
+ *  - EVBUS_VERDICT_ALLOW: the next approver is asked; after the last,
+ *    the event is numbered and delivered (EVBUS_EVENT_APPROVED);
+ *  - EVBUS_VERDICT_DENY: the publish fails with errno `error` (1..
+ *    EVBUS_VERDICT_ERRNO_MAX; 0 gives EACCES) and nothing is published;
+ *  - EVBUS_VERDICT_MODIFY: the event goes on with a new payload and type,
+ *    and a new topic if topic_len is not 0, which the approver itself
+ *    must be allowed to publish on (EACCES otherwise); the next approver
+ *    sees it so, and it is delivered with EVBUS_EVENT_MODIFIED and the
+ *    approver's id (EVBUS_EVENT_MODIFIER).  A new topic's chain goes on
+ *    from where the old one was (lower priorities only).
+ * An ASK publish on a topic no approver watches goes out at once; one a
+ * policy rule makes ask fails with ECONNREFUSED (no one to ask).
+ *
+ * Every wait ends, each way counted in struct evbus_bus_stats and traced
+ * (tracepoint evbus_approval):
+ *  - the deadline passes: the approver's default verdict applies, and so
+ *    does every later approver's without asking it; the approver gets an
+ *    EVBUS_REC_CANCELLED record (EVBUS_CANCEL_EXPIRED).  A default of
+ *    deny gives ETIMEDOUT;
+ *  - the approver is removed or its file closed (or its process dies):
+ *    its default verdict, at once (deny: ECONNRESET);
+ *  - the approver's ring has no room for the request without dropping
+ *    anything, or it has EVBUS_APPROVER_PENDING_MAX requests pending: its
+ *    default verdict, at once (deny: ENOBUFS).  A request is never
+ *    evicted from a ring;
+ *  - the publisher gets a signal: the request is withdrawn, the approver
+ *    gets an EVBUS_REC_CANCELLED record (EVBUS_CANCEL_WITHDRAWN), and the
+ *    publish fails with EINTR (nothing published);
+ *  - a verdict for a request that is not pending at this file (answered,
+ *    withdrawn, expired, another file's): ENOENT, nothing changes.
+ * A denied event is announced on $sys.approval.denied (struct
+ * evbus_sys_approval), to whoever the policy lets subscribe there.
+ * Pending asks are capped per user (max_user_asks; EAGAIN).
+ *
+ * In a batch, an event that asks is published after the events before it
+ * and waits like a single one; a denial stops the batch there.  Under
+ * io_uring, EVBUS_URING_PUBLISH of an event that asks completes when the
+ * chain is done, with no thread waiting meanwhile (the verdicts run the
+ * chain on; the event is published, and the CQE posted, from the
+ * submitter's task work).  A batch under io_uring that asks waits in an
+ * io_uring worker.
+ */
+#define EVBUS_PUB_ASK		(1U << 1)	/* struct evbus_pub.flags */
+
+#define EVBUS_APPROVER_ID_MAX		65535
+#define EVBUS_APPROVERS_MAX		16	/* per file */
+#define EVBUS_APPROVER_PENDING_MAX	1024	/* requests per approver file */
+#define EVBUS_VERDICT_ERRNO_MAX		511
+
+/* EVBUS_IOC_APPROVER_ADD */
+struct evbus_approver {
+	__u64 pattern;		/* in: user pointer, not NUL-terminated */
+	__u32 pattern_len;	/* in: 1..EVBUS_TOPIC_MAX */
+	__u32 id;		/* out: 1..EVBUS_APPROVER_ID_MAX */
+	__s32 priority;		/* in: higher is asked first */
+	__u32 deflt;		/* in: EVBUS_ALLOW or EVBUS_DENY */
+	__u32 flags;		/* in: must be 0 */
+	__u32 reserved;		/* must be 0 */
+};
+
+/* EVBUS_IOC_VERDICT: size-versioned like EVBUS_IOC_SUBSCRIBE2. */
+#define EVBUS_VERDICT_ALLOW	1
+#define EVBUS_VERDICT_DENY	2
+#define EVBUS_VERDICT_MODIFY	3
+
+struct evbus_verdict {
+	__u32 size;		/* in: sizeof(struct evbus_verdict) */
+	__u32 verdict;		/* in: EVBUS_VERDICT_* */
+	__u64 id;		/* in: the request's id */
+	__s32 error;		/* in: DENY: errno for the publisher, or 0 */
+	__u32 type;		/* in: MODIFY: the new type */
+	__u64 payload;		/* in: MODIFY: user pointer */
+	__u32 payload_len;	/* in: MODIFY: 0..max_payload */
+	__u32 topic_len;	/* in: MODIFY: 0 keeps the topic */
+	__u64 topic;		/* in: MODIFY with topic_len: user pointer */
+	__u32 flags;		/* in: must be 0 */
+	__u32 reserved;		/* must be 0 */
+};
+#define EVBUS_VERDICT_SIZE_VER0	56
+
+#define EVBUS_IOC_APPROVER_ADD	_IOWR(EVBUS_IOC_MAGIC, 0x0f, struct evbus_approver)
+#define EVBUS_IOC_APPROVER_DEL	_IOW(EVBUS_IOC_MAGIC, 0x10, __u32)
+#define EVBUS_IOC_VERDICT	_IOC(_IOC_WRITE, EVBUS_IOC_MAGIC, 0x11, \
+				     EVBUS_VERDICT_SIZE_VER0)
+
+/* struct evbus_sys_approval.cause, and the tracepoint's outcome */
+#define EVBUS_APPROVAL_DENIED		1	/* an approver said deny */
+#define EVBUS_APPROVAL_EXPIRED		2	/* deadline, default deny */
+#define EVBUS_APPROVAL_GONE		3	/* approver gone, default deny */
+#define EVBUS_APPROVAL_FULL		4	/* no room, default deny */
+#define EVBUS_APPROVAL_NOBODY		5	/* mandatory, no approver */
+
+/* $sys.approval.denied: an event that asked was not published. */
+struct evbus_sys_approval {
+	__u64 file_id;		/* the publisher's file */
+	__u32 approver_id;	/* the approver that denied, or 0 */
+	__u32 cause;		/* EVBUS_APPROVAL_* */
+	__s32 error;		/* the errno the publisher got */
+	__u32 topic_len;	/* bytes of topic that follow */
+	char topic[];		/* no NUL */
+};
+
+/*
  * The name of every EVBUS_FEAT_* bit, for tools that print them: a new bit
  * gets its name here, beside its definition.  EVBUS_FEAT_NAMES(X) expands
  * to X(EVBUS_FEAT_..., "name") once per bit, in bit order.
@@ -619,7 +770,8 @@ struct evbus_history {
 	X(EVBUS_FEAT_MMAP,		"mmap")				\
 	X(EVBUS_FEAT_ADAPTIVE_WAKE,	"adaptive-wake")			\
 	X(EVBUS_FEAT_HISTORY,		"history")			\
-	X(EVBUS_FEAT_RETAINED,		"retained")
+	X(EVBUS_FEAT_RETAINED,		"retained")			\
+	X(EVBUS_FEAT_APPROVAL,		"approval")
 
 /*
  * Records returned by read().  Every record starts with struct
@@ -634,6 +786,8 @@ struct evbus_history {
 #define EVBUS_REC_LAGGED	2
 #define EVBUS_REC_PAD		3	/* ring filler, skipped by read() */
 #define EVBUS_REC_REVOKED	4	/* a subscription was revoked */
+#define EVBUS_REC_REQUEST	5	/* an approver is asked */
+#define EVBUS_REC_CANCELLED	6	/* a request is over unanswered */
 
 #define EVBUS_REC_ALIGN		8
 
@@ -668,6 +822,10 @@ struct evbus_event {
 /* struct evbus_event.flags */
 #define EVBUS_EVENT_REPLAYED	(1U << 0)	/* from the history (SINCE, LAST) */
 #define EVBUS_EVENT_RETAINED	(1U << 1)	/* a retained value (RETAINED) */
+#define EVBUS_EVENT_APPROVED	(1U << 2)	/* allowed by at least one approver */
+#define EVBUS_EVENT_MODIFIED	(1U << 3)	/* changed by an approver: */
+/* the id of the last approver that changed it (EVBUS_EVENT_MODIFIED) */
+#define EVBUS_EVENT_MODIFIER(flags)	((__u32)(flags) >> 16)
 
 /*
  * Events lost for this file: 'lost' events with sequence numbers from
@@ -700,6 +858,37 @@ struct evbus_revoked {
 	__u32 sub_id;		/* the subscription removed */
 	__u32 reason;		/* EVBUS_DENY_RULE or EVBUS_DENY_DEFAULT */
 	__u64 seq;		/* last seq the subscription could receive */
+};
+
+/*
+ * A request to this file as an approver (EVBUS_IOC_APPROVER_ADD): answer
+ * it with EVBUS_IOC_VERDICT and its id.  The event follows the fixed part
+ * at offset hdr_len, a whole event record (its own header, kind
+ * EVBUS_REC_EVENT) as it would be delivered, seq 0.  hdr.len covers both.
+ */
+#define EVBUS_REQ_MANDATORY	(1U << 0)	/* a policy rule made it ask */
+
+struct evbus_request {
+	struct evbus_rec_hdr hdr;
+	__u32 approver_id;	/* which of this file's approvers is asked */
+	__u32 flags;		/* EVBUS_REQ_* */
+	__u64 id;		/* for EVBUS_IOC_VERDICT */
+	__u64 deadline_ns;	/* CLOCK_MONOTONIC: the default verdict then */
+	__u64 reserved;		/* 0 */
+};
+
+#define EVBUS_REQUEST_EVENT(rq)						\
+	((const struct evbus_event *)((const char *)(rq) + (rq)->hdr.hdr_len))
+
+/* A request this file was asked will get no verdict from it. */
+#define EVBUS_CANCEL_WITHDRAWN	1	/* the publisher was interrupted */
+#define EVBUS_CANCEL_EXPIRED	2	/* the deadline passed */
+
+struct evbus_cancelled {
+	struct evbus_rec_hdr hdr;
+	__u32 approver_id;
+	__u32 reason;		/* EVBUS_CANCEL_* */
+	__u64 id;
 };
 
 #define EVBUS_ALIGN(x)		(((x) + EVBUS_REC_ALIGN - 1) & ~(__u64)(EVBUS_REC_ALIGN - 1))
