@@ -26,9 +26,9 @@ extern "C" {
 #endif
 
 #define EVBUS_LIB_VERSION_MAJOR	1
-#define EVBUS_LIB_VERSION_MINOR	5
+#define EVBUS_LIB_VERSION_MINOR	6
 #define EVBUS_LIB_VERSION_PATCH	0
-#define EVBUS_LIB_VERSION	"1.5.0"
+#define EVBUS_LIB_VERSION	"1.6.0"
 
 #define EVBUS_DEVICE_PATH	"/dev/evbus"
 /* An inherited handle: the descriptor number of an open /dev/evbus file. */
@@ -70,13 +70,16 @@ struct evbus_opts {
  * Publish options: type, corr and parent are carried verbatim to every
  * subscriber.  flags are the uapi's EVBUS_PUB_* (LIBEVBUS_1.5; the field
  * was reserved0, which had to be 0): EVBUS_PUB_RETAIN also makes the event
- * its topic's retained value (an empty payload clears it).  Flags this
- * library does not know go to the kernel, which refuses them (-EINVAL).
+ * its topic's retained value (an empty payload clears it); EVBUS_PUB_ASK
+ * (LIBEVBUS_1.6) sends it through the approval gate first, waiting the
+ * module's default at most (evbus_publish_ask() takes a deadline).  Flags
+ * this library does not know go to the kernel, which refuses them
+ * (-EINVAL).
  */
 struct evbus_pub_opts {
 	size_t sz;		/* sizeof(struct evbus_pub_opts) */
 	uint32_t type;		/* application type code */
-	uint32_t flags;		/* EVBUS_PUB_RETAIN */
+	uint32_t flags;		/* EVBUS_PUB_RETAIN, EVBUS_PUB_ASK */
 	uint64_t corr;		/* correlation id */
 	uint64_t parent;	/* parent sequence number */
 };
@@ -86,7 +89,12 @@ struct evbus_pub_opts {
  * the handle and stay valid until the next evbus_read() or evbus_close().
  * Records of a kind this library does not know have kind set and both
  * event and lagged NULL: skip them.  An EVBUS_REC_REVOKED record (checked
- * by the walker) is read with evbus_record_revoked().
+ * by the walker) is read with evbus_record_revoked().  An EVBUS_REC_REQUEST
+ * (LIBEVBUS_1.6: this handle is an approver) is read with
+ * evbus_record_request(); event stays NULL, as the request is not a
+ * delivered event, but topic and payload are those of the event it
+ * carries, checked as an event record's are.  An EVBUS_REC_CANCELLED is
+ * read with evbus_record_cancelled().
  */
 struct evbus_record {
 	unsigned int kind;			/* EVBUS_REC_* */
@@ -94,9 +102,9 @@ struct evbus_record {
 	const struct evbus_rec_hdr *hdr;	/* the raw record */
 	const struct evbus_event *event;	/* EVBUS_REC_EVENT, else NULL */
 	const struct evbus_lagged *lagged;	/* EVBUS_REC_LAGGED, else NULL */
-	const char *topic;			/* events: NUL-terminated */
+	const char *topic;			/* events, requests: NUL-terminated */
 	size_t topic_len;
-	const void *payload;			/* events: payload_len bytes */
+	const void *payload;			/* events, requests: payload_len bytes */
 	size_t payload_len;
 };
 
@@ -255,7 +263,12 @@ int evbus_policy_list(struct evbus *bus, uint32_t start_id,
 		      struct evbus_rule_info *rules, unsigned int count,
 		      uint32_t *total, uint32_t *def);
 
-/* The counters of the handle's bus (the bus of its IPC namespace). */
+/*
+ * The counters of the handle's bus (the bus of its IPC namespace).  Since
+ * LIBEVBUS_1.6 the struct has the approval gate's counters
+ * (EVBUS_BUS_STATS_SIZE_VER1); programs built against an older library
+ * keep the version of the call that fills the smaller struct.
+ */
 int evbus_get_bus_stats(struct evbus *bus, struct evbus_bus_stats *stats);
 /* ========== end of permissions, scopes and filters (LIBEVBUS_1.3) ========== */
 
@@ -300,6 +313,59 @@ int evbus_publish_retained(struct evbus *bus, const char *topic,
 int evbus_get_history(struct evbus *bus, struct evbus_history *h);
 int evbus_set_history_capacity(struct evbus *bus, uint64_t bytes);
 /* ========== end of history, replay and retained values (LIBEVBUS_1.5) ========== */
+
+/* ======================= the approval gate (LIBEVBUS_1.6) ======================= */
+/*
+ * See evbus_publish_ask(3) and evbus_approver_add(3).  Publisher side:
+ * evbus_publish_ask() is evbus_publish() with EVBUS_PUB_ASK and a deadline
+ * (0: the module's approval_timeout_ms); it returns once the event is
+ * published (0, *seq set) or refused: -errno is the approver's denial,
+ * -ETIMEDOUT, -ECONNRESET or -ENOBUFS when a default verdict of deny
+ * applied (deadline, approver gone, no room), -ECONNREFUSED when a policy
+ * rule makes the topic ask and no one approves it, -EINTR when a signal
+ * withdrew it (nothing published).  -EOPNOTSUPP: the module has no gate.
+ *
+ * Approver side: evbus_approver_add() registers the handle as an approver
+ * of pattern with a priority (higher first) and a default verdict
+ * (EVBUS_ALLOW or EVBUS_DENY) for the deadline and for its going away;
+ * requests come through evbus_read() (or the mapping) as EVBUS_REC_REQUEST
+ * records, each answered once with evbus_verdict_allow(), _deny() (a
+ * positive errno for the publisher, 0: EACCES) or _modify() (a new
+ * payload and type, and a new topic if topic is not NULL).  A request
+ * that ends unanswered (deadline, publisher interrupted) comes back as an
+ * EVBUS_REC_CANCELLED record; a verdict for it gives -ENOENT.
+ * evbus_approver_del() and evbus_close() apply the default verdict to the
+ * pending requests at once.
+ */
+int evbus_publish_ask(struct evbus *bus, const char *topic, const void *data,
+		      size_t len, const struct evbus_pub_opts *opts,
+		      uint64_t deadline_ns, uint64_t *seq);
+int evbus_approver_add(struct evbus *bus, const char *pattern, int32_t priority,
+		       uint32_t deflt, uint32_t *approver_id);
+int evbus_approver_del(struct evbus *bus, uint32_t approver_id);
+int evbus_verdict_allow(struct evbus *bus, uint64_t req_id);
+int evbus_verdict_deny(struct evbus *bus, uint64_t req_id, int error);
+int evbus_verdict_modify(struct evbus *bus, uint64_t req_id, const char *topic,
+			 const void *payload, size_t len, uint32_t type);
+
+/* The request a record carries (checked by the walker), or NULL. */
+static inline const struct evbus_request *
+evbus_record_request(const struct evbus_record *rec)
+{
+	if (!rec || rec->kind != EVBUS_REC_REQUEST)
+		return NULL;
+	return (const struct evbus_request *)rec->hdr;
+}
+
+/* The cancellation a record reports, or NULL. */
+static inline const struct evbus_cancelled *
+evbus_record_cancelled(const struct evbus_record *rec)
+{
+	if (!rec || rec->kind != EVBUS_REC_CANCELLED)
+		return NULL;
+	return (const struct evbus_cancelled *)rec->hdr;
+}
+/* ===================== end of the approval gate (LIBEVBUS_1.6) ===================== */
 
 /* The library's own version, at run time */
 const char *evbus_lib_version(void);

@@ -36,6 +36,12 @@ struct evbus {
 /* bus.c: the module answers EVBUS_IOC_VERSION without the feature bit. */
 bool evbus_lacks_feature(struct evbus *bus, uint64_t feature);
 
+/* publish.c: evbus_publish() with a deadline for EVBUS_PUB_ASK. */
+int evbus_publish_deadline(struct evbus *bus, const char *topic,
+			   const void *data, size_t len,
+			   const struct evbus_pub_opts *opts,
+			   uint64_t deadline_ns, uint64_t *seq);
+
 /* mmap.c: take the whole records available now into buf (evbus_read()). */
 ssize_t evbus_mmap_take(struct evbus_mmap *m, void *buf, size_t cap);
 

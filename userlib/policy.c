@@ -140,12 +140,41 @@ EVBUS_API int evbus_policy_list(struct evbus *bus, uint32_t start_id,
 	return (int)pl.count;
 }
 
-EVBUS_API int evbus_get_bus_stats(struct evbus *bus,
-				  struct evbus_bus_stats *stats)
+/*
+ * struct evbus_bus_stats grew in LIBEVBUS_1.6 (the approval counters, 192
+ * to 288 bytes).  Programs built against 1.3 to 1.5 pass the smaller
+ * struct to evbus_get_bus_stats@LIBEVBUS_1.3, which fills only that;
+ * those built now bind to evbus_get_bus_stats@@LIBEVBUS_1.6.  The kernel
+ * takes any size from EVBUS_BUS_STATS_SIZE_VER0 on and zeroes a tail it
+ * does not know.
+ */
+static int evbus_bus_stats(struct evbus *bus, struct evbus_bus_stats *stats,
+			   uint32_t size)
 {
 	if (!bus || !stats)
 		return -EINVAL;
-	memset(stats, 0, sizeof(*stats));
-	stats->size = sizeof(*stats);
+	memset(stats, 0, size);
+	stats->size = size;
 	return sys_ioctl(bus->fd, EVBUS_IOC_BUS_STATS, stats);
 }
+
+EVBUS_API int evbus_get_bus_stats_v13(struct evbus *bus,
+				      struct evbus_bus_stats *stats);
+EVBUS_API int evbus_get_bus_stats_v13(struct evbus *bus,
+				      struct evbus_bus_stats *stats)
+{
+	return evbus_bus_stats(bus, stats, EVBUS_BUS_STATS_SIZE_VER0);
+}
+__asm__(".symver evbus_get_bus_stats_v13, evbus_get_bus_stats@LIBEVBUS_1.3");
+
+EVBUS_API int evbus_get_bus_stats_v16(struct evbus *bus,
+				      struct evbus_bus_stats *stats);
+EVBUS_API int evbus_get_bus_stats_v16(struct evbus *bus,
+				      struct evbus_bus_stats *stats)
+{
+	return evbus_bus_stats(bus, stats, sizeof(*stats));
+}
+__asm__(".symver evbus_get_bus_stats_v16, evbus_get_bus_stats@@LIBEVBUS_1.6");
+
+_Static_assert(sizeof(struct evbus_bus_stats) == EVBUS_BUS_STATS_SIZE_VER1,
+	       "evbus_get_bus_stats@@LIBEVBUS_1.6 fills the VER1 struct");

@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
 /*
  * Publishing: one event per EVBUS_IOC_PUBLISH, or many per
- * EVBUS_IOC_PUBLISH_BATCH.  The kernel validates topics and sizes; the
+ * EVBUS_IOC_PUBLISH_BATCH.  An asking publish (EVBUS_PUB_ASK) is the same
+ * ioctl, which then waits for the approvers (approval.c has the rest of
+ * the gate).  The kernel validates topics and sizes; the
  * library only refuses what cannot be described in the ABI's fields.
  */
 #include <string.h>
 
 #include "internal.h"
 
-EVBUS_API int evbus_publish(struct evbus *bus, const char *topic,
-			    const void *data, size_t len,
-			    const struct evbus_pub_opts *opts, uint64_t *seq)
+/* evbus_publish() and evbus_publish_ask(): one EVBUS_IOC_PUBLISH. */
+int evbus_publish_deadline(struct evbus *bus, const char *topic,
+			   const void *data, size_t len,
+			   const struct evbus_pub_opts *opts,
+			   uint64_t deadline_ns, uint64_t *seq)
 {
 	struct evbus_pub p;
 	size_t tlen;
@@ -36,15 +40,27 @@ EVBUS_API int evbus_publish(struct evbus *bus, const char *topic,
 	p.flags = OPTS_GET(opts, flags, 0);
 	p.corr = OPTS_GET(opts, corr, 0);
 	p.parent = OPTS_GET(opts, parent, 0);
+	p.deadline_ns = deadline_ns;
 	ret = sys_ioctl(bus->fd, EVBUS_IOC_PUBLISH, &p);
 	if (ret == -EINVAL && (p.flags & EVBUS_PUB_RETAIN) &&
 	    evbus_lacks_feature(bus, EVBUS_FEAT_RETAINED))
 		return -EOPNOTSUPP;	/* a module from before retained values */
+	/* A module from before the gate: an unknown flag, or reserved[0]. */
+	if (ret == -EINVAL && ((p.flags & EVBUS_PUB_ASK) || p.deadline_ns) &&
+	    evbus_lacks_feature(bus, EVBUS_FEAT_APPROVAL))
+		return -EOPNOTSUPP;
 	if (ret)
 		return ret;
 	if (seq)
 		*seq = p.seq;
 	return 0;
+}
+
+EVBUS_API int evbus_publish(struct evbus *bus, const char *topic,
+			    const void *data, size_t len,
+			    const struct evbus_pub_opts *opts, uint64_t *seq)
+{
+	return evbus_publish_deadline(bus, topic, data, len, opts, 0, seq);
 }
 
 /* One ioctl of at most EVBUS_BATCH_MAX events: published count or -errno. */
