@@ -4,7 +4,9 @@
 #
 #   make bench         build the benchmark program, run the matrix in one VM
 #                      boot in instruction-counting mode; results in $(B)/bench/
-#   make bench-build   just build $(BENCH_OUT)/fanout
+#   make bench-build   just build $(BENCH_OUT)/fanout and $(BENCH_OUT)/roundtrip
+#   make bench-approval  only the approval round trips (issue #16), in their
+#                      own icount boot; results in $(BENCH_OUT)/approval/
 #
 # Variables:
 #   BENCH_OUT    where fanout is built (default $(B)/bench):
@@ -51,9 +53,17 @@ $(BENCH_OUT)/fanout: $(bench_srcs) $(BENCH_DIR)/bench.h $(REPO)/uapi/linux/evbus
 	$(CC) $(BENCH_CFLAGS) '-DBENCH_PEER_LIST=$(foreach p,$(BENCH_PEERS),X($(p)))' \
 		$(bench_pkg_cflags) -o $@ $(bench_srcs) $(bench_libs)
 
+# The approval round trip (issue #16): its own program, no peer table
+# (evbus, a Unix socket request/reply and fanotify permission events are
+# all in it); run by run-bench as the "approval" workload.
+$(BENCH_OUT)/roundtrip: $(BENCH_DIR)/roundtrip.c $(REPO)/uapi/linux/evbus.h \
+		$(REPO)/tests/kselftest/evbus_test.h
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
+
 .PHONY: bench bench-build bench-force
 bench-force:
-bench-build: $(BENCH_OUT)/fanout
+bench-build: $(BENCH_OUT)/fanout $(BENCH_OUT)/roundtrip
 
 BENCH_RESULTS := $(REPO)/results/bench
 bench_qemu := tests/vm/run --icount (-accel tcg -icount shift=0,align=off,sleep=off -smp 1)
@@ -66,7 +76,7 @@ bench_args = --qemu '$(bench_qemu)' --git "$$(git -C $(REPO) describe --always -
 # results/bench/.  --share makes $(BENCH_OUT) writable in the guest, so
 # run-bench writes there directly.  Fails if a run failed (the results,
 # copied anyway, say which).
-bench: deps module $(BENCH_OUT)/fanout
+bench: deps module $(BENCH_OUT)/fanout $(BENCH_OUT)/roundtrip
 	@rm -f $(addprefix $(BENCH_OUT)/,results.json results.md fanout.png meta.json)
 	@rc=0; \
 	$(bench_vm) --timeout 5400 -- $(REPO)/tests/bench/run-bench $(bench_args) \
@@ -81,11 +91,24 @@ bench: deps module $(BENCH_OUT)/fanout
 
 # The same machinery on a tiny matrix (about 1.5 minutes, figures
 # meaningless), in $(BENCH_OUT)/smoke, never in results/.
-bench-smoke: deps module $(BENCH_OUT)/fanout
+bench-smoke: deps module $(BENCH_OUT)/fanout $(BENCH_OUT)/roundtrip
 	rm -rf $(BENCH_OUT)/smoke
 	$(bench_vm) --timeout 900 -- $(REPO)/tests/bench/run-bench --quick $(bench_args) \
 		--cmd 'make bench-smoke' $(BENCH_OUT) $(BENCH_OUT)/smoke
 	$(REPO)/tests/bench/chart $(BENCH_OUT)/smoke/results.json $(BENCH_OUT)/smoke/fanout.png
+
+.PHONY: bench-approval
+# Just the approval round trips of issue #16 (run-bench --only approval),
+# in an icount boot of their own (a few minutes): results.md (table 8
+# only) and results.json in $(BENCH_OUT)/approval, never in results/.
+# APPROVAL_SCALE=F multiplies the round trips (0.1: a quick look).
+APPROVAL_SCALE ?= 1
+bench-approval: deps module $(BENCH_OUT)/fanout $(BENCH_OUT)/roundtrip
+	rm -rf $(BENCH_OUT)/approval
+	$(bench_vm) --timeout 1800 -- $(REPO)/tests/bench/run-bench --only approval \
+		--scale $(APPROVAL_SCALE) $(bench_args) \
+		--cmd 'make bench-approval APPROVAL_SCALE=$(APPROVAL_SCALE)' $(BENCH_OUT) $(BENCH_OUT)/approval
+	@echo "bench-approval: $(BENCH_OUT)/approval/results.md"
 
 # --- multi-core scaling (issue #12, section 6) ---------------------------------
 #
