@@ -29,6 +29,7 @@ int cmd_version(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_history(int argc, char **argv);
+int cmd_approve(int argc, char **argv);
 
 /* util.c */
 void __attribute__((format(printf, 1, 2))) cli_err(const char *fmt, ...);
@@ -54,6 +55,7 @@ void put_text(FILE *f, const void *buf, size_t len);
 void put_record_json(FILE *f, const struct evbus_record *rec);
 void put_record_human(FILE *f, const struct evbus_record *rec);
 const char *deny_cause_name(uint32_t cause);
+const char *cancel_reason_name(uint32_t reason);
 const char *feature_name(uint64_t bit);
 void put_features(FILE *f, uint64_t features);
 

@@ -2,7 +2,8 @@
 /*
  * evbus: publish, subscribe and inspect the evbus event bus from a shell.
  *
- *   evbus pub [-v] [--retain] [--type N] [--corr ID] [--parent SEQ] TOPIC [DATA]
+ *   evbus pub [-v] [--retain] [--ask [--deadline MS]] [--type N] [--corr ID]
+ *             [--parent SEQ] TOPIC [DATA]
  *   evbus sub [--json] [--ready] [--count N] [--timeout SECS] [--ring BYTES]
  *             [--policy drop-oldest|drop-newest] [--from-uid U] [--from-gid G]
  *             [--from-pid P] [--type N[-M]] [--filter FILE] [--no-mmap]
@@ -11,6 +12,7 @@
  *   evbus history [--json] [--set-capacity BYTES]
  *   evbus policy list|default|add|remove|clear ...
  *   evbus exec [--publish PATTERN]... [--subscribe PATTERN]... -- CMD [ARGS]
+ *   evbus approve [-v] [--ready] [--deny-by-default] [--priority N] PATTERN -- CMD [ARGS]
  *   evbus version
  *
  * Each subcommand lives in its own file; this one dispatches and
@@ -24,9 +26,11 @@
 static const char main_usage[] =
 "usage: evbus COMMAND [OPTIONS] [ARGS]\n"
 "\n"
-"  pub [-v] [--retain] [--type N] [--corr ID] [--parent SEQ] TOPIC [DATA]\n"
+"  pub [-v] [--retain] [--ask [--deadline MS]] [--type N] [--corr ID]\n"
+"      [--parent SEQ] TOPIC [DATA]\n"
 "        publish DATA, or each line of stdin, on TOPIC (--retain: also as\n"
-"        TOPIC's retained value; an empty DATA clears it)\n"
+"        TOPIC's retained value; an empty DATA clears it; --ask: only if the\n"
+"        bus's approvers allow it)\n"
 "  sub [--json] [--ready] [--count N] [--timeout SECS] [--ring BYTES]\n"
 "      [--policy drop-oldest|drop-newest] [--from-uid U] [--from-gid G]\n"
 "      [--from-pid P] [--type N[-M]] [--filter FILE] [--no-mmap]\n"
@@ -40,12 +44,16 @@ static const char main_usage[] =
 "        size the history)\n"
 "  policy list [--json]\n"
 "  policy default allow|deny [--revoke]\n"
-"  policy add allow|deny RIGHT[,RIGHT] (--uid U | --gid G | --all) [--revoke] PATTERN\n"
+"  policy add allow|deny|ask RIGHT[,RIGHT] (--uid U | --gid G | --all) [--revoke] PATTERN\n"
 "  policy remove [--revoke] ID\n"
 "  policy clear [--revoke]\n"
 "        read or change the topic policy of this bus\n"
 "  exec [--publish PATTERN]... [--subscribe PATTERN]... -- CMD [ARGS]\n"
 "        run CMD with a handle narrowed to the patterns, in EVBUS_FD\n"
+"  approve [-v] [--ready] [--deny-by-default] [--priority N] PATTERN -- CMD [ARGS]\n"
+"        approve, deny or modify asking publishes on PATTERN: CMD gets each\n"
+"        request as a JSON line and answers allow, deny [ERRNO] or a JSON\n"
+"        object with the new payload\n"
 "  version\n"
 "        show the library version and the kernel ABI and features\n"
 "\n"
@@ -98,6 +106,7 @@ int main(int argc, char **argv)
 		{ "history", cmd_history },
 		{ "policy", cmd_policy },
 		{ "exec", cmd_exec },
+		{ "approve", cmd_approve },
 		{ "version", cmd_version },
 	};
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -117,5 +126,5 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(cmd, cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);
-	return cli_usage_err(NULL, "unknown command '%s' (pub, sub, stat, history, policy, exec or version)", cmd);
+	return cli_usage_err(NULL, "unknown command '%s' (pub, sub, stat, history, policy, exec, approve or version)", cmd);
 }

@@ -138,34 +138,50 @@ void put_text(FILE *f, const void *buf, size_t len)
 	}
 }
 
+/* The event flags this tool names; the modifier's id is in the top half. */
+#define EVENT_FLAGS_KNOWN	(EVBUS_EVENT_REPLAYED | EVBUS_EVENT_RETAINED | \
+				 EVBUS_EVENT_APPROVED | EVBUS_EVENT_MODIFIED | \
+				 0xffff0000U)
+
 /*
  * An event's flags, only when set (a live event prints as it always did):
- * ,"replayed":true ,"retained":true, and any bit this tool does not know
- * as ,"flags":N (the whole value).
+ * ,"replayed":true ,"retained":true ,"approved":true ,"modified":true
+ * ,"modifier":ID, and any bit this tool does not know as ,"<key>":N (the
+ * whole value; key "flags", or "event_flags" inside a request, whose own
+ * flags are "flags").
  */
-static void put_event_flags_json(FILE *f, uint32_t flags)
+static void put_event_flags_json(FILE *f, uint32_t flags, const char *key)
 {
 	if (flags & EVBUS_EVENT_REPLAYED)
 		fputs(",\"replayed\":true", f);
 	if (flags & EVBUS_EVENT_RETAINED)
 		fputs(",\"retained\":true", f);
-	if (flags & ~(EVBUS_EVENT_REPLAYED | EVBUS_EVENT_RETAINED))
-		fprintf(f, ",\"flags\":%u", flags);
+	if (flags & EVBUS_EVENT_APPROVED)
+		fputs(",\"approved\":true", f);
+	if (flags & EVBUS_EVENT_MODIFIED)
+		fprintf(f, ",\"modified\":true,\"modifier\":%u",
+			EVBUS_EVENT_MODIFIER(flags));
+	if ((flags & ~EVENT_FLAGS_KNOWN) ||
+	    (!(flags & EVBUS_EVENT_MODIFIED) && (flags & 0xffff0000U)))
+		fprintf(f, ",\"%s\":%u", key, flags);
 }
 
-static void put_event_json(FILE *f, const struct evbus_record *rec)
+/*
+ * The fields of event ev, whose topic and payload rec points at, after
+ * "seq" (an event record, or the one a request carries).
+ */
+static void put_event_fields_json(FILE *f, const struct evbus_event *ev,
+				  const struct evbus_record *rec,
+				  const char *flags_key)
 {
-	const struct evbus_event *ev = rec->event;
-
-	fprintf(f, "{\"seq\":%" PRIu64 ",\"time_ns\":%" PRIu64
-		",\"mono_ns\":%" PRIu64 ",\"topic\":",
-		(uint64_t)ev->seq, (uint64_t)ev->time_ns, (uint64_t)ev->mono_ns);
+	fprintf(f, ",\"time_ns\":%" PRIu64 ",\"mono_ns\":%" PRIu64 ",\"topic\":",
+		(uint64_t)ev->time_ns, (uint64_t)ev->mono_ns);
 	put_json_str(f, rec->topic, rec->topic_len);
 	fprintf(f, ",\"type\":%u,\"pid\":%u,\"tid\":%u,\"uid\":%u,\"gid\":%u"
 		",\"corr\":%" PRIu64 ",\"parent\":%" PRIu64,
 		ev->type, ev->pid, ev->tid, ev->uid, ev->gid,
 		(uint64_t)ev->corr, (uint64_t)ev->parent);
-	put_event_flags_json(f, ev->flags);
+	put_event_flags_json(f, ev->flags, flags_key);
 	if (utf8_valid(rec->payload, rec->payload_len)) {
 		fputs(",\"payload\":", f);
 		put_json_str(f, rec->payload, rec->payload_len);
@@ -174,6 +190,45 @@ static void put_event_json(FILE *f, const struct evbus_record *rec)
 		put_base64(f, rec->payload, rec->payload_len);
 		fputc('"', f);
 	}
+}
+
+/*
+ * A request to this approver: its id, the approver asked, its flags (and
+ * "mandatory":true for a policy's ask), its deadline on CLOCK_MONOTONIC,
+ * then the event's fields as for an event (seq is 0 until published).
+ */
+static void put_request_json(FILE *f, const struct evbus_record *rec)
+{
+	const struct evbus_request *rq = evbus_record_request(rec);
+
+	fprintf(f, "{\"id\":%" PRIu64 ",\"approver_id\":%u,\"flags\":%u%s"
+		",\"deadline_ns\":%" PRIu64 ",\"seq\":%" PRIu64,
+		(uint64_t)rq->id, rq->approver_id, rq->flags,
+		rq->flags & EVBUS_REQ_MANDATORY ? ",\"mandatory\":true" : "",
+		(uint64_t)rq->deadline_ns, (uint64_t)EVBUS_REQUEST_EVENT(rq)->seq);
+	put_event_fields_json(f, EVBUS_REQUEST_EVENT(rq), rec, "event_flags");
+	fputs("}\n", f);
+}
+
+/* EVBUS_CANCEL_* as a word. */
+const char *cancel_reason_name(uint32_t reason)
+{
+	switch (reason) {
+	case EVBUS_CANCEL_WITHDRAWN:
+		return "withdrawn";
+	case EVBUS_CANCEL_EXPIRED:
+		return "expired";
+	default:
+		return "unknown";
+	}
+}
+
+static void put_event_json(FILE *f, const struct evbus_record *rec)
+{
+	const struct evbus_event *ev = rec->event;
+
+	fprintf(f, "{\"seq\":%" PRIu64, (uint64_t)ev->seq);
+	put_event_fields_json(f, ev, rec, "flags");
 	fputs("}\n", f);
 }
 
@@ -197,10 +252,17 @@ const char *deny_cause_name(uint32_t cause)
 void put_record_json(FILE *f, const struct evbus_record *rec)
 {
 	const struct evbus_revoked *rv = evbus_record_revoked(rec);
+	const struct evbus_cancelled *cn = evbus_record_cancelled(rec);
 	const struct evbus_lagged *lg = rec->lagged;
 
 	if (rec->event) {
 		put_event_json(f, rec);
+	} else if (evbus_record_request(rec)) {
+		put_request_json(f, rec);
+	} else if (cn) {
+		fprintf(f, "{\"cancelled\":%" PRIu64 ",\"approver_id\":%u"
+			",\"reason\":\"%s\"}\n", (uint64_t)cn->id,
+			cn->approver_id, cancel_reason_name(cn->reason));
 	} else if (lg) {
 		fprintf(f, "{\"lagged\":%" PRIu64 ",\"first_seq\":%" PRIu64
 			",\"last_seq\":%" PRIu64 "%s}\n", (uint64_t)lg->lost,
@@ -231,13 +293,43 @@ static void put_time(FILE *f, uint64_t ns)
  *   !! lagged: 17 events lost (seq 43..59)
  *   !! lagged: 5 events lost (seq 1..5), no longer in the history
  *   !! revoked: subscription 3 (by a rule) after seq 60
+ *   ?? request 9 to approver 1, 1.500 s left: pid=812 uid=1000 tool.run ls
+ *   !! cancelled: request 9 to approver 1 (expired)
  */
 void put_record_human(FILE *f, const struct evbus_record *rec)
 {
 	const struct evbus_revoked *rv = evbus_record_revoked(rec);
+	const struct evbus_cancelled *cn = evbus_record_cancelled(rec);
+	const struct evbus_request *rq = evbus_record_request(rec);
 	const struct evbus_event *ev = rec->event;
 	const struct evbus_lagged *lg = rec->lagged;
 
+	if (cn) {
+		fprintf(f, "!! cancelled: request %" PRIu64 " to approver %u (%s)\n",
+			(uint64_t)cn->id, cn->approver_id,
+			cancel_reason_name(cn->reason));
+		return;
+	}
+	if (rq) {
+		struct timespec ts;
+		long long left;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		left = (long long)(rq->deadline_ns -
+				   ((uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec)) / 1000000;
+		ev = EVBUS_REQUEST_EVENT(rq);
+		fprintf(f, "?? request %" PRIu64 " to approver %u%s, %lld.%03lld s left: pid=%u uid=%u",
+			(uint64_t)rq->id, rq->approver_id,
+			rq->flags & EVBUS_REQ_MANDATORY ? " (mandatory)" : "",
+			left > 0 ? left / 1000 : 0, left > 0 ? left % 1000 : 0,
+			ev->pid, ev->uid);
+		if (ev->type)
+			fprintf(f, " type=%u", ev->type);
+		fprintf(f, " %s ", rec->topic);
+		put_text(f, rec->payload, rec->payload_len);
+		fputc('\n', f);
+		return;
+	}
 	if (rv) {
 		fprintf(f, "!! revoked: subscription %u (by %s%s) after seq %" PRIu64
 			"\n", rv->sub_id,
@@ -269,7 +361,12 @@ void put_record_human(FILE *f, const struct evbus_record *rec)
 		fputs(" replayed", f);
 	if (ev->flags & EVBUS_EVENT_RETAINED)
 		fputs(" retained", f);
-	if (ev->flags & ~(EVBUS_EVENT_REPLAYED | EVBUS_EVENT_RETAINED))
+	if (ev->flags & EVBUS_EVENT_APPROVED)
+		fputs(" approved", f);
+	if (ev->flags & EVBUS_EVENT_MODIFIED)
+		fprintf(f, " modified-by=%u", EVBUS_EVENT_MODIFIER(ev->flags));
+	if ((ev->flags & ~EVENT_FLAGS_KNOWN) ||
+	    (!(ev->flags & EVBUS_EVENT_MODIFIED) && (ev->flags & 0xffff0000U)))
 		fprintf(f, " flags=0x%x", ev->flags);
 	fprintf(f, " %s ", rec->topic);
 	put_text(f, rec->payload, rec->payload_len);

@@ -25,7 +25,7 @@
 static const char policy_usage[] =
 "usage: evbus policy list [--json]\n"
 "       evbus policy default allow|deny [--revoke]\n"
-"       evbus policy add allow|deny RIGHT[,RIGHT] (--uid U | --gid G | --all)\n"
+"       evbus policy add allow|deny|ask RIGHT[,RIGHT] (--uid U | --gid G | --all)\n"
 "                        [--revoke] PATTERN\n"
 "       evbus policy remove [--revoke] ID\n"
 "       evbus policy clear [--revoke]\n"
@@ -34,9 +34,12 @@ static const char policy_usage[] =
 "needs a rule allowing 'publish' on a pattern matching its topic, a\n"
 "subscription one allowing 'subscribe' on a pattern containing it, or a\n"
 "default of allow; a deny rule that applies always wins.  RIGHT is\n"
-"publish, subscribe or replay: a subscription that reaches into the past\n"
-"(sub --since, --last, --retained) needs 'replay' on its pattern besides\n"
-"'subscribe'.  Changes need the bus's owner (CAP_SYS_ADMIN in\n"
+"publish, subscribe, replay or approve: a subscription that reaches into\n"
+"the past (sub --since, --last, --retained) needs 'replay' on its pattern\n"
+"besides 'subscribe'; 'evbus approve' needs 'approve' on its pattern.  An\n"
+"'ask' rule (right publish only) sends every publish it matches through\n"
+"the approvers ('evbus approve'), which the publisher cannot skip; with no\n"
+"approver such a publish fails.  Changes need the bus's owner (CAP_SYS_ADMIN in\n"
 "the user namespace owning the IPC namespace); clear also restores the\n"
 "default of allow.  'add' prints the new rule's id.\n"
 "\n"
@@ -65,21 +68,25 @@ struct policy_args {
 
 static const char *verdict_name(uint32_t v)
 {
-	return v == EVBUS_ALLOW ? "allow" : v == EVBUS_DENY ? "deny" : "?";
+	return v == EVBUS_ALLOW ? "allow" : v == EVBUS_DENY ? "deny" :
+	       v == EVBUS_ASK ? "ask" : "?";
 }
 
-static bool parse_verdict(const char *s, uint32_t *v)
+/* allow, deny, and (rules only: ask_ok) ask. */
+static bool parse_verdict(const char *s, uint32_t *v, bool ask_ok)
 {
 	if (!strcmp(s, "allow"))
 		*v = EVBUS_ALLOW;
 	else if (!strcmp(s, "deny"))
 		*v = EVBUS_DENY;
+	else if (ask_ok && !strcmp(s, "ask"))
+		*v = EVBUS_ASK;
 	else
 		return false;
 	return true;
 }
 
-/* "publish", "subscribe", "replay", comma-separated. */
+/* "publish", "subscribe", "replay", "approve", comma-separated. */
 static bool parse_rights(const char *s, uint32_t *rights)
 {
 	char buf[64], *tok, *save;
@@ -95,6 +102,8 @@ static bool parse_rights(const char *s, uint32_t *rights)
 			*rights |= EVBUS_RIGHT_SUBSCRIBE;
 		else if (!strcmp(tok, "replay"))
 			*rights |= EVBUS_RIGHT_REPLAY;
+		else if (!strcmp(tok, "approve"))
+			*rights |= EVBUS_RIGHT_APPROVE;
 		else
 			return false;
 	}
@@ -181,7 +190,7 @@ static int policy_parse(int argc, char **argv, struct policy_args *a)
 	return ret;
 }
 
-/* The rights as "publish,subscribe,replay" (JSON: quoted); its length. */
+/* The rights as "publish,subscribe,replay,approve" (JSON: quoted); its length. */
 static int put_rights(FILE *f, uint32_t rights, bool json)
 {
 	static const struct {
@@ -191,6 +200,7 @@ static int put_rights(FILE *f, uint32_t rights, bool json)
 		{ EVBUS_RIGHT_PUBLISH, "publish" },
 		{ EVBUS_RIGHT_SUBSCRIBE, "subscribe" },
 		{ EVBUS_RIGHT_REPLAY, "replay" },
+		{ EVBUS_RIGHT_APPROVE, "approve" },
 	};
 	const char *sep = "";
 	int len = 0;
@@ -291,7 +301,7 @@ static int policy_check_args(const char *verb, struct policy_args *a)
 		return 0;
 	}
 	if (!strcmp(verb, "default")) {
-		if (a->npos != 1 || !parse_verdict(a->pos[0], &a->verdict))
+		if (a->npos != 1 || !parse_verdict(a->pos[0], &a->verdict, false))
 			return cli_usage_err("policy", "policy default wants allow or deny");
 		return 0;
 	}
@@ -301,11 +311,13 @@ static int policy_check_args(const char *verb, struct policy_args *a)
 		return 0;
 	}
 	if (a->npos != 3)
-		return cli_usage_err("policy", "policy add wants allow|deny RIGHT[,RIGHT] PATTERN");
-	if (!parse_verdict(a->pos[0], &a->verdict))
-		return cli_usage_err("policy", "the verdict is allow or deny, not '%s'", a->pos[0]);
+		return cli_usage_err("policy", "policy add wants allow|deny|ask RIGHT[,RIGHT] PATTERN");
+	if (!parse_verdict(a->pos[0], &a->verdict, true))
+		return cli_usage_err("policy", "the verdict is allow, deny or ask, not '%s'", a->pos[0]);
 	if (!parse_rights(a->pos[1], &a->rights))
-		return cli_usage_err("policy", "RIGHT is publish, subscribe or replay, or several comma-separated (e.g. subscribe,replay), not '%s'", a->pos[1]);
+		return cli_usage_err("policy", "RIGHT is publish, subscribe, replay or approve, or several comma-separated (e.g. subscribe,replay), not '%s'", a->pos[1]);
+	if (a->verdict == EVBUS_ASK && a->rights != EVBUS_RIGHT_PUBLISH)
+		return cli_usage_err("policy", "an ask rule is about publishing: its RIGHT is publish alone, not '%s'", a->pos[1]);
 	if (a->who == UINT32_MAX)
 		return cli_usage_err("policy", "policy add wants one of --uid U, --gid G and --all");
 	return cli_check_name(a->pos[2], true);

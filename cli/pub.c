@@ -8,7 +8,10 @@
  * line is published on its own: the batch ioctl reports only the first
  * sequence number, and other publishers may interleave with the rest.
  * With --retain every event also becomes its topic's retained value (the
- * last one wins; an empty one clears it).
+ * last one wins; an empty one clears it).  With --ask every event goes
+ * through the bus's approvers first (each line of stdin on its own, in
+ * order); a refusal ends the command with status 1 and the errno's
+ * meaning.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,7 +27,8 @@
 #define PUB_READ_CHUNK	(64U << 10)
 
 static const char pub_usage[] =
-"usage: evbus pub [-v] [--retain] [--type N] [--corr ID] [--parent SEQ] TOPIC [DATA]\n"
+"usage: evbus pub [-v] [--retain] [--ask [--deadline MS]] [--type N] [--corr ID]\n"
+"                 [--parent SEQ] TOPIC [DATA]\n"
 "\n"
 "Publish DATA on TOPIC, or, without DATA, each line of stdin as one event\n"
 "(without its newline; published in batches).\n"
@@ -32,6 +36,11 @@ static const char pub_usage[] =
 "  -v, --verbose     print each event's sequence number on stdout\n"
 "      --retain      also make it TOPIC's retained value, which 'evbus sub\n"
 "                    --retained' gets first; an empty DATA ('') clears it\n"
+"      --ask         ask the bus's approvers ('evbus approve') first: exit 0\n"
+"                    once published, 1 with the reason if refused\n"
+"      --deadline MS wait for the verdicts at most MS milliseconds (then the\n"
+"                    approvers' defaults apply; default: the module's\n"
+"                    approval_timeout_ms)\n"
 "      --type N      application type code (32 bits)\n"
 "      --corr ID     correlation id (64 bits)\n"
 "      --parent SEQ  sequence number of the event this one follows from\n"
@@ -42,11 +51,58 @@ struct pub_ctx {
 	struct evbus_pub_opts po;
 	const char *topic;
 	bool verbose;
+	uint64_t deadline_ns;	/* --deadline, with --ask */
 	/* stdin mode */
 	struct evbus_pub evs[EVBUS_BATCH_MAX];
 	unsigned int n;		/* events in evs */
 	uint64_t line;		/* line number of evs[0] */
 };
+
+/*
+ * The approval gate refused an event (--ask, or a policy's ask rule):
+ * "pub: denied: <strerror>" plus what the gate's own errnos mean, and say
+ * true; false for an error that is not the gate's.
+ */
+static bool pub_gate_err(const struct pub_ctx *c, int err, const char *where)
+{
+	const char *why = NULL;
+	char at[64] = "";
+
+	if (*where)	/* " line N of stdin" */
+		snprintf(at, sizeof(at), " (%s)", where + 1);
+	switch (-err) {
+	case ETIMEDOUT:
+		why = "no verdict before the deadline, and the approver's default is deny";
+		break;
+	case ECONNRESET:
+		why = "an approver went away before it answered, and its default is deny";
+		break;
+	case ENOBUFS:
+		why = "an approver had no room for the request, and its default is deny";
+		break;
+	case ECONNREFUSED:
+		why = "the bus's policy makes this topic ask, and no approver watches it";
+		break;
+	case EINTR:
+		cli_err("pub: interrupted while waiting for approval%s on '%s': nothing was published",
+			at, c->topic);
+		return true;
+	case EMSGSIZE:
+	case EOPNOTSUPP:
+	case EBADF:
+	case EFAULT:
+	case ENOMEM:
+		return false;
+	default:
+		if (!(c->po.flags & EVBUS_PUB_ASK))
+			return false;
+	}
+	if (why)
+		cli_err("pub: denied%s: %s (%s)", at, strerror(-err), why);
+	else
+		cli_err("pub: denied%s: %s", at, strerror(-err));
+	return true;
+}
 
 static int pub_error(struct pub_ctx *c, int err, uint64_t line, size_t len)
 {
@@ -73,6 +129,13 @@ static int pub_error(struct pub_ctx *c, int err, uint64_t line, size_t len)
 			c->topic);
 		return EXIT_RUNTIME;
 	}
+	if (err == -EOPNOTSUPP && (c->po.flags & EVBUS_PUB_ASK)) {
+		cli_err("cannot publish on '%s' with --ask: the loaded evbus module has no approval gate (no 'approval' feature)",
+			c->topic);
+		return EXIT_RUNTIME;
+	}
+	if (pub_gate_err(c, err, where))
+		return EXIT_RUNTIME;
 	snprintf(what, sizeof(what), "cannot publish%s on '%s'", where, c->topic);
 	return cli_errno_exit(what, err);
 }
@@ -83,7 +146,11 @@ static int pub_one(struct pub_ctx *c, const void *data, size_t len,
 	uint64_t seq;
 	int ret;
 
-	ret = evbus_publish(c->bus, c->topic, data, len, &c->po, &seq);
+	if (c->po.flags & EVBUS_PUB_ASK)
+		ret = evbus_publish_ask(c->bus, c->topic, data, len, &c->po,
+					c->deadline_ns, &seq);
+	else
+		ret = evbus_publish(c->bus, c->topic, data, len, &c->po, &seq);
 	if (ret)
 		return pub_error(c, ret, line, len);
 	if (c->verbose && printf("%" PRIu64 "\n", seq) < 0)
@@ -113,7 +180,8 @@ static int pub_line(struct pub_ctx *c, const char *p, size_t len)
 {
 	struct evbus_pub *e;
 
-	if (c->verbose) {
+	/* One at a time when asking: a refusal names its line. */
+	if (c->verbose || (c->po.flags & EVBUS_PUB_ASK)) {
 		c->line++;
 		return pub_one(c, p, len, c->line);
 	}
@@ -153,7 +221,7 @@ static int pub_stdin(struct pub_ctx *c)
 
 	if (!buf)
 		return cli_errno_exit("out of memory", -ENOMEM);
-	c->line = c->verbose ? 0 : 1;
+	c->line = c->verbose || (c->po.flags & EVBUS_PUB_ASK) ? 0 : 1;
 	for (;;) {
 		if (cap - len < PUB_READ_CHUNK) {
 			if (cap >= 2 * PUB_LINE_MAX) {
@@ -201,6 +269,8 @@ int cmd_pub(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "retain", no_argument, NULL, 'r' },
+		{ "ask", no_argument, NULL, 'a' },
+		{ "deadline", required_argument, NULL, 'd' },
 		{ "type", required_argument, NULL, 't' },
 		{ "corr", required_argument, NULL, 'c' },
 		{ "parent", required_argument, NULL, 'p' },
@@ -208,6 +278,8 @@ int cmd_pub(int argc, char **argv)
 		{}
 	};
 	struct pub_ctx *c;
+	uint64_t ms = 0;
+	bool deadline = false;
 	int opt, ret;
 
 	c = calloc(1, sizeof(*c));
@@ -222,6 +294,14 @@ int cmd_pub(int argc, char **argv)
 			break;
 		case 'r':
 			c->po.flags |= EVBUS_PUB_RETAIN;
+			break;
+		case 'a':
+			c->po.flags |= EVBUS_PUB_ASK;
+			break;
+		case 'd':
+			if (!parse_u64(optarg, &ms) || !ms || ms > UINT64_MAX / 1000000)
+				ret = cli_usage_err("pub", "--deadline wants a positive number of milliseconds, not '%s'", optarg);
+			deadline = true;
 			break;
 		case 't':
 			if (!parse_u32(optarg, &c->po.type))
@@ -247,6 +327,11 @@ int cmd_pub(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	ret = EXIT_USAGE;
+	if (deadline && !(c->po.flags & EVBUS_PUB_ASK)) {
+		cli_usage_err("pub", "--deadline goes with --ask");
+		goto out;
+	}
+	c->deadline_ns = ms * 1000000;
 	if (argc < 1) {
 		cli_usage_err("pub", "pub needs a TOPIC");
 		goto out;

@@ -138,6 +138,13 @@ static const struct {
 	BUS_FIELD(discarded), BUS_FIELD(filtered), BUS_FIELD(denied_rule),
 	BUS_FIELD(denied_default), BUS_FIELD(denied_scope),
 	BUS_FIELD(denied_reserved), BUS_FIELD(revoked),
+	/* EVBUS_BUS_STATS_SIZE_VER1: shown when the module fills them */
+	BUS_FIELD(approvers), BUS_FIELD(approval_pending),
+	BUS_FIELD(approval_asked), BUS_FIELD(approval_requests),
+	BUS_FIELD(approval_allowed), BUS_FIELD(approval_modified),
+	BUS_FIELD(approval_denied), BUS_FIELD(approval_expired),
+	BUS_FIELD(approval_gone), BUS_FIELD(approval_full),
+	BUS_FIELD(approval_withdrawn), BUS_FIELD(approval_nobody),
 };
 
 /* Why stat_open_bus() found no bus, for the report. */
@@ -161,6 +168,9 @@ static int stat_read_bus(struct evbus *bus, struct stat_set *s)
 	s->v = calloc(n + 1, sizeof(*s->v));
 	if (!s->v)
 		return -ENOMEM;
+	/* A module from before the gate fills (and says it filled) less. */
+	while (n && bus_fields[n - 1].off + sizeof(uint64_t) > st.size)
+		n--;
 	for (i = 0; i < n; i++) {
 		v = &s->v[i];
 		memcpy(&v->num, (const char *)&st + bus_fields[i].off, sizeof(v->num));

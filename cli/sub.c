@@ -403,7 +403,8 @@ static int sub_drain(struct evbus *bus, const struct sub_args *a, uint64_t *seen
 	while (!(ret = evbus_read(bus, &rec, 0))) {
 		bool revoked = evbus_record_revoked(rec);
 
-		if (!rec->event && !rec->lagged && !revoked)
+		if (!rec->event && !rec->lagged && !revoked &&
+		    !evbus_record_request(rec) && !evbus_record_cancelled(rec))
 			continue;	/* a record kind newer than this tool */
 		if (a->json)
 			put_record_json(stdout, rec);
