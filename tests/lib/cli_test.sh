@@ -611,7 +611,7 @@ assert r[\"rules\"] == [
 t_policy_usage_errors() {
 	expect_fail 2 "policy wants list, default" "$EVBUS" policy
 	expect_fail 2 "unknown policy command 'frob'" "$EVBUS" policy frob
-	expect_fail 2 "the verdict is allow or deny, not 'maybe'" "$EVBUS" policy add maybe publish --all x
+	expect_fail 2 "the verdict is allow, deny or ask, not 'maybe'" "$EVBUS" policy add maybe publish --all x
 	expect_fail 2 "RIGHT is publish, subscribe" "$EVBUS" policy add allow read --all x
 	expect_fail 2 "RIGHT is publish, subscribe" "$EVBUS" policy add allow publish,,x --all x
 	expect_fail 2 "wants one of --uid U, --gid G and --all" "$EVBUS" policy add allow publish x
@@ -929,7 +929,7 @@ t_history_and_replay_usage_errors() {
 	expect_fail 2 "history takes no arguments" "$EVBUS" history extra
 	expect_fail 2 "--set-capacity wants a size" "$EVBUS" history --set-capacity 1X
 	expect_fail 2 "option '--set-capacity' needs a value" "$EVBUS" history --set-capacity
-	expect_fail 2 "RIGHT is publish, subscribe or replay" "$EVBUS" policy add allow replay,bogus --all x
+	expect_fail 2 "RIGHT is publish, subscribe, replay or approve" "$EVBUS" policy add allow replay,bogus --all x
 	"$EVBUS" history --help | grep -q '^usage: evbus history' || die "history --help"
 	"$EVBUS" pub --help | grep -q -- '--retain' || die "pub --help"
 	"$EVBUS" sub --help | grep -q -- '--since SEQ' || die "sub --help"
