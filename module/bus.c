@@ -67,6 +67,11 @@ struct evbus_limits evbus_limits = {
 	.max_retained_bytes = SZ_4M,
 	.max_user_retained = 256,
 	.max_user_retained_bytes = SZ_1M,
+	.approval_timeout_ms = 5000,
+	.approval_max_ms = 30000,
+	.max_approvers = 256,
+	.max_user_approvers = 64,
+	.max_user_asks = 256,
 };
 
 /* ------------------------------------------------------------ parameters */
@@ -162,6 +167,20 @@ static int evbus_param_set_bytes(const char *val, const struct kernel_param *kp)
 	return param_set_uint_minmax(val, kp, 0, UINT_MAX);
 }
 
+static int evbus_param_set_approval_ms(const char *val,
+				       const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 1, EVBUS_APPROVAL_MS_CEILING);
+}
+
+static int evbus_param_set_approvers(const char *val,
+				     const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 0, EVBUS_APPROVER_ID_MAX);
+}
+
+EVBUS_PARAM_OPS(evbus_approval_ms_ops, evbus_param_set_approval_ms);
+EVBUS_PARAM_OPS(evbus_approvers_ops, evbus_param_set_approvers);
 EVBUS_PARAM_OPS(evbus_history_ops, evbus_param_set_history);
 EVBUS_PARAM_OPS(evbus_retained_ops, evbus_param_set_retained);
 EVBUS_PARAM_OPS(evbus_bytes_ops, evbus_param_set_bytes);
@@ -200,6 +219,16 @@ module_param_cb(max_user_retained, &evbus_retained_ops, &evbus_limits.max_user_r
 MODULE_PARM_DESC(max_user_retained, "Retained values per user (default 256; ENOSPC past it)");
 module_param_cb(max_user_retained_bytes, &evbus_bytes_ops, &evbus_limits.max_user_retained_bytes, 0644);
 MODULE_PARM_DESC(max_user_retained_bytes, "Bytes of retained values per user (default 1 MiB; ENOSPC past it)");
+module_param_cb(approval_timeout_ms, &evbus_approval_ms_ops, &evbus_limits.approval_timeout_ms, 0644);
+MODULE_PARM_DESC(approval_timeout_ms, "Wait for approval when a publish gives no deadline, ms (default 5000)");
+module_param_cb(approval_max_ms, &evbus_approval_ms_ops, &evbus_limits.approval_max_ms, 0644);
+MODULE_PARM_DESC(approval_max_ms, "Longest wait for approval, ms (default 30000, at most 60000)");
+module_param_cb(max_approvers, &evbus_approvers_ops, &evbus_limits.max_approvers, 0644);
+MODULE_PARM_DESC(max_approvers, "Approvers per bus (default 256; ENOSPC past it)");
+module_param_cb(max_user_approvers, &evbus_approvers_ops, &evbus_limits.max_user_approvers, 0644);
+MODULE_PARM_DESC(max_user_approvers, "Approvers per user (default 64; ENOSPC past it)");
+module_param_cb(max_user_asks, &evbus_approvers_ops, &evbus_limits.max_user_asks, 0644);
+MODULE_PARM_DESC(max_user_asks, "Publishes per user waiting for approval at once (default 256; EAGAIN past it)");
 
 /*
  * The size a ring request gets: within ring_min..ring_max and a power of
@@ -251,8 +280,10 @@ static struct evbus_bus *evbus_bus_create(struct ipc_namespace *ns,
 		goto err_free_bus;
 	if (evbus_index_init(&bus->index))
 		goto err_free_stats;
-	if (evbus_policy_init(&bus->policy))
+	if (evbus_index_init(&bus->gate_index))
 		goto err_free_index;
+	if (evbus_policy_init(&bus->policy))
+		goto err_free_gate;
 	ret = evbus_hist_init(bus, u);
 	if (ret)
 		goto err_free_policy;
@@ -268,12 +299,15 @@ static struct evbus_bus *evbus_bus_create(struct ipc_namespace *ns,
 	mutex_init(&bus->files_lock);
 	INIT_LIST_HEAD(&bus->files);
 	mutex_init(&bus->index_lock);
+	xa_init_flags(&bus->approver_ids, XA_FLAGS_ALLOC1);
 	spin_lock_init(&bus->order_lock);
 	evbus_stats_add_bus(bus);
 	return bus;
 
 err_free_policy:
 	evbus_policy_destroy(&bus->policy);
+err_free_gate:
+	evbus_index_destroy(&bus->gate_index);
 err_free_index:
 	evbus_index_destroy(&bus->index);
 err_free_stats:
@@ -374,6 +408,8 @@ void evbus_bus_put(struct evbus_bus *bus)
 	evbus_stats_del_bus(bus);	/* its counters join the retired totals */
 	evbus_hist_destroy(bus);
 	evbus_policy_destroy(&bus->policy);
+	evbus_index_destroy(&bus->gate_index);
+	xa_destroy(&bus->approver_ids);
 	evbus_index_destroy(&bus->index);
 	mutex_destroy(&bus->index_lock);
 	mutex_destroy(&bus->files_lock);

@@ -110,6 +110,7 @@ static int evbus_release(struct inode *inode, struct file *file)
 	struct evbus_file *ef = file->private_data;
 
 	evbus_bus_del_file(ef->bus, ef);
+	evbus_gate_release(ef);
 	evbus_subs_release(ef);
 	evbus_sys_file_event(ef, false);
 	/* As eventfd does: in-kernel waiters learn the file is going away. */
@@ -213,7 +214,7 @@ static long evbus_ioctl_version(struct evbus_file *ef, void __user *argp)
 		     EVBUS_FEAT_SUB_FILTER | EVBUS_FEAT_SUB_BPF |
 		     EVBUS_FEAT_BUS_STATS | EVBUS_FEAT_MMAP |
 		     EVBUS_FEAT_ADAPTIVE_WAKE | EVBUS_FEAT_HISTORY |
-		     EVBUS_FEAT_RETAINED;
+		     EVBUS_FEAT_RETAINED | EVBUS_FEAT_APPROVAL;
 	v.max_payload = READ_ONCE(lim->max_payload);
 	v.max_subs = READ_ONCE(lim->max_subs);
 	v.ring_default = evbus_ring_size(lim, READ_ONCE(lim->ring_default));
@@ -273,6 +274,13 @@ static long evbus_ioctl_cmd(struct file *file, unsigned int cmd,
 		return evbus_ioctl_policy_list(ef, argp);
 	case EVBUS_IOC_HISTORY:
 		return evbus_ioctl_history(file, argp);
+	case EVBUS_IOC_APPROVER_ADD:
+		return evbus_need_mode(file, FMODE_READ, fail) ?:
+		       evbus_ioctl_approver_add(ef, argp);
+	case EVBUS_IOC_APPROVER_DEL:
+		return evbus_ioctl_approver_del(ef, argp);
+	case EVBUS_IOC_VERDICT:
+		return evbus_ioctl_verdict(ef, argp);
 	default:
 		return -ENOIOCTLCMD;
 	}
@@ -382,6 +390,7 @@ static void evbus_show_fdinfo(struct seq_file *m, struct file *file)
 			   sub->filter ? " (filtered)" : "");
 	evbus_scope_show(m, ef);
 	mutex_unlock(&ef->lock);
+	evbus_gate_show(m, ef);
 }
 
 static const struct file_operations evbus_fops = {
@@ -453,9 +462,12 @@ static int __init evbus_init(void)
 	ret = evbus_stats_init();
 	if (ret)
 		goto err_wq;
-	ret = evbus_buses_init(evbus_wq);
+	ret = evbus_gate_init();
 	if (ret)
 		goto err_stats;
+	ret = evbus_buses_init(evbus_wq);
+	if (ret)
+		goto err_gate;
 	ret = misc_register(&evbus_misc);
 	if (ret)
 		goto err_bus;
@@ -463,6 +475,8 @@ static int __init evbus_init(void)
 
 err_bus:
 	evbus_buses_exit();
+err_gate:
+	evbus_gate_exit();
 err_stats:
 	evbus_stats_exit();
 err_wq:
@@ -480,6 +494,7 @@ static void __exit evbus_exit(void)
 	/* Subscriptions and rules the buses freed with call_rcu(). */
 	rcu_barrier();
 	destroy_workqueue(evbus_wq);
+	evbus_gate_exit();
 	evbus_stats_exit();
 }
 

@@ -131,6 +131,7 @@ struct evbus_file;
 #define EVBUS_HISTORY_CEILING	SZ_256M
 #define EVBUS_RETAINED_CEILING	65536
 #define EVBUS_RULES_CEILING	65536
+#define EVBUS_APPROVAL_MS_CEILING	60000
 
 /*
  * Allocations a caller causes are charged to its memory cgroup; past the
@@ -160,6 +161,11 @@ struct evbus_limits {
 	unsigned int max_retained_bytes;	/* per bus */
 	unsigned int max_user_retained;
 	unsigned int max_user_retained_bytes;
+	unsigned int approval_timeout_ms;	/* a publish's default deadline */
+	unsigned int approval_max_ms;	/* longest deadline */
+	unsigned int max_approvers;	/* per bus */
+	unsigned int max_user_approvers;
+	unsigned int max_user_asks;	/* publishes waiting for approval */
 };
 
 /*
@@ -194,6 +200,19 @@ struct evbus_pcpu_stats {
 	s64 denied_reserved;	/* publishes on $sys.* */
 	s64 revoked;		/* subscriptions revoked by a policy change */
 	s64 replayed;		/* event records queued from the history */
+	/* The approval gate (gate.c), by outcome */
+	s64 approval_asked;	/* publishes through the gate */
+	s64 approval_requests;	/* requests queued to approvers */
+	s64 approval_allowed;	/* asks published */
+	s64 approval_modified;	/* ... changed by an approver */
+	s64 approval_denied;	/* explicit denials */
+	s64 approval_expired;	/* deadlines passed */
+	s64 approval_gone;	/* approvers gone while asked */
+	s64 approval_full;	/* approvers with no room */
+	s64 approval_withdrawn;	/* publishers interrupted */
+	s64 approval_nobody;	/* mandatory, nobody to ask */
+	s64 approvers;		/* approvers now */
+	s64 approval_pending;	/* requests pending now */
 };
 
 #define evbus_count(stats, field, n)	this_cpu_add((stats)->field, (n))
@@ -305,8 +324,13 @@ struct evbus_bus {
 	struct list_head files;		/* evbus_file.bus_link */
 	struct evbus_policy policy;
 
-	struct mutex index_lock;	/* index changes */
+	struct mutex index_lock;	/* index changes, approvers */
 	struct evbus_index index;	/* read under RCU */
+	/* Approvers (gate.c): by pattern, read under RCU; ids; how many. */
+	struct evbus_index gate_index;
+	struct xarray approver_ids;	/* id -> evbus_approver */
+	u32 next_approver_id;		/* index_lock */
+	u32 nr_approvers;		/* index_lock */
 
 	spinlock_t order_lock;		/* seq, match_seq, replaying, hist */
 	u64 seq;			/* last sequence number given out */
@@ -326,11 +350,17 @@ struct evbus_msg {
 	u32 rec_len;		/* event record length in a ring */
 	u32 pub_flags;		/* EVBUS_PUB_* */
 	u32 ev_flags;		/* EVBUS_EVENT_*, for the record */
+	u32 ask;		/* EVBUS_ASK_*: goes through the gate first */
+	u64 deadline_ns;	/* the publisher's, for the gate */
 	const char *topic;
 	const void *payload;
 	struct evbus_segs segs;
 	struct evbus_retained *retain;	/* the new retained value, staged */
 };
+
+/* Why an event goes through the approval gate (gate.c). */
+#define EVBUS_ASK_ASKED		1	/* EVBUS_PUB_ASK */
+#define EVBUS_ASK_MANDATORY	2	/* an EVBUS_ASK policy rule */
 
 /* Who sent an event, as kernel ids (filters compare these). */
 struct evbus_sender {
@@ -380,17 +410,19 @@ struct evbus_lag {
  * lost, never both.
  */
 /*
- * A REVOKED notice (policy.c), inside the revoked subscription's entry.
+ * A notice the kernel owes a reader: a REVOKED one (policy.c), inside the
+ * revoked subscription's entry, or a CANCELLED one (gate.c), allocated.
  * The ring queues it at once when it fits; when it does not (the oldest
- * record is an unread notice, or is still being written) it waits on the
- * ring's revoked_pending list and read() queues it as soon as there is
- * room, so a revocation never waits for a reader.
+ * record is an unread notice or request, or is still being written) it
+ * waits on the ring's revoked_pending list and read() queues it as soon
+ * as there is room, so whoever sends one never waits for a reader.
  */
-struct evbus_revoke_notice {
-	struct list_head link;		/* policy.c's list, then revoked_pending */
-	u64 seq;			/* last seq the subscription could receive */
-	u32 sub_id;
-	u32 reason;			/* EVBUS_DENY_* */
+struct evbus_notice {
+	struct list_head link;		/* the sender's list, then revoked_pending */
+	u16 kind;			/* EVBUS_REC_REVOKED or _CANCELLED */
+	u32 id;				/* sub_id, or approver_id */
+	u32 reason;			/* EVBUS_DENY_*, or EVBUS_CANCEL_* */
+	u64 seq;			/* last seq it could receive, or request id */
 };
 
 /*
@@ -487,7 +519,7 @@ struct evbus_sub_entry {
 	struct evbus_index_entry ent;	/* bus.index */
 	struct evbus_file *owner;
 	struct evbus_filter *filter;	/* NULL: none */
-	struct evbus_revoke_notice notice;	/* once revoked */
+	struct evbus_notice notice;	/* once revoked */
 	struct rcu_head rcu;
 	/*
 	 * Events from this seq on go through this subscription: 0 for a
@@ -502,7 +534,7 @@ struct evbus_sub_entry {
 };
 
 static inline struct evbus_sub_entry *
-evbus_notice_sub(struct evbus_revoke_notice *n)
+evbus_notice_sub(struct evbus_notice *n)
 {
 	return container_of(n, struct evbus_sub_entry, notice);
 }
@@ -552,6 +584,7 @@ struct evbus_file {
 	 */
 	bool replaying;
 	struct evbus_replay *replay;
+	struct evbus_gate *gate;	/* lock; NULL until it approves (gate.c) */
 	atomic64_t published;		/* events published through this file */
 	struct rcu_work free_work;
 };
@@ -605,10 +638,27 @@ bool evbus_sub_matches(const struct evbus_sub_entry *sub,
 		       const struct evbus_sender *from,
 		       const struct evbus_ident *id, void *image);
 
+/* gate.c */
+struct evbus_ask;
+struct evbus_gate;
+struct io_uring_cmd;
+int evbus_gate_init(void);
+void evbus_gate_exit(void);
+int evbus_gate_pass(struct evbus_file *ef, struct evbus_msg *m,
+		    const struct evbus_sender *from, struct io_uring_cmd *cmd,
+		    u64 __user *useq, struct evbus_ask **out);
+void evbus_gate_done(struct evbus_ask *a, int err);
+long evbus_ioctl_verdict(struct evbus_file *ef, void __user *argp);
+long evbus_ioctl_approver_add(struct evbus_file *ef, void __user *argp);
+long evbus_ioctl_approver_del(struct evbus_file *ef, u32 __user *argp);
+void evbus_gate_release(struct evbus_file *ef);
+void evbus_gate_show(struct seq_file *m, struct evbus_file *ef);
+
 /* policy.c */
 struct evbus_pol_verdict {
 	int cause;			/* 0 (allowed) or EVBUS_DENY_* */
 	u32 rule_id;
+	bool ask;			/* publish: allowed through the gate */
 };
 int evbus_policy_init(struct evbus_policy *pol);
 void evbus_policy_destroy(struct evbus_policy *pol);
@@ -647,10 +697,14 @@ void evbus_filter_ident(void *image, const struct evbus_ident *id);
 void evbus_sys_file_event(struct evbus_file *ef, bool open);
 int evbus_deny(struct evbus_file *ef, u32 right, const struct evbus_pol_verdict *v,
 	       const char *topic, u32 len, bool nowait);
+void evbus_sys_approval_denied(struct evbus_file *ef, u32 approver_id,
+			       u32 cause, int error, const char *topic, u32 len);
 
 /* ring.c, beside the event path */
 void evbus_ring_revoke_begin(struct evbus_ring *r);
-void evbus_ring_put_revoked(struct evbus_ring *r, struct evbus_revoke_notice *n);
+void evbus_ring_put_notice(struct evbus_ring *r, struct evbus_notice *n);
+struct evbus_rec_hdr *evbus_ring_reserve_request(struct evbus_ring *r, u32 len);
+bool evbus_ring_commit_request(struct evbus_ring *r, struct evbus_rec_hdr *slot);
 
 /* stats.c */
 int evbus_stats_init(void);
@@ -673,6 +727,8 @@ enum evbus_uc_type {
 	EVBUS_UC_HISTORY_BYTES,
 	EVBUS_UC_RETAINED,
 	EVBUS_UC_RETAINED_BYTES,
+	EVBUS_UC_APPROVERS,
+	EVBUS_UC_ASKS,
 	EVBUS_UC_COUNT,
 };
 struct evbus_user *evbus_user_get(const struct cred *cred);
@@ -710,6 +766,9 @@ long evbus_ioctl_publish_batch(struct evbus_file *ef, void __user *argp,
 			       bool nowait, int *fail);
 void evbus_publish_kernel(struct evbus_file *ef, const char *topic, u32 len,
 			  const void *payload, u32 payload_len);
+int evbus_publish_approved(struct evbus_file *ef, struct evbus_msg *m, u64 *seq);
+long evbus_uring_publish(struct evbus_file *ef, void __user *argp, bool nowait,
+			 struct io_uring_cmd *cmd, int *fail);
 
 /* uring.c */
 struct io_uring_cmd;

@@ -9,8 +9,9 @@
  * its file was opened with (evbus_file.cred):
  *
  *   publish on topic T:  refused by a deny rule whose pattern matches T;
- *                        else allowed by an allow rule that matches T;
- *                        else the default.
+ *                        else allowed through the approval gate (gate.c)
+ *                        by an ask rule that matches T; else allowed by
+ *                        an allow rule that matches T; else the default.
  *   subscribe to P:      refused by a deny rule whose pattern overlaps P;
  *                        else allowed by an allow rule whose pattern
  *                        contains P (or the default of allow).
@@ -41,7 +42,7 @@
 #include "trace.h"
 
 #define EVBUS_RIGHTS_VALID	(EVBUS_RIGHT_PUBLISH | EVBUS_RIGHT_SUBSCRIBE | \
-				 EVBUS_RIGHT_REPLAY)
+				 EVBUS_RIGHT_REPLAY | EVBUS_RIGHT_APPROVE)
 #define EVBUS_POLICY_VALID	EVBUS_POLICY_REVOKE
 
 struct evbus_policy_rule {
@@ -49,7 +50,7 @@ struct evbus_policy_rule {
 	struct list_head link;		/* policy.rules, by id */
 	struct rcu_head rcu;
 	u32 id;
-	u32 verdict;			/* EVBUS_ALLOW or EVBUS_DENY */
+	u32 verdict;			/* EVBUS_ALLOW, _DENY or _ASK */
 	u32 rights;			/* EVBUS_RIGHT_* */
 	u32 who;			/* EVBUS_WHO_* */
 	kuid_t uid;			/* EVBUS_WHO_UID */
@@ -137,8 +138,9 @@ static bool evbus_rule_pub_fn(struct evbus_index_entry *ent, void *arg)
 
 	if (!evbus_rule_applies(r, c->cred, EVBUS_RIGHT_PUBLISH))
 		return true;
-	if (r->verdict == EVBUS_ALLOW) {
+	if (r->verdict != EVBUS_DENY) {
 		c->allowed = true;
+		c->v->ask |= r->verdict == EVBUS_ASK;
 		return true;
 	}
 	c->v->cause = EVBUS_DENY_RULE;
@@ -155,12 +157,15 @@ void evbus_policy_check_publish(struct evbus_bus *bus, const struct cred *cred,
 
 	v->cause = 0;
 	v->rule_id = 0;
+	v->ask = false;
 	if (READ_ONCE(pol->nr_rules)) {
 		rcu_read_lock();
 		evbus_index_match(&pol->index, topic, segs, evbus_rule_pub_fn, &c);
 		rcu_read_unlock();
 	}
-	if (!v->cause && !c.allowed && READ_ONCE(pol->deflt) == EVBUS_DENY)
+	if (v->cause)
+		v->ask = false;
+	else if (!c.allowed && READ_ONCE(pol->deflt) == EVBUS_DENY)
 		v->cause = EVBUS_DENY_DEFAULT;
 }
 
@@ -229,7 +234,8 @@ static u32 evbus_revoke_unlink(struct evbus_bus *bus, struct evbus_file *ef,
 		if (!v.cause)
 			continue;
 		evbus_sub_unlink(ef, sub, true);
-		sub->notice.sub_id = sub->id;
+		sub->notice.kind = EVBUS_REC_REVOKED;
+		sub->notice.id = sub->id;
 		sub->notice.reason = v.cause;
 		list_add_tail(&sub->notice.link, gone);
 		n++;
@@ -246,7 +252,7 @@ static u32 evbus_revoke_unlink(struct evbus_bus *bus, struct evbus_file *ef,
  */
 static void evbus_policy_revoke(struct evbus_bus *bus)
 {
-	struct evbus_revoke_notice *nt, *tmp;
+	struct evbus_notice *nt, *tmp;
 	struct evbus_file *ef;
 	LIST_HEAD(gone);
 	u32 n = 0;
@@ -267,7 +273,7 @@ static void evbus_policy_revoke(struct evbus_bus *bus)
 		list_for_each_entry_safe(nt, tmp, &gone, link) {
 			list_del(&nt->link);
 			nt->seq = seq;
-			evbus_ring_put_revoked(&evbus_notice_sub(nt)->owner->ring, nt);
+			evbus_ring_put_notice(&evbus_notice_sub(nt)->owner->ring, nt);
 		}
 	}
 	mutex_unlock(&bus->files_lock);
@@ -283,7 +289,9 @@ static struct evbus_policy_rule *evbus_rule_new(const struct evbus_rule *ur)
 	struct evbus_policy_rule *r;
 
 	if ((ur->flags & ~EVBUS_POLICY_VALID) || ur->reserved ||
-	    (ur->verdict != EVBUS_ALLOW && ur->verdict != EVBUS_DENY) ||
+	    (ur->verdict != EVBUS_ALLOW && ur->verdict != EVBUS_DENY &&
+	     ur->verdict != EVBUS_ASK) ||
+	    (ur->verdict == EVBUS_ASK && ur->rights != EVBUS_RIGHT_PUBLISH) ||
 	    !ur->rights || (ur->rights & ~EVBUS_RIGHTS_VALID) ||
 	    !ur->pattern_len || ur->pattern_len > EVBUS_TOPIC_MAX)
 		return ERR_PTR(-EINVAL);

@@ -51,7 +51,7 @@
 #define EVBUS_TARGETS_SMALL	8
 /* Flags this module understands (kept here, not in uapi). */
 #define EVBUS_BATCH_VALID	EVBUS_BATCH_SEQ
-#define EVBUS_PUB_VALID		EVBUS_PUB_RETAIN
+#define EVBUS_PUB_VALID		(EVBUS_PUB_RETAIN | EVBUS_PUB_ASK)
 
 /* A file an event goes to, and the slot reserved for it there. */
 struct evbus_target {
@@ -65,6 +65,9 @@ struct evbus_pub_ctx {
 	struct evbus_file *ef;		/* the publisher's file */
 	struct evbus_bus *bus;
 	bool nowait;			/* until the first event is out */
+	struct io_uring_cmd *cmd;	/* EVBUS_URING_PUBLISH: may go async */
+	u64 __user *useq;		/* ... and its seq, then */
+	struct evbus_ask *ask;		/* the event the gate let through */
 	bool kernel;			/* a $sys event: not the file's own */
 	struct evbus_target *tgt;	/* targets of the current run */
 	u32 ntgt;			/* targets found (may exceed cap) */
@@ -135,6 +138,9 @@ static void evbus_pub_ctx_init(struct evbus_pub_ctx *ctx, struct evbus_file *ef,
 	ctx->kernel = false;
 	ctx->image = NULL;
 	ctx->image_msg = NULL;
+	ctx->cmd = NULL;
+	ctx->useq = NULL;
+	ctx->ask = NULL;
 	ctx->from.uid = current_euid();
 	ctx->from.gid = current_egid();
 	ctx->from.tgid = task_tgid(current);
@@ -152,9 +158,12 @@ static void evbus_pub_ctx_free(struct evbus_pub_ctx *ctx)
 	kfree(ctx->image);
 }
 
-/* May ctx's file publish on this topic?  0, -EACCES or (nowait) -EAGAIN. */
+/*
+ * May ctx's file publish on this topic?  0, -EACCES or (nowait) -EAGAIN;
+ * *ask is set if the policy makes it go through the gate.
+ */
 static int evbus_may_publish(const struct evbus_pub_ctx *ctx, const char *topic,
-			     u32 len, const struct evbus_segs *segs)
+			     u32 len, const struct evbus_segs *segs, bool *ask)
 {
 	struct evbus_file *ef = ctx->ef;
 	struct evbus_pol_verdict v = {};
@@ -165,6 +174,7 @@ static int evbus_may_publish(const struct evbus_pub_ctx *ctx, const char *topic,
 		v.cause = EVBUS_DENY_SCOPE;
 	else
 		evbus_policy_check_publish(ef->bus, ef->cred, topic, segs, &v);
+	*ask = v.ask;
 	if (!v.cause)
 		return 0;
 	return evbus_deny(ef, EVBUS_RIGHT_PUBLISH, &v, topic, len, ctx->nowait);
@@ -177,6 +187,7 @@ static int evbus_stage_one(const struct evbus_pub_ctx *ctx,
 			   const struct evbus_pub *p, u32 limit, char *dst,
 			   struct evbus_msg *m)
 {
+	bool ask = false;
 	int ret;
 
 	m->retain = NULL;
@@ -191,7 +202,7 @@ static int evbus_stage_one(const struct evbus_pub_ctx *ctx,
 		return ret;
 	if (evbus_topic_parse(dst, p->topic_len, &m->segs))
 		return -EINVAL;
-	ret = evbus_may_publish(ctx, dst, p->topic_len, &m->segs);
+	ret = evbus_may_publish(ctx, dst, p->topic_len, &m->segs, &ask);
 	if (ret)
 		return ret;
 	if (p->payload_len) {
@@ -210,6 +221,12 @@ static int evbus_stage_one(const struct evbus_pub_ctx *ctx,
 	m->rec_len = evbus_event_rec_len(p->topic_len, p->payload_len);
 	m->pub_flags = p->flags;
 	m->ev_flags = 0;
+	m->ask = ask ? EVBUS_ASK_MANDATORY :
+		 (p->flags & EVBUS_PUB_ASK) ? EVBUS_ASK_ASKED : 0;
+	m->deadline_ns = p->deadline_ns;
+	/* A retained value is what the gate lets through: staged after it. */
+	if (m->ask)
+		return 0;
 	/* Last: a staged retained value is freed by whoever staged m. */
 	ret = evbus_retained_stage(ctx->ef, m, &ctx->from,
 				   evbus_pub_gfp(ctx));
@@ -286,6 +303,11 @@ static u32 evbus_stage_chunk(struct evbus_pub_ctx *ctx, struct evbus_stage *sg,
 				       &sg->msg[k]);
 		if (*err)
 			break;
+		/* An event that asks is the first and only one of its chunk. */
+		if (sg->msg[k].ask) {
+			k += !k;
+			break;
+		}
 		used += len;
 	}
 	return k;
@@ -560,6 +582,32 @@ out:
 }
 
 /*
+ * m (alone in its chunk of a call of n events) asks for approval: pass the
+ * gate (which may change m), then stage its retained value.  0, or -errno
+ * with nothing to publish: -EAGAIN while nothing may wait (io_uring
+ * retries from a worker), -EIOCBQUEUED when an io_uring publish goes on
+ * without the caller.
+ */
+static int evbus_pub_gate(struct evbus_pub_ctx *ctx, struct evbus_msg *m,
+			  u32 n)
+{
+	int ret;
+
+	if (ctx->nowait)
+		return -EAGAIN;
+	ret = evbus_gate_pass(ctx->ef, m, &ctx->from, n == 1 ? ctx->cmd : NULL,
+			      ctx->useq, &ctx->ask);
+	if (ret)
+		return ret;
+	ret = evbus_retained_stage(ctx->ef, m, &ctx->from, EVBUS_GFP);
+	if (ret) {
+		evbus_gate_done(ctx->ask, ret);
+		ctx->ask = NULL;
+	}
+	return ret;
+}
+
+/*
  * Publish descs[0..n) in order.  Returns the number published; *err gets
  * 0 or the errno of the first failing event (nothing after it goes out).
  * With udescs (EVBUS_BATCH_SEQ) each event's seq is written back there.
@@ -594,7 +642,16 @@ static u32 evbus_publish(struct evbus_pub_ctx *ctx, const struct evbus_pub *desc
 		/* Would block before anything is out: publish nothing. */
 		if (*err == -EAGAIN)
 			k = 0;
+		if (k && sg.msg[0].ask) {
+			perr = evbus_pub_gate(ctx, &sg.msg[0], n);
+			if (perr) {
+				*err = perr;
+				k = 0;
+			}
+		}
 		out = evbus_publish_staged(ctx, sg.msg, k, &perr);
+		evbus_gate_done(ctx->ask, out ? 0 : perr);
+		ctx->ask = NULL;
 		/* Staged retained values not taken by the store go. */
 		for (i = 0; i < staged; i++)
 			evbus_retained_unstage(&sg.msg[i]);
@@ -618,9 +675,12 @@ static u32 evbus_publish(struct evbus_pub_ctx *ctx, const struct evbus_pub *desc
 
 /* ------------------------------------------------------------- ioctls */
 
-/* EVBUS_IOC_PUBLISH: 0 or -errno, which *fail gets too. */
-long evbus_ioctl_publish(struct evbus_file *ef, void __user *argp, bool nowait,
-			 int *fail)
+/*
+ * EVBUS_IOC_PUBLISH, and EVBUS_URING_PUBLISH (cmd): 0 or -errno, which
+ * *fail gets too; -EIOCBQUEUED when cmd completes later (gate.c).
+ */
+long evbus_uring_publish(struct evbus_file *ef, void __user *argp, bool nowait,
+			 struct io_uring_cmd *cmd, int *fail)
 {
 	u64 __user *useq = argp + offsetof(struct evbus_pub, seq);
 	struct evbus_pub_ctx ctx;
@@ -629,6 +689,8 @@ long evbus_ioctl_publish(struct evbus_file *ef, void __user *argp, bool nowait,
 	int err;
 
 	evbus_pub_ctx_init(&ctx, ef, nowait);
+	ctx.cmd = cmd;
+	ctx.useq = useq;
 	/* The seq slot must be writable before the event goes out. */
 	err = evbus_copy_in(&ctx, &p, argp, sizeof(p));
 	if (!err)
@@ -636,11 +698,40 @@ long evbus_ioctl_publish(struct evbus_file *ef, void __user *argp, bool nowait,
 	if (!err)
 		evbus_publish(&ctx, &p, NULL, 1, &seq, &err);
 	evbus_pub_ctx_free(&ctx);
+	if (err == -EIOCBQUEUED)
+		return err;
 	*fail = err;
 	if (err)
 		return err;
 	/* Fails only if the caller unmapped the struct meanwhile. */
 	return put_user(seq, useq) ? -EFAULT : 0;
+}
+
+long evbus_ioctl_publish(struct evbus_file *ef, void __user *argp, bool nowait,
+			 int *fail)
+{
+	return evbus_uring_publish(ef, argp, nowait, NULL, fail);
+}
+
+/*
+ * Publish m, which the gate let through for an io_uring publish (gate.c),
+ * from the submitter's task; its retained value is staged here.  0 with
+ * *seq, or -errno (counted by the caller).
+ */
+int evbus_publish_approved(struct evbus_file *ef, struct evbus_msg *m, u64 *seq)
+{
+	struct evbus_pub_ctx ctx;
+	int err;
+
+	evbus_pub_ctx_init(&ctx, ef, false);
+	err = evbus_retained_stage(ef, m, &ctx.from, EVBUS_GFP);
+	if (!err) {
+		evbus_publish_staged(&ctx, m, 1, &err);
+		evbus_retained_unstage(m);
+	}
+	evbus_pub_ctx_free(&ctx);
+	*seq = m->seq;
+	return err;
 }
 
 /* Copy the batch's descriptors in, charged to the caller. */

@@ -141,6 +141,15 @@ static void evbus_ring_notices_gone(struct evbus_ring *r, u32 n)
 	evbus_user_uncharge(ef->user, EVBUS_UC_SUBS, n);
 }
 
+/* A notice is written or will never be: whatever holds it goes. */
+static void evbus_notice_free(struct evbus_notice *n)
+{
+	if (n->kind == EVBUS_REC_REVOKED)
+		evbus_sub_free(evbus_notice_sub(n));
+	else
+		kfree(n);
+}
+
 /*
  * The file is closing: its ring takes nothing more, what it still holds
  * (reserved records included) is counted as discarded, and its memory
@@ -150,7 +159,7 @@ static void evbus_ring_notices_gone(struct evbus_ring *r, u32 n)
  */
 void evbus_ring_close(struct evbus_ring *r, struct evbus_user *u)
 {
-	struct evbus_revoke_notice *n, *tmp;
+	struct evbus_notice *n, *tmp;
 	LIST_HEAD(pending);
 
 	spin_lock(&r->lock);
@@ -164,7 +173,7 @@ void evbus_ring_close(struct evbus_ring *r, struct evbus_user *u)
 	r->queued_bytes = 0;
 	spin_unlock(&r->lock);
 	list_for_each_entry_safe(n, tmp, &pending, link)
-		evbus_sub_free(evbus_notice_sub(n));
+		evbus_notice_free(n);
 	if (r->mem) {
 		evbus_user_uncharge(u, EVBUS_UC_RING_BYTES, r->size);
 		evbus_stats_ring_free(r->size);
@@ -201,6 +210,7 @@ struct evbus_run {
 	u32 events;
 	u32 lags;
 	u32 revoked;
+	u32 others;			/* requests, CANCELLED notices */
 };
 
 static void evbus_run_add(struct evbus_run *run, const struct evbus_rec_hdr *h)
@@ -211,6 +221,8 @@ static void evbus_run_add(struct evbus_run *run, const struct evbus_rec_hdr *h)
 		run->lags++;
 	else if (h->kind == EVBUS_REC_REVOKED)
 		run->revoked++;
+	else
+		run->others++;
 }
 
 
@@ -435,8 +447,8 @@ static void evbus_ring_drop_head(struct evbus_ring *r, struct evbus_lag *gone)
 
 /*
  * Can an event be evicted: is the first record from head that is not a
- * LAGGED record a committed event?  Reserved records and REVOKED notices
- * are never evicted, nor anything after them.
+ * LAGGED record a committed event?  Reserved records, notices and
+ * requests are never evicted, nor anything after them.
  */
 static bool evbus_ring_evictable(struct evbus_ring *r)
 {
@@ -562,7 +574,7 @@ static bool evbus_ring_evict_for(struct evbus_ring *r, u64 need)
  * Make room for a record of len bytes (and a pending LAGGED record before
  * it): true if it fits now.  evict: drop the oldest events if needed.
  * Evicting cannot help a record larger than the whole ring, nor get past
- * one that is still being written, nor past a REVOKED notice.
+ * one that is still being written, nor past a notice or a request.
  */
 static bool evbus_ring_make_room(struct evbus_ring *r, u32 len, bool evict)
 {
@@ -773,15 +785,15 @@ void evbus_ring_write(struct evbus_rec_hdr *slot, const struct evbus_msg *m,
 }
 
 /*
- * REVOKED notices.  A revoked subscription's notice (struct
- * evbus_revoke_notice, in its entry) must reach the reader and must never
- * make the revoker wait for it: it is queued under either policy by
- * evicting the oldest events (counted and reported as lost, as always;
- * not in a mapped drop-newest ring), and is never evicted itself.  When
- * that cannot make room (the oldest record is an unread notice, or one
- * still being written) it waits on revoked_pending, and read() or poll()
- * queues it once there is room; its seq tells the reader where the
- * subscription ended either way.
+ * Notices.  A revoked subscription's notice (in its entry), or a request's
+ * cancellation (gate.c), must reach the reader and must never make its
+ * sender wait for it: it is queued under either policy by evicting the
+ * oldest events (counted and reported as lost, as always; not in a mapped
+ * drop-newest ring), and is never evicted itself.  When that cannot make
+ * room (the oldest record is an unread notice or request, or one still
+ * being written) it waits on revoked_pending, and read() or poll() queues
+ * it once there is room.  A REVOKED notice's seq tells the reader where
+ * the subscription ended either way.
  */
 
 /* A subscription of this ring's file is being revoked: count its notice. */
@@ -792,33 +804,48 @@ void evbus_ring_revoke_begin(struct evbus_ring *r)
 	spin_unlock(&r->lock);
 }
 
+/* Write notice n's record at p (REVOKED and CANCELLED have one size). */
+static void evbus_notice_write(void *p, const struct evbus_notice *n)
+{
+	struct evbus_revoked *rv = p;
+	struct evbus_cancelled *cn = p;
+
+	BUILD_BUG_ON(sizeof(*rv) != sizeof(*cn));
+	memset(rv, 0, sizeof(*rv));
+	rv->hdr.len = sizeof(*rv);
+	rv->hdr.kind = n->kind;
+	rv->hdr.hdr_len = sizeof(*rv);
+	if (n->kind == EVBUS_REC_REVOKED) {
+		rv->sub_id = n->id;
+		rv->reason = n->reason;
+		rv->seq = n->seq;
+	} else {
+		cn->approver_id = n->id;
+		cn->reason = n->reason;
+		cn->id = n->seq;
+	}
+}
+
 /* Queue notice n if it fits now (evicting events); true if it did. */
 static bool evbus_ring_queue_notice(struct evbus_ring *r,
-				    const struct evbus_revoke_notice *n)
+				    const struct evbus_notice *n)
 {
-	struct evbus_revoked *rv;
+	u32 len = sizeof(struct evbus_revoked);
 
 	lockdep_assert_held(&r->lock);
 	/*
 	 * A mapped drop-newest reader relies on unread records staying put:
 	 * the notice waits for room there instead.
 	 */
-	if (!evbus_ring_make_room(r, sizeof(*rv),
+	if (!evbus_ring_make_room(r, len,
 				  r->policy == EVBUS_POLICY_DROP_OLDEST ||
 				  !r->mapped))
 		return false;
 	if (r->tail_lag.count)
 		evbus_ring_put_tail_lag(r);
-	rv = evbus_ring_take(r, sizeof(*rv));
-	memset(rv, 0, sizeof(*rv));
-	rv->hdr.len = sizeof(*rv);
-	rv->hdr.kind = EVBUS_REC_REVOKED;
-	rv->hdr.hdr_len = sizeof(*rv);
-	rv->sub_id = n->sub_id;
-	rv->reason = n->reason;
-	rv->seq = n->seq;
-	r->queued_bytes += sizeof(*rv);
-	evbus_count(r->stats, queued_bytes, sizeof(*rv));
+	evbus_notice_write(evbus_ring_take(r, len), n);
+	r->queued_bytes += len;
+	evbus_count(r->stats, queued_bytes, len);
 	evbus_ring_advance(r);
 	return true;
 }
@@ -826,35 +853,37 @@ static bool evbus_ring_queue_notice(struct evbus_ring *r,
 /* Queue the pending notices that fit now, oldest first; r->lock held. */
 static void evbus_ring_flush_revoked(struct evbus_ring *r)
 {
-	struct evbus_revoke_notice *n, *tmp;
+	struct evbus_notice *n, *tmp;
 
 	list_for_each_entry_safe(n, tmp, &r->revoked_pending, link) {
 		if (!evbus_ring_queue_notice(r, n))
 			break;
 		list_del(&n->link);
-		evbus_sub_free(evbus_notice_sub(n));
+		evbus_notice_free(n);
 	}
 }
 
 /*
- * Hand the notice of a revoked (unlinked, unreachable) subscription to its
- * reader; the subscription entry goes with it.  Never waits.
+ * Hand a notice to the reader: for a revoked subscription (unlinked,
+ * unreachable), the entry goes with it; a cancellation is freed once
+ * written.  Never waits.
  */
-void evbus_ring_put_revoked(struct evbus_ring *r, struct evbus_revoke_notice *n)
+void evbus_ring_put_notice(struct evbus_ring *r, struct evbus_notice *n)
 {
 	bool wake;
 
 	spin_lock(&r->lock);
 	if (r->closed) {
-		evbus_ring_notices_gone(r, 1);
+		if (n->kind == EVBUS_REC_REVOKED)
+			evbus_ring_notices_gone(r, 1);
 		spin_unlock(&r->lock);
-		evbus_sub_free(evbus_notice_sub(n));
+		evbus_notice_free(n);
 		return;
 	}
 	wake = !evbus_ring_readable(r);
 	WRITE_ONCE(r->wake_ready, true);	/* a notice is worth a wake-up */
 	if (list_empty(&r->revoked_pending) && evbus_ring_queue_notice(r, n)) {
-		evbus_sub_free(evbus_notice_sub(n));
+		evbus_notice_free(n);
 	} else {
 		list_add_tail(&n->link, &r->revoked_pending);
 		wake = true;		/* the reader makes room for it */
@@ -863,6 +892,48 @@ void evbus_ring_put_revoked(struct evbus_ring *r, struct evbus_revoke_notice *n)
 	spin_unlock(&r->lock);
 	if (wake)
 		wake_up_interruptible_poll(&r->wq, EPOLLIN | EPOLLRDNORM);
+}
+
+/*
+ * A request to this file as an approver (gate.c): len bytes reserved only
+ * in free space (nothing is evicted for it: a request either goes in
+ * whole or its asker learns at once), after a pending LAGGED record.
+ * NULL if it does not fit now.  Write it, then commit it with
+ * evbus_ring_commit_request().
+ */
+struct evbus_rec_hdr *evbus_ring_reserve_request(struct evbus_ring *r, u32 len)
+{
+	struct evbus_rec_hdr *h = NULL;
+
+	spin_lock(&r->lock);
+	if (r->closed || !r->mem || !evbus_ring_make_room(r, len, false))
+		goto out;
+	if (r->tail_lag.count)
+		evbus_ring_put_tail_lag(r);
+	h = evbus_ring_take(r, len);
+	h->len = len;
+	h->kind = EVBUS_REC_RESERVED;
+	h->hdr_len = sizeof(struct evbus_request);
+	r->queued_bytes += len;
+	evbus_count(r->stats, queued_bytes, len);
+out:
+	spin_unlock(&r->lock);
+	return h;
+}
+
+/* A written request: readable at once.  True if the reader needs a wake-up. */
+bool evbus_ring_commit_request(struct evbus_ring *r, struct evbus_rec_hdr *slot)
+{
+	bool was_readable, wake;
+
+	spin_lock(&r->lock);
+	was_readable = evbus_ring_readable(r);
+	slot->kind = EVBUS_REC_REQUEST;
+	evbus_ring_advance(r);
+	WRITE_ONCE(r->wake_ready, true);	/* someone waits for the answer */
+	wake = !was_readable && evbus_ring_readable(r);
+	spin_unlock(&r->lock);
+	return wake;
 }
 
 /* ---------------------------------------------------------------- read */
@@ -925,7 +996,7 @@ static void evbus_ring_consume(struct evbus_ring *r, u32 len,
 	r->queued_bytes -= len;
 	evbus_count(r->stats, queued_bytes, -(s64)len);
 	r->head += len;
-	r->moder.records += run->events + run->lags + run->revoked;
+	r->moder.records += run->events + run->lags + run->revoked + run->others;
 	r->moder.bytes += len;
 }
 

@@ -179,6 +179,18 @@ long evbus_ioctl_bus_stats(struct evbus_bus *bus, void __user *argp)
 	bs.revoked = EVBUS_BUS_SUM(bus, revoked);
 	bs.policy_rules = READ_ONCE(bus->policy.nr_rules);
 	bs.policy_default = READ_ONCE(bus->policy.deflt);
+	bs.approval_asked = EVBUS_BUS_SUM(bus, approval_asked);
+	bs.approval_requests = EVBUS_BUS_SUM(bus, approval_requests);
+	bs.approval_allowed = EVBUS_BUS_SUM(bus, approval_allowed);
+	bs.approval_modified = EVBUS_BUS_SUM(bus, approval_modified);
+	bs.approval_denied = EVBUS_BUS_SUM(bus, approval_denied);
+	bs.approval_expired = EVBUS_BUS_SUM(bus, approval_expired);
+	bs.approval_gone = EVBUS_BUS_SUM(bus, approval_gone);
+	bs.approval_full = EVBUS_BUS_SUM(bus, approval_full);
+	bs.approval_withdrawn = EVBUS_BUS_SUM(bus, approval_withdrawn);
+	bs.approval_nobody = EVBUS_BUS_SUM(bus, approval_nobody);
+	bs.approvers = EVBUS_BUS_SUM(bus, approvers);
+	bs.approval_pending = EVBUS_BUS_SUM(bus, approval_pending);
 	/* A newer caller's tail we do not know about reads as zeroes. */
 	if (size > sizeof(bs) &&
 	    clear_user(argp + sizeof(bs), size - sizeof(bs)))
@@ -231,6 +243,18 @@ EVBUS_STAT(denied_scope);
 EVBUS_STAT(denied_reserved);
 EVBUS_STAT(revoked);
 EVBUS_STAT(replayed);
+EVBUS_STAT(approval_asked);
+EVBUS_STAT(approval_requests);
+EVBUS_STAT(approval_allowed);
+EVBUS_STAT(approval_modified);
+EVBUS_STAT(approval_denied);
+EVBUS_STAT(approval_expired);
+EVBUS_STAT(approval_gone);
+EVBUS_STAT(approval_full);
+EVBUS_STAT(approval_withdrawn);
+EVBUS_STAT(approval_nobody);
+EVBUS_STAT(approvers);
+EVBUS_STAT(approval_pending);
 
 static ssize_t buses_show(struct kobject *kobj, struct kobj_attribute *attr,
 			  char *buf)
@@ -288,6 +312,18 @@ static struct attribute *evbus_stat_attrs[] = {
 	&evbus_attr_denied_reserved.attr.attr,
 	&evbus_attr_revoked.attr.attr,
 	&evbus_attr_replayed.attr.attr,
+	&evbus_attr_approval_asked.attr.attr,
+	&evbus_attr_approval_requests.attr.attr,
+	&evbus_attr_approval_allowed.attr.attr,
+	&evbus_attr_approval_modified.attr.attr,
+	&evbus_attr_approval_denied.attr.attr,
+	&evbus_attr_approval_expired.attr.attr,
+	&evbus_attr_approval_gone.attr.attr,
+	&evbus_attr_approval_full.attr.attr,
+	&evbus_attr_approval_withdrawn.attr.attr,
+	&evbus_attr_approval_nobody.attr.attr,
+	&evbus_attr_approvers.attr.attr,
+	&evbus_attr_approval_pending.attr.attr,
 	&evbus_attr_buses.attr,
 	&evbus_attr_ring_bytes.attr,
 	&evbus_attr_ring_bytes_max.attr,

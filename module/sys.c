@@ -6,6 +6,7 @@
  * fields of the process concerned:
  *   $sys.file.open, $sys.file.close    a file of the bus opened or closed
  *   $sys.policy.denied                 a call was refused (who, what, why)
+ *   $sys.approval.denied               an asking publish was not approved
  * These events take sequence numbers like any other, so readers see them
  * in order with application events.  A refusal is also counted by cause
  * and traced (evbus_denied).
@@ -18,6 +19,7 @@
 #define EVBUS_SYS_OPEN		"$sys.file.open"
 #define EVBUS_SYS_CLOSE		"$sys.file.close"
 #define EVBUS_SYS_DENIED	"$sys.policy.denied"
+#define EVBUS_SYS_APPROVAL	"$sys.approval.denied"
 
 void evbus_sys_file_event(struct evbus_file *ef, bool open)
 {
@@ -78,4 +80,28 @@ int evbus_deny(struct evbus_file *ef, u32 right, const struct evbus_pol_verdict 
 	evbus_publish_kernel(ef, EVBUS_SYS_DENIED, sizeof(EVBUS_SYS_DENIED) - 1,
 			     &rep, sizeof(rep.d) + len);
 	return -EACCES;
+}
+
+/*
+ * An event ef asked to publish on topic was not (gate.c): announce why.
+ * The caller counted and traced it.
+ */
+void evbus_sys_approval_denied(struct evbus_file *ef, u32 approver_id,
+			       u32 cause, int error, const char *topic, u32 len)
+{
+	struct {
+		struct evbus_sys_approval a;
+		char topic[EVBUS_TOPIC_MAX];
+	} rep;
+
+	memset(&rep.a, 0, sizeof(rep.a));
+	rep.a.file_id = ef->ring.file_id;
+	rep.a.approver_id = approver_id;
+	rep.a.cause = cause;
+	rep.a.error = error;
+	rep.a.topic_len = len;
+	memcpy(rep.topic, topic, len);
+	evbus_publish_kernel(ef, EVBUS_SYS_APPROVAL,
+			     sizeof(EVBUS_SYS_APPROVAL) - 1, &rep,
+			     sizeof(rep.a) + len);
 }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * evbus tracepoints (system "evbus"): publish, deliver, drop, subscribe,
- * unsubscribe, denied (a refusal) and policy (a policy change).  Files are named by the id shown in their fdinfo.
+ * unsubscribe, denied (a refusal), policy (a policy change) and approval
+ * (a step of the approval gate).  Files are named by the id shown in their
+ * fdinfo.
  */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM evbus
@@ -115,6 +117,43 @@ TRACE_EVENT(evbus_unsubscribe,
 	TP_printk("file=%llu sub=%u", __entry->file_id, __entry->sub_id)
 );
 
+/*
+ * A step of the approval gate (gate.c): outcome is what ended a request
+ * (EVBUS_APPROVAL_*, or 0 for allowed, -1 for modified, -2 for queued,
+ * -3 for withdrawn), for the publisher's file and an approver.
+ */
+TRACE_EVENT(evbus_approval,
+	TP_PROTO(u64 file_id, u32 approver_id, u32 req_id, int outcome, int error),
+	TP_ARGS(file_id, approver_id, req_id, outcome, error),
+	TP_STRUCT__entry(
+		__field(u64, file_id)
+		__field(u32, approver_id)
+		__field(u32, req_id)
+		__field(int, outcome)
+		__field(int, error)
+	),
+	TP_fast_assign(
+		__entry->file_id = file_id;
+		__entry->approver_id = approver_id;
+		__entry->req_id = req_id;
+		__entry->outcome = outcome;
+		__entry->error = error;
+	),
+	TP_printk("file=%llu approver=%u req=%u outcome=%s error=%d",
+		  __entry->file_id, __entry->approver_id, __entry->req_id,
+		  __print_symbolic(__entry->outcome,
+				   { 0, "allowed" },
+				   { -1, "modified" },
+				   { -2, "queued" },
+				   { -3, "withdrawn" },
+				   { EVBUS_APPROVAL_DENIED, "denied" },
+				   { EVBUS_APPROVAL_EXPIRED, "expired" },
+				   { EVBUS_APPROVAL_GONE, "gone" },
+				   { EVBUS_APPROVAL_FULL, "full" },
+				   { EVBUS_APPROVAL_NOBODY, "nobody" }),
+		  __entry->error)
+);
+
 TRACE_EVENT(evbus_denied,
 	TP_PROTO(u64 file_id, u32 right, int cause, u32 rule_id,
 		 const char *topic, u32 len),
@@ -141,7 +180,9 @@ TRACE_EVENT(evbus_denied,
 		  __entry->file_id, __entry->pid, __entry->uid,
 		  __print_flags(__entry->right, "|",
 				{ EVBUS_RIGHT_PUBLISH, "publish" },
-				{ EVBUS_RIGHT_SUBSCRIBE, "subscribe" }),
+				{ EVBUS_RIGHT_SUBSCRIBE, "subscribe" },
+				{ EVBUS_RIGHT_REPLAY, "replay" },
+				{ EVBUS_RIGHT_APPROVE, "approve" }),
 		  __print_symbolic(__entry->cause,
 				   { EVBUS_DENY_RULE, "rule" },
 				   { EVBUS_DENY_DEFAULT, "default" },

@@ -14,6 +14,11 @@
  * the command: the submitter, or for IOSQE_ASYNC, SQPOLL and reissued
  * commands one of io_uring's threads of the same process (same pid, its
  * own tid).
+ *
+ * A publish that asks for approval (gate.c) is retried from a worker
+ * (it may sleep), which returns -EIOCBQUEUED at once: the chain goes on
+ * as verdicts come, and the event is published and the CQE posted from
+ * the submitter's task work, with no thread waiting in between.
  */
 #include <linux/fs.h>
 
@@ -43,7 +48,10 @@ int evbus_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 		goto out;
 	}
 	if (ioucmd->cmd_op == EVBUS_URING_PUBLISH) {
-		ret = evbus_ioctl_publish(ef, argp, nowait, &fail);
+		ret = evbus_uring_publish(ef, argp, nowait, ioucmd, &fail);
+		/* Asking for approval: the CQE comes with the verdict (gate.c). */
+		if (ret == -EIOCBQUEUED)
+			return ret;
 	} else {
 		ret = evbus_ioctl_publish_batch(ef, argp, nowait, &fail);
 		if (ret > 0)
