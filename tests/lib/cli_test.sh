@@ -935,6 +935,210 @@ t_history_and_replay_usage_errors() {
 	"$EVBUS" sub --help | grep -q -- '--since SEQ' || die "sub --help"
 }
 
+# ------------------------------------------------------- the approval gate (#16)
+
+# appr_start NAME ARGS...: a background `evbus approve --ready ARGS`; its
+# output in $tmp/NAME.{out,err}, its pid in $tmp/NAME.pid.
+appr_start() {
+	local name=$1; shift
+	"$EVBUS" approve --ready "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+	echo $! >"$tmp/$name.pid"
+	wait_for "$tmp/$name.err" '^ready$' || die "approve $name never got ready: $(cat "$tmp/$name.err")"
+}
+# appr_wait NAME: wait for it to exit; its status in $appr_rc.
+appr_wait() {
+	appr_rc=0
+	wait "$(cat "$tmp/$1.pid")" || appr_rc=$?
+	rm -f "$tmp/$1.pid"
+}
+# script NAME BODY: an executable bash script $tmp/NAME.sh.
+script() {
+	printf '#!/bin/bash\n%s\n' "$2" >"$tmp/$1.sh" && chmod +x "$tmp/$1.sh"
+}
+
+t_approve_a_shell_script_that_allows() {
+	need_device
+	need_feature approval
+	local seq
+	script allow 'while read -r line; do printf "%s\n" "$line" >>'"$tmp"'/reqs; echo allow; done'
+	appr_start a "$T.gate.>" -- "$tmp/allow.sh"
+	sub_start s --json --count 1 --timeout 10 "$T.gate.>"
+	seq=$("$EVBUS" pub -v --ask --deadline 5000 --type 4 --corr 99 "$T.gate.run" 'ls -l') ||
+		die "pub --ask exit $?: $(cat "$tmp/a.err")"
+	sub_wait s
+	expect_eq 0 "$sub_rc" "sub exit"
+	jcheck "$tmp/s.out" '
+assert len(recs) == 1, recs
+assert r["seq"] == int(a[0]) and r["topic"] == a[1] + ".gate.run", (r, a)
+assert r["payload"] == "ls -l" and r["type"] == 4 and r["corr"] == 99, r
+assert r["approved"] is True and "modified" not in r and "flags" not in r, r
+' "$seq" "$T"
+	jcheck "$tmp/reqs" '
+assert len(recs) == 1, recs
+assert list(r)[:5] == ["id", "approver_id", "flags", "deadline_ns", "seq"], list(r)
+assert r["id"] > 0 and r["approver_id"] >= 1 and r["flags"] == 0 and r["seq"] == 0, r
+assert r["deadline_ns"] > r["mono_ns"] and r["deadline_ns"] - r["mono_ns"] <= 51 * 10**8, r
+assert r["topic"] == a[0] + ".gate.run" and r["payload"] == "ls -l", r
+assert r["type"] == 4 and r["corr"] == 99 and r["uid"] == int(a[1]) and r["pid"] > 0, r
+assert "approved" not in r and "mandatory" not in r, r
+' "$T" "$(id -u)"
+	# approve is still there, answering.
+	"$EVBUS" pub --ask "$T.gate.run" again || die "second pub --ask"
+	expect_eq 2 "$(wc -l <"$tmp/reqs")" "requests seen"
+}
+
+t_approve_a_shell_script_that_denies() {
+	need_device
+	need_feature approval
+	script deny 'while read -r line; do case "$line" in *\"payload\":\"13\"*) echo "deny 13";; *\"payload\":\"plain\"*) echo deny;; *) echo "deny EPERM";; esac; done'
+	appr_start d "$T.gate.>" -- "$tmp/deny.sh"
+	sub_start s --json "$T.gate.>"
+	expect_fail 1 '^evbus: pub: denied: Operation not permitted$' "$EVBUS" pub --ask "$T.gate.rm" 'rm -rf /'
+	expect_fail 1 '^evbus: pub: denied: Permission denied$' "$EVBUS" pub -v --ask "$T.gate.rm" 13
+	expect_fail 1 '^evbus: pub: denied: Permission denied$' "$EVBUS" pub --ask "$T.gate.rm" plain
+	# Lines of stdin go one at a time; the first refusal names its line.
+	printf 'a\nb\n' | expect_fail 1 '^evbus: pub: denied \(line 1 of stdin\): Operation not permitted$' \
+		"$EVBUS" pub --ask "$T.gate.rm" || exit 1
+	sleep 0.3
+	[ ! -s "$tmp/s.out" ] || die "a denied event was delivered: $(cat "$tmp/s.out")"
+}
+
+t_approve_a_shell_script_that_modifies() {
+	need_device
+	need_feature approval
+	script mod 'while read -r line; do printf "%s\n" "$line" >>'"$tmp"'/reqs; echo "{\"payload\": \"changed \\\"quoted\\\" \\u00e9\", \"type\": 9}"; done'
+	appr_start m "$T.gate.>" -- "$tmp/mod.sh"
+	sub_start s --json --count 1 --timeout 10 "$T.gate.>"
+	seq=$("$EVBUS" pub -v --ask "$T.gate.cfg" original) || die "pub --ask exit $?: $(cat "$tmp/m.err")"
+	sub_wait s
+	jcheck "$tmp/s.out" '
+req = json.loads(open(a[1]).readline())
+assert r["seq"] == int(a[0]) and r["payload"] == "changed \"quoted\" \u00e9" and r["type"] == 9, r
+assert r["modified"] is True and r["modifier"] == req["approver_id"] and r["approved"] is True, (r, req)
+assert req["payload"] == "original", req
+' "$seq" "$tmp/reqs"
+}
+
+t_approve_with_a_new_topic() {
+	need_device
+	need_feature approval
+	script topic 'while read -r line; do echo "{\"topic\": \"'"$T"'.gate.moved\"}"; done'
+	appr_start m "$T.gate.in" -- "$tmp/topic.sh"
+	sub_start s --count 1 --timeout 10 "$T.gate.>"
+	"$EVBUS" pub --ask "$T.gate.in" same || die "pub --ask exit $?: $(cat "$tmp/m.err")"
+	sub_wait s
+	grep -qE "^[0-9]+ .* approved modified-by=[0-9]+ $T\.gate\.moved same$" "$tmp/s.out" ||
+		die "human line: $(cat "$tmp/s.out")"
+}
+
+t_approve_deadline_default_deny_and_allow() {
+	need_device
+	need_feature approval
+	local t0 ms seq
+	# cat reads every request and never answers.
+	appr_start n --deny-by-default "$T.gate.>" -- cat
+	t0=$(date +%s%N)
+	expect_fail 1 '^evbus: pub: denied: Connection timed out \(no verdict before the deadline' \
+		"$EVBUS" pub --ask --deadline 300 "$T.gate.slow" x
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	[ "$ms" -ge 290 ] && [ "$ms" -lt 5000 ] || die "waited $ms ms for a 300 ms deadline"
+	kill "$(cat "$tmp/n.pid")"; appr_wait n
+	expect_eq 0 "$appr_rc" "approve exit on SIGTERM"
+	appr_start y "$T.gate.>" -- cat
+	sub_start s --json --count 1 --timeout 10 "$T.gate.>"
+	seq=$("$EVBUS" pub -v --ask --deadline 300 "$T.gate.slow" y) || die "default allow: pub exit $?"
+	sub_wait s
+	jcheck "$tmp/s.out" 'assert r["seq"] == int(a[0]) and r["payload"] == "y" and "modified" not in r, r' "$seq"
+}
+
+t_approve_cmd_exits_or_answers_garbage() {
+	need_device
+	need_feature approval
+	# CMD reads one request and exits without an answer.
+	script quit 'read -r line; exit 3'
+	appr_start g1 --deny-by-default "$T.gate.>" -- "$tmp/quit.sh"
+	expect_fail 1 '^evbus: pub: denied: Connection reset by peer \(an approver went away' \
+		"$EVBUS" pub --ask --deadline 10000 "$T.gate.x" x
+	appr_wait g1
+	expect_eq 1 "$appr_rc" "approve exit when CMD exits"
+	grep -qE "^evbus: approve: .*quit\.sh exited with status 3: approver [0-9]+ is gone, its pending requests get its default verdict \(deny\)$" "$tmp/g1.err" ||
+		die "message: $(cat "$tmp/g1.err")"
+	# CMD answers something else.
+	script garbage 'while read -r line; do echo maybe; done'
+	appr_start g2 --deny-by-default "$T.gate.>" -- "$tmp/garbage.sh"
+	expect_fail 1 'denied: Connection reset by peer' "$EVBUS" pub --ask --deadline 10000 "$T.gate.x" x
+	appr_wait g2
+	expect_eq 1 "$appr_rc" "approve exit on a malformed answer"
+	grep -qE "^evbus: approve: malformed answer from .*garbage.sh to request [0-9]+: 'maybe' \(want allow, deny" "$tmp/g2.err" ||
+		die "message: $(cat "$tmp/g2.err")"
+	# An errno that does not exist is malformed too.
+	script badno 'while read -r line; do echo "deny ENOTANERRNO"; done'
+	appr_start g3 "$T.gate.>" -- "$tmp/badno.sh"
+	"$EVBUS" pub --ask --deadline 10000 "$T.gate.x" x || die "default allow after a malformed answer: $?"
+	appr_wait g3
+	expect_eq 1 "$appr_rc" "approve exit on a bad errno"
+}
+
+t_approve_reports_cancelled_requests() {
+	need_device
+	need_feature approval
+	script slow 'while read -r line; do sleep 1; echo allow; done'
+	appr_start c -v --deny-by-default "$T.gate.>" -- "$tmp/slow.sh"
+	expect_fail 1 'denied: Connection timed out' "$EVBUS" pub --ask --deadline 200 "$T.gate.x" late
+	wait_for "$tmp/c.err" 'was cancelled \(expired\)$' 50 || die "no cancellation: $(cat "$tmp/c.err")"
+	grep -qE "^evbus: approve: request [0-9]+ is no longer pending .*: the allow is dropped$" "$tmp/c.err" ||
+		die "no dropped verdict: $(cat "$tmp/c.err")"
+	# Still approving.
+	"$EVBUS" pub --ask --deadline 10000 "$T.gate.x" in-time || die "pub after a cancellation: $?"
+	grep -qE "^evbus: approve: request [0-9]+ on $T\.gate\.x: allow$" "$tmp/c.err" || die "-v: $(cat "$tmp/c.err")"
+}
+
+t_approve_counters_policy_ask_and_right() {
+	need_device
+	need_feature approval
+	script allow2 'while read -r line; do echo allow; done'
+	in_new_bus '
+	"$EVBUS" policy add ask publish --all "must.>" >"$tmp/rule" || die "policy add ask"
+	"$EVBUS" policy list >"$tmp/pl" || die "policy list"
+	grep -qE "^$(cat "$tmp/rule") +ask +publish +all +must\.>$" "$tmp/pl" || die "list: $(cat "$tmp/pl")"
+	expect_fail 1 "^evbus: pub: denied: Connection refused \(the bus.s policy makes this topic ask, and no approver watches it\)$" \
+		"$EVBUS" pub must.x nobody
+	appr_start p "must.>" -- "$tmp/allow2.sh"
+	"$EVBUS" pub must.x plain || die "pub under the ask rule: $?"
+	"$EVBUS" pub --ask must.y asked || die "pub --ask: $?"
+	"$EVBUS" stat --json >"$tmp/st" || die stat
+	jcheck "$tmp/st" "
+b = r[\"bus\"]
+assert (b[\"approval_asked\"], b[\"approval_requests\"], b[\"approval_allowed\"]) == (3, 2, 2), b
+assert (b[\"approval_nobody\"], b[\"approval_denied\"], b[\"approvers\"], b[\"approval_pending\"]) == (1, 0, 1, 0), b
+"
+	"$EVBUS" stat >"$tmp/stt" || die "stat text"
+	grep -qE "^approval_allowed +2$" "$tmp/stt" || die "stat text: $(cat "$tmp/stt")"
+	kill "$(cat "$tmp/p.pid")"; appr_wait p
+	"$EVBUS" policy clear || die clear
+	"$EVBUS" policy add deny approve --all "secret.>" >/dev/null || die "deny approve"
+	expect_fail 1 "cannot approve .secret\.x.: Permission denied \(EACCES: the bus.s policy withholds the approve right" \
+		"$EVBUS" approve secret.x -- cat
+	'
+}
+
+t_approve_and_ask_usage_errors() {
+	expect_fail 2 "approve wants a PATTERN" "$EVBUS" approve
+	expect_fail 2 "approve wants '--' and a command after the PATTERN" "$EVBUS" approve x cat
+	expect_fail 2 "approve wants a command after '--'" "$EVBUS" approve x --
+	expect_fail 2 "--priority wants a number" "$EVBUS" approve --priority 1x x -- cat
+	expect_fail 2 "--priority wants a number" "$EVBUS" approve --priority 2147483648 x -- cat
+	expect_fail 2 "invalid pattern 'a..b'" "$EVBUS" approve a..b -- cat
+	expect_fail 2 "unknown option '--bogus'" "$EVBUS" approve --bogus x -- cat
+	expect_fail 2 "--deadline goes with --ask" "$EVBUS" pub --deadline 5 x y
+	expect_fail 2 "--deadline wants a positive number of milliseconds" "$EVBUS" pub --ask --deadline 0 x y
+	expect_fail 2 "an ask rule is about publishing" "$EVBUS" policy add ask subscribe --all x
+	expect_fail 2 "policy default wants allow or deny" "$EVBUS" policy default ask
+	"$EVBUS" approve --help | grep -q '^usage: evbus approve' || die "approve --help"
+	"$EVBUS" pub --help | grep -q -- '--ask' || die "pub --help"
+	"$EVBUS" --help | grep -q 'approve \[-v\]' || die "evbus --help"
+}
+
 for t in $(declare -F | awk '$3 ~ /^t_/ { print substr($3, 3) }'); do
 	run_test "$t"
 done
