@@ -97,7 +97,8 @@ struct evbus_approver_req {
 
 struct evbus_ask {
 	refcount_t ref;			/* publisher, table, expire work */
-	struct evbus_file *ef;		/* the publisher's */
+	struct evbus_file *ef;		/* the publisher's, while it waits */
+	struct evbus_user *user;	/* charged; a reference */
 	struct evbus_hist_rec *rec;	/* the event as the chain left it */
 	u64 deadline;			/* CLOCK_MONOTONIC, ns */
 	u32 pub_flags;			/* EVBUS_PUB_* */
@@ -157,7 +158,9 @@ static void evbus_ask_put(struct evbus_ask *a)
 	evbus_rec_free(a->rec);
 	evbus_rec_free(a->mod);
 	kfree(a->notice);
-	evbus_user_uncharge(a->ef->user, EVBUS_UC_ASKS, 1);
+	/* The last reference may be a table's, after the publisher left. */
+	evbus_user_uncharge(a->user, EVBUS_UC_ASKS, 1);
+	evbus_user_put(a->user);
 	kfree(a);
 }
 
@@ -186,6 +189,7 @@ static struct evbus_ask *evbus_ask_new(struct evbus_file *ef,
 	if (!a)
 		goto err_uncharge;
 	a->ef = ef;
+	a->user = ef->user;
 	a->rec = kvmalloc(struct_size(a->rec, data,
 				      m->topic_len + m->payload_len), EVBUS_GFP);
 	a->notice = kzalloc(sizeof(*a->notice), EVBUS_GFP);
@@ -205,6 +209,7 @@ static struct evbus_ask *evbus_ask_new(struct evbus_file *ef,
 	a->pub_flags = m->pub_flags;
 	a->req_flags = m->ask == EVBUS_ASK_MANDATORY ? EVBUS_REQ_MANDATORY : 0;
 	a->rank = EVBUS_RANK_TOP;
+	evbus_user_get_ref(a->user);
 	refcount_set(&a->ref, 1);
 	init_waitqueue_head(&a->wq);
 	INIT_DELAYED_WORK(&a->expire, evbus_ask_expire_fn);
