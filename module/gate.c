@@ -460,6 +460,7 @@ static bool evbus_ask_find(struct evbus_ask *a, struct evbus_gate **gp)
 	}
 	if (n.best) {
 		*gp = n.best->gate;
+		a->outcome = EVBUS_STEP_ALLOWED;
 		a->approver_id = n.best->id;
 		a->deflt = n.best->deflt;
 		a->rank = n.rank;
@@ -576,13 +577,10 @@ static void evbus_ask_wait(struct evbus_ask *a)
 /* The chain refused a's event with err: announce it. */
 static void evbus_ask_refused(struct evbus_ask *a, int err)
 {
-	u32 cause = a->outcome;
-
-	if (a->outcome == EVBUS_STEP_WITHDRAWN)
-		return;				/* nothing was refused */
+	/* Not a refusal: withdrawn, or no memory to ask with. */
 	if (a->outcome <= 0)
-		cause = EVBUS_APPROVAL_DENIED;
-	evbus_sys_approval_denied(a->ef, a->approver_id, cause, err,
+		return;
+	evbus_sys_approval_denied(a->ef, a->approver_id, a->outcome, err,
 				  a->rec->data, a->rec->topic_len);
 }
 
@@ -867,6 +865,8 @@ long evbus_ioctl_verdict(struct evbus_file *ef, void __user *argp)
 		return -EFAULT;
 	if (usize < EVBUS_VERDICT_SIZE_VER0)
 		return -EINVAL;
+	if (usize > PAGE_SIZE)
+		return -E2BIG;
 	ret = copy_struct_from_user(&v, sizeof(v), argp, usize);
 	if (ret)
 		return ret;

@@ -755,6 +755,16 @@ static struct evbus_pub *evbus_batch_descs(struct evbus_pub_ctx *ctx,
 	return descs;
 }
 
+static bool evbus_batch_asks(const struct evbus_pub *descs, u32 n)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		if (descs[i].flags & EVBUS_PUB_ASK)
+			return true;
+	return false;
+}
+
 /*
  * EVBUS_IOC_PUBLISH_BATCH.  Returns the number published, or -errno if
  * none was; *fail gets the errno of the event that stopped the batch (0 if
@@ -783,6 +793,12 @@ long evbus_ioctl_publish_batch(struct evbus_file *ef, void __user *argp,
 	descs = evbus_batch_descs(&ctx, &b, &err);
 	if (!descs)
 		goto out;
+	/* A batch that asks waits: never in io_uring's submitter (gate.c). */
+	if (nowait && evbus_batch_asks(descs, b.count)) {
+		kvfree(descs);
+		err = -EAGAIN;
+		goto out;
+	}
 	done = evbus_publish(&ctx, descs,
 			     (b.flags & EVBUS_BATCH_SEQ) ? u64_to_user_ptr(b.events) : NULL,
 			     b.count, &b.first_seq, &err);
