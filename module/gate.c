@@ -574,13 +574,13 @@ static void evbus_ask_wait(struct evbus_ask *a)
 	 */
 }
 
-/* The chain refused a's event with err: announce it. */
+/* The chain refused a's event with -err: announce it. */
 static void evbus_ask_refused(struct evbus_ask *a, int err)
 {
 	/* Not a refusal: withdrawn, or no memory to ask with. */
 	if (a->outcome <= 0)
 		return;
-	evbus_sys_approval_denied(a->ef, a->approver_id, a->outcome, err,
+	evbus_sys_approval_denied(a->ef, a->approver_id, a->outcome, -err,
 				  a->rec->data, a->rec->topic_len);
 }
 

@@ -294,9 +294,9 @@ struct evbus_bus_stats {
 	__u64 approval_allowed;	/* asks published */
 	__u64 approval_modified;	/* ... of which some approver changed */
 	__u64 approval_denied;	/* explicit denials */
-	__u64 approval_expired;	/* deadlines passed (default applied) */
-	__u64 approval_gone;	/* approvers gone (default applied) */
-	__u64 approval_full;	/* no room (default applied) */
+	__u64 approval_expired;	/* steps ended by the deadline (default) */
+	__u64 approval_gone;	/* steps ended by the approver going */
+	__u64 approval_full;	/* steps ended by no room at the approver */
 	__u64 approval_withdrawn;	/* publishers interrupted */
 	__u64 approval_nobody;	/* mandatory with no approver */
 	__u64 approvers;	/* approvers now */
@@ -741,7 +741,7 @@ struct evbus_sys_approval {
 	__u64 file_id;		/* the publisher's file */
 	__u32 approver_id;	/* the approver that denied, or 0 */
 	__u32 cause;		/* EVBUS_APPROVAL_* */
-	__s32 error;		/* the errno the publisher got */
+	__s32 error;		/* the errno the publisher got (positive) */
 	__u32 topic_len;	/* bytes of topic that follow */
 	char topic[];		/* no NUL */
 };
