@@ -39,6 +39,9 @@
 
 #include "cli.h"
 
+/* Internal: SIGINT or SIGTERM came, stop with status 0. */
+#define APPROVE_STOP	(-1)
+
 /* A JSON line for a 1 MiB payload, escaped, fits with room to spare. */
 #define APPROVE_LINE_MAX	(8U << 20)
 
@@ -490,8 +493,9 @@ static int approve_cmd_gone(struct approve *a)
 
 /*
  * The next line CMD wrote, NUL-terminated in place of its newline: 0 with
- * *line set (valid until the next call), 1 on SIGINT/SIGTERM, -EPIPE when
- * CMD closed its stdout, -EMSGSIZE for an endless line, -errno.
+ * *line set (valid until the next call), APPROVE_STOP on SIGINT/SIGTERM,
+ * -EPIPE when CMD closed its stdout, -EMSGSIZE for an endless line, or
+ * another -errno.
  */
 static int approve_line(struct approve *a, char **line, size_t *used)
 {
@@ -533,7 +537,7 @@ static int approve_line(struct approve *a, char **line, size_t *used)
 			return -errno;
 		}
 		if (pfd[1].revents)
-			return 1;
+			return APPROVE_STOP;
 		if (!pfd[0].revents)
 			continue;
 		n = read(a->from, a->buf + a->len, a->cap - a->len);
@@ -603,8 +607,8 @@ static void approve_verdict(struct approve *a, const struct evbus_record *rec,
 }
 
 /*
- * Ask CMD about one request: 0 to go on, 1 on SIGINT/SIGTERM, else the
- * exit status.  rec is the handle's and stays valid: nothing reads the bus
+ * Ask CMD about one request: 0 to go on, APPROVE_STOP on SIGINT/SIGTERM,
+ * else the exit status.  rec is the handle's and stays valid: nothing reads the bus
  * meanwhile.
  */
 static int approve_request(struct approve *a, const struct evbus_record *rec,
@@ -622,8 +626,8 @@ static int approve_request(struct approve *a, const struct evbus_record *rec,
 		return cli_errno_exit("approve: writing to CMD", -errno);
 	}
 	ret = approve_line(a, &line, used);
-	if (ret == 1)
-		return 1;
+	if (ret == APPROVE_STOP)
+		return APPROVE_STOP;
 	if (ret == -EPIPE)
 		return approve_cmd_gone(a);
 	if (ret == -EMSGSIZE) {
@@ -647,7 +651,7 @@ static int approve_request(struct approve *a, const struct evbus_record *rec,
 	return EXIT_RUNTIME;
 }
 
-/* Handle every record available now: 0, 1 on a signal, or the exit status. */
+/* Every record available now: 0, APPROVE_STOP, or the exit status. */
 static int approve_drain(struct approve *a, size_t *used)
 {
 	const struct evbus_record *rec;
@@ -687,7 +691,7 @@ static int approve_loop(struct approve *a)
 	for (;;) {
 		ret = approve_drain(a, &used);
 		if (ret)
-			return ret == 1 ? 0 : ret;
+			return ret == APPROVE_STOP ? 0 : ret;
 		pfd[0] = (struct pollfd){ .fd = evbus_fd(a->bus), .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = a->sigfd, .events = POLLIN };
 		pfd[2] = (struct pollfd){ .fd = a->from, .events = POLLIN };
@@ -700,7 +704,7 @@ static int approve_loop(struct approve *a)
 			ret = approve_line(a, &line, &used);
 			if (ret == -EPIPE)
 				return approve_cmd_gone(a);
-			if (ret == 1)
+			if (ret == APPROVE_STOP)
 				return 0;
 			if (!ret)
 				cli_err("approve: %s wrote a line without a request: '%.200s'",

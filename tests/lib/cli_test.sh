@@ -1006,7 +1006,7 @@ t_approve_a_shell_script_that_denies() {
 t_approve_a_shell_script_that_modifies() {
 	need_device
 	need_feature approval
-	script mod 'while read -r line; do printf "%s\n" "$line" >>'"$tmp"'/reqs; echo "{\"payload\": \"changed \\\"quoted\\\" \\u00e9\", \"type\": 9}"; done'
+	script mod 'while read -r line; do printf "%s\n" "$line" >>'"$tmp"'/mod.reqs; echo "{\"payload\": \"changed \\\"quoted\\\" \\u00e9\", \"type\": 9}"; done'
 	appr_start m "$T.gate.>" -- "$tmp/mod.sh"
 	sub_start s --json --count 1 --timeout 10 "$T.gate.>"
 	seq=$("$EVBUS" pub -v --ask "$T.gate.cfg" original) || die "pub --ask exit $?: $(cat "$tmp/m.err")"
@@ -1016,7 +1016,7 @@ req = json.loads(open(a[1]).readline())
 assert r["seq"] == int(a[0]) and r["payload"] == "changed \"quoted\" \u00e9" and r["type"] == 9, r
 assert r["modified"] is True and r["modifier"] == req["approver_id"] and r["approved"] is True, (r, req)
 assert req["payload"] == "original", req
-' "$seq" "$tmp/reqs"
+' "$seq" "$tmp/mod.reqs"
 }
 
 t_approve_with_a_new_topic() {
@@ -1035,8 +1035,9 @@ t_approve_deadline_default_deny_and_allow() {
 	need_device
 	need_feature approval
 	local t0 ms seq
-	# cat reads every request and never answers.
-	appr_start n --deny-by-default "$T.gate.>" -- cat
+	# mute reads every request and never answers (its stdout stays open).
+	script mute 'while read -r line; do :; done'
+	appr_start n --deny-by-default "$T.gate.>" -- "$tmp/mute.sh"
 	t0=$(date +%s%N)
 	expect_fail 1 '^evbus: pub: denied: Connection timed out \(no verdict before the deadline' \
 		"$EVBUS" pub --ask --deadline 300 "$T.gate.slow" x
@@ -1044,7 +1045,7 @@ t_approve_deadline_default_deny_and_allow() {
 	[ "$ms" -ge 290 ] && [ "$ms" -lt 5000 ] || die "waited $ms ms for a 300 ms deadline"
 	kill "$(cat "$tmp/n.pid")"; appr_wait n
 	expect_eq 0 "$appr_rc" "approve exit on SIGTERM"
-	appr_start y "$T.gate.>" -- cat
+	appr_start y "$T.gate.>" -- "$tmp/mute.sh"
 	sub_start s --json --count 1 --timeout 10 "$T.gate.>"
 	seq=$("$EVBUS" pub -v --ask --deadline 300 "$T.gate.slow" y) || die "default allow: pub exit $?"
 	sub_wait s
