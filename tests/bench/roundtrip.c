@@ -21,6 +21,9 @@
  *             priority C - i so responder 0 is asked first, deflt
  *             EVBUS_ALLOW); it read()s its EVBUS_REC_REQUEST records and
  *             answers each with EVBUS_IOC_VERDICT, EVBUS_VERDICT_ALLOW.
+ *             (The gate wakes an approver as soon as a request is queued,
+ *             whatever the ring's wake-up mode: --wake immediate measured
+ *             the same as adaptive, within 0.3 %.)
  *             The asker publishes a --size byte event (default 64) on the
  *             topic with EVBUS_IOC_PUBLISH and evbus_pub.flags =
  *             EVBUS_PUB_ASK (deadline_ns 0: the module's default); the
