@@ -8,7 +8,7 @@
  * An approver (struct evbus_approver_ent) is a pattern in the bus's gate
  * index, held by a file, with a priority and a default verdict.  A file
  * with approvers has a gate (struct evbus_gate): the table of requests
- * pending at it, whose xa_lock is the gate's lock.  The gate is reference
+ * pending at it, a hash by id under the gate's lock.  The gate is reference
  * counted, so whoever waits on a request can always take its lock, and
  * its file is only touched under that lock while the gate is not dead.
  *
@@ -39,7 +39,8 @@
  * under RCU, like a publish's.
  *
  * Locks: evbus_file.lock (approvers of a file) > bus.index_lock (the gate
- * index and ids) ; evbus_gate.pending's xa_lock > evbus_ring.lock.
+ * index and ids) ; evbus_gate.lock > evbus_ring.lock.  Nothing on the
+ * path of a request allocates but the ask itself: the table is a hash.
  */
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -50,6 +51,7 @@
 #include <linux/pid.h>
 #include <linux/workqueue.h>
 #include <linux/fs.h>
+#include <linux/hashtable.h>
 
 #include "evbus.h"
 #include "compat.h"
@@ -67,12 +69,16 @@ struct evbus_approver_ent {
 	char pattern[];
 };
 
+/* Requests pending at a gate, by id: at most EVBUS_APPROVER_PENDING_MAX. */
+#define EVBUS_GATE_HASH_BITS	6
+
 struct evbus_gate {
 	refcount_t ref;			/* the file, and every ask asking it */
-	struct xarray pending;		/* id -> evbus_ask; xa_lock: the gate's */
-	u32 next_id;			/* xa_alloc_cyclic() */
-	u32 npending;			/* xa_lock */
-	bool dead;			/* xa_lock: the file is going */
+	spinlock_t lock;		/* the table, dead, and its asks' steps */
+	DECLARE_HASHTABLE(pending, EVBUS_GATE_HASH_BITS);	/* asks by id */
+	u32 next_id;			/* lock */
+	u32 npending;			/* lock: asks in the table */
+	bool dead;			/* lock: the file is going */
 	struct evbus_file *ef;		/* while !dead */
 	struct list_head approvers;	/* ef->lock */
 	u32 nr_approvers;		/* ef->lock */
@@ -85,6 +91,11 @@ struct evbus_approver_req {
 	char pattern[EVBUS_TOPIC_MAX];
 	struct evbus_segs segs;
 };
+
+/* Where an ask is in its gate's table. */
+#define EVBUS_ASK_OUT		0
+#define EVBUS_ASK_RESERVED	1	/* its request is being written */
+#define EVBUS_ASK_PENDING	2	/* a verdict may decide it */
 
 /* What ended a step, besides EVBUS_APPROVAL_* (uapi). */
 #define EVBUS_STEP_ALLOWED	0
@@ -108,6 +119,8 @@ struct evbus_ask {
 	s64 rank;			/* of the last approver met */
 	/* The step: the approver asked, and its outcome (the gate's lock) */
 	struct evbus_gate *gate;	/* a reference while asking */
+	struct hlist_node hnode;	/* gate->pending */
+	u32 state;			/* EVBUS_ASK_* in gate->pending */
 	u32 id;				/* in gate->pending */
 	u32 approver_id;
 	u32 deflt;
@@ -134,10 +147,8 @@ static s64 evbus_rank(s32 priority, u32 id)
 
 static void evbus_gate_put(struct evbus_gate *g)
 {
-	if (refcount_dec_and_test(&g->ref)) {
-		xa_destroy(&g->pending);
+	if (refcount_dec_and_test(&g->ref))
 		kfree_rcu(g, rcu);
-	}
 }
 
 /* ------------------------------------------------------------ asks */
@@ -268,9 +279,7 @@ static void evbus_ask_end_now(struct evbus_ask *a, int outcome)
 static void evbus_ask_decide(struct evbus_gate *g, struct evbus_ask *a,
 			     int outcome, int error, struct evbus_hist_rec *mod)
 {
-	lockdep_assert_held(&g->pending.xa_lock);
-	g->npending--;
-	evbus_count(a->ef->bus->stats, approval_pending, -1);
+	lockdep_assert_held(&g->lock);
 	a->outcome = outcome;
 	a->error = error;
 	a->mod = mod;
@@ -284,10 +293,51 @@ static void evbus_ask_decide(struct evbus_gate *g, struct evbus_ask *a,
 		wake_up(&a->wq);
 }
 
-/* Take a out of g's table if it is still there (g's lock held). */
-static bool evbus_ask_take(struct evbus_gate *g, struct evbus_ask *a)
+static struct evbus_ask *evbus_gate_find(struct evbus_gate *g, u32 id)
 {
-	return __xa_cmpxchg(&g->pending, a->id, a, NULL, 0) == a;
+	struct evbus_ask *a;
+
+	hash_for_each_possible(g->pending, a, hnode, id)
+		if (a->id == id)
+			return a;
+	return NULL;
+}
+
+/* Put a into g's table, reserved under a fresh id (g's lock held). */
+static void evbus_gate_reserve(struct evbus_gate *g, struct evbus_ask *a)
+{
+	u32 id;
+
+	lockdep_assert_held(&g->lock);
+	do {
+		id = ++g->next_id;
+	} while (!id || evbus_gate_find(g, id));
+	a->id = id;
+	a->state = EVBUS_ASK_RESERVED;
+	hash_add(g->pending, &a->hnode, id);
+	g->npending++;
+	evbus_count(a->ef->bus->stats, approval_pending, 1);
+}
+
+static void evbus_gate_unlink(struct evbus_gate *g, struct evbus_ask *a)
+{
+	hash_del(&a->hnode);
+	a->state = EVBUS_ASK_OUT;
+	g->npending--;
+	evbus_count(a->ef->bus->stats, approval_pending, -1);
+}
+
+/*
+ * Take a out of g's table if it is pending there under id (g's lock
+ * held): whoever takes it decides its step.
+ */
+static bool evbus_ask_take(struct evbus_gate *g, u32 id, struct evbus_ask *a)
+{
+	lockdep_assert_held(&g->lock);
+	if (evbus_gate_find(g, id) != a || a->state != EVBUS_ASK_PENDING)
+		return false;
+	evbus_gate_unlink(g, a);
+	return true;
 }
 
 /*
@@ -299,8 +349,8 @@ static void evbus_ask_withdraw(struct evbus_ask *a, int outcome)
 	struct evbus_gate *g = a->gate;
 	bool taken;
 
-	xa_lock(&g->pending);
-	taken = evbus_ask_take(g, a);
+	spin_lock(&g->lock);
+	taken = evbus_ask_take(g, a->id, a);
 	if (taken) {
 		if (!g->dead && a->notice) {
 			a->notice->kind = EVBUS_REC_CANCELLED;
@@ -315,7 +365,7 @@ static void evbus_ask_withdraw(struct evbus_ask *a, int outcome)
 		}
 		evbus_ask_decide(g, a, outcome, 0, NULL);
 	}
-	xa_unlock(&g->pending);
+	spin_unlock(&g->lock);
 	if (taken)
 		evbus_ask_put(a);
 }
@@ -360,15 +410,10 @@ static int evbus_ask_queue(struct evbus_ask *a, struct evbus_gate *g)
 	struct evbus_rec_hdr *slot = NULL;
 	struct evbus_file *ef;
 	int outcome = 0;
-	int ret;
 
 	a->gate = g;
-	ret = xa_alloc_cyclic(&g->pending, &a->id, NULL, XA_LIMIT(1, U32_MAX),
-			      &g->next_id, GFP_KERNEL_ACCOUNT);
-	if (ret < 0)
-		return ret == -EBUSY ? -EAGAIN : ret;
 	a->done = false;
-	xa_lock(&g->pending);
+	spin_lock(&g->lock);
 	if (g->dead)
 		outcome = EVBUS_APPROVAL_GONE;
 	else if (g->npending >= EVBUS_APPROVER_PENDING_MAX)
@@ -378,32 +423,30 @@ static int evbus_ask_queue(struct evbus_ask *a, struct evbus_gate *g)
 	if (!outcome && !slot)
 		outcome = EVBUS_APPROVAL_FULL;
 	if (outcome) {
-		__xa_erase(&g->pending, a->id);
-		xa_unlock(&g->pending);
+		spin_unlock(&g->lock);
 		evbus_ask_end_now(a, outcome);
 		return false;
 	}
+	evbus_gate_reserve(g, a);
 	ef = g->ef;
 	rcu_read_lock();
-	xa_unlock(&g->pending);
+	spin_unlock(&g->lock);
 	evbus_request_write(slot, a, ef);
 
-	xa_lock(&g->pending);
+	spin_lock(&g->lock);
 	if (g->dead) {
-		/* The file went meanwhile (its drop saw a reserved id). */
-		__xa_erase(&g->pending, a->id);
+		/* The file went meanwhile (its drop passed a reserved ask). */
+		evbus_gate_unlink(g, a);
 		outcome = EVBUS_APPROVAL_GONE;
 	} else {
-		__xa_store(&g->pending, a->id, a, 0);	/* into the reservation */
+		a->state = EVBUS_ASK_PENDING;
 		refcount_inc(&a->ref);			/* the table's */
-		g->npending++;
-		evbus_count(a->ef->bus->stats, approval_pending, 1);
 		evbus_count(a->ef->bus->stats, approval_requests, 1);
 		evbus_ask_trace(a, EVBUS_STEP_QUEUED, 0);
 		if (a->cmd)
 			evbus_ask_arm(a);
 	}
-	xa_unlock(&g->pending);
+	spin_unlock(&g->lock);
 	if (evbus_ring_commit_request(&ef->ring, slot))
 		wake_up_interruptible_poll(&ef->ring.wq, EPOLLIN | EPOLLRDNORM);
 	rcu_read_unlock();
@@ -828,16 +871,18 @@ static struct evbus_ask *evbus_verdict_find(struct evbus_gate *g, u64 id,
 
 	if (!id || id > U32_MAX)
 		return NULL;
-	xa_lock(&g->pending);
-	a = xa_load(&g->pending, id);
-	if (a) {
+	spin_lock(&g->lock);
+	a = evbus_gate_find(g, id);
+	if (a && a->state == EVBUS_ASK_PENDING) {
 		refcount_inc(&a->ref);
 		*hdr = *a->rec;
 		get_pid(hdr->tgid);
 		get_pid(hdr->tid);
 		memcpy(topic, a->rec->data, a->rec->topic_len);
+	} else {
+		a = NULL;
 	}
-	xa_unlock(&g->pending);
+	spin_unlock(&g->lock);
 	return a;
 }
 
@@ -886,14 +931,14 @@ long evbus_ioctl_verdict(struct evbus_file *ef, void __user *argp)
 	if (v.verdict == EVBUS_VERDICT_MODIFY && !mod)
 		goto out;
 	ret = -ENOENT;
-	xa_lock(&g->pending);
-	if (evbus_ask_take(g, a)) {
+	spin_lock(&g->lock);
+	if (evbus_ask_take(g, v.id, a)) {
 		evbus_ask_decide(g, a, evbus_verdict_outcome(v.verdict),
 				 v.error ?: EACCES, mod);
 		mod = NULL;
 		ret = 0;
 	}
-	xa_unlock(&g->pending);
+	spin_unlock(&g->lock);
 	if (!ret)
 		evbus_ask_put(a);		/* the table's */
 out:
@@ -911,22 +956,26 @@ out:
  */
 static void evbus_gate_drop(struct evbus_gate *g, u32 id)
 {
-	struct evbus_ask *a, *tmp;
-	unsigned long i;
+	struct evbus_ask *a;
+	struct evbus_ask *tmp2;
+	struct hlist_node *tmp;
+	unsigned int bkt;
 	LIST_HEAD(drop);
 
-	xa_lock(&g->pending);
+	spin_lock(&g->lock);
 	if (!id)
 		g->dead = true;
-	xa_for_each(&g->pending, i, a) {
-		if (id && a->approver_id != id)
+	hash_for_each_safe(g->pending, bkt, tmp, a, hnode) {
+		/* A reserved one finds the gate dead when it is written. */
+		if (a->state != EVBUS_ASK_PENDING ||
+		    (id && a->approver_id != id))
 			continue;
-		__xa_erase(&g->pending, i);
+		evbus_gate_unlink(g, a);
 		evbus_ask_decide(g, a, EVBUS_APPROVAL_GONE, 0, NULL);
 		list_add(&a->drop, &drop);
 	}
-	xa_unlock(&g->pending);
-	list_for_each_entry_safe(a, tmp, &drop, drop)
+	spin_unlock(&g->lock);
+	list_for_each_entry_safe(a, tmp2, &drop, drop)
 		evbus_ask_put(a);		/* the table's */
 }
 
@@ -959,7 +1008,8 @@ static struct evbus_gate *evbus_gate_get(struct evbus_file *ef)
 	if (!g)
 		return NULL;
 	refcount_set(&g->ref, 1);		/* the file's */
-	xa_init_flags(&g->pending, XA_FLAGS_ALLOC1);
+	spin_lock_init(&g->lock);
+	hash_init(g->pending);
 	g->ef = ef;
 	INIT_LIST_HEAD(&g->approvers);
 	WRITE_ONCE(ef->gate, g);
