@@ -21,7 +21,7 @@
  * without O_NONBLOCK, reopened all the time by another thread) and on two
  * private files of their own just below them (one never narrowed, one that
  * EVBUS_IOC_NARROW works on, reopened now and then so narrowing starts over):
- *  - ioctls: the fifteen exact commands and random command numbers around
+ *  - ioctls: the eighteen exact commands and random command numbers around
  *    them (magic 0xEB and its neighbours, nr 0..0x20, all four directions,
  *    random sizes); struct contents valid-ish and garbage (flags with
  *    unknown bits, reserved fields, lengths 0 / 255 / 256 / huge, payloads
@@ -140,6 +140,31 @@
  * subscription finds them), the bus's history is set back to the module's
  * history_bytes (a new bus's, 1 MiB by default), and the caps are restored.
  *
+ * The approval gate (#16): APPROVER_ADD (patterns of every kind and the
+ * gate's, priorities, defaults valid and not, flags, reserved; a third
+ * removed again at once: exactly once on the worker's own files), DEL
+ * (ids mostly unknown: ENOENT), VERDICT (sizes below the first version,
+ * tails, unknown verdicts, errors out of 0..EVBUS_VERDICT_ERRNO_MAX,
+ * MODIFY's fields on other verdicts, MODIFY payloads and topics good and
+ * bad, ids small enough to hit requests pending at slots); EVBUS_PUB_ASK
+ * on a few events of PUBLISH, PUBLISH_BATCH and the io_uring publishes,
+ * with deadlines of 0 .. 50 ms, a few ns or anything (the fuzzer sets
+ * approval_timeout_ms to 30 and approval_max_ms to 500 while it runs);
+ * EVBUS_ASK rules (removed again at once) and EVBUS_RIGHT_APPROVE in
+ * rules.  The gate's errnos (ETIMEDOUT, ECONNRESET, ENOBUFS, ECONNREFUSED,
+ * EAGAIN, the deny errnos) only for a publish that asked or ran while an
+ * ask rule may have been on a bus.  op_gate(): one ask from end to end
+ * through io_uring with the worker as its approver, every outcome and
+ * every hostile verdict checked exactly (see there).  Racers: two
+ * approvers answering at random (allow, deny, modify, never, twice) and
+ * closing their files with requests pending, two askers whose publishes
+ * must end within their deadlines with an errno the gate can give, some
+ * interrupted (EINTR, a withdrawal); max_user_approvers squeezed.  read()
+ * checks REQUEST records (the event inside a well-formed event record,
+ * seq 0) and CANCELLED ones, and APPROVED/MODIFIED flags (a modifier id
+ * exactly when MODIFIED).  At the end no approver is left on the bus and
+ * nothing pending.
+ *
  * Found by this fuzzer and fixed: Linux 6.1's io_uring_cmd() treats a
  * positive return from ->uring_cmd as an error code, so a URING_CMD
  * PUBLISH_BATCH that completed with its count never completed from io-wq
@@ -191,7 +216,7 @@
 
 #define NSLOTS		8	/* 0..3 always O_NONBLOCK, 4..7 blocking */
 #define MAX_WORKERS	64
-#define NRACERS		4	/* reopen, unsub, reader0, reader1 */
+#define NRACERS		8	/* reopen, unsub, reader0, reader1, appr0, appr1, ask0, ask1 */
 #define ERRNO_MAX	134
 #define FAIL_PRINT_MAX	40
 
@@ -231,7 +256,8 @@ static const uint64_t kernel_addrs[] = {
 };
 
 enum { C_VERSION, C_SUB, C_UNSUB, C_PUB, C_BATCH, C_SETRING, C_GETRING,
-       C_STATS, C_SUB2, C_NARROW, C_BSTATS, C_PADD, C_PSET, C_PLIST, C_HIST, C_N };
+       C_STATS, C_SUB2, C_NARROW, C_BSTATS, C_PADD, C_PSET, C_PLIST, C_HIST,
+       C_AADD, C_ADEL, C_VERDICT, C_N };
 
 /*
  * The errnos each command can return, besides EBADF (a closed slot, -1,
@@ -243,7 +269,17 @@ enum { C_VERSION, C_SUB, C_UNSUB, C_PUB, C_BATCH, C_SETRING, C_GETRING,
  * ioctls; -EAGAIN from the inline attempt is retried by io_uring itself).
  */
 #define ERRS(...)	((const int[]){ __VA_ARGS__, 0 })
-#define PUB_ERRS	EFAULT, EINVAL, EMSGSIZE, EACCES, ENOSPC, ENOMEM, EINTR
+#define PUB_ERRS	EFAULT, EINVAL, EMSGSIZE, EACCES, ENOSPC, ENOMEM, EINTR, GATE_ERRS
+/*
+ * What an asking publish (#16: EVBUS_PUB_ASK, or an EVBUS_ASK rule) may
+ * get besides: a deadline with a default of deny, an approver gone, no
+ * room, a mandatory ask nobody watches, max_user_asks, and the errnos the
+ * fuzzer's approvers deny with (DENY_ERRS; 0 is EACCES).  Only a call
+ * that asked, or ran while an EVBUS_ASK rule may have been on a bus, may
+ * see them (gate_errno_ok()).
+ */
+#define GATE_ERRS	ETIMEDOUT, ECONNRESET, ENOBUFS, ECONNREFUSED, EAGAIN, EKEYREJECTED, EHWPOISON
+static const int deny_errs[] = { 0, EKEYREJECTED, EHWPOISON };
 static const struct {
 	unsigned int cmd;
 	const char *name;
@@ -282,6 +318,13 @@ static const struct {
 	  ERRS(EFAULT, EINVAL, ENOMEM, EINTR) },
 	{ EVBUS_IOC_HISTORY, "HISTORY", EVBUS_HISTORY_SIZE_VER0, 5,
 	  ERRS(EFAULT, EINVAL, E2BIG, EPERM, EDQUOT, ENOMEM) },
+	/* #16: EDQUOT from the ring an approver's requests come through */
+	{ EVBUS_IOC_APPROVER_ADD, "APPROVER_ADD", sizeof(struct evbus_approver), 5,
+	  ERRS(EFAULT, EINVAL, EACCES, ENOSPC, EDQUOT, ENOMEM, EINTR) },
+	{ EVBUS_IOC_APPROVER_DEL, "APPROVER_DEL", sizeof(__u32), 3,
+	  ERRS(EFAULT, ENOENT) },
+	{ EVBUS_IOC_VERDICT, "VERDICT", EVBUS_VERDICT_SIZE_VER0, 5,
+	  ERRS(EFAULT, EINVAL, E2BIG, ENOENT, EMSGSIZE, EACCES, ENOMEM) },
 	{ 0, "URING_CMD", 0, 0, ERRS(PUB_ERRS, EOPNOTSUPP, EAGAIN) },
 };
 static unsigned char g_errok[C_N + 1][ERRNO_MAX + 1];
@@ -302,12 +345,22 @@ static bool is_policy_change(int which)
 
 /* What the #15 feature got through, counted for the summary. */
 enum { F_SINCE, F_LAST, F_RETAINED_SUB, F_RETAIN_PUB, F_HIST_SET, F_REPLAYED, F_RETAINED_EV,
-       F_HIST_LAG, F_REPLAY_OPS, F_REPLAY_LIVE, F_N };
+       F_HIST_LAG, F_REPLAY_OPS, F_REPLAY_LIVE,
+       /* the approval gate (#16) */
+       F_GATE0, F_ASK_PUB = F_GATE0, F_APPR_ADD, F_VERDICT_OK, F_REQ_READ, F_CANCEL_READ,
+       F_APPROVED_EV, F_MODIFIED_EV, F_GATE_OPS, F_GATE_EXACT, F_GATE_EVENT, F_ASKER_OK,
+       F_ASKER_REFUSED, F_ASKER_INTR, F_ASKER_NOBODY, F_APPR_CLOSED, F_N };
 static const char *const feat_name[F_N] = {
 	"SINCE subscriptions", "LAST subscriptions", "RETAINED subscriptions",
 	"retained publishes", "history capacity set", "replayed events read",
 	"retained events read", "history lags read", "replays on a file of their own",
 	"of them read to live",
+	"asking publishes published", "approvers added", "verdicts taken",
+	"requests read", "cancellations read", "approved events read",
+	"modified events read", "single asks through io_uring (op_gate)",
+	"of them with an exact outcome", "of them read back as delivered",
+	"askers' publishes published", "refused", "withdrawn (EINTR)",
+	"with nobody to ask", "approver files closed with requests pending",
 };
 
 /* Size-versioned structs are placed with up to a page of tail. */
@@ -329,6 +382,8 @@ union argbuf {
 	struct evbus_policy_set ps;
 	struct evbus_policy_list pl;
 	struct evbus_history h;
+	struct evbus_approver ap;
+	struct evbus_verdict vd;
 	unsigned char raw[BIG_MAX];
 };
 
@@ -413,6 +468,7 @@ struct th {
 	struct scope_model sm;
 	bool unpriv;		/* a worker of the unprivileged child */
 	unsigned long padd_gen;	/* POLICY_ADDs generated: REMOVE ids near them */
+	uint32_t ask_budget;	/* gen_pub(): EVBUS_PUB_ASKs it may still set */
 	struct psnap snap[2];
 	struct sock_filter prog[EVBUS_FILTER_MAX_INSNS + 8];
 	struct evbus_pattern pats[2][EVBUS_SCOPE_MAX + 2];
@@ -436,6 +492,9 @@ struct shared {
 	unsigned long feat[F_N];
 	char op[64];			/* what the child is doing, for a hang */
 	volatile pid_t child_pid;	/* the round's process */
+	/* EVBUS_ASK rules that may be on a bus now (#16): sticky if a rule
+	 * could not be removed again */
+	int ask_rules;
 };
 static struct shared *g_shm;
 
@@ -585,6 +644,12 @@ static const char *errname(int e)
 	case EACCES: return "EACCES";
 	case E2BIG: return "E2BIG";
 	case ESRCH: return "ESRCH";
+	case ETIMEDOUT: return "ETIMEDOUT";
+	case ECONNRESET: return "ECONNRESET";
+	case ENOBUFS: return "ENOBUFS";
+	case ECONNREFUSED: return "ECONNREFUSED";
+	case EKEYREJECTED: return "EKEYREJECTED";
+	case EHWPOISON: return "EHWPOISON";
 	default: return "E?";
 	}
 }
@@ -685,9 +750,60 @@ static bool result_cmd(struct th *t, const char *what, long ret, int err, int wh
 	return result_as(t, what, ret, err, 0, which);
 }
 
+/* Event flags the module may set (#15, #16), with the modifier's id above. */
+#define EV_GATE_FLAGS	(EVBUS_EVENT_APPROVED | EVBUS_EVENT_MODIFIED)
+#define EV_KNOWN_FLAGS	(EVBUS_EVENT_REPLAYED | EVBUS_EVENT_RETAINED | EV_GATE_FLAGS)
+
+/*
+ * Is the event record at buf (len bytes, exactly its record) well formed?
+ * NULL if so.  In a request (#16) it is the event as it would be
+ * delivered: seq 0, never replayed or retained.
+ */
+static const char *check_event(const char *buf, size_t len, bool in_request,
+			       unsigned long *feat)
+{
+	struct evbus_event ev;
+	uint32_t lo, mod;
+
+	if (len < sizeof(ev))
+		return "event shorter than its header";
+	memcpy(&ev, buf, sizeof(ev));
+	if (ev.hdr.kind != EVBUS_REC_EVENT || ev.hdr.hdr_len != sizeof(ev) || ev.hdr.len != len)
+		return "bad event header length";
+	if (!ev.topic_len || ev.topic_len > EVBUS_TOPIC_MAX)
+		return "bad event topic_len";
+	if (len != sizeof(ev) + EVBUS_ALIGN(ev.topic_len + 1) + EVBUS_ALIGN(ev.payload_len))
+		return "event length does not match topic/payload";
+	if (buf[sizeof(ev) + ev.topic_len] != '\0')
+		return "event topic not NUL-terminated";
+	if (in_request ? ev.seq != 0 : !ev.seq)
+		return in_request ? "event of a request with a seq" : "event seq 0";
+	lo = ev.flags & 0xffff;
+	mod = EVBUS_EVENT_MODIFIER(ev.flags);
+	/* Replayed (SINCE, LAST) or retained, never both. */
+	if ((lo & ~EV_KNOWN_FLAGS) ||
+	    (lo & (EVBUS_EVENT_REPLAYED | EVBUS_EVENT_RETAINED)) ==
+		    (EVBUS_EVENT_REPLAYED | EVBUS_EVENT_RETAINED))
+		return "event flags other than REPLAYED or RETAINED, APPROVED or MODIFIED";
+	/* Modified: approved too, by an approver whose id it carries; else no id. */
+	if ((lo & EVBUS_EVENT_MODIFIED) ? !(lo & EVBUS_EVENT_APPROVED) || !mod ||
+					  mod > EVBUS_APPROVER_ID_MAX : mod != 0)
+		return "MODIFIED without APPROVED or the modifier's id, or an id without MODIFIED";
+	if (in_request && (lo & (EVBUS_EVENT_REPLAYED | EVBUS_EVENT_RETAINED)))
+		return "the event of a request replayed or retained";
+	if (in_request)
+		return NULL;
+	feat[F_REPLAYED] += !!(lo & EVBUS_EVENT_REPLAYED);
+	feat[F_RETAINED_EV] += !!(lo & EVBUS_EVENT_RETAINED);
+	feat[F_APPROVED_EV] += !!(lo & EVBUS_EVENT_APPROVED);
+	feat[F_MODIFIED_EV] += !!(lo & EVBUS_EVENT_MODIFIED);
+	return NULL;
+}
+
 /*
  * Is every record in buf[0..n) well formed?  NULL if so, else what is not.
- * Counts replayed and retained events and history lags into feat.
+ * Counts replayed and retained events, history lags, approved and
+ * modified events, requests and cancellations into feat.
  */
 static const char *check_records(const char *buf, size_t n, unsigned long *feat)
 {
@@ -697,6 +813,7 @@ static const char *check_records(const char *buf, size_t n, unsigned long *feat)
 		return "length not a multiple of 8";
 	while (off < n) {
 		struct evbus_rec_hdr h;
+		const char *why;
 
 		if (n - off < sizeof(h))
 			return "truncated header";
@@ -704,26 +821,9 @@ static const char *check_records(const char *buf, size_t n, unsigned long *feat)
 		if (h.len < sizeof(h) || h.len > n - off || (h.len & 7))
 			return "bad record length";
 		if (h.kind == EVBUS_REC_EVENT) {
-			struct evbus_event ev;
-
-			if (h.hdr_len != sizeof(ev) || h.len < sizeof(ev))
-				return "bad event header length";
-			memcpy(&ev, buf + off, sizeof(ev));
-			if (!ev.topic_len || ev.topic_len > EVBUS_TOPIC_MAX)
-				return "bad event topic_len";
-			if (h.len != sizeof(ev) + EVBUS_ALIGN(ev.topic_len + 1) +
-				     EVBUS_ALIGN(ev.payload_len))
-				return "event length does not match topic/payload";
-			if (buf[off + sizeof(ev) + ev.topic_len] != '\0')
-				return "event topic not NUL-terminated";
-			if (!ev.seq)
-				return "event seq 0";
-			/* Replayed (SINCE, LAST) or retained, never both, nothing else. */
-			if ((ev.flags & ~(EVBUS_EVENT_REPLAYED | EVBUS_EVENT_RETAINED)) ||
-			    ev.flags == (EVBUS_EVENT_REPLAYED | EVBUS_EVENT_RETAINED))
-				return "event flags other than REPLAYED or RETAINED";
-			feat[F_REPLAYED] += !!(ev.flags & EVBUS_EVENT_REPLAYED);
-			feat[F_RETAINED_EV] += !!(ev.flags & EVBUS_EVENT_RETAINED);
+			why = check_event(buf + off, h.len, false, feat);
+			if (why)
+				return why;
 		} else if (h.kind == EVBUS_REC_REVOKED) {
 			struct evbus_revoked rv;
 
@@ -745,6 +845,32 @@ static const char *check_records(const char *buf, size_t n, unsigned long *feat)
 			if ((lg.flags & ~EVBUS_LAGGED_HISTORY) || lg.reserved)
 				return "LAGGED flags other than HISTORY, or reserved";
 			feat[F_HIST_LAG] += !!(lg.flags & EVBUS_LAGGED_HISTORY);
+		} else if (h.kind == EVBUS_REC_REQUEST) {
+			struct evbus_request rq;
+
+			/* The fixed part, then a whole event record filling the rest. */
+			if (h.hdr_len != sizeof(rq) || h.len < sizeof(rq) + sizeof(struct evbus_event))
+				return "bad REQUEST length";
+			memcpy(&rq, buf + off, sizeof(rq));
+			if (!rq.approver_id || rq.approver_id > EVBUS_APPROVER_ID_MAX || !rq.id ||
+			    rq.id > UINT32_MAX || (rq.flags & ~EVBUS_REQ_MANDATORY) || rq.reserved ||
+			    !rq.deadline_ns)
+				return "bad REQUEST record (approver, id, flags, reserved or deadline)";
+			why = check_event(buf + off + h.hdr_len, h.len - h.hdr_len, true, feat);
+			if (why)
+				return why;
+			feat[F_REQ_READ]++;
+		} else if (h.kind == EVBUS_REC_CANCELLED) {
+			struct evbus_cancelled cn;
+
+			if (h.hdr_len != sizeof(cn) || h.len != sizeof(cn))
+				return "bad CANCELLED length";
+			memcpy(&cn, buf + off, sizeof(cn));
+			if (!cn.approver_id || cn.approver_id > EVBUS_APPROVER_ID_MAX || !cn.id ||
+			    cn.id > UINT32_MAX ||
+			    (cn.reason != EVBUS_CANCEL_WITHDRAWN && cn.reason != EVBUS_CANCEL_EXPIRED))
+				return "bad CANCELLED record";
+			feat[F_CANCEL_READ]++;
 		} else {
 			return "unexpected record kind";
 		}
@@ -1151,6 +1277,21 @@ static uint32_t gen_sub_id(struct th *t)
 	return rnd32(t);
 }
 
+/*
+ * A deadline for an asking publish (#16): 0 (the module's
+ * approval_timeout_ms, which the fuzzer lowers), up to 50 ms, a few ns, or
+ * anything (cut to approval_max_ms, lowered too), so no ask waits long.
+ */
+static uint64_t gen_deadline(struct th *t)
+{
+	uint32_t r = rnd(t, 100);
+
+	if (r < 30) return 0;
+	if (r < 80) return rnd(t, 50 * 1000 * 1000);
+	if (r < 90) return 1 + rnd(t, 1000);
+	return rnd64(t);
+}
+
 struct pool {
 	int n;
 	__u64 addr[8];
@@ -1186,6 +1327,14 @@ static void gen_pub(struct th *t, struct evbus_pub *p, bool small,
 	/* A retained value (#15): set, replaced, or cleared by an empty payload. */
 	if (chance(t, 12))
 		p->flags = EVBUS_PUB_RETAIN;
+	/* Asking for approval (#16), a few per call; a deadline set alone is ignored. */
+	if (t->ask_budget && chance(t, 5)) {
+		t->ask_budget--;
+		p->flags |= EVBUS_PUB_ASK;
+		p->deadline_ns = gen_deadline(t);
+	} else if (chance(t, 3)) {
+		p->deadline_ns = gen_deadline(t);
+	}
 	if (chance(t, (uint32_t)bad_pct)) {
 		switch (rnd(t, 8)) {
 		case 0:	/* a bit beyond EVBUS_PUB_RETAIN and _ASK, with or without them */
@@ -1243,6 +1392,8 @@ static uint32_t gen_batch(struct th *t, struct evbus_pub_batch *b, bool limit,
 	if (r >= 70 && r < 85 && ngen)
 		bad_one = rnd(t, ngen);
 	D(t, " descs(bad%%=%u bad_one=%d):", bad_pct, (int)bad_one);
+	/* Each asking event may wait its whole deadline: two at most. */
+	t->ask_budget = 2;
 	for (i = 0; i < ngen; i++) {
 		bool show = t->describe && (i < 4 || i == bad_one || i + 1 == ngen);
 		bool was = t->describe;
@@ -1384,6 +1535,8 @@ struct argdesc {
 	uint32_t buf_n;		/* entries of it placed */
 	bool buf_rw;
 	bool then_remove;	/* POLICY_ADD: remove the rule again at once */
+	bool asks;		/* PUBLISH(_BATCH): some event asks for approval (#16) */
+	bool ask_rule;		/* POLICY_ADD: an EVBUS_ASK rule */
 	bool since_rel;		/* SUBSCRIBE2: since is the next seq + since_d */
 	int32_t since_d;
 };
@@ -1980,14 +2133,15 @@ static void gen_narrow(struct th *t, struct argdesc *ad)
 static void gen_bstats(struct th *t, struct argdesc *ad)
 {
 	static const uint32_t odd[] = { 0, 8, 184, 191 };
-	static const uint32_t big[] = { 200, 256, 1024, 4000 };
+	static const uint32_t big[] = { 200, 256, 296, 1024, 4000 };
 	struct evbus_bus_stats *bs = &ad->a.bs;
 	const size_t v0 = EVBUS_BUS_STATS_SIZE_VER0;
 	uint32_t r = rnd(t, 100), size;
 	size_t i;
 
+	/* The first version, or the one with the approval gate's counters (#16). */
 	if (r < 60) {
-		size = (uint32_t)v0;
+		size = rnd(t, 2) ? (uint32_t)v0 : EVBUS_BUS_STATS_SIZE_VER1;
 	} else if (r < 68) {
 		size = odd[rnd(t, N_OF(odd))];
 		mark_bad(ad, "size below EVBUS_BUS_STATS_SIZE_VER0");
@@ -2123,7 +2277,8 @@ static void gen_hist(struct th *t, struct argdesc *ad)
 	  (unsigned long long)h->capacity, tail_at ? " (nonzero tail)" : "");
 }
 
-#define RIGHTS_KNOWN	(EVBUS_RIGHT_PUBLISH | EVBUS_RIGHT_SUBSCRIBE | EVBUS_RIGHT_REPLAY)
+#define RIGHTS_KNOWN	(EVBUS_RIGHT_PUBLISH | EVBUS_RIGHT_SUBSCRIBE | EVBUS_RIGHT_REPLAY | \
+			 EVBUS_RIGHT_APPROVE)
 
 static void gen_rule(struct th *t, struct argdesc *ad)
 {
@@ -2141,18 +2296,26 @@ static void gen_rule(struct th *t, struct argdesc *ad)
 	if (!ru->pattern_len || ru->pattern_len > EVBUS_TOPIC_MAX)
 		mark_bad(ad, "pattern_len 0 or past 255");
 	r = rnd(t, 100);
-	ru->verdict = r < 45 ? EVBUS_ALLOW : r < 90 ? EVBUS_DENY : r < 95 ? 0 : rnd(t, 2) ? 3 : rnd32(t);
-	if (ru->verdict != EVBUS_ALLOW && ru->verdict != EVBUS_DENY)
+	/* EVBUS_ASK (#16): for EVBUS_RIGHT_PUBLISH alone. */
+	ru->verdict = r < 42 ? EVBUS_ALLOW : r < 84 ? EVBUS_DENY : r < 91 ? EVBUS_ASK :
+		      r < 95 ? 0 : rnd(t, 2) ? 4 : rnd32(t);
+	if (ru->verdict != EVBUS_ALLOW && ru->verdict != EVBUS_DENY && ru->verdict != EVBUS_ASK)
 		mark_bad(ad, "verdict");
 	r = rnd(t, 100);
-	ru->rights = r < 30 ? EVBUS_RIGHT_PUBLISH : r < 56 ? EVBUS_RIGHT_SUBSCRIBE :
-		     r < 72 ? EVBUS_RIGHT_PUBLISH | EVBUS_RIGHT_SUBSCRIBE :
-		     r < 80 ? EVBUS_RIGHT_REPLAY :
-		     r < 86 ? EVBUS_RIGHT_SUBSCRIBE | EVBUS_RIGHT_REPLAY :
-		     r < 89 ? EVBUS_RIGHT_PUBLISH | EVBUS_RIGHT_SUBSCRIBE | EVBUS_RIGHT_REPLAY :
-		     r < 92 ? 0 : rnd32(t) | 8;
+	ru->rights = r < 30 ? EVBUS_RIGHT_PUBLISH : r < 50 ? EVBUS_RIGHT_SUBSCRIBE :
+		     r < 64 ? EVBUS_RIGHT_PUBLISH | EVBUS_RIGHT_SUBSCRIBE :
+		     r < 72 ? EVBUS_RIGHT_REPLAY :
+		     r < 78 ? EVBUS_RIGHT_SUBSCRIBE | EVBUS_RIGHT_REPLAY :
+		     r < 81 ? EVBUS_RIGHT_PUBLISH | EVBUS_RIGHT_SUBSCRIBE | EVBUS_RIGHT_REPLAY :
+		     r < 86 ? EVBUS_RIGHT_APPROVE :
+		     r < 89 ? EVBUS_RIGHT_SUBSCRIBE | EVBUS_RIGHT_APPROVE :
+		     r < 92 ? 0 : rnd32(t) | 16;
+	if (ru->verdict == EVBUS_ASK && chance(t, 75))
+		ru->rights = EVBUS_RIGHT_PUBLISH;
 	if (!ru->rights || (ru->rights & ~RIGHTS_KNOWN))
 		mark_bad(ad, "rights");
+	if (ru->verdict == EVBUS_ASK && ru->rights != EVBUS_RIGHT_PUBLISH)
+		mark_bad(ad, "EVBUS_ASK for rights other than EVBUS_RIGHT_PUBLISH alone");
 	r = rnd(t, 100);
 	if (r < 50) {
 		ru->who = EVBUS_WHO_ALL;
@@ -2177,6 +2340,15 @@ static void gen_rule(struct th *t, struct argdesc *ad)
 	if (chance(t, 15))
 		ru->id = rnd32(t);	/* out */
 	ad->then_remove = chance(t, 20);
+	/*
+	 * An ask rule makes publishes on its pattern wait for approval (or
+	 * fail ECONNREFUSED): it goes again at once, and while it may be on a
+	 * bus every publish may get the gate's errnos (g_shm->ask_rules).
+	 */
+	if (ru->verdict == EVBUS_ASK) {
+		ad->then_remove = true;
+		ad->ask_rule = true;
+	}
 	D(t, " pattern_len=%u verdict=%u rights=%#x who=%u id_value=%u flags=%#x reserved=%#x%s}",
 	  ru->pattern_len, ru->verdict, ru->rights, ru->who, ru->id_value, ru->flags,
 	  ru->reserved, ad->then_remove ? ", then remove it" : "");
@@ -2251,6 +2423,168 @@ static void gen_plist(struct th *t, struct argdesc *ad)
 	  pl->flags, pl->reserved);
 }
 
+/* ------------------------------------------------- the approval gate (#16) */
+
+/*
+ * Patterns the racing approvers register and topics the racing askers
+ * publish on: they overlap each other and the pattern family, but never
+ * reach op_gate()'s "fzg.<worker>.*" topics but through ">" (whose
+ * approvers are asked after op_gate()'s, which has the top priority).
+ */
+static const char *const gate_pats[] = {
+	"gate.>", "gate.*", "gate.a", "gate.*.b", "*.b", "a.>", "fuzz.>", ">", "gate.a.>",
+};
+static const char *const gate_topics[] = {
+	"gate.a", "gate.x", "gate.a.b", "gate.q.b", "a.b", "fuzz.gate", "a", "gate.m",
+};
+
+/* EVBUS_IOC_APPROVER_ADD: patterns of the fuzzer's and the gate's, priorities
+ * and defaults valid and not; never priority INT32_MAX (op_gate's). */
+static void gen_approver(struct th *t, struct argdesc *ad)
+{
+	struct evbus_approver *ap = &ad->a.ap;
+	uint32_t r;
+	char s[320];
+	size_t n;
+
+	D(t, "{pattern=");
+	if (chance(t, 30)) {
+		const char *g = gate_pats[rnd(t, N_OF(gate_pats))];
+
+		n = strlen(g);
+		memcpy(s, g, n);
+	} else {
+		n = gen_text(t, s, true);
+	}
+	ap->pattern_len = gen_len(t, n);
+	ap->pattern = place(t, R_TOPIC, pick_kind(t, 88), s, n, NULL);
+	D(t, " ");
+	D_text(t, s, n);
+	if (!ap->pattern_len || ap->pattern_len > EVBUS_TOPIC_MAX)
+		mark_bad(ad, "pattern_len 0 or past 255");
+	r = rnd(t, 100);
+	ap->priority = r < 50 ? (int32_t)rnd(t, 200) - 100 : r < 60 ? 0 : r < 70 ? INT32_MIN :
+		       r < 78 ? INT32_MAX - 1 : (int32_t)rnd32(t);
+	if (ap->priority == INT32_MAX)
+		ap->priority--;
+	r = rnd(t, 100);
+	ap->deflt = r < 46 ? EVBUS_ALLOW : r < 92 ? EVBUS_DENY : r < 95 ? 0 :
+		    rnd(t, 2) ? EVBUS_ASK : rnd32(t);
+	if (ap->deflt != EVBUS_ALLOW && ap->deflt != EVBUS_DENY)
+		mark_bad(ad, "default verdict");
+	if (chance(t, 5))
+		ap->flags = rnd32(t) | 1, mark_bad(ad, "flags");
+	if (chance(t, 4))
+		ap->reserved = rnd32(t) | 1, mark_bad(ad, "reserved");
+	if (chance(t, 15))
+		ap->id = rnd32(t);	/* out */
+	ad->then_remove = chance(t, 35);
+	D(t, " pattern_len=%u priority=%d deflt=%u flags=%#x reserved=%#x%s}", ap->pattern_len,
+	  ap->priority, ap->deflt, ap->flags, ap->reserved,
+	  ad->then_remove ? ", then remove it" : "");
+}
+
+static uint32_t gen_approver_id(struct th *t)
+{
+	uint32_t r = rnd(t, 100);
+
+	if (r < 60) return 1 + rnd(t, 4096);
+	if (r < 70) return 0;
+	if (r < 80) return EVBUS_APPROVER_ID_MAX + rnd(t, 2);
+	return rnd32(t);
+}
+
+/*
+ * EVBUS_IOC_VERDICT: size-versioned (below the first version: EINVAL; a
+ * nonzero byte past it: E2BIG), every verdict, ids mostly small (a gate's
+ * request ids start at 1, so some are pending at a slot that an asker's
+ * publish reached), errors in and out of 0..EVBUS_VERDICT_ERRNO_MAX,
+ * MODIFY with payloads and topics good and bad, MODIFY's fields on
+ * another verdict, flags and reserved.
+ */
+static void gen_verdict(struct th *t, struct argdesc *ad)
+{
+	static const uint32_t small[] = { 0, 4, 8, 48, 52, 55 };
+	static const uint32_t big[] = { 60, 64, 72, 128, 4096 };
+	struct evbus_verdict *v = &ad->a.vd;
+	const size_t v0 = EVBUS_VERDICT_SIZE_VER0;
+	uint32_t r = rnd(t, 100), size, tail_at = 0;
+
+	if (r < 70) {
+		size = (uint32_t)v0;
+	} else if (r < 78) {
+		size = small[rnd(t, N_OF(small))];
+		mark_bad(ad, "size below EVBUS_VERDICT_SIZE_VER0");
+	} else if (r < 92) {
+		size = big[rnd(t, N_OF(big))];
+		if (r >= 86) {
+			tail_at = (uint32_t)v0 + rnd(t, size - (uint32_t)v0);
+			mark_bad(ad, "a nonzero byte past the known struct");
+		}
+	} else if (r < 97) {
+		size = PG + 1 + rnd(t, PG);	/* a tail past what was placed */
+	} else {
+		size = rnd32(t);
+	}
+	ad->len = size < v0 || size > BIG_MAX ? v0 : size;
+	if (tail_at)
+		ad->a.raw[tail_at] = (unsigned char)(1 + rnd(t, 255));
+	v->size = size;
+	r = rnd(t, 100);
+	v->verdict = r < 30 ? EVBUS_VERDICT_ALLOW : r < 55 ? EVBUS_VERDICT_DENY :
+		     r < 90 ? EVBUS_VERDICT_MODIFY : r < 95 ? 0 : rnd(t, 2) ? 4 : rnd32(t);
+	if (v->verdict < EVBUS_VERDICT_ALLOW || v->verdict > EVBUS_VERDICT_MODIFY)
+		mark_bad(ad, "verdict");
+	r = rnd(t, 100);
+	v->id = r < 60 ? 1 + rnd(t, 64) : r < 70 ? 0 : r < 80 ? (1ULL << 32) + rnd(t, 3) : rnd64(t);
+	D(t, "{size=%u verdict=%u id=%llu", v->size, v->verdict, (unsigned long long)v->id);
+	if (v->verdict == EVBUS_VERDICT_DENY) {
+		if (chance(t, 85)) {
+			v->error = deny_errs[rnd(t, N_OF(deny_errs))];
+		} else {
+			v->error = rnd(t, 2) ? -(int32_t)(1 + rnd(t, 100)) :
+					       EVBUS_VERDICT_ERRNO_MAX + 1 + (int32_t)rnd(t, 1000);
+			mark_bad(ad, "error outside 0..EVBUS_VERDICT_ERRNO_MAX");
+		}
+	} else if (chance(t, 6)) {
+		v->error = 1 + (int32_t)rnd(t, 100);
+		mark_bad(ad, "an error without DENY");
+	}
+	if (v->verdict == EVBUS_VERDICT_MODIFY) {
+		v->type = rnd32(t);
+		v->payload_len = gen_paylen(t, true);
+		D(t, " payload=");
+		v->payload = !v->payload_len && chance(t, 50) ? 0 :
+			     place_buf(t, pick_kind(t, 85), v->payload_len, NULL);
+		if (chance(t, 40)) {
+			D(t, " ");
+			gen_text_placed(t, false, &v->topic, &v->topic_len, 85);
+			if (v->topic_len > EVBUS_TOPIC_MAX)
+				mark_bad(ad, "topic_len past 255");
+		} else if (chance(t, 5)) {
+			v->topic = (uintptr_t)t->arena;
+			mark_bad(ad, "a topic without topic_len");
+		}
+	} else if (chance(t, 8)) {
+		switch (rnd(t, 5)) {
+		case 0: v->type = rnd32(t) | 1; break;
+		case 1: v->payload = (uintptr_t)t->arena; break;
+		case 2: v->payload_len = 1 + rnd(t, 64); break;
+		case 3: v->topic = (uintptr_t)t->arena; break;
+		default: v->topic_len = 1 + rnd(t, 16); break;
+		}
+		mark_bad(ad, "MODIFY's fields on another verdict");
+	}
+	if (chance(t, 5))
+		v->flags = rnd32(t) | 1, mark_bad(ad, "flags");
+	if (chance(t, 4))
+		v->reserved = rnd32(t) | 1, mark_bad(ad, "reserved");
+	D(t, " error=%d type=%#x payload_len=%u topic_len=%u flags=%#x reserved=%#x%s}", v->error,
+	  v->type, v->payload_len, v->topic_len, v->flags, v->reserved,
+	  tail_at ? " (nonzero tail)" : "");
+	ad->size = size;
+}
+
 /* Build and place the argument struct for command 'which' (or garbage). */
 static void gen_arg(struct th *t, struct argdesc *ad, bool limit_batch)
 {
@@ -2267,6 +2601,9 @@ static void gen_arg(struct th *t, struct argdesc *ad, bool limit_batch)
 	ad->then_remove = false;
 	ad->since_rel = false;
 	ad->since_d = 0;
+	ad->asks = false;
+	ad->ask_rule = false;
+	t->ask_budget = 0;
 	switch (ad->which) {
 	case C_VERSION: gen_version(t, &ad->a.v); ad->len = sizeof(ad->a.v); break;
 	case C_SUB: gen_sub(t, &ad->a.s); ad->len = sizeof(ad->a.s); break;
@@ -2275,11 +2612,28 @@ static void gen_arg(struct th *t, struct argdesc *ad, bool limit_batch)
 		ad->len = sizeof(ad->a.id);
 		D(t, "{id=%u}", ad->a.id);
 		break;
-	case C_PUB: gen_pub(t, &ad->a.p, false, 8, NULL); ad->len = sizeof(ad->a.p); break;
-	case C_BATCH:
+	case C_PUB:
+		t->ask_budget = 1;
+		gen_pub(t, &ad->a.p, false, 8, NULL);
+		ad->len = sizeof(ad->a.p);
+		ad->asks = ad->a.p.flags & EVBUS_PUB_ASK;
+		break;
+	case C_BATCH: {
+		uint32_t i;
+
 		ad->count = gen_batch(t, &ad->a.b, limit_batch, &ad->descs_rw, &ad->descs, &ad->ngen);
 		ad->len = sizeof(ad->a.b);
+		for (i = 0; i < ad->ngen; i++)
+			ad->asks |= !!(t->descs[i].flags & EVBUS_PUB_ASK);
 		break;
+	}
+	case C_AADD: gen_approver(t, ad); ad->len = sizeof(ad->a.ap); break;
+	case C_ADEL:
+		ad->a.id = gen_approver_id(t);
+		ad->len = sizeof(ad->a.id);
+		D(t, "{id=%u}", ad->a.id);
+		break;
+	case C_VERDICT: gen_verdict(t, ad); break;	/* sets len */
 	case C_SETRING: gen_ring(t, &ad->a.r); ad->len = sizeof(ad->a.r); break;
 	case C_GETRING:
 		if (chance(t, 30))
@@ -2833,7 +3187,8 @@ static void check_list(struct th *t, struct argdesc *ad, const struct evbus_poli
 
 		memcpy(&r, &ri[i], sizeof(r));
 		if (r.id < pl->start_id || r.id <= prev ||
-		    (r.verdict != EVBUS_ALLOW && r.verdict != EVBUS_DENY) ||
+		    (r.verdict != EVBUS_ALLOW && r.verdict != EVBUS_DENY && r.verdict != EVBUS_ASK) ||
+		    (r.verdict == EVBUS_ASK && r.rights != EVBUS_RIGHT_PUBLISH) ||
 		    !r.rights || (r.rights & ~RIGHTS_KNOWN) || r.who > EVBUS_WHO_GID ||
 		    (r.who == EVBUS_WHO_ALL && r.id_value) ||
 		    !r.pattern_len || r.pattern_len > EVBUS_TOPIC_MAX ||
@@ -2939,7 +3294,9 @@ static void check_success(struct th *t, const char *what, struct argdesc *ad, lo
 	case C_BSTATS: {
 		size_t i, end = ad->len < ad->size ? ad->len : ad->size;
 
-		if (o.bs.size != sizeof(o.bs) || o.bs.flags || o.bs.reserved || !o.bs.bus_id ||
+		/* The kernel says how much it filled in: what it knows, up to size. */
+		if (o.bs.size != (ad->size < sizeof(o.bs) ? ad->size : sizeof(o.bs)) ||
+		    o.bs.flags || o.bs.reserved || !o.bs.bus_id ||
 		    (o.bs.policy_default != EVBUS_ALLOW && o.bs.policy_default != EVBUS_DENY) ||
 		    !o.bs.open_files || o.bs.policy_rules > 65536)
 			fail(t, "%s: bad reply size %u flags %#x reserved %#x bus %llu default %u open_files %llu rules %llu",
@@ -2962,6 +3319,10 @@ static void check_success(struct th *t, const char *what, struct argdesc *ad, lo
 	case C_PADD:
 		if (!o.ru.id)
 			fail(t, "%s: rule id 0", what);
+		break;
+	case C_AADD:
+		if (!o.ap.id || o.ap.id > EVBUS_APPROVER_ID_MAX)
+			fail(t, "%s: approver id %u", what, o.ap.id);
 		break;
 	case C_PLIST:
 		check_list(t, ad, &o.pl);
@@ -3014,6 +3375,9 @@ static void check_content(struct th *t, struct argdesc *ad, long ret, const stru
 	case C_SUB2:
 		check_subscribed(t, "SUBSCRIBE2", ad->a.s2.pattern, ad->a.s2.pattern_len, fc);
 		break;
+	case C_AADD:	/* an approver's pattern is a subscription's (#16) */
+		check_subscribed(t, "APPROVER_ADD", ad->a.ap.pattern, ad->a.ap.pattern_len, fc);
+		break;
 	}
 }
 
@@ -3035,6 +3399,13 @@ static void count_feat(struct th *t, const struct argdesc *ad, long ret)
 		break;
 	case C_PUB:
 		t->feat[F_RETAIN_PUB] += !!(ad->a.p.flags & EVBUS_PUB_RETAIN);
+		t->feat[F_ASK_PUB] += ad->asks;
+		break;
+	case C_AADD:
+		t->feat[F_APPR_ADD]++;
+		break;
+	case C_VERDICT:
+		t->feat[F_VERDICT_OK]++;
 		break;
 	case C_BATCH:
 		for (i = 0; i < (uint32_t)ret && i < ad->ngen; i++)
@@ -3083,8 +3454,8 @@ static int pick_ioctl_fd(struct th *t, int which, struct fdctx *fc)
 	return slot_fd(i);
 }
 
-/* POLICY_ADD's "then remove it": the rule it just added goes again. */
-static void remove_again(struct th *t, int fd, uint32_t id)
+/* POLICY_ADD's "then remove it": the rule it just added goes again (true). */
+static bool remove_again(struct th *t, int fd, uint32_t id)
 {
 	static __thread struct argdesc ad;
 	long ret;
@@ -3104,6 +3475,53 @@ static void remove_again(struct th *t, int fd, uint32_t id)
 		fail(t, "POLICY_SET: REMOVE of rule %u, just added, gave %s", id, errname(err));
 	if (have && policy_snap(fd, &t->snap[1]))
 		check_policy_change(t, &ad, &t->snap[0], &t->snap[1], ret, err, 0);
+	return ret == 0;
+}
+
+/* May an errno of the gate's alone (#16) come from this call? */
+static bool gate_only_errno(int e)
+{
+	return e == ETIMEDOUT || e == ECONNRESET || e == ENOBUFS || e == ECONNREFUSED ||
+	       e == EAGAIN || e == EKEYREJECTED || e == EHWPOISON;
+}
+
+static int ask_rules_now(void)
+{
+	return g_shm ? __atomic_load_n(&g_shm->ask_rules, __ATOMIC_SEQ_CST) : 0;
+}
+
+/*
+ * A publish that did not ask, made while no EVBUS_ASK rule could be on a
+ * bus (before the call nor after), never gets the gate's errnos.
+ */
+static void check_gate_errno(struct th *t, const char *what, bool asked, int rules0, int err)
+{
+	if (!gate_only_errno(err) || asked || rules0 || ask_rules_now())
+		return;
+	fail(t, "%s: %s, but nothing asked for approval (and no ask rule was on)", what,
+	     errname(err));
+}
+
+/*
+ * APPROVER_ADD's "then remove it": the approver goes again, and a second
+ * removal finds nothing.  On a worker's own files exactly so; on a slot
+ * the reopener may have put another file there meanwhile.
+ */
+static void approver_remove_again(struct th *t, int fd, const struct fdctx *fc, uint32_t id)
+{
+	bool own = fc->kind == FD_PRIV || fc->kind == FD_SCOPED;
+	long ret;
+	int err, i;
+
+	for (i = 0; i < 2; i++) {
+		errno = 0;
+		ret = ioctl(fd, EVBUS_IOC_APPROVER_DEL, &id);
+		err = errno;
+		result_cmd(t, "APPROVER_DEL (the approver just added)", ret, err, C_ADEL);
+		if (own && (i == 0 ? ret != 0 : ret != -1 || err != ENOENT))
+			fail(t, "APPROVER_DEL: %s removal of approver %u, just added, gave %s",
+			     i ? "a second" : "the", id, ret ? errname(err) : "success");
+	}
 }
 
 /*
@@ -3151,9 +3569,9 @@ static void op_ioctl(struct th *t)
 	struct evbus_stats st0, st1;
 	unsigned int cmd;
 	uint32_t r = rnd(t, 100), new_id = 0;
-	bool pol, have_b = false, have_st = false;
+	bool pol, have_b = false, have_st = false, ask_rule = false;
 	const char *name;
-	int fd;
+	int fd, rules0;
 	long ret = 0;
 	int err = 0;
 
@@ -3203,7 +3621,12 @@ static void op_ioctl(struct th *t)
 	if (pol) {
 		policy_lock();
 		have_b = policy_snap(fd, &t->snap[0]);
+		/* An ask rule counts from before it can be on the bus (#16). */
+		ask_rule = ad.which == C_PADD && ad.ask_rule;
+		if (ask_rule)
+			__atomic_add_fetch(&g_shm->ask_rules, 1, __ATOMIC_SEQ_CST);
 	}
+	rules0 = ask_rules_now();
 	/* SINCE near the next seq: the offset was generated, the seq is the bus's now. */
 	if (ad.which == C_SUB2 && ad.since_rel && ad.rw) {
 		struct evbus_history h;
@@ -3226,8 +3649,12 @@ static void op_ioctl(struct th *t)
 			memcpy(&new_id, ad.local + offsetof(struct evbus_rule, id), sizeof(new_id));
 		if (have_b && policy_snap(fd, &t->snap[1]))
 			check_policy_change(t, &ad, &t->snap[0], &t->snap[1], ret, err, new_id);
-		if (ret >= 0 && ad.which == C_PADD && ad.then_remove && new_id)
-			remove_again(t, fd, new_id);
+		if (ret >= 0 && ad.which == C_PADD && ad.then_remove && new_id) {
+			if (remove_again(t, fd, new_id) && ask_rule)
+				__atomic_sub_fetch(&g_shm->ask_rules, 1, __ATOMIC_SEQ_CST);
+		} else if (ret < 0 && ask_rule) {
+			__atomic_sub_fetch(&g_shm->ask_rules, 1, __ATOMIC_SEQ_CST);
+		}
 		policy_unlock();
 	}
 	if (have_st && !evt_stats(fd, &st1)) {
@@ -3251,6 +3678,14 @@ static void op_ioctl(struct th *t)
 	result_cmd(t, name, ret, err, ad.which);
 	if (ret < 0 && err == ENOTTY)
 		fail(t, "ioctl: %s gave ENOTTY", name);
+	if (ret < 0 && (ad.which == C_PUB || ad.which == C_BATCH))
+		check_gate_errno(t, name, ad.asks, rules0, err);
+	if (ret > 0 && ad.which == C_BATCH && ad.rw && (uint32_t)ret < ad.count) {
+		int32_t e;
+
+		memcpy(&e, ad.local + offsetof(struct evbus_pub_batch, error), sizeof(e));
+		check_gate_errno(t, name, ad.asks, rules0, -e);
+	}
 	if (is_policy_change(ad.which) ||
 	    (ad.which == C_HIST && (ad.a.h.flags & EVBUS_HISTORY_SET)))
 		check_owner(t, &ad, &fc, ret, err);
@@ -3265,6 +3700,12 @@ static void op_ioctl(struct th *t)
 	check_content(t, &ad, ret, &fc);
 	if (ad.which == C_NARROW && fc.kind == FD_SCOPED)
 		probe_scope(t, fd);
+	if (ad.which == C_AADD && ad.then_remove && ad.rw) {
+		uint32_t id;
+
+		memcpy(&id, ad.local + offsetof(struct evbus_approver, id), sizeof(id));
+		approver_remove_again(t, fd, &fc, id);
+	}
 }
 
 static uint64_t gen_rsize(struct th *t)
@@ -3554,6 +3995,7 @@ static const char *const u_name[] = { "URING_CMD", "READ", "LINK_TIMEOUT", "NOP"
 struct usqe {
 	int type;
 	int which;		/* U_CMD: C_PUB / C_BATCH / -1 */
+	bool asks;		/* U_CMD: some event asks for approval (#16) */
 	bool async;
 	bool done;
 	int res;
@@ -3588,7 +4030,7 @@ static void op_uring(struct th *t)
 	struct __kernel_timespec ts[8];
 	uint32_t nops = chance(t, 60) ? 1 : 2 + rnd(t, 4), i, nsqe = 0, nreads = 0;
 	bool dry = t->dry || !t->uring;	/* a ring given up on: generate only */
-	int ret, got, submitted, cancels = 0;
+	int ret, got, submitted, cancels = 0, rules0;
 	double t0;
 
 	t->op = "io_uring";
@@ -3665,6 +4107,7 @@ static void op_uring(struct th *t)
 			link = chance(t, 12) && g_uring_async;
 			u[nsqe].type = U_CMD;
 			u[nsqe].which = ad[i].which;
+			u[nsqe].asks = ad[i].asks;
 			u[nsqe].count = ad[i].count;
 			u[nsqe].async = async;
 			if (sqe) {
@@ -3723,6 +4166,7 @@ static void op_uring(struct th *t)
 	if (dry)
 		return;
 
+	rules0 = ask_rules_now();
 	/* Without IORING_SETUP_SUBMIT_ALL a failing SQE stops the submission. */
 	for (submitted = 0; submitted < (int)nsqe;) {
 		ret = io_uring_submit(&t->ring);
@@ -3804,6 +4248,9 @@ static void op_uring(struct th *t)
 		case U_CMD:
 			if (!result_cmd(t, "URING_CMD", res, -res, C_N))
 				break;
+			/* EAGAIN: also an inline attempt's, for io_uring to retry. */
+			if (res < 0 && res != -EAGAIN && u[i].which >= 0)
+				check_gate_errno(t, "URING_CMD", u[i].asks, rules0, -res);
 			if (u[i].which < 0) {
 				if (res >= 0)
 					fail(t, "URING_CMD: unknown cmd_op succeeded (%d)", res);
@@ -3840,6 +4287,522 @@ static void op_uring(struct th *t)
 			break;
 		}
 	}
+}
+
+/* ------------------------------------------- one ask from end to end (#16) */
+
+/* The gate's module parameters as the fuzzer sets them (restored at the end). */
+#define GATE_TIMEOUT_MS	30	/* approval_timeout_ms: deadline_ns 0 */
+#define GATE_MAX_MS	500	/* approval_max_ms: every longer deadline */
+#define GATE_SLACK_NS	(5ULL * 1000 * 1000 * 1000)	/* TCG, debug kernels */
+static char g_appr_timeout0[32], g_appr_max0[32], g_user_approvers0[32];
+#define APPR_TIMEOUT_PARAM	"/sys/module/evbus/parameters/approval_timeout_ms"
+#define APPR_MAX_PARAM		"/sys/module/evbus/parameters/approval_max_ms"
+#define USER_APPROVERS_PARAM	"/sys/module/evbus/parameters/max_user_approvers"
+static void param_set(const char *path, const char *val);
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* How long an ask with deadline_ns d may wait, as the module cuts it. */
+static uint64_t eff_deadline(uint64_t d)
+{
+	uint64_t max = (uint64_t)GATE_MAX_MS * 1000000;
+
+	if (!d)
+		d = (uint64_t)GATE_TIMEOUT_MS * 1000000;
+	return d < max ? d : max;
+}
+
+/* A verdict: 0 or the errno. */
+static int verdict_call(int fd, const void *v)
+{
+	return ioctl(fd, EVBUS_IOC_VERDICT, v) ? errno : 0;
+}
+
+enum { G_ALLOW, G_DENY, G_MODIFY, G_NEVER, G_CLOSE, G_DEL };
+static const char *const g_final_name[] = { "allow", "deny", "modify", "never answer",
+					    "close the approver", "remove the approver" };
+#define G_HOSTILE	13
+
+/*
+ * One asking publish from start to end, with the worker as publisher and
+ * approver at once: the publish goes through io_uring (EVBUS_URING_PUBLISH
+ * completes when the chain is done, with nothing waiting), from the
+ * worker's private file, on "fzg.<worker>.t", which only the approver made
+ * here watches at the top priority (racing approvers on ">" come after
+ * it).  The approver (a fresh file, sometimes with a one-page ring, often
+ * subscribed to "fzg.<worker>.>" too) must get exactly one request for it:
+ * the event as published (seq 0, no flags, payload, type, corr, parent,
+ * the pid) with its deadline (the publish call's clock plus the deadline
+ * as the module cuts it).  Then hostile verdicts, each with its exact
+ * errno and none changing anything: sizes below the first version
+ * (EINVAL), a nonzero tail (E2BIG), unknown verdicts, flags, reserved
+ * (EINVAL), a deny errno out of range, MODIFY's fields on ALLOW (EINVAL),
+ * ids not pending and the right id from another file (ENOENT), MODIFY
+ * with a bad payload or topic pointer (EFAULT), a payload past
+ * max_payload (EMSGSIZE), a topic on $sys (EACCES) or not a topic
+ * (EINVAL).  Then the final step: allow, deny with an errno, modify
+ * (payload, type, sometimes the topic), never answer (the deadline: a
+ * CANCELLED record, EVBUS_CANCEL_EXPIRED), close the file or remove the
+ * approver; a second verdict then gives ENOENT.  The completion comes
+ * within the deadline and slack: a deny gives its errno exactly, a
+ * default of deny ETIMEDOUT or ECONNRESET exactly, the rest 0 or what
+ * later approvers may do; a published event is read back from the
+ * approver's own subscription, APPROVED, and MODIFIED by this approver
+ * with the new content exactly when it modified it (unless a later
+ * approver modified it again).  A deadline that passes while the worker
+ * is slow (ENOENT where the request should be pending) turns the
+ * expectation into an expired one.
+ */
+static void op_gate(struct th *t)
+{
+	static __thread struct evbus_pub gp;
+	static __thread char gbuf[1u << 16], gpay[160], mpay[160];
+	static __thread char topic[32], mtopic[32], pat[32];
+	struct evbus_approver ap;
+	struct evbus_uring_cmd c;
+	struct evbus_verdict v;
+	uint32_t final = rnd(t, 100), nh = rnd(t, 5), h[8], i, plen = rnd(t, 96);
+	uint32_t mlen = rnd(t, 128), mtype = rnd32(t), deny_e = deny_errs[rnd(t, N_OF(deny_errs))];
+	uint32_t deflt = rnd(t, 2) ? EVBUS_ALLOW : EVBUS_DENY, want_e = 0, gid = 0;
+	bool small_ring = chance(t, 20), sub = chance(t, 75), mtop = chance(t, 40);
+	bool big_size = chance(t, 20), got_rq = false, got_cqe = false, expired = false;
+	bool closed = false, exact = false;
+	uint64_t deadline, d_eff, t0, rq_id = 0, seq = 0;
+	int A = -1, B, ret, res = 0, e, rules0;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	double waited;
+
+	final = final < 28 ? G_ALLOW : final < 48 ? G_DENY : final < 70 ? G_MODIFY :
+		final < 80 ? G_NEVER : final < 90 ? G_CLOSE : G_DEL;
+	for (i = 0; i < nh; i++)
+		h[i] = rnd(t, G_HOSTILE);
+	/* Never answered: a short deadline; else long enough for a slow VM. */
+	deadline = final == G_NEVER ? (rnd(t, 4) ? 5000000 + rnd(t, 40000000) : 0) :
+		   (uint64_t)GATE_MAX_MS * 1000000 - rnd(t, 2) * rnd(t, 100000000);
+	snprintf(topic, sizeof(topic), "fzg.%d.t", t->idx);
+	snprintf(mtopic, sizeof(mtopic), "fzg.%d.m", t->idx);
+	snprintf(pat, sizeof(pat), "fzg.%d.>", t->idx);
+	for (i = 0; i < sizeof(gpay); i++)
+		gpay[i] = (char)rnd(t, 256), mpay[i] = (char)(gpay[i] ^ 0x5a);
+	t->op = "gate";
+	D(t, "gate: ask on '%s' (payload %u, deadline_ns %llu) through io_uring, approver "
+	  "(default %s%s%s) hostile [", topic, plen, (unsigned long long)deadline,
+	  deflt == EVBUS_ALLOW ? "allow" : "deny", small_ring ? ", 4 KiB ring" : "",
+	  sub ? ", subscribed" : "");
+	for (i = 0; i < nh; i++)
+		D(t, " %u", h[i]);
+	D(t, " ] then %s", g_final_name[final]);
+	if (final == G_DENY)
+		D(t, " %s", errname(deny_e ? (int)deny_e : EACCES));
+	if (final == G_MODIFY)
+		D(t, " (payload %u, type %#x%s)", mlen, mtype, mtop ? ", topic" : "");
+	if (t->dry || !t->uring)
+		return;
+
+	d_eff = eff_deadline(deadline);
+	A = open(g_dev, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (!result(t, "open (approver)", A, errno, X_OPEN) || A < 0)
+		return;
+	if (small_ring)
+		evt_set_ring(A, 4096, EVBUS_POLICY_DROP_OLDEST);
+	if (sub && evt_sub(A, pat) <= 0)
+		sub = false;		/* a cap squeezed, a policy: no read-back */
+	memset(&ap, 0, sizeof(ap));
+	ap.pattern = (uintptr_t)pat;
+	ap.pattern_len = (uint32_t)strlen(pat);
+	ap.priority = INT32_MAX;
+	ap.deflt = deflt;
+	errno = 0;
+	ret = ioctl(A, EVBUS_IOC_APPROVER_ADD, &ap);
+	if (!result_cmd(t, "APPROVER_ADD (gate)", ret, errno, C_AADD) || ret) {
+		close(A);
+		return;
+	}
+	gid = ap.id;
+	if (!gid || gid > EVBUS_APPROVER_ID_MAX)
+		fail(t, "gate: approver id %u", gid);
+	t->feat[F_GATE_OPS]++;
+
+	memset(&gp, 0, sizeof(gp));
+	gp.topic = (uintptr_t)topic;
+	gp.topic_len = (uint32_t)strlen(topic);
+	gp.payload = (uintptr_t)gpay;
+	gp.payload_len = plen;
+	gp.type = 0x6a7e0000 | (uint32_t)t->idx;
+	gp.corr = t->ops;
+	gp.parent = 7;
+	gp.flags = EVBUS_PUB_ASK;
+	gp.deadline_ns = deadline;
+	memset(&c, 0, sizeof(c));
+	c.arg = (uintptr_t)&gp;
+	rules0 = ask_rules_now();
+	sqe = io_uring_get_sqe(&t->ring);
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, t->pfd, NULL, 0, 0);
+	sqe->cmd_op = EVBUS_URING_PUBLISH;
+	memcpy(&sqe->addr3, &c, sizeof(c));
+	io_uring_sqe_set_data64(sqe, u_data(t, 0));
+	t0 = mono_ns();
+	do
+		ret = io_uring_submit(&t->ring);
+	while (ret == -EINTR || ret == -EAGAIN);
+	if (ret != 1) {
+		fail(t, "gate: io_uring_submit: %d (%s)", ret, errname(-ret));
+		t->uring = false;
+		close(A);
+		return;
+	}
+
+	/* The request, or the completion if the ask never reached us. */
+	while (!got_rq && !got_cqe && mono_ns() - t0 < d_eff + GATE_SLACK_NS) {
+		struct pollfd pf = { .fd = A, .events = POLLIN };
+		ssize_t n;
+		size_t off;
+
+		if (!io_uring_peek_cqe(&t->ring, &cqe)) {
+			/* Late completions of op_uring()'s cancels are not ours. */
+			got_cqe = io_uring_cqe_get_data64(cqe) == u_data(t, 0);
+			res = cqe->res;
+			io_uring_cqe_seen(&t->ring, cqe);
+			if (got_cqe)
+				break;
+			continue;
+		}
+		poll(&pf, 1, 5);
+		n = read(A, gbuf, sizeof(gbuf));
+		if (n <= 0)
+			continue;
+		if (check_records(gbuf, (size_t)n, t->feat)) {
+			fail(t, "gate: approver read: %s", check_records(gbuf, (size_t)n, t->feat));
+			break;
+		}
+		for (off = 0; off < (size_t)n; off += ((struct evbus_rec_hdr *)(gbuf + off))->len) {
+			const struct evbus_request *rq = (const void *)(gbuf + off);
+			const struct evbus_event *ev;
+
+			if (rq->hdr.kind != EVBUS_REC_REQUEST)
+				continue;
+			ev = EVBUS_REQUEST_EVENT(rq);
+			if (got_rq || rq->approver_id != gid) {
+				fail(t, "gate: a second request (approver %u, id %llu), or for another approver",
+				     rq->approver_id, (unsigned long long)rq->id);
+				continue;
+			}
+			got_rq = true;
+			rq_id = rq->id;
+			/* MANDATORY only if an ask rule may have made it so. */
+			if ((rq->flags && !rules0 && !ask_rules_now()) || ev->flags || ev->seq ||
+			    ev->topic_len != gp.topic_len ||
+			    memcmp(EVBUS_EVENT_TOPIC(ev), topic, gp.topic_len) ||
+			    ev->payload_len != plen || memcmp(EVBUS_EVENT_PAYLOAD(ev), gpay, plen) ||
+			    ev->type != gp.type || ev->corr != gp.corr || ev->parent != gp.parent ||
+			    ev->pid != (uint32_t)getpid())
+				fail(t, "gate: request %llu: flags %#x, event flags %#x seq %llu topic '%.40s' payload %u type %#x corr %llu pid %u",
+				     (unsigned long long)rq->id, rq->flags, ev->flags,
+				     (unsigned long long)ev->seq, EVBUS_EVENT_TOPIC(ev), ev->payload_len,
+				     ev->type, (unsigned long long)ev->corr, ev->pid);
+			if (rq->deadline_ns - ev->mono_ns != d_eff)
+				fail(t, "gate: request %llu: deadline %llu ns after the publish, not %llu",
+				     (unsigned long long)rq->id,
+				     (unsigned long long)(rq->deadline_ns - ev->mono_ns),
+				     (unsigned long long)d_eff);
+		}
+	}
+	if (!got_rq && !got_cqe) {
+		fail(t, "gate: no request nor completion %.1f s after an ask with deadline %llu ns",
+		     (mono_ns() - t0) / 1e9, (unsigned long long)d_eff);
+		t->uring = false;	/* the completion may still come: leave the ring */
+		close(A);
+		return;
+	}
+	if (got_cqe && !got_rq) {
+		/* Refused before asking (the policy, memory), or a cap. */
+		if (res >= 0 || (-res != EACCES && -res != ENOMEM && -res != EAGAIN &&
+				 -res != ECONNREFUSED))
+			fail(t, "gate: the ask completed with %d (%s) before its request came", res,
+			     errname(-res));
+		result_cmd(t, "URING_CMD (gate)", res, -res, C_N);
+		close(A);
+		return;
+	}
+
+	/* Hostile verdicts: each its own errno, and the request stays pending. */
+	B = open(g_dev, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	for (i = 0; i < nh && !expired; i++) {
+		unsigned char raw[80];
+		struct evbus_verdict *hv = (struct evbus_verdict *)raw;
+		int want, fd = A;
+
+		memset(raw, 0, sizeof(raw));
+		hv->size = sizeof(*hv);
+		hv->verdict = EVBUS_VERDICT_ALLOW;
+		hv->id = rq_id;
+		switch (h[i]) {
+		case 0: hv->size = (uint32_t)(rq_id % 56); want = EINVAL; break;
+		case 1: hv->size = 72; raw[56 + rq_id % 16] = 1; want = E2BIG; break;
+		case 2: hv->verdict = rq_id & 1 ? 0 : 4; want = EINVAL; break;
+		case 3: hv->flags = 1; want = EINVAL; break;
+		case 4: hv->reserved = 1; want = EINVAL; break;
+		case 5: hv->verdict = EVBUS_VERDICT_DENY;
+			hv->error = rq_id & 1 ? -1 : EVBUS_VERDICT_ERRNO_MAX + 1; want = EINVAL; break;
+		case 6: hv->payload_len = 4; want = EINVAL; break;
+		case 7: hv->id = rq_id + 1000; want = ENOENT; break;
+		case 8: hv->id = 0; want = ENOENT; break;
+		case 9: fd = B; want = ENOENT; break;
+		case 10: hv->verdict = EVBUS_VERDICT_MODIFY; hv->payload_len = 8;
+			hv->payload = (uintptr_t)g_noacc; want = EFAULT; break;
+		case 11: hv->verdict = EVBUS_VERDICT_MODIFY; hv->payload_len = g_max_payload + 1;
+			hv->payload = (uintptr_t)t->arena; want = EMSGSIZE; break;
+		default:	/* a topic on $sys, or not a topic */
+			hv->verdict = EVBUS_VERDICT_MODIFY;
+			hv->topic = (uintptr_t)(rq_id & 1 ? "$sys.x" : "a..b");
+			hv->topic_len = rq_id & 1 ? 6 : 4;
+			want = rq_id & 1 ? EACCES : EINVAL;
+			break;
+		}
+		e = verdict_call(fd, raw);
+		t->results++;
+		if (e == ENOENT && want != ENOENT && mono_ns() >= t0 + d_eff) {
+			expired = true;	/* too slow: the deadline came first */
+			break;
+		}
+		if (e != want)
+			fail(t, "gate: hostile verdict %u on request %llu gave %s, not %s", h[i],
+			     (unsigned long long)rq_id, e ? errname(e) : "success", errname(want));
+	}
+	if (B >= 0)
+		close(B);
+
+	/* The final step. */
+	if (!expired && final <= G_MODIFY) {
+		memset(&v, 0, sizeof(v));
+		v.size = big_size ? 64 : sizeof(v);
+		v.id = rq_id;
+		v.verdict = final == G_ALLOW ? EVBUS_VERDICT_ALLOW :
+			    final == G_DENY ? EVBUS_VERDICT_DENY : EVBUS_VERDICT_MODIFY;
+		if (final == G_DENY)
+			v.error = (int32_t)deny_e;
+		if (final == G_MODIFY) {
+			v.type = mtype;
+			v.payload = (uintptr_t)mpay;
+			v.payload_len = mlen;
+			if (mtop) {
+				v.topic = (uintptr_t)mtopic;
+				v.topic_len = (uint32_t)strlen(mtopic);
+			}
+		}
+		{
+			unsigned char raw[64];
+
+			memset(raw, 0, sizeof(raw));
+			memcpy(raw, &v, sizeof(v));
+			e = verdict_call(A, raw);
+		}
+		t->results++;
+		if (e == EACCES && final == G_MODIFY && mtop) {
+			/* The policy refused the approver the new topic: it allows instead. */
+			memset(&v, 0, sizeof(v));
+			v.size = sizeof(v);
+			v.id = rq_id;
+			v.verdict = EVBUS_VERDICT_ALLOW;
+			e = verdict_call(A, &v);
+			t->results++;
+			final = G_ALLOW;
+		}
+		if (e == ENOENT && mono_ns() >= t0 + d_eff)
+			expired = true;
+		else if (e)
+			fail(t, "gate: the %s verdict on request %llu gave %s", g_final_name[final],
+			     (unsigned long long)rq_id, errname(e));
+		else
+			t->feat[F_VERDICT_OK]++;
+		/* A second verdict finds nothing. */
+		v.verdict = EVBUS_VERDICT_ALLOW;
+		v.error = 0;
+		v.type = 0;
+		v.payload = v.topic = 0;
+		v.payload_len = v.topic_len = 0;
+		v.size = sizeof(v);
+		e = verdict_call(A, &v);
+		t->results++;
+		if (e != ENOENT)
+			fail(t, "gate: a second verdict on request %llu gave %s, not ENOENT",
+			     (unsigned long long)rq_id, e ? errname(e) : "success");
+	} else if (!expired && final == G_CLOSE) {
+		close(A);
+		A = -1;
+		closed = true;
+	} else if (!expired && final == G_DEL) {
+		e = ioctl(A, EVBUS_IOC_APPROVER_DEL, &gid) ? errno : 0;
+		t->results++;
+		if (e)
+			fail(t, "gate: removing approver %u gave %s", gid, errname(e));
+		memset(&v, 0, sizeof(v));
+		v.size = sizeof(v);
+		v.verdict = EVBUS_VERDICT_ALLOW;
+		v.id = rq_id;
+		e = verdict_call(A, &v);
+		t->results++;
+		if (e != ENOENT)
+			fail(t, "gate: a verdict after the approver went gave %s, not ENOENT",
+			     e ? errname(e) : "success");
+	}
+
+	/* The completion, within the deadline and slack. */
+	while (!got_cqe) {
+		struct __kernel_timespec wt = { .tv_sec = 0, .tv_nsec = 50 * 1000 * 1000 };
+
+		ret = io_uring_wait_cqe_timeout(&t->ring, &cqe, &wt);
+		if (!ret) {
+			got_cqe = io_uring_cqe_get_data64(cqe) == u_data(t, 0);
+			res = cqe->res;
+			io_uring_cqe_seen(&t->ring, cqe);
+		} else if (mono_ns() - t0 > d_eff + GATE_SLACK_NS) {
+			fail(t, "gate: the ask (deadline %llu ns, then %s) never completed (%.1f s)",
+			     (unsigned long long)d_eff, g_final_name[final], (mono_ns() - t0) / 1e9);
+			t->uring = false;
+			if (A >= 0)
+				close(A);
+			return;
+		}
+	}
+	waited = (mono_ns() - t0) / 1e9;
+	result_cmd(t, "URING_CMD (gate)", res, -res, C_N);
+	if (mono_ns() - t0 > d_eff + GATE_SLACK_NS)
+		fail(t, "gate: the ask took %.2f s, past its deadline of %llu ns", waited,
+		     (unsigned long long)d_eff);
+	if (expired || final == G_NEVER) {
+		exact = deflt == EVBUS_DENY;
+		want_e = ETIMEDOUT;
+	} else if (final == G_DENY) {
+		exact = true;
+		want_e = deny_e ? deny_e : EACCES;
+	} else if (final == G_CLOSE || final == G_DEL) {
+		exact = deflt == EVBUS_DENY;
+		want_e = ECONNRESET;
+	}
+	if (exact && res != -(int)want_e)
+		fail(t, "gate: the ask (%s%s, default %s) completed with %d (%s), not %s",
+		     g_final_name[final], expired ? ", expired" : "",
+		     deflt == EVBUS_ALLOW ? "allow" : "deny", res, errname(-res), errname((int)want_e));
+	else if (!exact && res < 0 && !gate_only_errno(-res) && -res != EACCES)
+		fail(t, "gate: the ask (%s) completed with %d (%s)", g_final_name[final], res,
+		     errname(-res));
+	t->feat[F_GATE_EXACT] += exact;
+	if (res == 0) {
+		memcpy(&seq, (char *)&gp + offsetof(struct evbus_pub, seq), sizeof(seq));
+		if (!seq)
+			fail(t, "gate: published, but seq 0 written back");
+	}
+
+	/* The approver hears of an expired request (its file still open). */
+	if (A >= 0 && (expired || final == G_NEVER)) {
+		bool cancelled = false;
+		uint64_t t1 = mono_ns();
+
+		while (!cancelled && mono_ns() - t1 < GATE_SLACK_NS) {
+			struct pollfd pf = { .fd = A, .events = POLLIN };
+			ssize_t n;
+			size_t off;
+
+			poll(&pf, 1, 10);
+			n = read(A, gbuf, sizeof(gbuf));
+			if (n <= 0)
+				continue;
+			if (check_records(gbuf, (size_t)n, t->feat)) {
+				fail(t, "gate: approver read: %s", check_records(gbuf, (size_t)n, t->feat));
+				sub = false;
+				break;
+			}
+			for (off = 0; off < (size_t)n; off += ((struct evbus_rec_hdr *)(gbuf + off))->len) {
+				const struct evbus_cancelled *cn = (const void *)(gbuf + off);
+
+				if (cn->hdr.kind == EVBUS_REC_EVENT && sub && seq &&
+				    ((const struct evbus_event *)cn)->seq == seq)
+					sub = false;	/* read below otherwise */
+				if (cn->hdr.kind != EVBUS_REC_CANCELLED)
+					continue;
+				if (cn->id != rq_id || cn->approver_id != gid ||
+				    cn->reason != EVBUS_CANCEL_EXPIRED)
+					fail(t, "gate: CANCELLED id %llu approver %u reason %u, for request %llu of approver %u expired",
+					     (unsigned long long)cn->id, cn->approver_id, cn->reason,
+					     (unsigned long long)rq_id, gid);
+				cancelled = true;
+			}
+		}
+		if (!cancelled)
+			fail(t, "gate: request %llu expired, but no CANCELLED record came", (unsigned long long)rq_id);
+	}
+
+	/* The event as delivered, from the approver's own subscription. */
+	if (A >= 0 && sub && seq) {
+		uint64_t t1 = mono_ns();
+		bool seen = false;
+
+		while (!seen && mono_ns() - t1 < GATE_SLACK_NS) {
+			struct pollfd pf = { .fd = A, .events = POLLIN };
+			ssize_t n;
+			size_t off;
+
+			poll(&pf, 1, 10);
+			n = read(A, gbuf, sizeof(gbuf));
+			if (n <= 0)
+				continue;
+			if (check_records(gbuf, (size_t)n, t->feat)) {
+				fail(t, "gate: approver read: %s", check_records(gbuf, (size_t)n, t->feat));
+				seen = true;
+				break;
+			}
+			for (off = 0; off < (size_t)n; off += ((struct evbus_rec_hdr *)(gbuf + off))->len) {
+				const struct evbus_event *ev = (const void *)(gbuf + off);
+				const struct evbus_lagged *lg = (const void *)(gbuf + off);
+				uint32_t mod = EVBUS_EVENT_MODIFIER(ev->flags);
+				bool mine = (ev->flags & EVBUS_EVENT_MODIFIED) && mod == gid;
+
+				if (ev->hdr.kind == EVBUS_REC_LAGGED && lg->first_seq <= seq &&
+				    seq <= lg->last_seq)
+					seen = true;	/* lost in a small ring */
+				if (ev->hdr.kind != EVBUS_REC_EVENT || ev->seq != seq)
+					continue;
+				seen = true;
+				t->feat[F_GATE_EVENT]++;
+				if ((final == G_ALLOW || final == G_MODIFY) && !expired &&
+				    !(ev->flags & EVBUS_EVENT_APPROVED))
+					fail(t, "gate: event %llu allowed by its approver, but not flagged APPROVED (%#x)",
+					     (unsigned long long)seq, ev->flags);
+				if (mine != (final == G_MODIFY && !expired) &&
+				    !(final == G_MODIFY && (ev->flags & EVBUS_EVENT_MODIFIED)))
+					fail(t, "gate: event %llu flags %#x (modifier %u), the approver %u said %s",
+					     (unsigned long long)seq, ev->flags, mod, gid, g_final_name[final]);
+				if (mine && (ev->payload_len != mlen || ev->type != mtype ||
+					     memcmp(EVBUS_EVENT_PAYLOAD(ev), mpay, mlen) ||
+					     strcmp(EVBUS_EVENT_TOPIC(ev), mtop ? mtopic : topic)))
+					fail(t, "gate: event %llu modified by approver %u: topic '%.40s' payload %u type %#x, not as modified",
+					     (unsigned long long)seq, gid, EVBUS_EVENT_TOPIC(ev),
+					     ev->payload_len, ev->type);
+				if (!(ev->flags & EVBUS_EVENT_MODIFIED) &&
+				    (ev->payload_len != plen || ev->type != gp.type ||
+				     memcmp(EVBUS_EVENT_PAYLOAD(ev), gpay, plen) ||
+				     strcmp(EVBUS_EVENT_TOPIC(ev), topic)))
+					fail(t, "gate: event %llu, not modified, is not as published",
+					     (unsigned long long)seq);
+			}
+		}
+		if (!seen)
+			fail(t, "gate: event %llu was published, but never came to the approver's subscription",
+			     (unsigned long long)seq);
+	}
+	if (closed)
+		t->feat[F_APPR_CLOSED]++;
+	if (A >= 0)
+		close(A);
 }
 
 /* --------------------------------------------------------------- workers */
@@ -4126,6 +5089,8 @@ static void op_replay(struct th *t)
 
 			if (rh->kind == EVBUS_REC_EVENT) {
 				const struct evbus_event *ev = (const void *)rh;
+				/* From the past or live (approved, modified: live, #16). */
+				uint32_t pf = ev->flags & (EVBUS_EVENT_REPLAYED | EVBUS_EVENT_RETAINED);
 
 				/* Two runs of retained values, one per subscription. */
 				if (!ordered && (ev->flags & EVBUS_EVENT_RETAINED)) {
@@ -4142,7 +5107,7 @@ static void op_replay(struct th *t)
 					fail(t, "replay: event seq %llu after seq %llu / lag ending %llu (since %llu)",
 					     (unsigned long long)ev->seq, (unsigned long long)prev,
 					     (unsigned long long)lag_end, (unsigned long long)min_since);
-				if (ev->flags && live && ordered)
+				if (pf && live && ordered)
 					fail(t, "replay: an event flagged %#x (seq %llu) after live ones",
 					     ev->flags, (unsigned long long)ev->seq);
 				if ((ev->flags & EVBUS_EVENT_REPLAYED) && !may_replay)
@@ -4150,7 +5115,7 @@ static void op_replay(struct th *t)
 				if ((ev->flags & EVBUS_EVENT_RETAINED) && kind != 2)
 					fail(t, "replay: a retained event on a %s subscription",
 					     kind ? "LAST" : "SINCE");
-				live |= !ev->flags;
+				live |= !pf;
 				prev = ev->seq;
 			} else if (rh->kind == EVBUS_REC_LAGGED) {
 				const struct evbus_lagged *lg = (const void *)rh;
@@ -4195,6 +5160,8 @@ static void worker_op(struct th *t)
 		op_private(t);
 	else if (r < 84)
 		op_mmap(t);
+	else if (r < 86 && t->uring_gen)
+		op_gate(t);
 	else if (t->uring_gen)
 		op_uring(t);
 	else
@@ -4373,6 +5340,16 @@ static void user_retained_squeeze(struct th *t)
 	param_set(USER_RETAINED_PARAM, chance(t, 40) ? vals[rnd(t, 4)] : g_user_retained0);
 }
 
+/* The per-user cap on approvers (#16): APPROVER_ADD races with its ENOSPC. */
+static void user_approvers_squeeze(struct th *t)
+{
+	static const char *const vals[] = { "0", "1", "16" };
+
+	if (!g_user_approvers0[0])
+		return;
+	param_set(USER_APPROVERS_PARAM, chance(t, 30) ? vals[rnd(t, 3)] : g_user_approvers0);
+}
+
 /* Reopen, close, toggle O_NONBLOCK, read fdinfo, squeeze max_user_subs. */
 static void *reopen_main(void *arg)
 {
@@ -4434,6 +5411,8 @@ static void *reopen_main(void *arg)
 				max_rules_squeeze(t);
 			if (chance(t, 3))
 				user_retained_squeeze(t);
+			if (chance(t, 3))
+				user_approvers_squeeze(t);
 		} else if (r < 92) {
 			t->op = "fcntl";
 			if (slot_nonblock(i))
@@ -4548,6 +5527,277 @@ static void *reader_main(void *arg)
 		if (t->nfailmsg)
 			print_failures(t);
 	}
+	return NULL;
+}
+
+/*
+ * The approval gate's racers (#16).  Approvers (appr0, appr1): a file of
+ * their own (sometimes a one-page ring, sometimes subscribed to "gate.>"
+ * too) with one to three approvers on the gate patterns, random
+ * priorities and defaults; they poll and read, check every record, and
+ * answer each request at random: allow, deny with one of deny_errs,
+ * modify (payload, type, sometimes the topic to "gate.m", sometimes to
+ * "$sys.x": EACCES), never, or twice (the second ENOENT); a verdict gives
+ * 0 or ENOENT (the request expired or was withdrawn meanwhile), nothing
+ * else.  A CANCELLED record is for a request this file was sent.  Now and
+ * then an approver is removed, or the file is closed with requests
+ * pending; now and then an approver goes onto a slot, where the reopener
+ * and the readers meet it.  Askers (ask0, ask1): blocking publishes and
+ * small batches on the gate topics from a file of their own, mostly with
+ * EVBUS_PUB_ASK and short deadlines, SIGUSR1 (no SA_RESTART) let through
+ * half the time: every call ends with 0 and a seq, or an errno the gate
+ * can give (the deny errnos, EACCES, ETIMEDOUT, ECONNRESET, ENOBUFS,
+ * ECONNREFUSED, EINTR, EAGAIN), and within its deadlines (as the module
+ * cuts them) and GATE_SLACK_NS.
+ */
+static void *appr_main(void *arg)
+{
+	static __thread char buf[1u << 17], pay[64];
+	struct th *t = arg;
+
+	t->ktid = (pid_t)syscall(SYS_gettid);
+	while (running()) {
+		uint32_t ids[3], nids = 0, all[3], nall = 0, n = 1 + rnd(t, 3), k, it, iters;
+		uint64_t max_rq = 0;
+		bool on_slot = chance(t, 15);
+		int fd;
+
+		t->ops++;
+		t->op = "approver: open";
+		if (on_slot) {
+			fd = slot_fd((int)rnd(t, NSLOTS));
+		} else {
+			fd = open(EVBUS_DEV, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+			if (!result(t, "open (approver)", fd, errno, X_OPEN) || fd < 0)
+				continue;
+			if (chance(t, 30))
+				evt_set_ring(fd, chance(t, 50) ? 4096 : 16384, rnd(t, 2));
+			if (chance(t, 30))
+				evt_sub(fd, "gate.>");
+		}
+		for (k = 0; k < n; k++) {
+			struct evbus_approver ap;
+			const char *p = gate_pats[rnd(t, N_OF(gate_pats))];
+
+			memset(&ap, 0, sizeof(ap));
+			ap.pattern = (uintptr_t)p;
+			ap.pattern_len = (uint32_t)strlen(p);
+			ap.priority = (int32_t)rnd(t, 200) - 100;
+			ap.deflt = rnd(t, 2) ? EVBUS_ALLOW : EVBUS_DENY;
+			t->op = "approver: add";
+			if (!quick_ioctl(t, fd, C_AADD, &ap) && !on_slot) {
+				ids[nids++] = ap.id;
+				all[nall++] = ap.id;
+			}
+		}
+		if (on_slot) {
+			racer_nap(t, 2000);
+			continue;
+		}
+		iters = 1 + rnd(t, 300);
+		for (it = 0; it < iters && running(); it++) {
+			struct pollfd pf = { .fd = fd, .events = POLLIN };
+			const char *why;
+			ssize_t got;
+			size_t off;
+
+			t->op = "approver: poll";
+			poll(&pf, 1, (int)rnd(t, 20));
+			t->op = "approver: read";
+			got = read(fd, buf, sizeof(buf));
+			if (got < 0) {
+				result(t, "read (approver)", got, errno, X_READ);
+				continue;
+			}
+			why = check_records(buf, (size_t)got, t->feat);
+			if (why) {
+				fail(t, "approver: read: %s in %zd bytes", why, got);
+				break;
+			}
+			for (off = 0; off < (size_t)got; off += ((struct evbus_rec_hdr *)(buf + off))->len) {
+				const struct evbus_request *rq = (const void *)(buf + off);
+				const struct evbus_cancelled *cn = (const void *)(buf + off);
+				struct evbus_verdict v;
+				uint32_t r = rnd(t, 100), j;
+				bool ours = false;
+				int e, e2;
+
+				if (rq->hdr.kind == EVBUS_REC_CANCELLED) {
+					for (j = 0; j < nall; j++)
+						ours |= cn->approver_id == all[j];
+					if (!ours || cn->id > max_rq)
+						fail(t, "approver: CANCELLED for approver %u request %llu, not one of this file's (max id %llu)",
+						     cn->approver_id, (unsigned long long)cn->id,
+						     (unsigned long long)max_rq);
+					continue;
+				}
+				if (rq->hdr.kind != EVBUS_REC_REQUEST)
+					continue;
+				for (j = 0; j < nall; j++)
+					ours |= rq->approver_id == all[j];
+				if (!ours)
+					fail(t, "approver: a request for approver %u, not one of this file's",
+					     rq->approver_id);
+				if (rq->id > max_rq)
+					max_rq = rq->id;
+				memset(&v, 0, sizeof(v));
+				v.size = sizeof(v);
+				v.id = rq->id;
+				if (r < 35) {
+					v.verdict = EVBUS_VERDICT_ALLOW;
+				} else if (r < 50) {
+					v.verdict = EVBUS_VERDICT_DENY;
+					v.error = deny_errs[rnd(t, N_OF(deny_errs))];
+				} else if (r < 72) {
+					uint32_t tr = rnd(t, 100);
+
+					v.verdict = EVBUS_VERDICT_MODIFY;
+					v.type = rnd32(t);
+					v.payload_len = rnd(t, sizeof(pay));
+					v.payload = (uintptr_t)pay;
+					pay[0] = (char)r;
+					if (tr < 20) {
+						v.topic = (uintptr_t)"gate.m";
+						v.topic_len = 6;
+					} else if (tr < 24) {
+						v.topic = (uintptr_t)"$sys.x";
+						v.topic_len = 6;
+					}
+				} else if (r < 88) {
+					continue;	/* never: its deadline, or the file goes */
+				} else {
+					v.verdict = EVBUS_VERDICT_ALLOW;
+					v.reserved = 1;	/* refused, and nothing changes */
+				}
+				t->op = "approver: verdict";
+				e = verdict_call(fd, &v);
+				t->results++;
+				if (v.reserved ? e != EINVAL :
+				    v.topic_len && !memcmp((void *)(uintptr_t)v.topic, "$sys", 4) ?
+				    e != EACCES && e != ENOENT : e && e != ENOENT) {
+					fail(t, "approver: verdict %u on request %llu gave %s", v.verdict,
+					     (unsigned long long)v.id, e ? errname(e) : "success");
+					continue;
+				}
+				if (!e)
+					t->feat[F_VERDICT_OK]++;
+				if (!e && chance(t, 10)) {
+					e2 = verdict_call(fd, &v);
+					t->results++;
+					if (e2 != ENOENT)
+						fail(t, "approver: a second verdict on request %llu gave %s, not ENOENT",
+						     (unsigned long long)v.id, e2 ? errname(e2) : "success");
+				}
+			}
+			if (t->nfailmsg)
+				print_failures(t);
+			if (nids && chance(t, 2)) {
+				k = rnd(t, nids);
+				t->op = "approver: remove";
+				if (quick_ioctl(t, fd, C_ADEL, &ids[k]))
+					fail(t, "approver: removing approver %u of its own file: %s", ids[k],
+					     errname(errno));
+				ids[k] = ids[--nids];
+			}
+			if (chance(t, 1))
+				break;		/* closed with requests pending, maybe */
+		}
+		t->op = "approver: close";
+		close(fd);
+		if (t->nfailmsg)
+			print_failures(t);
+	}
+	return NULL;
+}
+
+static void *asker_main(void *arg)
+{
+	static __thread char pay[64];
+	struct th *t = arg;
+	sigset_t usr1;
+	int fd = -1;
+
+	t->ktid = (pid_t)syscall(SYS_gettid);
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	while (running()) {
+		struct evbus_pub p[3];
+		struct evbus_pub_batch b;
+		uint32_t n = chance(t, 20) ? 1 + rnd(t, 3) : 1, i;
+		uint64_t t0, el, limit = GATE_SLACK_NS;
+		bool block = chance(t, 50);
+		long ret;
+		int err;
+
+		t->ops++;
+		if (fd < 0 || chance(t, 2)) {
+			if (fd >= 0)
+				close(fd);
+			fd = open(EVBUS_DEV, O_RDWR | O_CLOEXEC);
+			if (!result(t, "open (asker)", fd, errno, X_OPEN) || fd < 0) {
+				fd = -1;
+				continue;
+			}
+		}
+		memset(p, 0, sizeof(p));
+		for (i = 0; i < n; i++) {
+			const char *tp = gate_topics[rnd(t, N_OF(gate_topics))];
+
+			p[i].topic = (uintptr_t)tp;
+			p[i].topic_len = (uint32_t)strlen(tp);
+			p[i].payload = (uintptr_t)pay;
+			p[i].payload_len = rnd(t, sizeof(pay));
+			p[i].type = rnd32(t);
+			p[i].flags = chance(t, 90) ? EVBUS_PUB_ASK : 0;
+			p[i].deadline_ns = gen_deadline(t);
+			limit += eff_deadline(p[i].deadline_ns);
+		}
+		if (block)
+			pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+		t->op = n > 1 ? "asker: batch" : "asker: publish";
+		t0 = mono_ns();
+		errno = 0;
+		if (n == 1) {
+			ret = ioctl(fd, EVBUS_IOC_PUBLISH, &p[0]);
+		} else {
+			memset(&b, 0, sizeof(b));
+			b.events = (uintptr_t)p;
+			b.count = n;
+			b.flags = EVBUS_BATCH_SEQ;
+			ret = ioctl(fd, EVBUS_IOC_PUBLISH_BATCH, &b);
+			if (ret > 0 && (uint32_t)ret < n)
+				errno = -b.error;
+		}
+		err = errno;
+		el = mono_ns() - t0;
+		if (block)
+			pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
+		t->op = "asker: check";
+		if (el > limit)
+			fail(t, "asker: %u event(s) asking with deadlines adding up to %llu ns waited %.2f s",
+			     n, (unsigned long long)(limit - GATE_SLACK_NS), el / 1e9);
+		if (n == 1 ? ret == 0 : ret == (long)n) {
+			result_cmd(t, "PUBLISH (asker)", 0, 0, n == 1 ? C_PUB : C_BATCH);
+			if (!p[n - 1].seq)
+				fail(t, "asker: published, but seq 0");
+			t->feat[F_ASKER_OK]++;
+		} else {
+			/* Whole or partial: the errno that stopped it. */
+			result_cmd(t, "PUBLISH (asker)", -1, err, n == 1 ? C_PUB : C_BATCH);
+			if (err != EACCES && err != EKEYREJECTED && err != EHWPOISON &&
+			    err != ETIMEDOUT && err != ECONNRESET && err != ENOBUFS &&
+			    err != ECONNREFUSED && err != EINTR && err != EAGAIN && err != ENOMEM)
+				fail(t, "asker: %s %s", n > 1 ? "a batch stopped with" : "publish gave",
+				     errname(err));
+			t->feat[err == EINTR ? F_ASKER_INTR : err == ECONNREFUSED ? F_ASKER_NOBODY :
+				F_ASKER_REFUSED]++;
+		}
+		if (t->nfailmsg)
+			print_failures(t);
+		racer_nap(t, 500);
+	}
+	if (fd >= 0)
+		close(fd);
 	return NULL;
 }
 
@@ -5073,6 +6323,16 @@ static long clear_retained(int ctl, unsigned long *cleared)
 	return (long)h.retained;
 }
 
+/* The gate's waits as found (#16); passes ret through. */
+static int gate_params_back(int ret)
+{
+	if (g_appr_max0[0])
+		param_set(APPR_MAX_PARAM, g_appr_max0);
+	if (g_appr_timeout0[0])
+		param_set(APPR_TIMEOUT_PARAM, g_appr_timeout0);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct th *workers[MAX_WORKERS], *racers[NRACERS] = { 0 };
@@ -5087,6 +6347,8 @@ int main(int argc, char **argv)
 	int i, e, ctl, replay_w = -1, nuring = 0, nabandoned = 0, replay_u = -1;
 	unsigned long replay_i = 0, child_fails = 0;
 	double t_end, t_usr1 = 0;
+	unsigned long usr1_ticks = 0;
+	struct evbus_bus_stats gate_bs;
 	static struct psnap found;
 	struct evbus_policy_set ps;
 	pthread_mutexattr_t ma;
@@ -5158,6 +6420,18 @@ int main(int argc, char **argv)
 	param_get(USER_SUBS_PARAM, g_user_subs0, sizeof(g_user_subs0));
 	param_get(MAX_RULES_PARAM, g_max_rules0, sizeof(g_max_rules0));
 	param_get(USER_RETAINED_PARAM, g_user_retained0, sizeof(g_user_retained0));
+	/* The gate (#16): short waits while the fuzzer runs, put back at the end. */
+	param_get(APPR_TIMEOUT_PARAM, g_appr_timeout0, sizeof(g_appr_timeout0));
+	param_get(APPR_MAX_PARAM, g_appr_max0, sizeof(g_appr_max0));
+	param_get(USER_APPROVERS_PARAM, g_user_approvers0, sizeof(g_user_approvers0));
+	{
+		char val[16];
+
+		snprintf(val, sizeof(val), "%d", GATE_TIMEOUT_MS);
+		param_set(APPR_TIMEOUT_PARAM, val);
+		snprintf(val, sizeof(val), "%d", GATE_MAX_MS);
+		param_set(APPR_MAX_PARAM, val);
+	}
 	{
 		char val[32];
 
@@ -5219,14 +6493,14 @@ int main(int argc, char **argv)
 				     ((unsigned long)i < g_calls % (unsigned long)g_nworkers);
 	}
 	if (replay_w >= 0)
-		return replay(replay_w, replay_i);
+		return gate_params_back(replay(replay_w, replay_i));
 	if (replay_u >= 0)
-		return replay_unpriv((unsigned int)replay_u, replay_i);
+		return gate_params_back(replay_unpriv((unsigned int)replay_u, replay_i));
 	if (g_unpriv && geteuid())
 		g_unpriv = false;	/* it needs root to set itself up */
 
 	printf("ioctl-fuzz: seed %llu, %lu calls over %d workers%s%s, max_payload %u ring_max %u max_subs %u\n",
-	       g_seed, g_calls, g_nworkers, g_race ? " + 4 racers" : "",
+	       g_seed, g_calls, g_nworkers, g_race ? " + 8 racers" : "",
 	       g_unpriv ? " + an unprivileged child" : "", g_max_payload, g_ring_max, g_max_subs);
 
 	/* The unprivileged child, forked while this process has one thread. */
@@ -5241,10 +6515,11 @@ int main(int argc, char **argv)
 	}
 
 	if (g_race) {
-		static const char *const rn[NRACERS] = { "reopen", "unsub", "reader0", "reader1" };
+		static const char *const rn[NRACERS] = { "reopen", "unsub", "reader0", "reader1",
+							 "appr0", "appr1", "ask0", "ask1" };
 
 		for (i = 0; i < NRACERS; i++)
-			racers[i] = new_th(rn[i], i < 2 ? 0 : i - 2, false, 1000 + (uint64_t)i);
+			racers[i] = new_th(rn[i], i < 2 ? 0 : i % 2, false, 1000 + (uint64_t)i);
 		racers[2]->priv_fd = open(EVBUS_DEV, O_RDWR | O_CLOEXEC);
 		if (racers[2]->priv_fd < 0 || evt_sub(racers[2]->priv_fd, ">") < 0) {
 			perror("ioctl-fuzz: reader file");
@@ -5267,6 +6542,7 @@ int main(int argc, char **argv)
 		}
 	static void *(*const racer_fn[NRACERS])(void *) = {
 		reopen_main, unsub_main, reader_main, reader_main,
+		appr_main, appr_main, asker_main, asker_main,
 	};
 	for (i = 0; g_race && i < NRACERS; i++)
 		if (pthread_create(&racers[i]->tid, NULL, racer_fn[i], racers[i])) {
@@ -5310,6 +6586,9 @@ int main(int argc, char **argv)
 			t_usr1 = now_s();
 			pthread_kill(racers[2]->tid, SIGUSR1);
 			pthread_kill(racers[3]->tid, SIGUSR1);
+			/* The askers less often: some asks wait their whole deadline. */
+			if (++usr1_ticks % 3 == 0)
+				pthread_kill(racers[6 + usr1_ticks / 3 % 2]->tid, SIGUSR1);
 		}
 		nanosleep(&ts, NULL);
 	}
@@ -5344,6 +6623,8 @@ int main(int argc, char **argv)
 		param_set(MAX_RULES_PARAM, g_max_rules0);
 	if (g_user_retained0[0])
 		param_set(USER_RETAINED_PARAM, g_user_retained0);
+	if (g_user_approvers0[0])
+		param_set(USER_APPROVERS_PARAM, g_user_approvers0);
 	/* Leave the bus as found: no rules, default allow (or what it had). */
 	memset(&ps, 0, sizeof(ps));
 	ps.op = EVBUS_POLICY_OP_CLEAR;
@@ -5391,6 +6672,28 @@ int main(int argc, char **argv)
 		if (ioctl(ctl, EVBUS_IOC_POLICY_SET, &ps))
 			perror("ioctl-fuzz: putting back the default");
 	}
+	/*
+	 * The gate (#16): every approver went with its file, and no request is
+	 * left pending (io_uring lets go of its files from a work item, and an
+	 * abandoned ring's asks end at their deadlines: allow a moment).
+	 */
+	for (i = 0; i < 200; i++) {
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+		if (evt_bus_stats(ctl, &gate_bs)) {
+			gate_bs.approvers = gate_bs.approval_pending = ~0ULL;
+			break;
+		}
+		if (!gate_bs.approvers && !gate_bs.approval_pending)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	if (gate_bs.approvers || gate_bs.approval_pending) {
+		fprintf(stderr, "ioctl-fuzz: FAIL: the bus has %lld approver(s) and %lld request(s) pending after every file closed\n",
+			(long long)gate_bs.approvers, (long long)gate_bs.approval_pending);
+		child_fails++;
+	}
+	gate_params_back(0);
 	close(ctl);
 
 	/* Every file is closed: the global gauges must come back (io_uring
@@ -5463,8 +6766,18 @@ int main(int argc, char **argv)
 	for (e = 0; e <= C_N; e++)
 		printf(" %s %lu/%lu", evcmd[e].name, cmd_ok[e], cmd_err[e]);
 	printf("\nioctl-fuzz: history and retained values (#15):");
-	for (e = 0; e < F_N; e++)
+	for (e = 0; e < F_GATE0; e++)
 		printf("%s %s %lu", e ? "," : "", feat_name[e], feat[e]);
+	printf("\nioctl-fuzz: approval gate (#16):");
+	for (e = F_GATE0; e < F_N; e++)
+		printf("%s %s %lu", e > F_GATE0 ? "," : "", feat_name[e], feat[e]);
+	printf("\nioctl-fuzz: gate at the end: %llu approvers, %llu pending, asked %llu, requests %llu, allowed %llu (modified %llu), denied %llu, expired %llu, gone %llu, full %llu, withdrawn %llu, nobody %llu",
+	       (unsigned long long)gate_bs.approvers, (unsigned long long)gate_bs.approval_pending,
+	       (unsigned long long)gate_bs.approval_asked, (unsigned long long)gate_bs.approval_requests,
+	       (unsigned long long)gate_bs.approval_allowed, (unsigned long long)gate_bs.approval_modified,
+	       (unsigned long long)gate_bs.approval_denied, (unsigned long long)gate_bs.approval_expired,
+	       (unsigned long long)gate_bs.approval_gone, (unsigned long long)gate_bs.approval_full,
+	       (unsigned long long)gate_bs.approval_withdrawn, (unsigned long long)gate_bs.approval_nobody);
 	printf("\nioctl-fuzz: stats before -> after:");
 	for (s = 0; s < NSTATS; s++) {
 		printf(" %s %lld->%lld", stat_names[s], before[s], ok ? after[s] : -1);
