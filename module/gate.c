@@ -1086,6 +1086,7 @@ long evbus_ioctl_approver_add(struct evbus_file *ef, void __user *argp)
 	struct evbus_approver_ent *ap;
 	struct evbus_approver_req req;
 	struct evbus_gate *g;
+	bool had_ring;
 	int ret;
 
 	ret = evbus_approver_copy_in(&req, argp);
@@ -1112,6 +1113,7 @@ long evbus_ioctl_approver_add(struct evbus_file *ef, void __user *argp)
 	if (ret)
 		goto err_unlock;
 	/* Requests come through the ring. */
+	had_ring = !!ef->ring.mem;
 	ret = evbus_ring_alloc(&ef->ring, ef->user,
 			       evbus_ring_size(lim, READ_ONCE(lim->ring_default)));
 	if (ret)
@@ -1119,7 +1121,7 @@ long evbus_ioctl_approver_add(struct evbus_file *ef, void __user *argp)
 	ap->gate = g;
 	ret = evbus_approver_link(ef, ap, &req.segs);
 	if (ret)
-		goto err_uncharge;
+		goto err_ring;
 	list_add_tail(&ap->link, &g->approvers);
 	g->nr_approvers++;
 	mutex_unlock(&ef->lock);
@@ -1128,6 +1130,10 @@ long evbus_ioctl_approver_add(struct evbus_file *ef, void __user *argp)
 	return put_user(ap->id, (u32 __user *)(argp +
 			offsetof(struct evbus_approver, id))) ? -EFAULT : 0;
 
+err_ring:
+	/* A failed call leaves the file as it was: no request reached it. */
+	if (!had_ring)
+		evbus_ring_discard(&ef->ring, ef->user);
 err_uncharge:
 	evbus_user_uncharge(ef->user, EVBUS_UC_APPROVERS, 1);
 err_unlock:
