@@ -12,7 +12,10 @@
  * unprivileged uid (other files' request ids, oversize or forbidden
  * modifications, racing double verdicts, malformed structs), io_uring
  * publishes that complete on the verdict, batches, $sys.approval.denied
- * and the approval_* counters of struct evbus_bus_stats.
+ * and the approval_* counters of struct evbus_bus_stats; and the caps:
+ * max_user_asks, EVBUS_APPROVER_PENDING_MAX, max_approvers and
+ * max_user_approvers (also across user namespaces), each lowered (or
+ * raised) for its test and restored after.
  *
  * Every test runs on a bus of its own (a new IPC namespace, made by the
  * fixture), so seqs start at 1 and the bus's counters at zero.  An asking
@@ -27,6 +30,7 @@
 #include <signal.h>
 #include <dirent.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <linux/io_uring.h>
 #include "evbus_test.h"
@@ -47,18 +51,42 @@ static const struct evt_ids U1001 = { 1001, 1001, 0, { 0 } };
 
 /* ------------------------------------------------- saved system state */
 
+/* The caps the tests lower or raise (restored like the deadlines). */
+static const char *const cap_names[] = {
+	"max_user_asks", "max_approvers", "max_user_approvers",
+};
+#define NCAPS	(sizeof(cap_names) / sizeof(cap_names[0]))
+
+/* Debian's switch for unprivileged user namespaces. */
+#define USERNS_CLONE	"/proc/sys/kernel/unprivileged_userns_clone"
+
 static struct {
 	pid_t runner;
 	int have_timeout, have_max;
 	unsigned long long timeout_ms, max_ms;
+	int have_cap[NCAPS];
+	unsigned long long cap[NCAPS];
+	char userns_clone[8];	/* "" if the sysctl does not exist */
 } saved;
 
 static void __attribute__((constructor)) save_state(void)
 {
+	int fd;
+
 	saved.runner = getpid();
 	saved.have_timeout = !evt_param_get("approval_timeout_ms",
 					    &saved.timeout_ms);
 	saved.have_max = !evt_param_get("approval_max_ms", &saved.max_ms);
+	for (size_t i = 0; i < NCAPS; i++)
+		saved.have_cap[i] = !evt_param_get(cap_names[i], &saved.cap[i]);
+	fd = open(USERNS_CLONE, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, saved.userns_clone,
+				 sizeof(saved.userns_clone) - 1);
+
+		saved.userns_clone[n > 0 ? n : 0] = 0;
+		close(fd);
+	}
 	evt_dev_save_mode();
 }
 
@@ -68,6 +96,11 @@ static void restore_state(void)
 		evt_param_set("approval_timeout_ms", saved.timeout_ms);
 	if (saved.have_max)
 		evt_param_set("approval_max_ms", saved.max_ms);
+	for (size_t i = 0; i < NCAPS; i++)
+		if (saved.have_cap[i])
+			evt_param_set(cap_names[i], saved.cap[i]);
+	if (saved.userns_clone[0])
+		evt_write_text(USERNS_CLONE, saved.userns_clone);
 	evt_dev_restore_mode();
 }
 
@@ -3020,6 +3053,733 @@ TEST_F_TIMEOUT(gate, counters_move_exactly, 60)
 	rd_close(ap);
 	ASSERT_EQ(0, evt_bus_stats(self->own, &bs));
 	EXPECT_EQ(0, bs.approvers);
+}
+
+/* ================================================================ caps */
+
+/*
+ * The "evbus-approver:" lines of fd's fdinfo (one per approver it holds),
+ * concatenated into out (may be NULL): how many, or -errno.
+ */
+static int appr_lines(int fd, char *out, size_t cap)
+{
+	char path[64], line[512];
+	size_t used = 0;
+	int n = 0;
+	FILE *f;
+
+	if (out && cap)
+		out[0] = 0;
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		size_t len = strlen(line);
+
+		if (strncmp(line, "evbus-approver:\t", 16))
+			continue;
+		n++;
+		if (out && used + len < cap) {
+			memcpy(out + used, line, len + 1);
+			used += len;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+/* fd's approvers are exactly want (fdinfo lines, "" for none). */
+#define EXPECT_APPROVERS(fd, want) do {					\
+	char _got[2048];						\
+	int _n = appr_lines(fd, _got, sizeof(_got));			\
+	EXPECT_LE(0, _n);						\
+	EXPECT_STREQ(want, _got);					\
+} while (0)
+
+/* An asking publish of topic (empty payload), for io_uring. */
+static void pub_ask(struct evbus_pub *p, const char *topic, uint64_t corr,
+		    uint64_t deadline_ns)
+{
+	memset(p, 0, sizeof(*p));
+	p->topic = (uintptr_t)topic;
+	p->topic_len = strlen(topic);
+	p->corr = corr;
+	p->flags = EVBUS_PUB_ASK;
+	p->deadline_ns = deadline_ns;
+}
+
+/*
+ * A process of its own running as ids, on a file of its own, publishes
+ * on topic asking for approval (deadline LONG_NS): 0 if it was
+ * published, the errno, or 200+ if the child broke.
+ */
+static int ask_as_user(const struct evt_ids *ids, const char *topic)
+{
+	struct evbus_pub p;
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		return 250;
+	if (pid)
+		return evt_wait(pid);
+	alarm(40);
+	if (evt_become(ids))
+		_exit(200);
+	fd = evt_open();
+	if (fd < 0)
+		_exit(201);
+	pub_ask(&p, topic, 0, LONG_NS);
+	_exit(ioctl(fd, EVBUS_IOC_PUBLISH, &p) ? errno : 0);
+}
+
+/*
+ * A process of its own running as ids, on a file of its own, registers an
+ * approver of pattern: 0 if it could, the errno, or 200+ if the child
+ * broke.  (Its approver goes with it.)
+ */
+static int approver_as_user(const struct evt_ids *ids, const char *pattern)
+{
+	pid_t pid = fork();
+	int fd, id;
+
+	if (pid < 0)
+		return 250;
+	if (pid)
+		return evt_wait(pid);
+	alarm(20);
+	if (evt_become(ids))
+		_exit(200);
+	fd = evt_open();
+	if (fd < 0)
+		_exit(201);
+	id = appr_add(fd, pattern, 0, EVBUS_DENY);
+	if (id > 0 && appr_lines(fd, NULL, 0) != 1)
+		_exit(202);
+	_exit(id < 0 ? -id : 0);
+}
+
+#define ASKS_CAP	4
+
+/*
+ * max_user_asks: uid 1000 with ASKS_CAP io_uring asks pending at an
+ * approver that does not answer can ask no more, however it asks (an
+ * ioctl or io_uring on the same file, a process and a file of its own):
+ * EAGAIN at once, nothing asked, nothing published.  Another user and a
+ * publish that does not ask are not held back.  An answer gives one ask
+ * back; the approver closing gives them all back, exactly.
+ */
+TEST_F_TIMEOUT(gate, max_user_asks_caps_a_users_pending_asks, 120)
+{
+	static struct evbus_pub p[ASKS_CAP + 1];
+	static struct ask a, b;
+	struct evbus_bus_stats b0, bs;
+	struct io_uring_cqe cqe;
+	uint64_t ids[ASKS_CAP];
+	int ap, pub, other, sub, ret, i;
+	unsigned int seen;
+	struct uring u;
+	struct rec r;
+
+	ASSERT_EQ(0, evt_param_set("max_user_asks", ASKS_CAP));
+	sub = sub_open("gate.>");
+	ap = evt_sf_open();
+	pub = evt_open_as(&U1000);
+	other = evt_open_as(&U1001);
+	ASSERT_LE(0, sub);
+	ASSERT_LE(0, ap);
+	ASSERT_LE(0, pub);
+	ASSERT_LE(0, other);
+	ASSERT_LT(0, appr_add(ap, "gate.>", 0, EVBUS_DENY));
+	ret = uring_init(&u, 16);
+	ASSERT_EQ(0, ret) TH_LOG("io_uring_setup: %s", strerror(-ret));
+	ASSERT_EQ(0, evt_bus_stats(self->own, &b0));
+
+	/* uid 1000 fills its cap; the requests come in any order. */
+	for (i = 0; i < ASKS_CAP; i++) {
+		pub_ask(&p[i], "gate.x", 1 + i, LONG_NS);
+		ASSERT_EQ(0, uring_publish(&u, pub, &p[i], 1 + i));
+	}
+	seen = 0;
+	for (i = 0; i < ASKS_CAP; i++) {
+		WANT_REQ(ap, &r, "one of the asks up to the cap");
+		/* The sender is the caller; the file's user is charged. */
+		EXPECT_EQ(geteuid(), r.ev.uid);
+		ASSERT_LE(1, r.ev.corr);
+		ASSERT_GE(ASKS_CAP, r.ev.corr);
+		seen |= 1U << r.ev.corr;
+		ids[r.ev.corr - 1] = r.id;
+	}
+	ASSERT_EQ(((1U << ASKS_CAP) - 1) << 1, seen) TH_LOG("each ask once");
+	EXPECT_EQ(0, uring_cqe(&u, &cqe, 100)) TH_LOG("an ask completed: %d",
+						      cqe.res);
+	ASSERT_EQ(0, evt_bus_stats(self->own, &bs));
+	EXPECT_EQ(ASKS_CAP, bs.approval_pending);
+
+	/* One more: an ioctl on the same file, ... */
+	ASK(&a, pub, "gate.x", "over", EVBUS_PUB_ASK, LONG_NS);
+	ASK_ENDS(&a, -EAGAIN);
+	EXPECT_EQ(0, a.p.seq);
+	/* ... io_uring on the same file, ... */
+	pub_ask(&p[ASKS_CAP], "gate.x", 99, LONG_NS);
+	ASSERT_EQ(0, uring_publish(&u, pub, &p[ASKS_CAP], 99));
+	ASSERT_EQ(1, uring_cqe(&u, &cqe, DONE_MS)) TH_LOG("the ask past the cap waits");
+	EXPECT_EQ(99, cqe.user_data);
+	EXPECT_EQ(-EAGAIN, cqe.res);
+	EXPECT_EQ(0, p[ASKS_CAP].seq);
+	/* ... a uid-1000 process on a file of its own. */
+	EXPECT_EQ(EAGAIN, ask_as_user(&U1000, "gate.x"));
+	/* Nothing was asked or published. */
+	WANT_NONE(ap, 100, "no request past the cap");
+	WANT_NONE(sub, 0, "nothing published");
+	ASSERT_EQ(0, evt_bus_stats(self->own, &bs));
+	EXPECT_EQ(0, bs.seq);
+	EXPECT_EQ(ASKS_CAP, bs.approval_pending);
+	EXPECT_EQ(ASKS_CAP, bs.approval_asked - b0.approval_asked);
+	EXPECT_EQ(ASKS_CAP, bs.approval_requests - b0.approval_requests);
+	EXPECT_EQ(0, bs.approval_full - b0.approval_full);
+	EXPECT_EQ(0, bs.approval_denied - b0.approval_denied);
+	EXPECT_EQ(0, bs.approval_gone - b0.approval_gone);
+
+	/* Another user still asks; a publish that does not ask goes out. */
+	ASK(&b, other, "gate.x", "1001", EVBUS_PUB_ASK, LONG_NS);
+	WANT_REQ(ap, &r, "uid 1001's ask");
+	EXPECT_STREQ("1001", r.ev.payload);
+	ASSERT_EQ(0, v_deny(ap, r.id, EXDEV));
+	ASK_ENDS(&b, -EXDEV);
+	EXPECT_EQ(1, evt_pub(pub, "free.x", "no ask"));
+
+	/* An answer gives one back: the next ask reaches the approver. */
+	ASSERT_EQ(0, v_allow(ap, ids[0]));
+	ASSERT_EQ(1, uring_cqe(&u, &cqe, DONE_MS));
+	EXPECT_EQ(1, cqe.user_data);
+	EXPECT_EQ(0, cqe.res);
+	EXPECT_EQ(2, p[0].seq);
+	ASK(&a, pub, "gate.x", "again", EVBUS_PUB_ASK, LONG_NS);
+	WANT_REQ(ap, &r, "an ask after an answer");
+	EXPECT_STREQ("again", r.ev.payload);
+	EXPECT_EQ(EAGAIN, ask_as_user(&U1000, "gate.x"));
+
+	/* The approver closes: every ask ends, and the whole cap is back. */
+	rd_close(ap);
+	ASK_ENDS(&a, -ECONNRESET);
+	seen = 0;
+	for (i = 1; i < ASKS_CAP; i++) {
+		ASSERT_EQ(1, uring_cqe(&u, &cqe, DONE_MS));
+		EXPECT_EQ(-ECONNRESET, cqe.res);
+		ASSERT_GE(ASKS_CAP, cqe.user_data);
+		seen |= 1U << cqe.user_data;
+	}
+	EXPECT_EQ(((1U << (ASKS_CAP + 1)) - 1) & ~3U, seen) TH_LOG("asks 2.. each once");
+	ap = evt_sf_open();
+	ASSERT_LE(0, ap);
+	ASSERT_LT(0, appr_add(ap, "gate.>", 0, EVBUS_DENY));
+	for (i = 0; i < ASKS_CAP; i++) {
+		pub_ask(&p[i], "gate.x", 1 + i, LONG_NS);
+		ASSERT_EQ(0, uring_publish(&u, pub, &p[i], 11 + i));
+	}
+	for (i = 0; i < ASKS_CAP; i++)
+		WANT_REQ(ap, &r, "the cap again, all of it");
+	EXPECT_EQ(EAGAIN, ask_as_user(&U1000, "gate.x"));
+	WANT_NONE(ap, 50, "no request past the cap");
+	rd_close(ap);
+	for (i = 0; i < ASKS_CAP; i++) {
+		ASSERT_EQ(1, uring_cqe(&u, &cqe, DONE_MS));
+		EXPECT_EQ(-ECONNRESET, cqe.res);
+	}
+	ASSERT_EQ(0, evt_bus_stats(self->own, &bs));
+	EXPECT_EQ(0, bs.approval_pending);
+	close(u.fd);
+	close(other);
+	close(pub);
+	rd_close(sub);
+}
+
+#define PENDING_MAX	EVBUS_APPROVER_PENDING_MAX
+#define PEND_NS		(60 * SEC)	/* approval_max_ms at most: the test ends first */
+
+/*
+ * EVBUS_APPROVER_PENDING_MAX: 1024 io_uring asks (uid 1000's, with
+ * max_user_asks raised; in flight, no thread each) pending at one approver
+ * file whose ring has room for far more requests.  The next ask to any
+ * approver of that file gets that approver's default at once (deny:
+ * ENOBUFS; allow: published), counted in approval_full and announced;
+ * another file's approver is asked as usual; one answer makes room for
+ * exactly one more; closing the file ends them all.
+ */
+TEST_F_TIMEOUT(gate, approver_pending_max_gives_the_default_at_once, 300)
+{
+	static struct evbus_pub p[PENDING_MAX + 1];
+	static uint64_t ids[PENDING_MAX];
+	static unsigned char seen[PENDING_MAX + 1];
+	static struct ask a, b;
+	struct evbus_bus_stats b0, bs;
+	struct io_uring_cqe cqe;
+	struct evbus_stats st;
+	int ap, ap3, pub, sub, mon, id1, id2, ret, i, n;
+	long long fid;
+	struct denied d;
+	struct uring u;
+	struct rec r, e;
+
+	ASSERT_EQ(0, evt_param_set("max_user_asks", 2 * PENDING_MAX));
+	ASSERT_EQ(0, evt_param_set("approval_max_ms", PEND_NS / MS));
+	sub = sub_open("gate.>");
+	mon = sub_open("$sys.approval.denied");
+	ap = evt_sf_open();
+	ap3 = evt_sf_open();
+	pub = evt_open_as(&U1000);
+	ASSERT_LE(0, sub);
+	ASSERT_LE(0, mon);
+	ASSERT_LE(0, ap);
+	ASSERT_LE(0, ap3);
+	ASSERT_LE(0, pub);
+	ASSERT_LT(0, evt_sub(sub, "other.>"));
+	/* 1 MiB: room for 8 times the requests (128 bytes each). */
+	ASSERT_EQ(0, evt_set_ring(ap, 1 << 20, EVBUS_POLICY_DROP_OLDEST));
+	id1 = appr_add(ap, "gate.>", 0, EVBUS_DENY);
+	id2 = appr_add(ap, "other.>", 0, EVBUS_ALLOW);
+	ASSERT_LT(0, id1);
+	ASSERT_LT(0, id2);
+	ASSERT_LT(0, appr_add(ap3, "third.>", 0, EVBUS_DENY));
+	fid = evt_file_id(pub);
+	ASSERT_LT(0, fid);
+	ret = uring_init(&u, 2 * PENDING_MAX);
+	ASSERT_EQ(0, ret) TH_LOG("io_uring_setup: %s", strerror(-ret));
+	ASSERT_EQ(0, evt_bus_stats(self->own, &b0));
+
+	for (i = 0; i < PENDING_MAX; i++) {
+		pub_ask(&p[i], "gate.x", 1 + i, PEND_NS);
+		ret = uring_publish(&u, pub, &p[i], 1 + i);
+		ASSERT_EQ(0, ret) TH_LOG("ask %d: %s", i, strerror(-ret));
+	}
+	/* Every one is pending (the requests come in any order). */
+	for (i = 0; i < PENDING_MAX; i++) {
+		WANT_REQ(ap, &r, "a request up to the cap");
+		ASSERT_EQ(id1, r.approver_id);
+		ASSERT_LE(1, r.ev.corr);
+		ASSERT_GE(PENDING_MAX, r.ev.corr);
+		ASSERT_EQ(0, seen[r.ev.corr]) TH_LOG("ask %llu asked twice",
+						     (unsigned long long)r.ev.corr);
+		seen[r.ev.corr] = 1;
+		ids[r.ev.corr - 1] = r.id;
+	}
+	EXPECT_EQ(0, uring_cqe(&u, &cqe, 100))
+		TH_LOG("ask %llu completed: %d", (unsigned long long)cqe.user_data,
+		       cqe.res);
+	ASSERT_EQ(0, evt_bus_stats(self->own, &bs));
+	EXPECT_EQ(PENDING_MAX, bs.approval_pending);
+	EXPECT_EQ(PENDING_MAX, bs.approval_asked - b0.approval_asked);
+	EXPECT_EQ(PENDING_MAX, bs.approval_requests - b0.approval_requests);
+	EXPECT_EQ(0, bs.approval_full - b0.approval_full);
+	EXPECT_EQ(PENDING_MAX, evt_fdinfo_num(ap, "evbus-approval-pending"));
+	/* The requests were read: the ring has all its room. */
+	WANT_NONE(ap, 0, "only the requests");
+	ASSERT_EQ(0, evt_stats(ap, &st));
+	EXPECT_EQ(1 << 20, st.capacity);
+	EXPECT_EQ(0, st.lost);
+
+	/* The 1025th, io_uring: the default (deny) at once, no request. */
+	pub_ask(&p[PENDING_MAX], "gate.x", 5000, PEND_NS);
+	ASSERT_EQ(0, uring_publish(&u, pub, &p[PENDING_MAX], 5000));
+	ASSERT_EQ(1, uring_cqe(&u, &cqe, DONE_MS)) TH_LOG("the 1025th ask waits");
+	EXPECT_EQ(5000, cqe.user_data);
+	EXPECT_EQ(-ENOBUFS, cqe.res);
+	EXPECT_EQ(0, p[PENDING_MAX].seq);
+	want_denied(_metadata, mon, &d);
+	EXPECT_EQ(EVBUS_APPROVAL_FULL, d.cause);
+	EXPECT_EQ(ENOBUFS, d.error);
+	EXPECT_EQ(id1, d.approver_id);
+	EXPECT_EQ(fid, d.file_id);
+	EXPECT_STREQ("gate.x", d.topic);
+	/* An ioctl ask to the same file's other approver: its default, allow. */
+	ASK(&a, pub, "other.x", "full", EVBUS_PUB_ASK, PEND_NS);
+	ASK_ENDS(&a, 0);
+	EXPECT_LT(0, a.p.seq);
+	WANT_EV(sub, &e, "published by default");
+	EXPECT_EQ(a.p.seq, e.ev.seq);
+	EXPECT_STREQ("other.x", e.ev.topic);
+	EXPECT_STREQ("full", e.ev.payload);
+	EXPECT_EQ(0, e.ev.flags & EVBUS_EVENT_MODIFIED);
+	WANT_NONE(ap, 100, "no request past the cap");
+	WANT_NONE(sub, 0, "nothing else published");
+	ASSERT_EQ(0, evt_bus_stats(self->own, &bs));
+	EXPECT_EQ(2, bs.approval_full - b0.approval_full);
+	EXPECT_EQ(PENDING_MAX + 2, bs.approval_asked - b0.approval_asked);
+	EXPECT_EQ(PENDING_MAX, bs.approval_requests - b0.approval_requests);
+	EXPECT_EQ(1, bs.approval_allowed - b0.approval_allowed);
+	EXPECT_EQ(0, bs.approval_denied - b0.approval_denied);
+	EXPECT_EQ(PENDING_MAX, bs.approval_pending);
+
+	/* Another approver file is asked as usual. */
+	ASK(&b, pub, "third.x", "3", EVBUS_PUB_ASK, PEND_NS);
+	WANT_REQ(ap3, &r, "another file's approver");
+	EXPECT_STREQ("3", r.ev.payload);
+	ASSERT_EQ(0, v_deny(ap3, r.id, EXDEV));
+	ASK_ENDS(&b, -EXDEV);
+	want_denied(_metadata, mon, &d);
+	EXPECT_EQ(EVBUS_APPROVAL_DENIED, d.cause);
+	EXPECT_EQ(EXDEV, d.error);
+
+	/* One answer makes room for exactly one. */
+	ASSERT_EQ(0, v_allow(ap, ids[0]));
+	ASSERT_EQ(1, uring_cqe(&u, &cqe, DONE_MS));
+	EXPECT_EQ(1, cqe.user_data);
+	EXPECT_EQ(0, cqe.res);
+	EXPECT_LT(0, p[0].seq);
+	WANT_EV(sub, &e, "the answered one");
+	EXPECT_EQ(p[0].seq, e.ev.seq);
+	EXPECT_EQ(1, e.ev.corr);
+	EXPECT_EQ(EVBUS_EVENT_APPROVED, e.ev.flags);
+	ASK(&a, pub, "gate.y", "room", EVBUS_PUB_ASK, PEND_NS);
+	WANT_REQ(ap, &r, "the one there is room for");
+	EXPECT_EQ(id1, r.approver_id);
+	EXPECT_STREQ("gate.y", r.ev.topic);
+	EXPECT_EQ(PENDING_MAX, evt_fdinfo_num(ap, "evbus-approval-pending"));
+	pub_ask(&p[PENDING_MAX], "gate.x", 5001, PEND_NS);
+	ASSERT_EQ(0, uring_publish(&u, pub, &p[PENDING_MAX], 5001));
+	ASSERT_EQ(1, uring_cqe(&u, &cqe, DONE_MS));
+	EXPECT_EQ(5001, cqe.user_data);
+	EXPECT_EQ(-ENOBUFS, cqe.res);
+	ASSERT_EQ(0, evt_bus_stats(self->own, &bs));
+	EXPECT_EQ(3, bs.approval_full - b0.approval_full);
+
+	/* Closing the approver's file ends them all with its default. */
+	rd_close(mon);
+	ASSERT_EQ(0, evt_bus_stats(self->own, &b0));
+	rd_close(ap);
+	ASK_ENDS(&a, -ECONNRESET);
+	n = 0;
+	for (i = 1; i < PENDING_MAX; i++) {
+		ASSERT_EQ(1, uring_cqe(&u, &cqe, DONE_MS)) TH_LOG("%d ended", i);
+		n += cqe.res == -ECONNRESET;
+	}
+	EXPECT_EQ(PENDING_MAX - 1, n);
+	EXPECT_EQ(0, uring_cqe(&u, &cqe, 50));
+	ASSERT_EQ(0, evt_bus_stats(self->own, &bs));
+	EXPECT_EQ(0, bs.approval_pending);
+	EXPECT_EQ(PENDING_MAX, bs.approval_gone - b0.approval_gone);
+	WANT_NONE(sub, 0, "none of them published");
+	close(u.fd);
+	close(pub);
+	rd_close(ap3);
+	rd_close(sub);
+}
+
+/*
+ * max_approvers: the bus holds 3 (two of uid 1000's, one of uid 1001's);
+ * the next APPROVER_ADD fails with ENOSPC for any file (root's too, and a
+ * uid-1000 process's own) and registers nothing: fdinfo, the approvers
+ * counter, and an ask on its pattern goes out unasked.  The refusals
+ * charged uid 1000 nothing (its own cap, 3, still has room for one); a
+ * removal makes room for one; a raised cap applies at once.
+ */
+TEST_F(gate, max_approvers_caps_a_bus)
+{
+	static struct ask a;
+	struct evbus_bus_stats bs;
+	int f, g, o, id;
+
+	ASSERT_EQ(0, evt_param_set("max_approvers", 3));
+	ASSERT_EQ(0, evt_param_set("max_user_approvers", 3));
+	f = evt_open_as(&U1000);
+	g = evt_open_as(&U1000);
+	o = evt_open_as(&U1001);
+	ASSERT_LE(0, f);
+	ASSERT_LE(0, g);
+	ASSERT_LE(0, o);
+	/* A new bus hands ids out from 1. */
+	EXPECT_EQ(1, appr_add(f, "gate.a", 1, EVBUS_DENY));
+	EXPECT_EQ(2, appr_add(f, "gate.b", -2, EVBUS_ALLOW));
+	EXPECT_EQ(3, appr_add(o, "gate.c", 3, EVBUS_DENY));
+
+	for (int i = 0; i < 3; i++) {
+		EXPECT_EQ(-ENOSPC, appr_add(f, "gate.x", 0, EVBUS_DENY));
+		EXPECT_EQ(-ENOSPC, appr_add(g, "gate.x", 0, EVBUS_ALLOW));
+		EXPECT_EQ(-ENOSPC, appr_add(o, "gate.x", 0, EVBUS_DENY));
+		EXPECT_EQ(-ENOSPC, appr_add(self->own, "gate.x", 0, EVBUS_DENY));
+	}
+	EXPECT_EQ(ENOSPC, approver_as_user(&U1000, "gate.x"));
+	EXPECT_APPROVERS(f, "evbus-approver:\t1 1 deny gate.a\n"
+			    "evbus-approver:\t2 -2 allow gate.b\n");
+	EXPECT_APPROVERS(g, "");
+	EXPECT_APPROVERS(o, "evbus-approver:\t3 3 deny gate.c\n");
+	EXPECT_APPROVERS(self->own, "");
+	ASSERT_EQ(0, evt_bus_stats(self->own, &bs));
+	EXPECT_EQ(3, bs.approvers);
+	ASK(&a, self->own, "gate.x", "unasked", EVBUS_PUB_ASK, LONG_NS);
+	ASK_ENDS(&a, 0);
+	EXPECT_EQ(1, a.p.seq);
+	ASSERT_EQ(0, evt_bus_stats(self->own, &bs));
+	EXPECT_EQ(0, bs.approval_requests);
+
+	/* A removal makes room for one, which uid 1000 may still take. */
+	ASSERT_EQ(0, appr_del(o, 3));
+	id = appr_add(g, "gate.d", 0, EVBUS_DENY);
+	EXPECT_LT(0, id) TH_LOG("uid 1000's refusals were charged: %s",
+				strerror(-id));
+	EXPECT_EQ(-ENOSPC, appr_add(o, "gate.e", 0, EVBUS_DENY));
+	ASSERT_EQ(0, evt_bus_stats(self->own, &bs));
+	EXPECT_EQ(3, bs.approvers);
+	/* The parameter applies at once. */
+	ASSERT_EQ(0, evt_param_set("max_approvers", 4));
+	EXPECT_LT(0, appr_add(o, "gate.e", 0, EVBUS_DENY));
+	EXPECT_EQ(-ENOSPC, appr_add(o, "gate.f", 0, EVBUS_DENY));
+	EXPECT_EQ(-ENOSPC, appr_add(self->own, "gate.f", 0, EVBUS_DENY));
+	ASSERT_EQ(0, evt_bus_stats(self->own, &bs));
+	EXPECT_EQ(4, bs.approvers);
+	close(f);
+	ASSERT_EQ(0, evt_bus_stats(self->own, &bs));
+	EXPECT_EQ(2, bs.approvers);
+	close(g);
+	close(o);
+	ASSERT_EQ(0, evt_bus_stats(self->own, &bs));
+	EXPECT_EQ(0, bs.approvers);
+}
+
+/*
+ * max_user_approvers: uid 1000's files share one cap (3): past it,
+ * ENOSPC on every one of its files, and for a uid-1000 process of its
+ * own, registering nothing; uid 1001 and root are not held back.
+ * Removing or closing gives back exactly what it held.
+ */
+TEST_F(gate, max_user_approvers_caps_a_user_across_files)
+{
+	struct evbus_bus_stats bs;
+	int f, g, h, o, id;
+
+	ASSERT_EQ(0, evt_param_set("max_user_approvers", 3));
+	f = evt_open_as(&U1000);
+	g = evt_open_as(&U1000);
+	h = evt_open_as(&U1000);
+	o = evt_open_as(&U1001);
+	ASSERT_LE(0, f);
+	ASSERT_LE(0, g);
+	ASSERT_LE(0, h);
+	ASSERT_LE(0, o);
+	EXPECT_EQ(1, appr_add(f, "gate.a", 0, EVBUS_DENY));
+	EXPECT_EQ(2, appr_add(f, "gate.b", 0, EVBUS_DENY));
+	EXPECT_EQ(3, appr_add(g, "gate.c", 0, EVBUS_ALLOW));
+
+	EXPECT_EQ(-ENOSPC, appr_add(g, "gate.x", 0, EVBUS_DENY));
+	EXPECT_EQ(-ENOSPC, appr_add(f, "gate.x", 0, EVBUS_DENY));
+	EXPECT_EQ(-ENOSPC, appr_add(h, "gate.x", 0, EVBUS_DENY));
+	EXPECT_EQ(ENOSPC, approver_as_user(&U1000, "gate.x"));
+	EXPECT_APPROVERS(f, "evbus-approver:\t1 0 deny gate.a\n"
+			    "evbus-approver:\t2 0 deny gate.b\n");
+	EXPECT_APPROVERS(g, "evbus-approver:\t3 0 allow gate.c\n");
+	EXPECT_APPROVERS(h, "");
+	ASSERT_EQ(0, evt_bus_stats(self->own, &bs));
+	EXPECT_EQ(3, bs.approvers);
+
+	/* Other users are not held back. */
+	EXPECT_LT(0, appr_add(o, "gate.o", 0, EVBUS_DENY));
+	EXPECT_EQ(0, approver_as_user(&U1001, "gate.p"));
+	EXPECT_LT(0, appr_add(self->own, "gate.r", 0, EVBUS_DENY));
+	ASSERT_EQ(0, evt_bus_stats(self->own, &bs));
+	EXPECT_EQ(5, bs.approvers);
+
+	/* A removal gives one back, to any of uid 1000's files. */
+	ASSERT_EQ(0, appr_del(f, 1));
+	id = appr_add(h, "gate.d", 0, EVBUS_DENY);
+	EXPECT_LT(0, id);
+	EXPECT_EQ(-ENOSPC, appr_add(f, "gate.x", 0, EVBUS_DENY));
+	/* Closing a file gives back what it held (gate.b), no more. */
+	close(f);
+	id = appr_add(h, "gate.e", 0, EVBUS_DENY);
+	EXPECT_LT(0, id);
+	EXPECT_EQ(-ENOSPC, appr_add(h, "gate.x", 0, EVBUS_DENY));
+	EXPECT_EQ(-ENOSPC, appr_add(g, "gate.x", 0, EVBUS_DENY));
+	EXPECT_EQ(2, appr_lines(h, NULL, 0));
+	EXPECT_EQ(1, appr_lines(g, NULL, 0));
+	ASSERT_EQ(0, evt_bus_stats(self->own, &bs));
+	EXPECT_EQ(5, bs.approvers);
+	close(g);
+	close(h);
+	close(o);
+}
+
+/* What the user-namespace worker saw, level by level. */
+struct ns_res {
+	int step, err;		/* a setup step that failed, and its errno */
+	int ok[2];		/* approvers registered at each level */
+	int refused[2];		/* errno of the first refusal (0: none) */
+	int lines[2];		/* evbus-approver lines of that file */
+	int uid_in[2];		/* euid inside */
+};
+
+/*
+ * Into a new user namespace, mapping only ourselves (as uid 0 inside), as
+ * any unprivileged process may: 0, or the step that failed (4: no user
+ * namespaces) with *err.
+ */
+static int userns_self(int *err)
+{
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	char map[64];
+	int ret;
+
+	if (unshare(CLONE_NEWUSER)) {
+		*err = errno;
+		return errno == EINVAL ? 4 : 10;
+	}
+	ret = evt_write_text("/proc/self/setgroups", "deny");
+	if (ret) {
+		*err = -ret;
+		return 11;
+	}
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned int)uid);
+	ret = evt_write_text("/proc/self/uid_map", map);
+	if (ret) {
+		*err = -ret;
+		return 12;
+	}
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned int)gid);
+	ret = evt_write_text("/proc/self/gid_map", map);
+	if (ret) {
+		*err = -ret;
+		return 13;
+	}
+	return 0;
+}
+
+/*
+ * The worker: uid 1000 makes a user namespace, registers approvers there
+ * until refused, makes one inside that and does the same; it reports on
+ * ready_w and holds everything until go_r reaches EOF.
+ */
+static void __attribute__((noreturn))
+userns_worker(struct ns_res *res, int ready_w, int go_r)
+{
+	char pat[32], c;
+	int fd, id;
+
+	alarm(60);
+	/* Dumpable again, so that it may write its own /proc maps. */
+	if (evt_become(&U1000) || prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)) {
+		res->step = 1;
+		res->err = errno;
+		goto out;
+	}
+	for (int lvl = 0; lvl < 2; lvl++) {
+		res->step = userns_self(&res->err);
+		if (res->step)
+			goto out;
+		res->uid_in[lvl] = geteuid();
+		fd = evt_open();
+		if (fd < 0) {
+			res->step = 20 + lvl;
+			res->err = errno;
+			goto out;
+		}
+		for (int k = 0; k < 8; k++) {
+			snprintf(pat, sizeof(pat), "ns%d.a%d", lvl, k);
+			id = appr_add(fd, pat, 0, EVBUS_DENY);
+			if (id < 0) {
+				res->refused[lvl] = -id;
+				break;
+			}
+			res->ok[lvl]++;
+		}
+		res->lines[lvl] = appr_lines(fd, NULL, 0);
+	}
+out:
+	if (write(ready_w, "r", 1) != 1)
+		_exit(3);
+	while (read(go_r, &c, 1) > 0)
+		;
+	_exit(0);
+}
+
+/*
+ * max_user_approvers across user namespaces: a user namespace uid 1000
+ * makes (and one inside that) is charged to uid 1000 as well, so it
+ * cannot multiply the cap: with 1 of 3 held outside, the namespace gets
+ * exactly 2 and the one inside it none; meanwhile uid 1000 is at its cap
+ * outside too.  When the namespaces' files go, the whole cap is back.
+ */
+TEST_F_TIMEOUT(gate, max_user_approvers_not_multiplied_by_user_namespaces, 90)
+{
+	struct ns_res *res = evt_shared(sizeof(*res));
+	struct evbus_bus_stats bs;
+	int f, o, ready[2], go[2], st;
+	pid_t pid;
+	char c;
+
+	if (access("/proc/self/ns/user", F_OK))
+		SKIP(return, "no user namespaces in this kernel");
+	if (saved.userns_clone[0] == '0')
+		ASSERT_EQ(0, evt_write_text(USERNS_CLONE, "1"));
+	ASSERT_NE(NULL, res);
+	ASSERT_EQ(0, evt_param_set("max_user_approvers", 3));
+	f = evt_open_as(&U1000);
+	o = evt_open_as(&U1001);
+	ASSERT_LE(0, f);
+	ASSERT_LE(0, o);
+	ASSERT_EQ(1, appr_add(f, "gate.out", 0, EVBUS_DENY));
+
+	ASSERT_EQ(0, pipe2(ready, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(go, O_CLOEXEC));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		close(ready[0]);
+		close(go[1]);
+		userns_worker(res, ready[1], go[0]);
+	}
+	close(ready[1]);
+	close(go[0]);
+	st = read(ready[0], &c, 1);
+	if (st != 1) {
+		close(go[1]);
+		ASSERT_EQ(1, st) TH_LOG("the worker died: %d", evt_wait(pid));
+	}
+	if (res->step == 4) {
+		close(go[1]);
+		evt_wait(pid);
+		SKIP(return, "unshare(CLONE_NEWUSER): EINVAL, no user namespaces");
+	}
+	if (res->step) {
+		close(go[1]);
+		evt_wait(pid);
+		ASSERT_EQ(0, res->step) TH_LOG("worker step %d: %s", res->step,
+					       strerror(res->err));
+	}
+	EXPECT_EQ(0, res->uid_in[0]);
+	EXPECT_EQ(0, res->uid_in[1]);
+	EXPECT_EQ(2, res->ok[0]) TH_LOG("uid 1000's namespace registered %d "
+					"with 1 of 3 held outside", res->ok[0]);
+	EXPECT_EQ(ENOSPC, res->refused[0]) TH_LOG("%s", strerror(res->refused[0]));
+	EXPECT_EQ(2, res->lines[0]);
+	EXPECT_EQ(0, res->ok[1]) TH_LOG("a namespace in it registered %d",
+					res->ok[1]);
+	EXPECT_EQ(ENOSPC, res->refused[1]) TH_LOG("%s", strerror(res->refused[1]));
+	EXPECT_EQ(0, res->lines[1]);
+
+	/* While the namespace holds them, uid 1000 is at its cap outside. */
+	EXPECT_EQ(-ENOSPC, appr_add(f, "gate.out2", 0, EVBUS_DENY));
+	EXPECT_EQ(ENOSPC, approver_as_user(&U1000, "gate.p"));
+	EXPECT_APPROVERS(f, "evbus-approver:\t1 0 deny gate.out\n");
+	/* Another user is not. */
+	EXPECT_LT(0, appr_add(o, "gate.o", 0, EVBUS_DENY));
+	ASSERT_EQ(0, evt_bus_stats(self->own, &bs));
+	EXPECT_EQ(4, bs.approvers);
+
+	/* The namespaces' files go: the whole cap is back, no more. */
+	close(go[1]);
+	EXPECT_EQ(0, evt_wait(pid));
+	ASSERT_EQ(0, evt_bus_stats(self->own, &bs));
+	EXPECT_EQ(2, bs.approvers);
+	EXPECT_LT(0, appr_add(f, "gate.out2", 0, EVBUS_DENY));
+	EXPECT_LT(0, appr_add(f, "gate.out3", 0, EVBUS_DENY));
+	EXPECT_EQ(-ENOSPC, appr_add(f, "gate.out4", 0, EVBUS_DENY));
+	EXPECT_EQ(3, appr_lines(f, NULL, 0));
+	close(ready[0]);
+	close(f);
+	close(o);
+	munmap(res, sizeof(*res));
 }
 
 TEST_HARNESS_MAIN
