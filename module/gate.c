@@ -1192,7 +1192,8 @@ void evbus_gate_show(struct seq_file *m, struct evbus_file *ef)
 
 	mutex_lock(&ef->lock);
 	g = ef->gate;
-	if (g) {
+	/* A file that never got an approver shows nothing. */
+	if (g && (g->nr_approvers || READ_ONCE(g->npending))) {
 		seq_printf(m, "evbus-approval-pending:\t%u\n",
 			   READ_ONCE(g->npending));
 		list_for_each_entry(ap, &g->approvers, link)

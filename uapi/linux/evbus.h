@@ -676,7 +676,8 @@ struct evbus_history {
  *    withdrawn, expired, another file's): ENOENT, nothing changes.
  * A denied event is announced on $sys.approval.denied (struct
  * evbus_sys_approval), to whoever the policy lets subscribe there.
- * Pending asks are capped per user (max_user_asks; EAGAIN).
+ * Asking publishes in progress (on any topic, from the call until the
+ * chain ends) are capped per user (max_user_asks; EAGAIN, nothing done).
  *
  * In a batch, an event that asks is published after the events before it
  * and waits like a single one; a denial stops the batch there.  Under
