@@ -5,6 +5,8 @@
 #
 #   make stress                  the stress test in the VM (default kernel),
 #                                STRESS_DURATION seconds (120)
+#   make stress-gate             the approval gate's stress test (gate-stress)
+#                                in the VM, GATE_STRESS_DURATION seconds (60)
 #   make stress-faults           on the debug kernel (KASAN, lockdep, ...)
 #                                with failslab/fail_page_alloc aimed at evbus
 #   make stress STRESS_ARGS='--seed 0x1234 --subscribers 8'
@@ -15,6 +17,8 @@
 # the stress test found (see the top of the files).
 
 STRESS_BIN := $(B)/stress/evbus-stress
+GATE_STRESS_BIN := $(B)/stress/gate-stress
+GATE_STRESS_DURATION ?= 60
 STRESS_REPRO := $(B)/stress/batch-repro
 STRESS_REPLAY_REPRO := $(B)/stress/replay-repro
 STRESS_DURATION ?= 120
@@ -23,9 +27,16 @@ STRESS_ARGS ?=
 STRESS_CFLAGS := -I$(REPO)/uapi -I$(REPO)/tests/kselftest -D_GNU_SOURCE \
 	-Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wshadow -Wformat=2 -Wstrict-prototypes
 
-.PHONY: stress stress-faults stress-build
+.PHONY: stress stress-faults stress-build stress-gate
 
-stress-build: $(STRESS_BIN) $(STRESS_REPRO) $(STRESS_REPLAY_REPRO)
+stress-build: $(STRESS_BIN) $(STRESS_REPRO) $(STRESS_REPLAY_REPRO) $(GATE_STRESS_BIN)
+
+# The approval gate (#16): asks through a chain of approvers that are
+# killed and restarted (tests/stress/gate-stress.c); io_uring asks too.
+$(GATE_STRESS_BIN): $(REPO)/tests/stress/gate-stress.c $(REPO)/uapi/linux/evbus.h \
+		$(REPO)/tests/kselftest/evbus_test.h
+	@mkdir -p $(@D)
+	$(CC) $(STRESS_CFLAGS) $(CFLAGS) -static $< -o $@ -luring
 
 $(STRESS_BIN): $(REPO)/tests/stress/evbus-stress.c $(REPO)/uapi/linux/evbus.h \
 		$(REPO)/tests/kselftest/evbus_test.h
@@ -47,6 +58,11 @@ stress: $(STRESS_BIN)
 		--timeout $$(( $(STRESS_DURATION) * 2 + 600 )) -- \
 		$(STRESS_BIN) --duration $(STRESS_DURATION) $(STRESS_ARGS)
 
+stress-gate: $(GATE_STRESS_BIN)
+	$(REPO)/tests/vm/run $(if $(KERNEL),--kernel $(KERNEL)) \
+		--timeout $$(( $(GATE_STRESS_DURATION) * 2 + 600 )) -- \
+		$(GATE_STRESS_BIN) --duration $(GATE_STRESS_DURATION) $(STRESS_ARGS)
+
 # Slow (KASAN under TCG): fewer events per round.
 stress-faults: $(STRESS_BIN)
 	$(REPO)/tests/vm/run --debug \
@@ -55,7 +71,7 @@ stress-faults: $(STRESS_BIN)
 		--round-secs 15 --round-events 20000 $(STRESS_ARGS)
 
 # The short run inside `make check`, picked up by tests/run-kselftests.
-$(B)/ksft/stress_short: $(REPO)/tests/stress/short.sh $(STRESS_BIN)
+$(B)/ksft/stress_short: $(REPO)/tests/stress/short.sh $(STRESS_BIN) $(GATE_STRESS_BIN)
 	@mkdir -p $(@D)
 	cp $< $@
 	chmod +x $@
