@@ -678,9 +678,11 @@ TEST_F(policy, bad_input_is_einval_and_changes_nothing)
 	ADD_CASE("high flag", r.flags = 1U << 31);
 	ADD_CASE("reserved", r.reserved = 1);
 	ADD_CASE("verdict 0", r.verdict = 0);
-	ADD_CASE("verdict 3", r.verdict = 3);
+	ADD_CASE("verdict 4", r.verdict = 4);
+	ADD_CASE("ask with subscribe", (r.verdict = EVBUS_ASK,
+		 r.rights = EVBUS_RIGHT_PUBLISH | EVBUS_RIGHT_SUBSCRIBE));
 	ADD_CASE("no rights", r.rights = 0);
-	ADD_CASE("unknown right", r.rights = 1U << 3);
+	ADD_CASE("unknown right", r.rights = 1U << 4);
 	ADD_CASE("known and unknown rights", r.rights = EVBUS_RIGHT_PUBLISH | (1U << 5));
 	ADD_CASE("who 3", r.who = 3);
 	ADD_CASE("who ~0", r.who = ~0U);
@@ -716,7 +718,7 @@ TEST_F(policy, bad_input_is_einval_and_changes_nothing)
 		 .verdict = EVBUS_ALLOW);
 	SET_CASE("clear with an id", -EINVAL, .op = EVBUS_POLICY_OP_CLEAR, .id = 1);
 	SET_CASE("default 0", -EINVAL, .op = EVBUS_POLICY_OP_DEFAULT, .verdict = 0);
-	SET_CASE("default 3", -EINVAL, .op = EVBUS_POLICY_OP_DEFAULT, .verdict = 3);
+	SET_CASE("default ask", -EINVAL, .op = EVBUS_POLICY_OP_DEFAULT, .verdict = EVBUS_ASK);
 	SET_CASE("default with an id", -EINVAL, .op = EVBUS_POLICY_OP_DEFAULT,
 		 .verdict = EVBUS_ALLOW, .id = 1);
 	SET_CASE("remove id 0", -EINVAL, .op = EVBUS_POLICY_OP_REMOVE, .id = 0);
