@@ -48,17 +48,15 @@ EVBUS_API int evbus_approver_add(struct evbus *bus, const char *pattern,
 				 uint32_t *approver_id)
 {
 	struct evbus_approver a;
-	size_t len;
+	uint32_t len;
 	int ret;
 
-	if (!bus || !pattern)
-		return -EINVAL;
-	len = strlen(pattern);
-	if (!len || len > EVBUS_TOPIC_MAX)
-		return -EINVAL;
+	ret = evbus_pattern_arg(bus, pattern, &len);
+	if (ret)
+		return ret;
 	memset(&a, 0, sizeof(a));
 	a.pattern = (uintptr_t)pattern;
-	a.pattern_len = (uint32_t)len;
+	a.pattern_len = len;
 	a.priority = priority;
 	a.deflt = deflt;
 	ret = evbus_gate_ioctl(bus, EVBUS_IOC_APPROVER_ADD, &a);

@@ -139,17 +139,15 @@ EVBUS_API int evbus_subscribe(struct evbus *bus, const char *pattern,
 			      uint32_t *sub_id)
 {
 	struct evbus_sub s;
-	size_t len;
+	uint32_t len;
 	int ret;
 
-	if (!bus || !pattern)
-		return -EINVAL;
-	len = strlen(pattern);
-	if (!len || len > EVBUS_TOPIC_MAX)
-		return -EINVAL;
+	ret = evbus_pattern_arg(bus, pattern, &len);
+	if (ret)
+		return ret;
 	memset(&s, 0, sizeof(s));
 	s.pattern = (uintptr_t)pattern;
-	s.pattern_len = (uint32_t)len;
+	s.pattern_len = len;
 	ret = sys_ioctl(bus->fd, EVBUS_IOC_SUBSCRIBE, &s);
 	if (ret)
 		return ret;
@@ -208,6 +206,20 @@ EVBUS_API int evbus_get_ring(struct evbus *bus, uint32_t *size,
  * For error paths: is the refusal the module's age?  False when it cannot
  * even say (the caller's error stands).
  */
+int evbus_pattern_arg(const struct evbus *bus, const char *pattern,
+		      uint32_t *len)
+{
+	size_t n;
+
+	if (!bus || !pattern)
+		return -EINVAL;
+	n = strlen(pattern);
+	if (!n || n > EVBUS_TOPIC_MAX)
+		return -EINVAL;
+	*len = (uint32_t)n;
+	return 0;
+}
+
 bool evbus_lacks_feature(struct evbus *bus, uint64_t feature)
 {
 	struct evbus_version v;

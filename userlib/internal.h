@@ -36,6 +36,10 @@ struct evbus {
 /* bus.c: the module answers EVBUS_IOC_VERSION without the feature bit. */
 bool evbus_lacks_feature(struct evbus *bus, uint64_t feature);
 
+/* bus.c: a pattern argument's length, 1..EVBUS_TOPIC_MAX, or -EINVAL. */
+int evbus_pattern_arg(const struct evbus *bus, const char *pattern,
+		      uint32_t *len);
+
 /* publish.c: evbus_publish() with a deadline for EVBUS_PUB_ASK. */
 int evbus_publish_deadline(struct evbus *bus, const char *topic,
 			   const void *data, size_t len,

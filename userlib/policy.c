@@ -62,17 +62,15 @@ EVBUS_API int evbus_policy_add(struct evbus *bus, const char *pattern,
 			       uint32_t id, uint32_t flags, uint32_t *rule_id)
 {
 	struct evbus_rule r;
-	size_t len;
+	uint32_t len;
 	int ret;
 
-	if (!bus || !pattern)
-		return -EINVAL;
-	len = strlen(pattern);
-	if (!len || len > EVBUS_TOPIC_MAX)
-		return -EINVAL;
+	ret = evbus_pattern_arg(bus, pattern, &len);
+	if (ret)
+		return ret;
 	memset(&r, 0, sizeof(r));
 	r.pattern = (uintptr_t)pattern;
-	r.pattern_len = (uint32_t)len;
+	r.pattern_len = len;
 	r.verdict = verdict;
 	r.rights = rights;
 	r.who = who;
