@@ -395,6 +395,33 @@ static void want_rec(struct __test_metadata *_metadata, int fd, uint16_t kind,
 				  what, _ret == 1 ? _r.kind : 0);	\
 } while (0)
 
+/*
+ * A subscriber of "gate.>" (sub) and an approver of it (ap, id) with a
+ * default of deflt: what most tests start from.
+ */
+#define GATE_PAIR(sub, ap, id, deflt) do {				\
+	(sub) = sub_open("gate.>");					\
+	(ap) = evt_sf_open();						\
+	ASSERT_LE(0, sub);						\
+	ASSERT_LE(0, ap);						\
+	(id) = appr_add(ap, "gate.>", 0, deflt);			\
+	ASSERT_LT(0, id) TH_LOG("APPROVER_ADD: %s", strerror(-(id)));	\
+} while (0)
+
+/*
+ * ap gets a CANCELLED record for request req of its approver id, for
+ * reason; a verdict for it is too late then.
+ */
+#define WANT_CANCELLED(ap, req, id, why) do {				\
+	struct rec _c;							\
+									\
+	WANT_CANCEL(ap, &_c, "the approver learns");			\
+	EXPECT_EQ(why, _c.reason);					\
+	EXPECT_EQ((req)->id, _c.id);					\
+	EXPECT_EQ((uint32_t)(id), _c.approver_id);			\
+	EXPECT_EQ(-ENOENT, v_allow(ap, (req)->id));			\
+} while (0)
+
 /* ------------------------------------------------------------ publishers */
 
 /* A publish in a thread of its own: it may wait for approval. */
@@ -602,12 +629,7 @@ TEST_F(gate, allow_publishes_after_the_verdict)
 	uint64_t t_read;
 
 	ASSERT_EQ(0, evt_bus_stats(self->own, &b0));
-	sub = sub_open("gate.>");
-	ap = evt_sf_open();
-	ASSERT_LE(0, sub);
-	ASSERT_LE(0, ap);
-	id = appr_add(ap, "gate.>", 0, EVBUS_DENY);
-	ASSERT_LT(0, id) TH_LOG("APPROVER_ADD: %s", strerror(-id));
+	GATE_PAIR(sub, ap, id, EVBUS_DENY);
 	ASSERT_GE(EVBUS_APPROVER_ID_MAX, id);
 	ASSERT_EQ(0, evt_bus_stats(self->own, &bs));
 	EXPECT_EQ(1, bs.approvers);
@@ -769,12 +791,7 @@ TEST_F(gate, deny_gives_the_errno_and_publishes_nothing)
 	struct rec r;
 
 	ASSERT_EQ(0, evt_bus_stats(self->own, &b0));
-	sub = sub_open("gate.>");
-	ap = evt_sf_open();
-	ASSERT_LE(0, sub);
-	ASSERT_LE(0, ap);
-	id = appr_add(ap, "gate.>", 0, EVBUS_ALLOW);
-	ASSERT_LT(0, id);
+	GATE_PAIR(sub, ap, id, EVBUS_ALLOW);
 	for (unsigned int i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
 		ASK(&a, self->own, "gate.x", "no", EVBUS_PUB_ASK, LONG_NS);
 		WANT_REQ(ap, &r, "the request");
@@ -961,12 +978,7 @@ TEST_F(gate_default, deadline_gives_the_default)
 	struct rec r, c;
 
 	ASSERT_EQ(0, evt_bus_stats(self->own, &b0));
-	sub = sub_open("gate.>");
-	ap = evt_sf_open();
-	ASSERT_LE(0, sub);
-	ASSERT_LE(0, ap);
-	id = appr_add(ap, "gate.>", 0, variant->deflt);
-	ASSERT_LT(0, id);
+	GATE_PAIR(sub, ap, id, variant->deflt);
 	ASK(&a, self->own, "gate.x", "late", EVBUS_PUB_ASK, SHORT_NS);
 	WANT_REQ(ap, &r, "the request");
 	EXPECT_LE(a.t0 + SHORT_NS, r.deadline_ns);
@@ -1040,12 +1052,7 @@ TEST_F(gate_default, approver_removed_gives_the_default_at_once)
 	struct rec r;
 
 	ASSERT_EQ(0, evt_bus_stats(self->own, &b0));
-	sub = sub_open("gate.>");
-	ap = evt_sf_open();
-	ASSERT_LE(0, sub);
-	ASSERT_LE(0, ap);
-	id = appr_add(ap, "gate.>", 0, variant->deflt);
-	ASSERT_LT(0, id);
+	GATE_PAIR(sub, ap, id, variant->deflt);
 	id2 = appr_add(ap, "other.>", 0, EVBUS_DENY);
 	ASSERT_LT(0, id2);
 	ASK(&a, self->own, "gate.x", "orphan", EVBUS_PUB_ASK, LONG_NS);
@@ -1260,12 +1267,7 @@ TEST_F(gate, second_and_unknown_verdicts_are_enoent)
 	int ap, sub, id;
 	struct rec r, e;
 
-	sub = sub_open("gate.>");
-	ap = evt_sf_open();
-	ASSERT_LE(0, sub);
-	ASSERT_LE(0, ap);
-	id = appr_add(ap, "gate.>", 0, EVBUS_DENY);
-	ASSERT_LT(0, id);
+	GATE_PAIR(sub, ap, id, EVBUS_DENY);
 	ASSERT_EQ(0, evt_bus_stats(self->own, &b0));
 	/* Unknown ids while nothing is pending. */
 	EXPECT_EQ(-ENOENT, v_allow(ap, 0));
@@ -1319,18 +1321,13 @@ TEST_F(gate, publisher_interrupted_withdraws_the_request)
 	struct evbus_bus_stats b0;
 	struct sigaction sa;
 	int ap, sub, id;
-	struct rec r, c;
+	struct rec r;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = nop_handler;	/* no SA_RESTART */
 	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
 	ASSERT_EQ(0, evt_bus_stats(self->own, &b0));
-	sub = sub_open("gate.>");
-	ap = evt_sf_open();
-	ASSERT_LE(0, sub);
-	ASSERT_LE(0, ap);
-	id = appr_add(ap, "gate.>", 0, EVBUS_ALLOW);
-	ASSERT_LT(0, id);
+	GATE_PAIR(sub, ap, id, EVBUS_ALLOW);
 	ASK(&a, self->own, "gate.x", "impatient", EVBUS_PUB_ASK, LONG_NS);
 	WANT_REQ(ap, &r, "the request");
 	usleep(50000);
@@ -1339,11 +1336,7 @@ TEST_F(gate, publisher_interrupted_withdraws_the_request)
 	ASK_ENDS(&a, -EINTR);
 	EXPECT_EQ(0, a.p.seq);
 	EXPECT_GT(a.t0 + LONG_NS, a.t1);
-	WANT_CANCEL(ap, &c, "the approver learns");
-	EXPECT_EQ(EVBUS_CANCEL_WITHDRAWN, c.reason);
-	EXPECT_EQ(r.id, c.id);
-	EXPECT_EQ(id, c.approver_id);
-	EXPECT_EQ(-ENOENT, v_allow(ap, r.id));
+	WANT_CANCELLED(ap, &r, id, EVBUS_CANCEL_WITHDRAWN);
 	WANT_NONE(sub, 100, "nothing published (not even the default allow)");
 	EXPECT_MOVED(b0, [C_ASKED] = 1, [C_REQUESTS] = 1, [C_WITHDRAWN] = 1);
 	rd_close(sub);
@@ -1355,16 +1348,11 @@ TEST_F(gate, publisher_killed_withdraws_the_request)
 {
 	struct evbus_bus_stats b0;
 	int ap, sub, id;
-	struct rec r, c;
+	struct rec r;
 	pid_t pid;
 
 	ASSERT_EQ(0, evt_bus_stats(self->own, &b0));
-	sub = sub_open("gate.>");
-	ap = evt_sf_open();
-	ASSERT_LE(0, sub);
-	ASSERT_LE(0, ap);
-	id = appr_add(ap, "gate.>", 0, EVBUS_ALLOW);
-	ASSERT_LT(0, id);
+	GATE_PAIR(sub, ap, id, EVBUS_ALLOW);
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
@@ -1383,11 +1371,7 @@ TEST_F(gate, publisher_killed_withdraws_the_request)
 	EXPECT_EQ(pid, r.ev.pid);
 	ASSERT_EQ(0, kill(pid, SIGKILL));
 	EXPECT_EQ(128 + SIGKILL, evt_wait(pid));
-	WANT_CANCEL(ap, &c, "the approver learns");
-	EXPECT_EQ(EVBUS_CANCEL_WITHDRAWN, c.reason);
-	EXPECT_EQ(r.id, c.id);
-	EXPECT_EQ(id, c.approver_id);
-	EXPECT_EQ(-ENOENT, v_allow(ap, r.id));
+	WANT_CANCELLED(ap, &r, id, EVBUS_CANCEL_WITHDRAWN);
 	WANT_NONE(sub, 100, "nothing published");
 	EXPECT_MOVED(b0, [C_ASKED] = 1, [C_REQUESTS] = 1, [C_WITHDRAWN] = 1);
 	rd_close(sub);
