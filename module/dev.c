@@ -427,6 +427,7 @@ static void evbus_check_abi(void)
 	BUILD_BUG_ON(sizeof(struct evbus_subscribe) != EVBUS_SUBSCRIBE_SIZE_VER1);
 	BUILD_BUG_ON(sizeof(struct evbus_history) != EVBUS_HISTORY_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct evbus_bus_stats) != EVBUS_BUS_STATS_SIZE_VER1);
+	BUILD_BUG_ON(sizeof(struct evbus_will) != EVBUS_WILL_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct evbus_verdict) != EVBUS_VERDICT_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct evbus_request) != 40);
 	BUILD_BUG_ON(sizeof(struct evbus_cancelled) != 24);

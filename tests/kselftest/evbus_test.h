@@ -208,6 +208,7 @@ _Static_assert(sizeof(struct evbus_verdict) == EVBUS_VERDICT_SIZE_VER0,
 	       "evbus_verdict");
 _Static_assert(sizeof(struct evbus_request) == 40, "evbus_request");
 _Static_assert(sizeof(struct evbus_cancelled) == 24, "evbus_cancelled");
+_Static_assert(sizeof(struct evbus_will) == EVBUS_WILL_SIZE_VER0, "evbus_will");
 _Static_assert(sizeof(struct evbus_sys_approval) == 24, "evbus_sys_approval");
 _Static_assert(sizeof(struct evbus_policy_set) == 24, "evbus_policy_set");
 _Static_assert(sizeof(struct evbus_rule_info) == 280, "evbus_rule_info");

@@ -248,6 +248,7 @@ struct evbus_uring_cmd {
 #define EVBUS_FEAT_HISTORY	(1ULL << 17)	/* history, replay, EVBUS_IOC_HISTORY */
 #define EVBUS_FEAT_RETAINED	(1ULL << 18)	/* EVBUS_PUB_RETAIN, EVBUS_SUB_RETAINED */
 #define EVBUS_FEAT_APPROVAL	(1ULL << 19)	/* approvers, EVBUS_PUB_ASK */
+#define EVBUS_FEAT_WILL		(1ULL << 20)	/* EVBUS_IOC_WILL last wills */
 
 /*
  * Buses.  A process reaches the bus of its IPC namespace, as POSIX message
@@ -548,6 +549,7 @@ struct evbus_sys_file {
 #define EVBUS_DENY_DEFAULT	2	/* no allow rule, default deny */
 #define EVBUS_DENY_SCOPE	3	/* outside the file's scope */
 #define EVBUS_DENY_RESERVED	4	/* publish on $sys.* */
+#define EVBUS_DENY_ASK		5	/* a will on a topic an ask rule covers */
 
 struct evbus_sys_denied {
 	__u64 file_id;		/* the refused file */
@@ -748,6 +750,49 @@ struct evbus_sys_approval {
 };
 
 /*
+ * Last wills (EVBUS_FEAT_WILL).  EVBUS_IOC_WILL arms the will of one scope
+ * of this file (any u64 the caller chooses, e.g. the seq of the event that
+ * started it): an event the kernel publishes when the open file is
+ * released without having cleared it, however that happens (close(),
+ * exit, a crash, SIGKILL).  A will of a scope that has one replaces it;
+ * EVBUS_WILL_CLEAR (with nothing else set) disarms it (ENOENT if none).
+ *
+ * The will is published with the topic, payload, type, corr and parent
+ * given here, EVBUS_EVENT_WILL in flags, and as sender the process (and
+ * thread) that armed it, with its euid and egid then; a file's wills go
+ * out last armed first.  It is a publish like any other (numbered, kept in
+ * the history, filtered), but never asks for approval.
+ *
+ * Arming obeys the policy then: the publish right on the topic (EACCES,
+ * reported as refusals are; $sys.* is refused; a topic an ask rule covers
+ * gives EACCES with EVBUS_DENY_ASK), and the file's scope.  Each will
+ * counts as a subscription against max_subs and max_user_subs (ENOSPC);
+ * its payload is at most max_payload (EMSGSIZE); its memory is charged to
+ * the caller's memory cgroup.  A will belongs to the open file, not to a
+ * process: after fork() or SCM_RIGHTS it fires when the last descriptor of
+ * the file is gone.  Size-versioned like EVBUS_IOC_SUBSCRIBE2.
+ */
+#define EVBUS_WILL_CLEAR	(1U << 0)
+
+struct evbus_will {
+	__u32 size;		/* in: sizeof(struct evbus_will) */
+	__u32 flags;		/* in: EVBUS_WILL_CLEAR */
+	__u64 scope;		/* in: which of this file's wills */
+	__u64 topic;		/* in: user pointer, not NUL-terminated */
+	__u64 payload;		/* in: user pointer, may be 0 if payload_len 0 */
+	__u32 topic_len;	/* in: 1..EVBUS_TOPIC_MAX (0 with CLEAR) */
+	__u32 payload_len;	/* in: 0..max_payload */
+	__u32 type;		/* in: the event's type */
+	__u32 reserved;		/* must be 0 */
+	__u64 corr;		/* in: the event's corr */
+	__u64 parent;		/* in: the event's parent */
+};
+#define EVBUS_WILL_SIZE_VER0	64
+
+#define EVBUS_IOC_WILL		_IOC(_IOC_WRITE, EVBUS_IOC_MAGIC, 0x12, \
+				     EVBUS_WILL_SIZE_VER0)
+
+/*
  * The name of every EVBUS_FEAT_* bit, for tools that print them: a new bit
  * gets its name here, beside its definition.  EVBUS_FEAT_NAMES(X) expands
  * to X(EVBUS_FEAT_..., "name") once per bit, in bit order.
@@ -772,7 +817,8 @@ struct evbus_sys_approval {
 	X(EVBUS_FEAT_ADAPTIVE_WAKE,	"adaptive-wake")			\
 	X(EVBUS_FEAT_HISTORY,		"history")			\
 	X(EVBUS_FEAT_RETAINED,		"retained")			\
-	X(EVBUS_FEAT_APPROVAL,		"approval")
+	X(EVBUS_FEAT_APPROVAL,		"approval")			\
+	X(EVBUS_FEAT_WILL,		"will")
 
 /*
  * Records returned by read().  Every record starts with struct
@@ -825,6 +871,7 @@ struct evbus_event {
 #define EVBUS_EVENT_RETAINED	(1U << 1)	/* a retained value (RETAINED) */
 #define EVBUS_EVENT_APPROVED	(1U << 2)	/* allowed by at least one approver */
 #define EVBUS_EVENT_MODIFIED	(1U << 3)	/* changed by an approver: */
+#define EVBUS_EVENT_WILL	(1U << 4)	/* a last will (EVBUS_IOC_WILL) */
 /* the id of the last approver that changed it (EVBUS_EVENT_MODIFIED) */
 #define EVBUS_EVENT_MODIFIER(flags)	((__u32)(flags) >> 16)
 
