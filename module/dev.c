@@ -81,6 +81,7 @@ static int evbus_open(struct inode *inode, struct file *file)
 	}
 	mutex_init(&ef->lock);
 	xa_init_flags(&ef->subs, XA_FLAGS_ALLOC1);
+	INIT_LIST_HEAD(&ef->wills);
 	ef->next_sub_id = 1;
 	evbus_ring_init(&ef->ring, ef->bus->stats);
 	ef->ring.file_id = atomic64_inc_return(&evbus_file_ids);
@@ -109,6 +110,8 @@ static int evbus_release(struct inode *inode, struct file *file)
 {
 	struct evbus_file *ef = file->private_data;
 
+	/* First, while the file's own subscriptions may still take them. */
+	evbus_will_fire(ef);
 	evbus_bus_del_file(ef->bus, ef);
 	evbus_gate_release(ef);
 	evbus_subs_release(ef);
@@ -214,7 +217,8 @@ static long evbus_ioctl_version(struct evbus_file *ef, void __user *argp)
 		     EVBUS_FEAT_SUB_FILTER | EVBUS_FEAT_SUB_BPF |
 		     EVBUS_FEAT_BUS_STATS | EVBUS_FEAT_MMAP |
 		     EVBUS_FEAT_ADAPTIVE_WAKE | EVBUS_FEAT_HISTORY |
-		     EVBUS_FEAT_RETAINED | EVBUS_FEAT_APPROVAL;
+		     EVBUS_FEAT_RETAINED | EVBUS_FEAT_APPROVAL |
+		     EVBUS_FEAT_WILL;
 	v.max_payload = READ_ONCE(lim->max_payload);
 	v.max_subs = READ_ONCE(lim->max_subs);
 	v.ring_default = evbus_ring_size(lim, READ_ONCE(lim->ring_default));
@@ -281,6 +285,9 @@ static long evbus_ioctl_cmd(struct file *file, unsigned int cmd,
 		return evbus_ioctl_approver_del(ef, argp);
 	case EVBUS_IOC_VERDICT:
 		return evbus_ioctl_verdict(ef, argp);
+	case EVBUS_IOC_WILL:
+		return evbus_need_mode(file, FMODE_WRITE, fail) ?:
+		       evbus_ioctl_will(ef, argp);
 	default:
 		return -ENOIOCTLCMD;
 	}
@@ -389,6 +396,7 @@ static void evbus_show_fdinfo(struct seq_file *m, struct file *file)
 			   (int)sub->pattern_len, sub->pattern,
 			   sub->filter ? " (filtered)" : "");
 	evbus_scope_show(m, ef);
+	evbus_will_show(m, ef);
 	mutex_unlock(&ef->lock);
 	evbus_gate_show(m, ef);
 }

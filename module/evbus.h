@@ -213,6 +213,8 @@ struct evbus_pcpu_stats {
 	s64 approval_nobody;	/* mandatory, nobody to ask */
 	s64 approvers;		/* approvers now */
 	s64 approval_pending;	/* requests pending now */
+	s64 wills;		/* last wills armed now (will.c) */
+	s64 wills_fired;	/* ... published at a file's release */
 };
 
 #define evbus_count(stats, field, n)	this_cpu_add((stats)->field, (n))
@@ -367,6 +369,7 @@ struct evbus_sender {
 	kuid_t uid;
 	kgid_t gid;
 	struct pid *tgid;
+	struct pid *tid;
 };
 
 /* The sender as one subscriber sees it (pid and user namespaces). */
@@ -585,6 +588,8 @@ struct evbus_file {
 	bool replaying;
 	struct evbus_replay *replay;
 	struct evbus_gate *gate;	/* lock; NULL until it approves (gate.c) */
+	struct list_head wills;		/* lock: last wills, newest first (will.c) */
+	u32 nr_wills;			/* lock */
 	atomic64_t published;		/* events published through this file */
 	struct rcu_work free_work;
 };
@@ -653,6 +658,11 @@ long evbus_ioctl_approver_add(struct evbus_file *ef, void __user *argp);
 long evbus_ioctl_approver_del(struct evbus_file *ef, u32 __user *argp);
 void evbus_gate_release(struct evbus_file *ef);
 void evbus_gate_show(struct seq_file *m, struct evbus_file *ef);
+
+/* will.c */
+long evbus_ioctl_will(struct evbus_file *ef, void __user *argp);
+void evbus_will_fire(struct evbus_file *ef);
+void evbus_will_show(struct seq_file *m, struct evbus_file *ef);
 
 /* policy.c */
 struct evbus_pol_verdict {
@@ -758,6 +768,7 @@ void evbus_sub_unlink(struct evbus_file *ef, struct evbus_sub_entry *sub,
 void evbus_sub_free(struct evbus_sub_entry *sub);
 long evbus_ioctl_unsubscribe(struct evbus_file *ef, u32 __user *argp);
 void evbus_subs_release(struct evbus_file *ef);
+bool evbus_sub_room(struct evbus_file *ef);
 
 /* publish.c */
 long evbus_ioctl_publish(struct evbus_file *ef, void __user *argp, bool nowait,
@@ -767,6 +778,7 @@ long evbus_ioctl_publish_batch(struct evbus_file *ef, void __user *argp,
 void evbus_publish_kernel(struct evbus_file *ef, const char *topic, u32 len,
 			  const void *payload, u32 payload_len);
 int evbus_publish_approved(struct evbus_file *ef, struct evbus_msg *m, u64 *seq);
+int evbus_publish_will(struct evbus_file *ef, const struct evbus_hist_rec *rec);
 long evbus_uring_publish(struct evbus_file *ef, void __user *argp, bool nowait,
 			 struct io_uring_cmd *cmd, int *fail);
 

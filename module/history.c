@@ -58,7 +58,7 @@ void evbus_hist_fill(struct evbus_hist_rec *rec, const struct evbus_msg *m,
 	rec->corr = m->corr;
 	rec->parent = m->parent;
 	rec->tgid = get_pid(from->tgid);
-	rec->tid = get_pid(task_pid(current));
+	rec->tid = get_pid(from->tid);
 	rec->uid = from->uid;
 	rec->gid = from->gid;
 	rec->type = m->type;
@@ -117,6 +117,7 @@ bool evbus_hist_takes(struct evbus_file *ef, const struct evbus_sub_entry *sub,
 		.uid = rec->uid,
 		.gid = rec->gid,
 		.tgid = rec->tgid,
+		.tid = rec->tid,
 	};
 	struct evbus_ident id;
 

@@ -143,6 +143,7 @@ static void evbus_pub_ctx_init(struct evbus_pub_ctx *ctx, struct evbus_file *ef,
 	ctx->ask = NULL;
 	ctx->from.uid = current_euid();
 	ctx->from.gid = current_egid();
+	ctx->from.tid = task_pid(current);
 	ctx->from.tgid = task_tgid(current);
 }
 
@@ -418,13 +419,13 @@ static void evbus_ident_for(struct evbus_pub_ctx *ctx, struct evbus_file *ef)
 {
 	if (ctx->pid_ns != ef->pid_ns) {
 		ctx->pid_ns = ef->pid_ns;
-		ctx->ident.pid = task_tgid_nr_ns(current, ef->pid_ns);
-		ctx->ident.tid = task_pid_nr_ns(current, ef->pid_ns);
+		ctx->ident.pid = pid_nr_ns(ctx->from.tgid, ef->pid_ns);
+		ctx->ident.tid = pid_nr_ns(ctx->from.tid, ef->pid_ns);
 	}
 	if (ctx->user_ns != ef->user_ns) {
 		ctx->user_ns = ef->user_ns;
-		ctx->ident.uid = from_kuid_munged(ef->user_ns, current_euid());
-		ctx->ident.gid = from_kgid_munged(ef->user_ns, current_egid());
+		ctx->ident.uid = from_kuid_munged(ef->user_ns, ctx->from.uid);
+		ctx->ident.gid = from_kgid_munged(ef->user_ns, ctx->from.gid);
 	}
 }
 
@@ -855,4 +856,29 @@ void evbus_publish_kernel(struct evbus_file *ef, const char *topic, u32 len,
 	evbus_pub_ctx_free(&ctx);
 	if (err)
 		evbus_stats_publish_error(ef->bus, err);
+}
+
+/*
+ * A will of ef (will.c) at its release, published as the process that
+ * armed it: the kept record, flagged EVBUS_EVENT_WILL.  0 or -errno
+ * (counted as a publisher's failure).
+ */
+int evbus_publish_will(struct evbus_file *ef, const struct evbus_hist_rec *rec)
+{
+	struct evbus_pub_ctx ctx;
+	struct evbus_msg m;
+	int err = -EINVAL;
+
+	evbus_pub_ctx_init(&ctx, ef, false);
+	ctx.from.uid = rec->uid;
+	ctx.from.gid = rec->gid;
+	ctx.from.tgid = rec->tgid;
+	ctx.from.tid = rec->tid;
+	evbus_hist_msg(rec, &m, EVBUS_EVENT_WILL);
+	if (!evbus_topic_parse(m.topic, m.topic_len, &m.segs))
+		evbus_publish_staged(&ctx, &m, 1, &err);
+	evbus_pub_ctx_free(&ctx);
+	if (err)
+		evbus_stats_publish_error(ef->bus, err);
+	return err;
 }

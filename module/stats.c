@@ -255,6 +255,8 @@ EVBUS_STAT(approval_withdrawn);
 EVBUS_STAT(approval_nobody);
 EVBUS_STAT(approvers);
 EVBUS_STAT(approval_pending);
+EVBUS_STAT(wills);
+EVBUS_STAT(wills_fired);
 
 static ssize_t buses_show(struct kobject *kobj, struct kobj_attribute *attr,
 			  char *buf)
@@ -324,6 +326,8 @@ static struct attribute *evbus_stat_attrs[] = {
 	&evbus_attr_approval_nobody.attr.attr,
 	&evbus_attr_approvers.attr.attr,
 	&evbus_attr_approval_pending.attr.attr,
+	&evbus_attr_wills.attr.attr,
+	&evbus_attr_wills_fired.attr.attr,
 	&evbus_attr_buses.attr,
 	&evbus_attr_ring_bytes.attr,
 	&evbus_attr_ring_bytes_max.attr,

@@ -133,13 +133,22 @@ static int evbus_may_subscribe(struct evbus_file *ef, struct evbus_sub_req *req)
 			  false);
 }
 
+/*
+ * Room for one more subscription in the file (ef->lock held)?  Revoked
+ * ones count until their notices are read (ring.c), wills (will.c) as
+ * long as they are armed.
+ */
+bool evbus_sub_room(struct evbus_file *ef)
+{
+	lockdep_assert_held(&ef->lock);
+	return ef->nr_subs + ef->nr_wills + READ_ONCE(ef->ring.revoked) <
+	       READ_ONCE(ef->bus->limits->max_subs);
+}
+
 /* Charge one subscription to the file and its user: 0 or -ENOSPC. */
 static int evbus_sub_charge(struct evbus_file *ef)
 {
-	lockdep_assert_held(&ef->lock);
-	/* Revoked ones count until their notices are read (ring.c). */
-	if (ef->nr_subs + READ_ONCE(ef->ring.revoked) >=
-	    READ_ONCE(ef->bus->limits->max_subs))
+	if (!evbus_sub_room(ef))
 		return -ENOSPC;
 	if (evbus_user_charge(ef->user, EVBUS_UC_SUBS, 1,
 			      READ_ONCE(ef->bus->limits->max_user_subs)))

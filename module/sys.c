@@ -37,6 +37,7 @@ static void evbus_count_denial(struct evbus_bus *bus, int cause)
 {
 	switch (cause) {
 	case EVBUS_DENY_RULE:
+	case EVBUS_DENY_ASK:		/* an ask rule, for a will */
 		evbus_count(bus->stats, denied_rule, 1);
 		break;
 	case EVBUS_DENY_DEFAULT:

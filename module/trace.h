@@ -187,6 +187,7 @@ TRACE_EVENT(evbus_denied,
 				   { EVBUS_DENY_RULE, "rule" },
 				   { EVBUS_DENY_DEFAULT, "default" },
 				   { EVBUS_DENY_SCOPE, "scope" },
+				   { EVBUS_DENY_ASK, "ask" },
 				   { EVBUS_DENY_RESERVED, "reserved" }),
 		  __entry->rule_id, __get_str(topic))
 );
