@@ -117,6 +117,7 @@ EVBUS_API void evbus_close(struct evbus *bus)
 	if (!bus)
 		return;
 	evbus_mmap_close(bus->mm);
+	evbus_scopes_free(bus);
 	sys_close(bus->fd);
 	sys_free(bus->buf);
 	sys_free(bus);

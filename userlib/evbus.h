@@ -16,6 +16,7 @@
 #ifndef _EVBUS_H
 #define _EVBUS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -26,9 +27,9 @@ extern "C" {
 #endif
 
 #define EVBUS_LIB_VERSION_MAJOR	1
-#define EVBUS_LIB_VERSION_MINOR	6
+#define EVBUS_LIB_VERSION_MINOR	7
 #define EVBUS_LIB_VERSION_PATCH	0
-#define EVBUS_LIB_VERSION	"1.6.0"
+#define EVBUS_LIB_VERSION	"1.7.0"
 
 #define EVBUS_DEVICE_PATH	"/dev/evbus"
 /* An inherited handle: the descriptor number of an open /dev/evbus file. */
@@ -366,6 +367,49 @@ evbus_record_cancelled(const struct evbus_record *rec)
 	return (const struct evbus_cancelled *)rec->hdr;
 }
 /* ===================== end of the approval gate (LIBEVBUS_1.6) ===================== */
+
+/* ============= last wills and lifecycle scopes (LIBEVBUS_1.7) ============= */
+/*
+ * See evbus_will_set(3) and evbus_scope_begin(3).  evbus_will_set() arms
+ * (or replaces) the will of scope, any u64 the caller chooses: an event
+ * with topic, payload and opts' type, corr and parent (opts->flags must
+ * be 0) that the kernel publishes when the handle's open file is released
+ * without evbus_will_clear(bus, scope) (-ENOENT: no such will) having
+ * disarmed it: evbus_close(), exit, a crash, SIGKILL.  It comes flagged
+ * EVBUS_EVENT_WILL, sent by the process that armed it.  After fork() or
+ * SCM_RIGHTS the will belongs to the open file: it fires when the last
+ * descriptor of it goes.  Arming is checked as a publish is then
+ * (-EACCES, also for a topic an ask rule covers), and counts as a
+ * subscription (-ENOSPC).  -EOPNOTSUPP: the module has no wills.
+ *
+ * Lifecycle scopes (Alien-style): evbus_scope_begin() publishes
+ * "<prefix>.started" with parent = the enclosing scope's id (0: none); its
+ * seq is the new scope's id (*scope), and the handle arms a will of that
+ * id: an empty "<prefix>.failed".  evbus_scope_update() publishes
+ * "<prefix>.progress"; evbus_scope_end() publishes "<prefix>.success" (ok)
+ * or "<prefix>.failed" and disarms the will.  Every event after Started
+ * has corr and parent = the scope's id; the first terminal event of a
+ * scope is its outcome.  A scope is the handle's: the others give -ENOENT.
+ * (These scopes are unrelated to a narrowed handle's, evbus_narrow().)
+ */
+#define EVBUS_SCOPE_STARTED	"started"
+#define EVBUS_SCOPE_PROGRESS	"progress"
+#define EVBUS_SCOPE_SUCCESS	"success"
+#define EVBUS_SCOPE_FAILED	"failed"
+/* The longest prefix: room for ".progress". */
+#define EVBUS_SCOPE_PREFIX_MAX	(EVBUS_TOPIC_MAX - 9)
+
+int evbus_will_set(struct evbus *bus, uint64_t scope, const char *topic,
+		   const void *payload, size_t len,
+		   const struct evbus_pub_opts *opts);
+int evbus_will_clear(struct evbus *bus, uint64_t scope);
+int evbus_scope_begin(struct evbus *bus, const char *prefix, const void *data,
+		      size_t len, uint64_t parent, uint64_t *scope);
+int evbus_scope_update(struct evbus *bus, uint64_t scope, const void *data,
+		       size_t len);
+int evbus_scope_end(struct evbus *bus, uint64_t scope, bool ok,
+		    const void *data, size_t len);
+/* =========== end of last wills and lifecycle scopes (LIBEVBUS_1.7) =========== */
 
 /* The library's own version, at run time */
 const char *evbus_lib_version(void);

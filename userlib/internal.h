@@ -31,6 +31,7 @@ struct evbus {
 	struct evbus_rec_iter it; /* over what the last read() filled in */
 	bool wake;		/* the kernel decides when a batch is due: poll first */
 	struct evbus_mmap *mm;	/* the mapped ring, if evbus_mmap_open() */
+	struct evbus_scope_ent *scopes; /* open lifecycle scopes (will.c) */
 };
 
 /* bus.c: the module answers EVBUS_IOC_VERSION without the feature bit. */
@@ -45,6 +46,9 @@ int evbus_publish_deadline(struct evbus *bus, const char *topic,
 			   const void *data, size_t len,
 			   const struct evbus_pub_opts *opts,
 			   uint64_t deadline_ns, uint64_t *seq);
+
+/* will.c: forget the handle's open scopes (evbus_close()). */
+void evbus_scopes_free(struct evbus *bus);
 
 /* mmap.c: take the whole records available now into buf (evbus_read()). */
 ssize_t evbus_mmap_take(struct evbus_mmap *m, void *buf, size_t cap);
