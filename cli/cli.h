@@ -30,6 +30,15 @@ int cmd_policy(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_approve(int argc, char **argv);
+int cmd_run_scope(int argc, char **argv);
+
+/*
+ * scope.c: pub --will TOPIC [DATA] -- CMD [ARGS] (argv from TOPIC on;
+ * eaten: getopt took a "--" before it)
+ */
+int pub_will(int argc, char **argv, bool eaten,
+	     const struct evbus_pub_opts *po, uint64_t scope,
+	     bool clear_on_success);
 
 /* util.c */
 void __attribute__((format(printf, 1, 2))) cli_err(const char *fmt, ...);

@@ -4,6 +4,9 @@
  *
  *   evbus pub [-v] [--retain] [--ask [--deadline MS]] [--type N] [--corr ID]
  *             [--parent SEQ] TOPIC [DATA]
+ *   evbus pub --will [--scope N] [--clear-on-success] [--type N] [--corr ID]
+ *             [--parent SEQ] TOPIC [DATA] -- CMD [ARGS]
+ *   evbus run-scope [-v] [--parent SEQ] TOPIC -- CMD [ARGS]
  *   evbus sub [--json] [--ready] [--count N] [--timeout SECS] [--ring BYTES]
  *             [--policy drop-oldest|drop-newest] [--from-uid U] [--from-gid G]
  *             [--from-pid P] [--type N[-M]] [--filter FILE] [--no-mmap]
@@ -31,6 +34,13 @@ static const char main_usage[] =
 "        publish DATA, or each line of stdin, on TOPIC (--retain: also as\n"
 "        TOPIC's retained value; an empty DATA clears it; --ask: only if the\n"
 "        bus's approvers allow it)\n"
+"  pub --will [--scope N] [--clear-on-success] [--type N] [--corr ID]\n"
+"      [--parent SEQ] TOPIC [DATA] -- CMD [ARGS]\n"
+"        run CMD holding a last will: DATA on TOPIC, published by the kernel\n"
+"        when evbus ends, however it ends\n"
+"  run-scope [-v] [--parent SEQ] TOPIC -- CMD [ARGS]\n"
+"        publish TOPIC.started, run CMD, then TOPIC.success or TOPIC.failed\n"
+"        by its exit status (TOPIC.failed by a will if evbus is killed)\n"
 "  sub [--json] [--ready] [--count N] [--timeout SECS] [--ring BYTES]\n"
 "      [--policy drop-oldest|drop-newest] [--from-uid U] [--from-gid G]\n"
 "      [--from-pid P] [--type N[-M]] [--filter FILE] [--no-mmap]\n"
@@ -107,6 +117,7 @@ int main(int argc, char **argv)
 		{ "policy", cmd_policy },
 		{ "exec", cmd_exec },
 		{ "approve", cmd_approve },
+		{ "run-scope", cmd_run_scope },
 		{ "version", cmd_version },
 	};
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -126,5 +137,5 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(cmd, cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);
-	return cli_usage_err(NULL, "unknown command '%s' (pub, sub, stat, history, policy, exec, approve or version)", cmd);
+	return cli_usage_err(NULL, "unknown command '%s' (pub, sub, stat, history, policy, exec, approve, run-scope or version)", cmd);
 }

@@ -141,12 +141,12 @@ void put_text(FILE *f, const void *buf, size_t len)
 /* The event flags this tool names; the modifier's id is in the top half. */
 #define EVENT_FLAGS_KNOWN	(EVBUS_EVENT_REPLAYED | EVBUS_EVENT_RETAINED | \
 				 EVBUS_EVENT_APPROVED | EVBUS_EVENT_MODIFIED | \
-				 0xffff0000U)
+				 EVBUS_EVENT_WILL | 0xffff0000U)
 
 /*
  * An event's flags, only when set (a live event prints as it always did):
  * ,"replayed":true ,"retained":true ,"approved":true ,"modified":true
- * ,"modifier":ID, and any bit this tool does not know as ,"<key>":N (the
+ * ,"modifier":ID ,"will":true, and any bit this tool does not know as ,"<key>":N (the
  * whole value; key "flags", or "event_flags" inside a request, whose own
  * flags are "flags").
  */
@@ -161,6 +161,8 @@ static void put_event_flags_json(FILE *f, uint32_t flags, const char *key)
 	if (flags & EVBUS_EVENT_MODIFIED)
 		fprintf(f, ",\"modified\":true,\"modifier\":%u",
 			EVBUS_EVENT_MODIFIER(flags));
+	if (flags & EVBUS_EVENT_WILL)
+		fputs(",\"will\":true", f);
 	if ((flags & ~EVENT_FLAGS_KNOWN) ||
 	    (!(flags & EVBUS_EVENT_MODIFIED) && (flags & 0xffff0000U)))
 		fprintf(f, ",\"%s\":%u", key, flags);
@@ -365,6 +367,8 @@ void put_record_human(FILE *f, const struct evbus_record *rec)
 		fputs(" approved", f);
 	if (ev->flags & EVBUS_EVENT_MODIFIED)
 		fprintf(f, " modified-by=%u", EVBUS_EVENT_MODIFIER(ev->flags));
+	if (ev->flags & EVBUS_EVENT_WILL)
+		fputs(" will", f);
 	if ((ev->flags & ~EVENT_FLAGS_KNOWN) ||
 	    (!(ev->flags & EVBUS_EVENT_MODIFIED) && (ev->flags & 0xffff0000U)))
 		fprintf(f, " flags=0x%x", ev->flags);

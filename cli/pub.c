@@ -11,7 +11,8 @@
  * last one wins; an empty one clears it).  With --ask every event goes
  * through the bus's approvers first (each line of stdin on its own, in
  * order); a refusal ends the command with status 1 and the errno's
- * meaning.
+ * meaning.  With --will nothing is published now: TOPIC [DATA] becomes
+ * the will of a file held while CMD runs (scope.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -29,9 +30,15 @@
 static const char pub_usage[] =
 "usage: evbus pub [-v] [--retain] [--ask [--deadline MS]] [--type N] [--corr ID]\n"
 "                 [--parent SEQ] TOPIC [DATA]\n"
+"       evbus pub --will [--scope N] [--clear-on-success] [--type N] [--corr ID]\n"
+"                 [--parent SEQ] TOPIC [DATA] -- CMD [ARGS]\n"
 "\n"
 "Publish DATA on TOPIC, or, without DATA, each line of stdin as one event\n"
 "(without its newline; published in batches).\n"
+"\n"
+"With --will, arm DATA on TOPIC (empty without DATA) as a last will, run\n"
+"CMD and exit with its status: the kernel publishes the will, flagged\n"
+"will, when evbus ends, even if it is killed (SIGKILL included).\n"
 "\n"
 "  -v, --verbose     print each event's sequence number on stdout\n"
 "      --retain      also make it TOPIC's retained value, which 'evbus sub\n"
@@ -44,6 +51,10 @@ static const char pub_usage[] =
 "      --type N      application type code (32 bits)\n"
 "      --corr ID     correlation id (64 bits)\n"
 "      --parent SEQ  sequence number of the event this one follows from\n"
+"      --will        the event is a will held while CMD runs (see above)\n"
+"      --scope N     which will of the file (64 bits; default 0)\n"
+"      --clear-on-success  disarm the will if CMD exits with status 0: it\n"
+"                    then reports only a failure of CMD or of evbus\n"
 "  -h, --help        this text\n";
 
 struct pub_ctx {
@@ -274,12 +285,16 @@ int cmd_pub(int argc, char **argv)
 		{ "type", required_argument, NULL, 't' },
 		{ "corr", required_argument, NULL, 'c' },
 		{ "parent", required_argument, NULL, 'p' },
+		{ "will", no_argument, NULL, 'w' },
+		{ "scope", required_argument, NULL, 's' },
+		{ "clear-on-success", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct pub_ctx *c;
-	uint64_t ms = 0;
-	bool deadline = false;
+	uint64_t ms = 0, scope = 0;
+	bool deadline = false, will = false, have_scope = false, clear = false;
+	bool eaten;
 	int opt, ret;
 
 	c = calloc(1, sizeof(*c));
@@ -315,6 +330,17 @@ int cmd_pub(int argc, char **argv)
 			if (!parse_u64(optarg, &c->po.parent))
 				ret = cli_usage_err("pub", "--parent wants a sequence number, not '%s'", optarg);
 			break;
+		case 'w':
+			will = true;
+			break;
+		case 's':
+			if (!parse_u64(optarg, &scope))
+				ret = cli_usage_err("pub", "--scope wants an unsigned 64-bit number, not '%s'", optarg);
+			have_scope = true;
+			break;
+		case 'C':
+			clear = true;
+			break;
 		case 'h':
 			fputs(pub_usage, stdout);
 			goto out;
@@ -324,11 +350,26 @@ int cmd_pub(int argc, char **argv)
 		if (ret)
 			goto out;
 	}
+	eaten = !strcmp(argv[optind - 1], "--");
 	argc -= optind;
 	argv += optind;
 	ret = EXIT_USAGE;
 	if (deadline && !(c->po.flags & EVBUS_PUB_ASK)) {
 		cli_usage_err("pub", "--deadline goes with --ask");
+		goto out;
+	}
+	if ((have_scope || clear) && !will) {
+		cli_usage_err("pub", "%s goes with --will",
+			      have_scope ? "--scope" : "--clear-on-success");
+		goto out;
+	}
+	if (will && (c->verbose || (c->po.flags & (EVBUS_PUB_RETAIN | EVBUS_PUB_ASK)))) {
+		cli_usage_err("pub", "--will does not go with %s", c->verbose ? "-v" :
+			      c->po.flags & EVBUS_PUB_RETAIN ? "--retain" : "--ask");
+		goto out;
+	}
+	if (will) {
+		ret = pub_will(argc, argv, eaten, &c->po, scope, clear);
 		goto out;
 	}
 	c->deadline_ns = ms * 1000000;
