@@ -176,7 +176,7 @@ TEST(human_records)
 	free(out);
 }
 
-/* Replayed and retained events, history lags: marked only when flagged. */
+/* Replayed, retained and will events, history lags: marked only when flagged. */
 TEST(event_and_lag_flags)
 {
 	uint64_t buf[64];
@@ -213,6 +213,16 @@ TEST(event_and_lag_flags)
 	free(out);
 	RENDER(out, put_record_human(f, &rec));
 	EXPECT_NE(NULL, strstr(out, " parent=41 retained cfg.level debug\n"));
+	free(out);
+
+	/* A last will: a word of its own, no number. */
+	ev->flags = EVBUS_EVENT_WILL;
+	RENDER(out, put_record_json(f, &rec));
+	EXPECT_NE(NULL, strstr(out, ",\"parent\":41,\"will\":true,\"payload\":"));
+	EXPECT_EQ(NULL, strstr(out, "flags"));
+	free(out);
+	RENDER(out, put_record_human(f, &rec));
+	EXPECT_NE(NULL, strstr(out, " parent=41 will cfg.level debug\n"));
 	free(out);
 
 	/* A bit this tool does not know: shown as a number, the rest as words. */

@@ -4,7 +4,8 @@
 # Tests of the evbus command, as separate processes talking over
 # /dev/evbus: JSON and human output, identities, batches from stdin, lag
 # records under both policies, signals, timeouts, stat, replay from the
-# history and retained values, and the messages and exit codes of bad
+# history and retained values, last wills and scopes (run-scope, kill -9
+# of the wrapper), and the messages and exit codes of bad
 # input.  Installed as build/ksft/lib_cli; prints
 # kselftest-style totals for tests/run-kselftests.
 #
@@ -1138,6 +1139,124 @@ t_approve_and_ask_usage_errors() {
 	"$EVBUS" approve --help | grep -q '^usage: evbus approve' || die "approve --help"
 	"$EVBUS" pub --help | grep -q -- '--ask' || die "pub --help"
 	"$EVBUS" --help | grep -q 'approve \[-v\]' || die "evbus --help"
+}
+
+# ------------------------------------------------ last wills and scopes
+
+t_pub_will_fires_when_evbus_ends() {
+	need_device
+	need_feature will
+	local rc
+	sub_start s --json --count 2 --timeout 10 "$T.w.>"
+	rc=0; "$EVBUS" pub --will --corr 5 --type 6 "$T.w.done" bye -- sh -c 'exit 4' || rc=$?
+	expect_eq 4 "$rc" "pub --will exit (CMD's)"
+	# --clear-on-success: a success disarms it, a failure does not.
+	"$EVBUS" pub --will --clear-on-success --scope 7 "$T.w.cleared" x -- true ||
+		die "pub --will --clear-on-success true: exit $?"
+	rc=0; "$EVBUS" pub --will --clear-on-success "$T.w.fail" y -- false || rc=$?
+	expect_eq 1 "$rc" "pub --will exit (false)"
+	sub_wait s
+	expect_eq 0 "$sub_rc" "sub exit"
+	# The cleared will would have come second.
+	jcheck "$tmp/s.out" '
+assert len(recs) == 2, recs
+assert r["topic"] == a[0] + ".w.done" and r["payload"] == "bye" and r["will"] is True, r
+assert r["corr"] == 5 and r["type"] == 6 and r["pid"] > 0, r
+assert recs[1]["topic"] == a[0] + ".w.fail" and recs[1]["payload"] == "y" and recs[1]["will"] is True, recs
+' "$T"
+}
+
+t_run_scope_success_and_failure() {
+	need_device
+	need_feature will
+	local id rc
+	sub_start s --json --count 4 --timeout 10 "$T.job.>"
+	id=$("$EVBUS" run-scope -v "$T.job" -- true) || die "run-scope true: exit $?"
+	rc=0; "$EVBUS" run-scope "$T.job" -- sh -c 'exit 3' || rc=$?
+	expect_eq 3 "$rc" "run-scope exit (CMD's)"
+	sub_wait s
+	expect_eq 0 "$sub_rc" "sub exit"
+	jcheck "$tmp/s.out" '
+t = a[0] + ".job"
+s, ok, s2, bad = recs
+assert s["topic"] == t + ".started" and s["seq"] == int(a[1]) and s["payload"] == "true", s
+assert "parent" not in s or s["parent"] == 0, s
+assert ok["topic"] == t + ".success" and ok["corr"] == s["seq"] and ok["parent"] == s["seq"], ok
+assert ok["payload"] == "exit 0" and "will" not in ok, ok
+assert s2["topic"] == t + ".started" and s2["payload"] == "sh -c exit 3", s2
+assert bad["topic"] == t + ".failed" and bad["corr"] == s2["seq"] and bad["payload"] == "exit 3", bad
+assert "will" not in bad, bad
+' "$T" "$id"
+}
+
+t_run_scope_nests_through_EVBUS_SCOPE() {
+	need_device
+	need_feature will
+	local id
+	sub_start s --json --count 4 --timeout 10 "$T.nest.>"
+	id=$("$EVBUS" run-scope -v "$T.nest.outer" -- "$EVBUS" run-scope "$T.nest.inner" -- true) ||
+		die "nested run-scope: exit $?"
+	sub_wait s
+	jcheck "$tmp/s.out" '
+o, i, iok, ook = recs
+assert o["topic"].endswith(".outer.started") and o["seq"] == int(a[0]), o
+assert i["topic"].endswith(".inner.started") and i["parent"] == o["seq"], i
+assert iok["topic"].endswith(".inner.success") and iok["corr"] == i["seq"], iok
+assert ook["topic"].endswith(".outer.success") and ook["corr"] == o["seq"], ook
+' "$id"
+}
+
+# kill -9 of the wrapper while CMD sleeps: the will ends the scope failed.
+t_run_scope_kill_9_of_the_wrapper_ends_failed() {
+	need_device
+	need_feature will
+	local w id child i
+	sub_start s --json --count 2 --timeout 20 "$T.k.>"
+	sub_start h --count 2 --timeout 20 "$T.k.>"
+	"$EVBUS" run-scope -v "$T.k" -- sleep 60 >"$tmp/rs.out" 2>"$tmp/rs.err" &
+	w=$!
+	echo "$w" >"$tmp/rs.pid"
+	wait_for "$tmp/rs.out" '^[0-9]+$' || die "no scope id: $(cat "$tmp/rs.err")"
+	id=$(cat "$tmp/rs.out")
+	for ((i = 0; i < 100; i++)); do
+		child=$(cat "/proc/$w/task/$w/children" 2>/dev/null)
+		[ -n "$child" ] && break
+		sleep 0.05
+	done
+	[ -n "$child" ] && echo "$child" >"$tmp/sleep.pid"
+	kill -KILL "$w"
+	wait "$w" 2>/dev/null
+	rm -f "$tmp/rs.pid"
+	sub_wait s
+	expect_eq 0 "$sub_rc" "sub exit"
+	jcheck "$tmp/s.out" '
+s, f = recs
+assert s["topic"] == a[0] + ".k.started" and s["seq"] == int(a[1]) and s["payload"] == "sleep 60", s
+assert f["topic"] == a[0] + ".k.failed" and f["will"] is True, f
+assert f["corr"] == s["seq"] and f["parent"] == s["seq"] and f["pid"] == int(a[2]), f
+assert "payload" not in f or f["payload"] == "", f
+' "$T" "$id" "$w"
+	sub_wait h
+	grep -qE "^[0-9]+ .* corr=$id parent=$id will $T\.k\.failed $" "$tmp/h.out" ||
+		die "the human format lacks 'will': $(cat "$tmp/h.out")"
+}
+
+t_will_usage_errors() {
+	expect_fail 2 "pub wants '--' and a command after the TOPIC" "$EVBUS" pub --will x
+	expect_fail 2 "pub wants a command after '--'" "$EVBUS" pub --will x d --
+	expect_fail 2 "too many arguments before '--'" "$EVBUS" pub --will x a b -- true
+	expect_fail 2 "--scope goes with --will" "$EVBUS" pub --scope 3 x d
+	expect_fail 2 "--clear-on-success goes with --will" "$EVBUS" pub --clear-on-success x d
+	expect_fail 2 "--will does not go with --retain" "$EVBUS" pub --will --retain x -- true
+	expect_fail 2 "--scope wants an unsigned 64-bit number" "$EVBUS" pub --will --scope -1 x -- true
+	expect_fail 2 "run-scope wants '--' and a command after the TOPIC" "$EVBUS" run-scope x true
+	expect_fail 2 "run-scope needs a TOPIC before '--'" "$EVBUS" run-scope -- true
+	expect_fail 2 "pub needs a TOPIC before '--'" "$EVBUS" pub --will -- true
+	expect_fail 2 "invalid topic 'a..b'" "$EVBUS" run-scope a..b -- true
+	expect_fail 2 "--parent wants a sequence number" "$EVBUS" run-scope --parent x y -- true
+	"$EVBUS" run-scope --help | grep -q '^usage: evbus run-scope' || die "run-scope --help"
+	"$EVBUS" pub --help | grep -q -- '--clear-on-success' || die "pub --help"
+	"$EVBUS" --help | grep -q 'run-scope \[-v\]' || die "evbus --help"
 }
 
 for t in $(declare -F | awk '$3 ~ /^t_/ { print substr($3, 3) }'); do
