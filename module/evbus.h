@@ -273,7 +273,7 @@ struct evbus_hist_rec {
 	u32 type;
 	u32 topic_len;
 	u32 payload_len;
-	u32 pad;
+	u32 ev_flags;			/* EVBUS_EVENT_* it was delivered with */
 	char data[];			/* topic, then payload */
 };
 

@@ -64,7 +64,8 @@ void evbus_hist_fill(struct evbus_hist_rec *rec, const struct evbus_msg *m,
 	rec->type = m->type;
 	rec->topic_len = m->topic_len;
 	rec->payload_len = m->payload_len;
-	rec->pad = 0;
+	/* What it was delivered with: approved, modified, a will. */
+	rec->ev_flags = m->ev_flags & ~(EVBUS_EVENT_REPLAYED | EVBUS_EVENT_RETAINED);
 	memcpy(rec->data, m->topic, m->topic_len);
 	memcpy(rec->data + m->topic_len, m->payload, m->payload_len);
 }
@@ -76,7 +77,7 @@ void evbus_hist_put(struct evbus_hist_rec *rec)
 	put_pid(rec->tid);
 }
 
-/* The event a kept record is, to be queued with ev_flags. */
+/* The event a kept record is, to be queued with ev_flags added. */
 void evbus_hist_msg(const struct evbus_hist_rec *rec, struct evbus_msg *m,
 		    u32 ev_flags)
 {
@@ -92,7 +93,7 @@ void evbus_hist_msg(const struct evbus_hist_rec *rec, struct evbus_msg *m,
 	m->topic = rec->data;
 	m->payload = rec->data + rec->topic_len;
 	m->rec_len = evbus_event_rec_len(rec->topic_len, rec->payload_len);
-	m->ev_flags = ev_flags;
+	m->ev_flags = rec->ev_flags | ev_flags;
 }
 
 /* The sender of a kept record as ef's reader sees it. */

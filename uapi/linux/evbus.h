@@ -475,7 +475,9 @@ struct evbus_scope {
  *    every topic the pattern matches, then live events.
  * Replayed events pass the subscription's filters as live ones do, carry
  * their original seq, clocks and sender (seen from the reader's
- * namespaces), and EVBUS_EVENT_REPLAYED or EVBUS_EVENT_RETAINED in flags.
+ * namespaces), and EVBUS_EVENT_REPLAYED or EVBUS_EVENT_RETAINED in flags,
+ * besides the flags they went out with (EVBUS_EVENT_APPROVED, _MODIFIED
+ * and its modifier, _WILL).
  *
  * Replay (SINCE, LAST).  The file catches up from the history and then
  * goes live, with no gap and no duplicate at the join: its stream is every
