@@ -21,7 +21,7 @@
  * without O_NONBLOCK, reopened all the time by another thread) and on two
  * private files of their own just below them (one never narrowed, one that
  * EVBUS_IOC_NARROW works on, reopened now and then so narrowing starts over):
- *  - ioctls: the eighteen exact commands and random command numbers around
+ *  - ioctls: the nineteen exact commands and random command numbers around
  *    them (magic 0xEB and its neighbours, nr 0..0x20, all four directions,
  *    random sizes); struct contents valid-ish and garbage (flags with
  *    unknown bits, reserved fields, lengths 0 / 255 / 256 / huge, payloads
@@ -165,6 +165,19 @@
  * exactly when MODIFIED).  At the end no approver is left on the bus and
  * nothing pending.
  *
+ * Last wills (#17): EVBUS_IOC_WILL arming, replacing and clearing wills
+ * of a few scopes per file (scope numbers small, so replacements and
+ * clears find them), topics of every kind ($sys and the ask rules' too:
+ * EACCES), payloads up to past max_payload (EMSGSIZE), CLEAR with other
+ * fields set, unknown flags, reserved, sizes below, at and past the first
+ * version with zero and nonzero tails and past a page; made bad on purpose,
+ * a call never succeeds.  ENOENT only for a CLEAR; a will armed is on a
+ * valid topic, never $sys, within a narrowed file's publish scope.  The
+ * wills fire as the files are closed and reopened all the time, so the
+ * readers see EVBUS_EVENT_WILL events (never with APPROVED, MODIFIED or
+ * RETAINED, never inside a request); at the end sysfs's wills is back at
+ * its start (every file closed, every will fired or cleared).
+ *
  * Found by this fuzzer and fixed: Linux 6.1's io_uring_cmd() treats a
  * positive return from ->uring_cmd as an error code, so a URING_CMD
  * PUBLISH_BATCH that completed with its count never completed from io-wq
@@ -257,7 +270,7 @@ static const uint64_t kernel_addrs[] = {
 
 enum { C_VERSION, C_SUB, C_UNSUB, C_PUB, C_BATCH, C_SETRING, C_GETRING,
        C_STATS, C_SUB2, C_NARROW, C_BSTATS, C_PADD, C_PSET, C_PLIST, C_HIST,
-       C_AADD, C_ADEL, C_VERDICT, C_N };
+       C_AADD, C_ADEL, C_VERDICT, C_WILL, C_N };
 
 /*
  * The errnos each command can return, besides EBADF (a closed slot, -1,
@@ -325,6 +338,9 @@ static const struct {
 	  ERRS(EFAULT, ENOENT) },
 	{ EVBUS_IOC_VERDICT, "VERDICT", EVBUS_VERDICT_SIZE_VER0, 5,
 	  ERRS(EFAULT, EINVAL, E2BIG, ENOENT, EMSGSIZE, EACCES, ENOMEM) },
+	/* #17: ENOENT only for a CLEAR (check_will()) */
+	{ EVBUS_IOC_WILL, "WILL", EVBUS_WILL_SIZE_VER0, 6,
+	  ERRS(EFAULT, EINVAL, E2BIG, EMSGSIZE, EACCES, ENOSPC, ENOENT, ENOMEM) },
 	{ 0, "URING_CMD", 0, 0, ERRS(PUB_ERRS, EOPNOTSUPP, EAGAIN) },
 };
 static unsigned char g_errok[C_N + 1][ERRNO_MAX + 1];
@@ -349,7 +365,9 @@ enum { F_SINCE, F_LAST, F_RETAINED_SUB, F_RETAIN_PUB, F_HIST_SET, F_REPLAYED, F_
        /* the approval gate (#16) */
        F_GATE0, F_ASK_PUB = F_GATE0, F_APPR_ADD, F_VERDICT_OK, F_REQ_READ, F_CANCEL_READ,
        F_APPROVED_EV, F_MODIFIED_EV, F_GATE_OPS, F_GATE_EXACT, F_GATE_EVENT, F_ASKER_OK,
-       F_ASKER_REFUSED, F_ASKER_INTR, F_ASKER_NOBODY, F_APPR_CLOSED, F_N };
+       F_ASKER_REFUSED, F_ASKER_INTR, F_ASKER_NOBODY, F_APPR_CLOSED,
+       /* last wills (#17) */
+       F_WILL_ARM, F_WILL_CLEAR, F_WILL_EV, F_N };
 static const char *const feat_name[F_N] = {
 	"SINCE subscriptions", "LAST subscriptions", "RETAINED subscriptions",
 	"retained publishes", "history capacity set", "replayed events read",
@@ -361,6 +379,7 @@ static const char *const feat_name[F_N] = {
 	"of them with an exact outcome", "of them read back as delivered",
 	"askers' publishes published", "refused", "withdrawn (EINTR)",
 	"with nobody to ask", "approver files closed with requests pending",
+	"wills armed", "wills cleared", "will events read",
 };
 
 /* Size-versioned structs are placed with up to a page of tail. */
@@ -384,6 +403,7 @@ union argbuf {
 	struct evbus_history h;
 	struct evbus_approver ap;
 	struct evbus_verdict vd;
+	struct evbus_will wl;
 	unsigned char raw[BIG_MAX];
 };
 
@@ -752,7 +772,8 @@ static bool result_cmd(struct th *t, const char *what, long ret, int err, int wh
 
 /* Event flags the module may set (#15, #16), with the modifier's id above. */
 #define EV_GATE_FLAGS	(EVBUS_EVENT_APPROVED | EVBUS_EVENT_MODIFIED)
-#define EV_KNOWN_FLAGS	(EVBUS_EVENT_REPLAYED | EVBUS_EVENT_RETAINED | EV_GATE_FLAGS)
+#define EV_KNOWN_FLAGS	(EVBUS_EVENT_REPLAYED | EVBUS_EVENT_RETAINED | EV_GATE_FLAGS | \
+			 EVBUS_EVENT_WILL)
 
 /*
  * Is the event record at buf (len bytes, exactly its record) well formed?
@@ -791,12 +812,17 @@ static const char *check_event(const char *buf, size_t len, bool in_request,
 		return "MODIFIED without APPROVED or the modifier's id, or an id without MODIFIED";
 	if (in_request && (lo & (EVBUS_EVENT_REPLAYED | EVBUS_EVENT_RETAINED)))
 		return "the event of a request replayed or retained";
+	/* A will (#17) never asks and is never a retained value. */
+	if ((lo & EVBUS_EVENT_WILL) &&
+	    (in_request || (lo & (EV_GATE_FLAGS | EVBUS_EVENT_RETAINED))))
+		return "a will in a request, or approved, modified or retained";
 	if (in_request)
 		return NULL;
 	feat[F_REPLAYED] += !!(lo & EVBUS_EVENT_REPLAYED);
 	feat[F_RETAINED_EV] += !!(lo & EVBUS_EVENT_RETAINED);
 	feat[F_APPROVED_EV] += !!(lo & EVBUS_EVENT_APPROVED);
 	feat[F_MODIFIED_EV] += !!(lo & EVBUS_EVENT_MODIFIED);
+	feat[F_WILL_EV] += !!(lo & EVBUS_EVENT_WILL);
 	return NULL;
 }
 
@@ -2585,6 +2611,90 @@ static void gen_verdict(struct th *t, struct argdesc *ad)
 	ad->size = size;
 }
 
+/* ------------------------------------------------------ last wills (#17) */
+
+/*
+ * EVBUS_IOC_WILL: size-versioned (below the first version: EINVAL; a
+ * nonzero byte past it: E2BIG; past a page: E2BIG), arming on topics of
+ * every kind with payloads up to past max_payload, CLEAR (alone, or with
+ * another field set: EINVAL), unknown flags and reserved.  Scopes are
+ * mostly 0..3, so replacements and clears find a will armed before.
+ */
+static void gen_will(struct th *t, struct argdesc *ad)
+{
+	static const uint32_t small[] = { 0, 4, 8, 32, 56, 63 };
+	static const uint32_t big[] = { 68, 72, 128, 4096 };
+	struct evbus_will *w = &ad->a.wl;
+	const size_t v0 = EVBUS_WILL_SIZE_VER0;
+	uint32_t r = rnd(t, 100), size, tail_at = 0;
+	bool clear;
+
+	if (r < 72) {
+		size = (uint32_t)v0;
+	} else if (r < 78) {
+		size = small[rnd(t, N_OF(small))];
+		mark_bad(ad, "size below EVBUS_WILL_SIZE_VER0");
+	} else if (r < 90) {
+		size = big[rnd(t, N_OF(big))];
+		if (r >= 85) {
+			tail_at = (uint32_t)v0 + rnd(t, size - (uint32_t)v0);
+			mark_bad(ad, "a nonzero byte past the known struct");
+		}
+	} else if (r < 95) {
+		size = PG + 1 + rnd(t, 2) * rnd32(t) / 2;
+		mark_bad(ad, "size past PAGE_SIZE");
+	} else {
+		size = rnd32(t);
+		if (size < v0)
+			mark_bad(ad, "size below EVBUS_WILL_SIZE_VER0");
+		else if (size > PG)
+			mark_bad(ad, "size past PAGE_SIZE");
+	}
+	ad->len = size < v0 || size > BIG_MAX ? v0 : size;
+	if (tail_at)
+		ad->a.raw[tail_at] = (unsigned char)(1 + rnd(t, 255));
+	w->size = size;
+	r = rnd(t, 100);
+	w->scope = r < 85 ? rnd(t, 4) : r < 92 ? ~0ULL - rnd(t, 2) : rnd64(t);
+	clear = chance(t, 20);
+	D(t, "{size=%u scope=%llu", w->size, (unsigned long long)w->scope);
+	if (clear) {
+		w->flags = EVBUS_WILL_CLEAR;
+		if (chance(t, 10)) {
+			switch (rnd(t, 7)) {
+			case 0: w->topic = (uintptr_t)t->arena; break;
+			case 1: w->topic_len = 1 + rnd(t, 16); break;
+			case 2: w->payload = (uintptr_t)t->arena; break;
+			case 3: w->payload_len = 1 + rnd(t, 64); break;
+			case 4: w->type = rnd32(t) | 1; break;
+			case 5: w->corr = rnd64(t) | 1; break;
+			default: w->parent = rnd64(t) | 1; break;
+			}
+			mark_bad(ad, "CLEAR with another field set");
+		}
+		D(t, " CLEAR");
+	} else {
+		D(t, " ");
+		gen_text_placed(t, false, &w->topic, &w->topic_len, 85);
+		if (!w->topic_len || w->topic_len > EVBUS_TOPIC_MAX)
+			mark_bad(ad, "topic_len 0 or past 255");
+		w->payload_len = gen_paylen(t, true);
+		D(t, " payload=");
+		w->payload = !w->payload_len && chance(t, 50) ? 0 :
+			     place_buf(t, pick_kind(t, 85), w->payload_len, NULL);
+		w->type = chance(t, 50) ? rnd32(t) : 0;
+		w->corr = chance(t, 50) ? rnd64(t) : 0;
+		w->parent = chance(t, 30) ? rnd64(t) : 0;
+	}
+	if (chance(t, 5))
+		w->flags |= (rnd32(t) | 2) & ~(uint32_t)EVBUS_WILL_CLEAR, mark_bad(ad, "flags");
+	if (chance(t, 4))
+		w->reserved = rnd32(t) | 1, mark_bad(ad, "reserved");
+	D(t, " payload_len=%u type=%#x flags=%#x reserved=%#x%s}", w->payload_len, w->type,
+	  w->flags, w->reserved, tail_at ? " (nonzero tail)" : "");
+	ad->size = size;
+}
+
 /* Build and place the argument struct for command 'which' (or garbage). */
 static void gen_arg(struct th *t, struct argdesc *ad, bool limit_batch)
 {
@@ -2634,6 +2744,7 @@ static void gen_arg(struct th *t, struct argdesc *ad, bool limit_batch)
 		D(t, "{id=%u}", ad->a.id);
 		break;
 	case C_VERDICT: gen_verdict(t, ad); break;	/* sets len */
+	case C_WILL: gen_will(t, ad); break;	/* sets len */
 	case C_SETRING: gen_ring(t, &ad->a.r); ad->len = sizeof(ad->a.r); break;
 	case C_GETRING:
 		if (chance(t, 30))
@@ -3378,6 +3489,10 @@ static void check_content(struct th *t, struct argdesc *ad, long ret, const stru
 	case C_AADD:	/* an approver's pattern is a subscription's (#16) */
 		check_subscribed(t, "APPROVER_ADD", ad->a.ap.pattern, ad->a.ap.pattern_len, fc);
 		break;
+	case C_WILL:	/* a will armed is a publish to come (#17) */
+		if (!(ad->a.wl.flags & EVBUS_WILL_CLEAR))
+			check_published(t, "WILL", ad->a.wl.topic, ad->a.wl.topic_len, fc);
+		break;
 	}
 }
 
@@ -3406,6 +3521,12 @@ static void count_feat(struct th *t, const struct argdesc *ad, long ret)
 		break;
 	case C_VERDICT:
 		t->feat[F_VERDICT_OK]++;
+		break;
+	case C_WILL:
+		if (ad->a.wl.flags & EVBUS_WILL_CLEAR)
+			t->feat[F_WILL_CLEAR]++;
+		else
+			t->feat[F_WILL_ARM]++;
 		break;
 	case C_BATCH:
 		for (i = 0; i < (uint32_t)ret && i < ad->ngen; i++)
@@ -3680,6 +3801,10 @@ static void op_ioctl(struct th *t)
 		fail(t, "ioctl: %s gave ENOTTY", name);
 	if (ret < 0 && (ad.which == C_PUB || ad.which == C_BATCH))
 		check_gate_errno(t, name, ad.asks, rules0, err);
+	/* ENOENT: a CLEAR that found no will (#17); an arm never. */
+	if (ret < 0 && err == ENOENT && ad.which == C_WILL && ad.rw &&
+	    !(ad.a.wl.flags & EVBUS_WILL_CLEAR))
+		fail(t, "WILL: ENOENT when arming (flags %#x)", ad.a.wl.flags);
 	if (ret > 0 && ad.which == C_BATCH && ad.rw && (uint32_t)ret < ad.count) {
 		int32_t e;
 
@@ -5883,6 +6008,7 @@ static void *asker_main(void *arg)
 
 static const char *const stat_names[] = {
 	"open_files", "subscriptions", "queued_events", "queued_bytes", "ring_bytes",
+	"wills",	/* #17: every will fired or cleared */
 };
 #define NSTATS (sizeof(stat_names) / sizeof(stat_names[0]))
 
@@ -6858,8 +6984,11 @@ int main(int argc, char **argv)
 	for (e = 0; e < F_GATE0; e++)
 		printf("%s %s %lu", e ? "," : "", feat_name[e], feat[e]);
 	printf("\nioctl-fuzz: approval gate (#16):");
-	for (e = F_GATE0; e < F_N; e++)
+	for (e = F_GATE0; e < F_WILL_ARM; e++)
 		printf("%s %s %lu", e > F_GATE0 ? "," : "", feat_name[e], feat[e]);
+	printf("\nioctl-fuzz: last wills (#17):");
+	for (e = F_WILL_ARM; e < F_N; e++)
+		printf("%s %s %lu", e > F_WILL_ARM ? "," : "", feat_name[e], feat[e]);
 	printf("\nioctl-fuzz: gate at the end: %llu approvers, %llu pending, asked %llu, requests %llu, allowed %llu (modified %llu), denied %llu, expired %llu, gone %llu, full %llu, withdrawn %llu, nobody %llu",
 	       (unsigned long long)gate_bs.approvers, (unsigned long long)gate_bs.approval_pending,
 	       (unsigned long long)gate_bs.approval_asked, (unsigned long long)gate_bs.approval_requests,
