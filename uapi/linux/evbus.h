@@ -762,7 +762,7 @@ struct evbus_sys_approval {
  * The will is published with the topic, payload, type, corr and parent
  * given here, EVBUS_EVENT_WILL in flags, and as sender the process (and
  * thread) that armed it, with its euid and egid then; a file's wills go
- * out last armed first.  It is a publish like any other (numbered, kept in
+ * out last armed first (a replaced will keeps its place).  It is a publish like any other (numbered, kept in
  * the history, filtered), but never asks for approval.
  *
  * Arming obeys the policy then: the publish right on the topic (EACCES,
