@@ -226,6 +226,23 @@ static long evbus_ioctl_version(struct evbus_file *ef, void __user *argp)
 	return copy_to_user(argp, &v, sizeof(v)) ? -EFAULT : 0;
 }
 
+/*
+ * Copy in a size-versioned struct whose first field is its u32 size, as
+ * openat2() does: at least ver0 bytes (EINVAL), at most a page (E2BIG), a
+ * tail this module does not know all zero (E2BIG).  *usize gets the size.
+ */
+int evbus_copy_sized(void *dst, size_t ksize, void __user *argp, u32 ver0,
+		     u32 *usize)
+{
+	if (get_user(*usize, (u32 __user *)argp))
+		return -EFAULT;
+	if (*usize < ver0)
+		return -EINVAL;
+	if (*usize > PAGE_SIZE)
+		return -E2BIG;
+	return copy_struct_from_user(dst, ksize, argp, *usize);
+}
+
 /* Publishing needs a file open for writing, subscribing one for reading. */
 static int evbus_need_mode(struct file *file, fmode_t mode, int *fail)
 {

@@ -594,6 +594,10 @@ struct evbus_file {
 	struct rcu_work free_work;
 };
 
+/* dev.c */
+int evbus_copy_sized(void *dst, size_t ksize, void __user *argp, u32 ver0,
+		     u32 *usize);
+
 /* bus.c */
 extern struct evbus_limits evbus_limits;
 struct evbus_bus *evbus_bus_get_current(struct evbus_user *u);
@@ -779,6 +783,8 @@ void evbus_publish_kernel(struct evbus_file *ef, const char *topic, u32 len,
 			  const void *payload, u32 payload_len);
 int evbus_publish_approved(struct evbus_file *ef, struct evbus_msg *m, u64 *seq);
 int evbus_publish_will(struct evbus_file *ef, const struct evbus_hist_rec *rec);
+int evbus_may_publish_on(struct evbus_file *ef, const char *topic, u32 len,
+			 const struct evbus_segs *segs, bool *ask, bool nowait);
 long evbus_uring_publish(struct evbus_file *ef, void __user *argp, bool nowait,
 			 struct io_uring_cmd *cmd, int *fail);
 

@@ -806,8 +806,8 @@ evbus_verdict_modify(struct evbus_file *ef, const struct evbus_verdict *v,
 {
 	u32 tlen = v->topic_len ?: hdr->topic_len;
 	struct evbus_hist_rec *rec;
-	struct evbus_pol_verdict pv = {};
 	struct evbus_segs segs;
+	bool ask;
 
 	*err = -EMSGSIZE;
 	if (v->payload_len > READ_ONCE(ef->bus->limits->max_payload))
@@ -837,18 +837,10 @@ evbus_verdict_modify(struct evbus_file *ef, const struct evbus_verdict *v,
 		goto err;
 	if (v->topic_len) {
 		/* A new topic: within the approver's own publish rights. */
-		if (segs.sys)
-			pv.cause = EVBUS_DENY_RESERVED;
-		else if (!evbus_scope_may_publish(ef, rec->data, tlen))
-			pv.cause = EVBUS_DENY_SCOPE;
-		else
-			evbus_policy_check_publish(ef->bus, ef->cred, rec->data,
-						   &segs, &pv);
-		if (pv.cause) {
-			*err = evbus_deny(ef, EVBUS_RIGHT_PUBLISH, &pv,
-					  rec->data, tlen, false);
+		*err = evbus_may_publish_on(ef, rec->data, tlen, &segs, &ask,
+					    false);
+		if (*err)
 			goto err;
-		}
 	}
 	rec->tgid = get_pid(hdr->tgid);
 	rec->tid = get_pid(hdr->tid);
@@ -906,13 +898,8 @@ long evbus_ioctl_verdict(struct evbus_file *ef, void __user *argp)
 	u32 usize;
 	int ret;
 
-	if (get_user(usize, (u32 __user *)argp))
-		return -EFAULT;
-	if (usize < EVBUS_VERDICT_SIZE_VER0)
-		return -EINVAL;
-	if (usize > PAGE_SIZE)
-		return -E2BIG;
-	ret = copy_struct_from_user(&v, sizeof(v), argp, usize);
+	ret = evbus_copy_sized(&v, sizeof(v), argp, EVBUS_VERDICT_SIZE_VER0,
+			       &usize);
 	if (ret)
 		return ret;
 	ret = evbus_verdict_check(&v);

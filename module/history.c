@@ -336,13 +336,8 @@ long evbus_ioctl_history(struct file *file, void __user *argp)
 	u32 size;
 	int ret;
 
-	if (get_user(size, (u32 __user *)argp))
-		return -EFAULT;
-	if (size < EVBUS_HISTORY_SIZE_VER0)
-		return -EINVAL;
-	if (size > PAGE_SIZE)
-		return -E2BIG;
-	ret = copy_struct_from_user(&hs, sizeof(hs), argp, size);
+	ret = evbus_copy_sized(&hs, sizeof(hs), argp, EVBUS_HISTORY_SIZE_VER0,
+			       &size);
 	if (ret)
 		return ret;
 	if ((hs.flags & ~EVBUS_HISTORY_SIZE_VALID) ||

@@ -160,13 +160,14 @@ static void evbus_pub_ctx_free(struct evbus_pub_ctx *ctx)
 }
 
 /*
- * May ctx's file publish on this topic?  0, -EACCES or (nowait) -EAGAIN;
- * *ask is set if the policy makes it go through the gate.
+ * May ef publish on this topic ($sys.*, its scope, the policy)?  0,
+ * -EACCES (reported) or, if nowait, -EAGAIN; *ask is set if the policy
+ * makes it go through the gate.  Also for wills and an approver's new
+ * topic.
  */
-static int evbus_may_publish(const struct evbus_pub_ctx *ctx, const char *topic,
-			     u32 len, const struct evbus_segs *segs, bool *ask)
+int evbus_may_publish_on(struct evbus_file *ef, const char *topic, u32 len,
+			 const struct evbus_segs *segs, bool *ask, bool nowait)
 {
-	struct evbus_file *ef = ctx->ef;
 	struct evbus_pol_verdict v = {};
 
 	if (segs->sys)
@@ -178,7 +179,13 @@ static int evbus_may_publish(const struct evbus_pub_ctx *ctx, const char *topic,
 	*ask = v.ask;
 	if (!v.cause)
 		return 0;
-	return evbus_deny(ef, EVBUS_RIGHT_PUBLISH, &v, topic, len, ctx->nowait);
+	return evbus_deny(ef, EVBUS_RIGHT_PUBLISH, &v, topic, len, nowait);
+}
+
+static int evbus_may_publish(const struct evbus_pub_ctx *ctx, const char *topic,
+			     u32 len, const struct evbus_segs *segs, bool *ask)
+{
+	return evbus_may_publish_on(ctx->ef, topic, len, segs, ask, ctx->nowait);
 }
 
 /* ------------------------------------------------------------ staging */

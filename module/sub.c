@@ -87,13 +87,8 @@ static int evbus_sub2_copy_in(struct evbus_sub_req *req, void __user *argp)
 	u32 size;
 	int ret;
 
-	if (get_user(size, (u32 __user *)argp))
-		return -EFAULT;
-	if (size < EVBUS_SUBSCRIBE_SIZE_VER0)
-		return -EINVAL;
-	if (size > PAGE_SIZE)
-		return -E2BIG;
-	ret = copy_struct_from_user(&req->s, sizeof(req->s), argp, size);
+	ret = evbus_copy_sized(&req->s, sizeof(req->s), argp,
+			       EVBUS_SUBSCRIBE_SIZE_VER0, &size);
 	if (ret)
 		return ret;
 	ret = evbus_sub_past_check(&req->s);

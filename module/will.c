@@ -52,20 +52,15 @@ static struct evbus_will_ent *evbus_will_find(struct evbus_file *ef, u64 scope)
 static int evbus_will_may(struct evbus_file *ef, const char *topic, u32 len,
 			  const struct evbus_segs *segs)
 {
-	struct evbus_pol_verdict v = {};
+	struct evbus_pol_verdict v = { .cause = EVBUS_DENY_ASK };
+	bool ask;
+	int ret;
 
-	if (segs->sys)
-		v.cause = EVBUS_DENY_RESERVED;
-	else if (!evbus_scope_may_publish(ef, topic, len))
-		v.cause = EVBUS_DENY_SCOPE;
-	else
-		evbus_policy_check_publish(ef->bus, ef->cred, topic, segs, &v);
+	ret = evbus_may_publish_on(ef, topic, len, segs, &ask, false);
 	/* A will is published as its file goes: there is nobody to wait. */
-	if (!v.cause && v.ask)
-		v.cause = EVBUS_DENY_ASK;
-	if (!v.cause)
-		return 0;
-	return evbus_deny(ef, EVBUS_RIGHT_PUBLISH, &v, topic, len, false);
+	if (!ret && ask)
+		ret = evbus_deny(ef, EVBUS_RIGHT_PUBLISH, &v, topic, len, false);
+	return ret;
 }
 
 /* The will w describes, as the current process arms it.  NULL with *err. */
@@ -205,13 +200,8 @@ long evbus_ioctl_will(struct evbus_file *ef, void __user *argp)
 	u32 usize;
 	int ret;
 
-	if (get_user(usize, (u32 __user *)argp))
-		return -EFAULT;
-	if (usize < EVBUS_WILL_SIZE_VER0)
-		return -EINVAL;
-	if (usize > PAGE_SIZE)
-		return -E2BIG;
-	ret = copy_struct_from_user(&w, sizeof(w), argp, usize);
+	ret = evbus_copy_sized(&w, sizeof(w), argp, EVBUS_WILL_SIZE_VER0,
+			       &usize);
 	if (ret)
 		return ret;
 	if ((w.flags & ~EVBUS_WILL_VALID) || w.reserved)
