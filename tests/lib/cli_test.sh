@@ -1211,9 +1211,11 @@ t_run_scope_kill_9_of_the_wrapper_ends_failed() {
 	need_device
 	need_feature will
 	local w id child i
-	sub_start s --json --count 2 --timeout 20 "$T.k.>"
-	sub_start h --count 2 --timeout 20 "$T.k.>"
-	"$EVBUS" run-scope -v "$T.k" -- sleep 60 >"$tmp/rs.out" 2>"$tmp/rs.err" &
+	# Generous: a debug kernel may take a minute to get this far, and CMD
+	# must not end by itself before the wrapper is killed.
+	sub_start s --json --count 2 --timeout 300 "$T.k.>"
+	sub_start h --count 2 --timeout 300 "$T.k.>"
+	"$EVBUS" run-scope -v "$T.k" -- sleep 3600 >"$tmp/rs.out" 2>"$tmp/rs.err" &
 	w=$!
 	echo "$w" >"$tmp/rs.pid"
 	wait_for "$tmp/rs.out" '^[0-9]+$' || die "no scope id: $(cat "$tmp/rs.err")"
@@ -1224,14 +1226,14 @@ t_run_scope_kill_9_of_the_wrapper_ends_failed() {
 		sleep 0.05
 	done
 	[ -n "$child" ] && echo "$child" >"$tmp/sleep.pid"
-	kill -KILL "$w"
+	kill -KILL "$w" || die "run-scope ended before it was killed: $(cat "$tmp/rs.err")"
 	wait "$w" 2>/dev/null
 	rm -f "$tmp/rs.pid"
 	sub_wait s
 	expect_eq 0 "$sub_rc" "sub exit"
 	jcheck "$tmp/s.out" '
 s, f = recs
-assert s["topic"] == a[0] + ".k.started" and s["seq"] == int(a[1]) and s["payload"] == "sleep 60", s
+assert s["topic"] == a[0] + ".k.started" and s["seq"] == int(a[1]) and s["payload"] == "sleep 3600", s
 assert f["topic"] == a[0] + ".k.failed" and f["will"] is True, f
 assert f["corr"] == s["seq"] and f["parent"] == s["seq"] and f["pid"] == int(a[2]), f
 assert "payload" not in f or f["payload"] == "", f
