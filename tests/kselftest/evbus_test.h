@@ -659,14 +659,12 @@ static inline int evt_sf_bus_stats(int fd, struct evbus_bus_stats *bs)
 	return ioctl(fd, EVBUS_IOC_BUS_STATS, bs) ? -errno : 0;
 }
 
-/*
- * The "evbus-scope:" lines of fd's fdinfo, concatenated (the scope as the
- * module shows it; "" for an unscoped file): 0 or -errno.
- */
-static inline int evt_scope_text(int fd, char *out, size_t cap)
+/* The lines of fd's fdinfo starting with prefix, concatenated: 0 or -errno. */
+static inline int evt_fdinfo_lines(int fd, const char *prefix, char *out,
+				   size_t cap)
 {
 	char path[64], line[512];
-	size_t used = 0;
+	size_t used = 0, plen = strlen(prefix);
 	FILE *f;
 
 	out[0] = 0;
@@ -677,7 +675,7 @@ static inline int evt_scope_text(int fd, char *out, size_t cap)
 	while (fgets(line, sizeof(line), f)) {
 		size_t n = strlen(line);
 
-		if (strncmp(line, "evbus-scope:", 12))
+		if (strncmp(line, prefix, plen))
 			continue;
 		if (used + n + 1 > cap) {
 			fclose(f);
@@ -688,6 +686,15 @@ static inline int evt_scope_text(int fd, char *out, size_t cap)
 	}
 	fclose(f);
 	return 0;
+}
+
+/*
+ * The "evbus-scope:" lines of fd's fdinfo, concatenated (the scope as the
+ * module shows it; "" for an unscoped file): 0 or -errno.
+ */
+static inline int evt_scope_text(int fd, char *out, size_t cap)
+{
+	return evt_fdinfo_lines(fd, "evbus-scope:", out, cap);
 }
 
 /*

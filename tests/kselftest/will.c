@@ -1257,29 +1257,7 @@ TEST_F(will, needs_a_file_open_for_writing)
 /* The "evbus-will:" lines of fd's fdinfo, concatenated: 0 or -errno. */
 static int will_lines(int fd, char *out, size_t cap)
 {
-	char path[64], line[512];
-	size_t used = 0;
-	FILE *f;
-
-	out[0] = 0;
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		size_t n = strlen(line);
-
-		if (strncmp(line, "evbus-will:", 11))
-			continue;
-		if (used + n + 1 > cap) {
-			fclose(f);
-			return -ENOSPC;
-		}
-		memcpy(out + used, line, n + 1);
-		used += n;
-	}
-	fclose(f);
-	return 0;
+	return evt_fdinfo_lines(fd, "evbus-will:", out, cap);
 }
 
 /* fdinfo shows one "evbus-will:\t<scope> <topic>" line per armed will. */
