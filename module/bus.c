@@ -72,6 +72,8 @@ struct evbus_limits evbus_limits = {
 	.max_approvers = 256,
 	.max_user_approvers = 64,
 	.max_user_asks = 256,
+	.rate_wait_max_ms = 30000,
+	.lossless_max_ms = 10000,
 };
 
 /* ------------------------------------------------------------ parameters */
@@ -228,6 +230,10 @@ MODULE_PARM_DESC(max_approvers, "Approvers per bus (default 256; ENOSPC past it)
 module_param_cb(max_user_approvers, &evbus_approvers_ops, &evbus_limits.max_user_approvers, 0644);
 MODULE_PARM_DESC(max_user_approvers, "Approvers per user (default 64; ENOSPC past it)");
 module_param_cb(max_user_asks, &evbus_approvers_ops, &evbus_limits.max_user_asks, 0644);
+module_param_cb(rate_wait_max_ms, &evbus_approval_ms_ops, &evbus_limits.rate_wait_max_ms, 0644);
+MODULE_PARM_DESC(rate_wait_max_ms, "Longest wait for rate tokens (EVBUS_PUB_WAIT), ms (default 30000, at most 60000)");
+module_param_cb(lossless_max_ms, &evbus_approval_ms_ops, &evbus_limits.lossless_max_ms, 0644);
+MODULE_PARM_DESC(lossless_max_ms, "Longest wait a lossless ring may make a publisher wait, ms (default 10000, at most 60000)");
 MODULE_PARM_DESC(max_user_asks, "Publishes per user waiting for approval at once (default 256; EAGAIN past it)");
 
 /*
@@ -301,6 +307,7 @@ static struct evbus_bus *evbus_bus_create(struct ipc_namespace *ns,
 	mutex_init(&bus->index_lock);
 	xa_init_flags(&bus->approver_ids, XA_FLAGS_ALLOC1);
 	spin_lock_init(&bus->order_lock);
+	evbus_rate_bus_init(bus);
 	evbus_stats_add_bus(bus);
 	return bus;
 
@@ -405,6 +412,7 @@ void evbus_bus_put(struct evbus_bus *bus)
 	if (!refcount_dec_and_test(&bus->ref))
 		return;
 	WARN_ON(!list_empty(&bus->files));
+	evbus_rate_bus_destroy(bus);
 	evbus_stats_del_bus(bus);	/* its counters join the retired totals */
 	evbus_hist_destroy(bus);
 	evbus_policy_destroy(&bus->policy);

@@ -50,6 +50,7 @@ static void evbus_file_free(struct work_struct *work)
 	evbus_ring_free(&ef->ring);
 	evbus_replay_free(ef);
 	evbus_scope_free(ef);
+	evbus_rate_file_free(ef);
 	put_cred(ef->cred);
 	evbus_user_put(ef->user);
 	put_user_ns(ef->user_ns);
@@ -82,6 +83,7 @@ static int evbus_open(struct inode *inode, struct file *file)
 	mutex_init(&ef->lock);
 	xa_init_flags(&ef->subs, XA_FLAGS_ALLOC1);
 	INIT_LIST_HEAD(&ef->wills);
+	evbus_bucket_init(&ef->rate);
 	ef->next_sub_id = 1;
 	evbus_ring_init(&ef->ring, ef->bus->stats);
 	ef->ring.file_id = atomic64_inc_return(&evbus_file_ids);
@@ -138,8 +140,10 @@ static long evbus_ioctl_set_ring(struct evbus_file *ef, void __user *argp)
 	if (copy_from_user(&cfg, argp, sizeof(cfg)))
 		return -EFAULT;
 	/* At most one mode; none is adaptive. */
-	if ((cfg.flags & ~EVBUS_RING_VALID) || hweight32(cfg.flags) > 1 ||
-	    cfg.reserved)
+	if ((cfg.flags & ~EVBUS_RING_VALID) || hweight32(cfg.flags) > 1)
+		return -EINVAL;
+	if (cfg.policy == EVBUS_POLICY_LOSSLESS ?
+	    !evbus_lossless_wait_ok(cfg.wait_ns) : cfg.wait_ns)
 		return -EINVAL;
 	if (cfg.flags & EVBUS_RING_WAKE) {
 		if (!cfg.wake_events || cfg.wake_events > EVBUS_WAKE_EVENTS_MAX ||
@@ -149,7 +153,8 @@ static long evbus_ioctl_set_ring(struct evbus_file *ef, void __user *argp)
 		return -EINVAL;
 	}
 	if (cfg.policy != EVBUS_POLICY_DROP_OLDEST &&
-	    cfg.policy != EVBUS_POLICY_DROP_NEWEST)
+	    cfg.policy != EVBUS_POLICY_DROP_NEWEST &&
+	    cfg.policy != EVBUS_POLICY_LOSSLESS)
 		return -EINVAL;
 	if (cfg.size) {
 		if (cfg.size < READ_ONCE(lim->ring_min) ||
@@ -161,7 +166,10 @@ static long evbus_ioctl_set_ring(struct evbus_file *ef, void __user *argp)
 	ret = mutex_lock_killable(&ef->lock);
 	if (ret)
 		return ret;
-	ret = evbus_ring_configure(&ef->ring, ef->user, &cfg, size);
+	if (cfg.policy == EVBUS_POLICY_LOSSLESS)
+		ret = evbus_room_alloc(&ef->ring);
+	if (!ret)
+		ret = evbus_ring_configure(&ef->ring, ef->user, &cfg, size);
 	mutex_unlock(&ef->lock);
 	return ret;
 }
@@ -218,7 +226,7 @@ static long evbus_ioctl_version(struct evbus_file *ef, void __user *argp)
 		     EVBUS_FEAT_BUS_STATS | EVBUS_FEAT_MMAP |
 		     EVBUS_FEAT_ADAPTIVE_WAKE | EVBUS_FEAT_HISTORY |
 		     EVBUS_FEAT_RETAINED | EVBUS_FEAT_APPROVAL |
-		     EVBUS_FEAT_WILL;
+		     EVBUS_FEAT_WILL | EVBUS_FEAT_RATE | EVBUS_FEAT_LOSSLESS;
 	v.max_payload = READ_ONCE(lim->max_payload);
 	v.max_subs = READ_ONCE(lim->max_subs);
 	v.ring_default = evbus_ring_size(lim, READ_ONCE(lim->ring_default));
@@ -305,6 +313,8 @@ static long evbus_ioctl_cmd(struct file *file, unsigned int cmd,
 	case EVBUS_IOC_WILL:
 		return evbus_need_mode(file, FMODE_WRITE, fail) ?:
 		       evbus_ioctl_will(ef, argp);
+	case EVBUS_IOC_RATE:
+		return evbus_ioctl_rate(file, argp);
 	default:
 		return -ENOIOCTLCMD;
 	}
@@ -383,6 +393,7 @@ static __poll_t evbus_poll(struct file *file, struct poll_table_struct *wait)
 static const char *const evbus_policy_names[] = {
 	[EVBUS_POLICY_DROP_OLDEST] = "drop-oldest",
 	[EVBUS_POLICY_DROP_NEWEST] = "drop-newest",
+	[EVBUS_POLICY_LOSSLESS] = "lossless",
 };
 
 static void evbus_show_fdinfo(struct seq_file *m, struct file *file)
@@ -416,6 +427,7 @@ static void evbus_show_fdinfo(struct seq_file *m, struct file *file)
 	evbus_will_show(m, ef);
 	mutex_unlock(&ef->lock);
 	evbus_gate_show(m, ef);
+	evbus_rate_show(m, ef);
 }
 
 static const struct file_operations evbus_fops = {
@@ -451,7 +463,8 @@ static void evbus_check_abi(void)
 	BUILD_BUG_ON(sizeof(struct evbus_lagged) != 40);
 	BUILD_BUG_ON(sizeof(struct evbus_subscribe) != EVBUS_SUBSCRIBE_SIZE_VER1);
 	BUILD_BUG_ON(sizeof(struct evbus_history) != EVBUS_HISTORY_SIZE_VER0);
-	BUILD_BUG_ON(sizeof(struct evbus_bus_stats) != EVBUS_BUS_STATS_SIZE_VER1);
+	BUILD_BUG_ON(sizeof(struct evbus_bus_stats) != EVBUS_BUS_STATS_SIZE_VER2);
+	BUILD_BUG_ON(sizeof(struct evbus_rate) != EVBUS_RATE_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct evbus_will) != EVBUS_WILL_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct evbus_verdict) != EVBUS_VERDICT_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct evbus_request) != 40);

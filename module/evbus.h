@@ -109,6 +109,7 @@
 #include <linux/workqueue.h>
 #include <linux/uidgid.h>
 #include <linux/dim.h>
+#include <linux/hashtable.h>
 #include <linux/evbus.h>
 
 #include "topic.h"
@@ -166,6 +167,8 @@ struct evbus_limits {
 	unsigned int max_approvers;	/* per bus */
 	unsigned int max_user_approvers;
 	unsigned int max_user_asks;	/* publishes waiting for approval */
+	unsigned int rate_wait_max_ms;	/* longest wait for rate tokens */
+	unsigned int lossless_max_ms;	/* longest wait a lossless ring sets */
 };
 
 /*
@@ -215,6 +218,17 @@ struct evbus_pcpu_stats {
 	s64 approval_pending;	/* requests pending now */
 	s64 wills;		/* last wills armed now (will.c) */
 	s64 wills_fired;	/* ... published at a file's release */
+	/* Rate limits (rate.c) and lossless rings (ring.c) */
+	s64 rate_refused_file;	/* publishes refused by a file's bucket */
+	s64 rate_refused_user;	/* ... by the user's bucket */
+	s64 rate_waited;	/* publishes that waited for tokens */
+	s64 rate_wait_ns;	/* ... for this long in total */
+	s64 rate_interrupted;	/* ... until a signal */
+	s64 rate_users;		/* per-user limits now */
+	s64 lossless_waits;	/* waits for room in a lossless ring */
+	s64 lossless_wait_ns;	/* ... for this long in total */
+	s64 lossless_expired;	/* losses there after a wait ran out */
+	s64 lossless_foreign;	/* ... for a publisher that may not wait */
 };
 
 #define evbus_count(stats, field, n)	this_cpu_add((stats)->field, (n))
@@ -305,6 +319,35 @@ struct evbus_hist {
 };
 
 /*
+ * A token bucket (rate.c): tokens for events and for payload bytes, in
+ * billionths of a token, refilled at lim's rates up to its bursts; below
+ * zero while waiters owe.  lock protects all of it.
+ */
+struct evbus_bucket {
+	spinlock_t lock;
+	struct evbus_rate_limit lim;
+	s64 tokens[2];			/* events, bytes */
+	bool on[2];			/* the dimension is limited */
+	u64 last_ns;			/* CLOCK_MONOTONIC of the last refill */
+};
+
+struct evbus_rate_rules;
+struct evbus_ubucket;
+
+/*
+ * A bus's per-user limits (rate.c): the owner's rules, replaced whole
+ * under lock and read under RCU, gen bumped at each change; the accounts'
+ * buckets, hashed by kuid under users_lock.
+ */
+struct evbus_bus_rate {
+	struct mutex lock;
+	struct evbus_rate_rules __rcu *rules;
+	atomic_t gen;
+	spinlock_t users_lock;
+	DECLARE_HASHTABLE(users, 6);
+};
+
+/*
  * A bus: one per IPC namespace (bus.c).  Freed when its namespace is gone
  * (table ref dropped by the collector) and the last file on it is closed.
  */
@@ -334,6 +377,8 @@ struct evbus_bus {
 	u32 next_approver_id;		/* index_lock */
 	u32 nr_approvers;		/* index_lock */
 
+	struct evbus_bus_rate rate;	/* per-user rate limits (rate.c) */
+
 	spinlock_t order_lock;		/* seq, match_seq, replaying, hist */
 	u64 seq;			/* last sequence number given out */
 	struct evbus_hist hist;
@@ -354,6 +399,8 @@ struct evbus_msg {
 	u32 ev_flags;		/* EVBUS_EVENT_*, for the record */
 	u32 ask;		/* EVBUS_ASK_*: goes through the gate first */
 	u64 deadline_ns;	/* the publisher's, for the gate */
+	bool rated;		/* its tokens were taken (rate.c) ... */
+	u32 rated_len;		/* ... for a payload this long */
 	const char *topic;
 	const void *payload;
 	struct evbus_segs segs;
@@ -472,6 +519,10 @@ struct evbus_ring {
 	struct list_head revoked_pending;
 	u32 revoked;
 	bool closed;			/* the file is closing: take nothing */
+	/* EVBUS_POLICY_LOSSLESS (lossless.c): the wait, and who waits */
+	u64 wait_ns;
+	struct evbus_room *room;	/* set once, with the first lossless
+					 * policy; freed with the ring */
 	/*
 	 * Wake-ups (wake.c).  wake_mode is EVBUS_RING_ADAPTIVE, _IMMEDIATE
 	 * or _WAKE.  wake_events and wake_delay_ns are the batch and delay
@@ -591,8 +642,26 @@ struct evbus_file {
 	struct list_head wills;		/* lock: last wills, newest first (will.c) */
 	u32 nr_wills;			/* lock */
 	atomic64_t published;		/* events published through this file */
+	/* Rate limits (rate.c): the file's bucket, its user's once used. */
+	struct evbus_bucket rate;
+	bool rate_on;			/* rate.lock: the file has a limit */
+	struct evbus_ubucket *ubucket;	/* set once; freed with the file */
+	atomic64_t rate_refused;
+	atomic64_t rate_waited;
 	struct rcu_work free_work;
 };
+
+/* rate.c */
+void evbus_bucket_init(struct evbus_bucket *b);
+int evbus_rate_take(struct evbus_file *ef, u32 len, u64 until, bool nowait,
+		    bool *taken);
+void evbus_rate_refund(struct evbus_file *ef, u32 len);
+u64 evbus_rate_until(u64 deadline_ns);
+long evbus_ioctl_rate(struct file *file, void __user *argp);
+void evbus_rate_bus_init(struct evbus_bus *bus);
+void evbus_rate_bus_destroy(struct evbus_bus *bus);
+void evbus_rate_file_free(struct evbus_file *ef);
+void evbus_rate_show(struct seq_file *m, struct evbus_file *ef);
 
 /* dev.c */
 int evbus_copy_sized(void *dst, size_t ksize, void __user *argp, u32 ver0,
@@ -683,6 +752,8 @@ void evbus_policy_check_subscribe(struct evbus_bus *bus,
 				  const struct cred *cred, const char *pattern,
 				  const struct evbus_segs *segs, u32 right,
 				  struct evbus_pol_verdict *v);
+bool evbus_policy_may_wait(struct evbus_bus *bus, const struct cred *cred,
+			   const char *topic, const struct evbus_segs *segs);
 long evbus_ioctl_policy_add(struct file *file, void __user *argp);
 long evbus_ioctl_policy_set(struct file *file, void __user *argp);
 long evbus_ioctl_policy_list(struct evbus_file *ef, void __user *argp);
@@ -713,6 +784,20 @@ int evbus_deny(struct evbus_file *ef, u32 right, const struct evbus_pol_verdict 
 	       const char *topic, u32 len, bool nowait);
 void evbus_sys_approval_denied(struct evbus_file *ef, u32 approver_id,
 			       u32 cause, int error, const char *topic, u32 len);
+
+/* lossless.c */
+struct evbus_room;
+int evbus_room_alloc(struct evbus_ring *r);
+void evbus_room_put(struct evbus_room *room);
+struct evbus_room *evbus_room_get(struct evbus_room *room, u32 *gen);
+void evbus_room_made(struct evbus_ring *r, bool closing);
+int evbus_room_wait(struct evbus_file *pub, u64 reader, struct evbus_room *room,
+		    u32 gen, u64 end);
+bool evbus_lossless_may_wait(struct evbus_file *pub, struct evbus_file *reader,
+			     const struct evbus_msg *m);
+bool evbus_lossless_wait_ok(u64 wait_ns);
+struct evbus_room *evbus_ring_lossless_full(struct evbus_ring *r, u32 len,
+					    u32 *gen, u64 *wait_ns);
 
 /* ring.c, beside the event path */
 void evbus_ring_revoke_begin(struct evbus_ring *r);
@@ -746,6 +831,7 @@ enum evbus_uc_type {
 	EVBUS_UC_COUNT,
 };
 struct evbus_user *evbus_user_get(const struct cred *cred);
+kuid_t evbus_user_account(const struct evbus_user *u);
 void evbus_user_put(struct evbus_user *u);
 void evbus_user_get_ref(struct evbus_user *u);
 struct list_head *evbus_user_buses(struct evbus_user *u);

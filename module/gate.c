@@ -136,6 +136,9 @@ struct evbus_ask {
 	struct mm_struct *mm;		/* the submitter's; compared only */
 	u64 __user *useq;
 	struct delayed_work expire;
+	/* The publisher's rate tokens, given back if nothing goes out */
+	bool rated;
+	u32 rated_len;
 };
 
 static struct workqueue_struct *evbus_gate_wq;
@@ -201,6 +204,8 @@ static struct evbus_ask *evbus_ask_new(struct evbus_file *ef,
 		goto err_uncharge;
 	a->ef = ef;
 	a->user = ef->user;
+	a->rated = m->rated;
+	a->rated_len = m->rated_len;
 	a->rec = kvmalloc(struct_size(a->rec, data,
 				      m->topic_len + m->payload_len), EVBUS_GFP);
 	a->notice = kzalloc(sizeof(*a->notice), EVBUS_GFP);
@@ -726,6 +731,8 @@ static int evbus_ask_publish(struct evbus_ask *a)
 
 	evbus_ask_msg(a, &m);
 	ret = evbus_publish_approved(a->ef, &m, &seq);
+	if (ret && a->rated)
+		evbus_rate_refund(a->ef, a->rated_len);
 	evbus_gate_done(a, ret);
 	/* The slot was probed before the ask: fails only if unmapped since. */
 	if (!ret && put_user(seq, useq))
@@ -755,6 +762,8 @@ static void evbus_ask_uring_cb(struct io_uring_cmd *cmd, unsigned int issue_flag
 	if (ret) {
 		if (ret != -ECANCELED)
 			evbus_ask_refused(a, ret);
+		if (a->rated)
+			evbus_rate_refund(a->ef, a->rated_len);
 		evbus_ask_put(a);
 	} else {
 		ret = evbus_ask_publish(a);

@@ -42,7 +42,8 @@
 #include "trace.h"
 
 #define EVBUS_RIGHTS_VALID	(EVBUS_RIGHT_PUBLISH | EVBUS_RIGHT_SUBSCRIBE | \
-				 EVBUS_RIGHT_REPLAY | EVBUS_RIGHT_APPROVE)
+				 EVBUS_RIGHT_REPLAY | EVBUS_RIGHT_APPROVE | \
+				 EVBUS_RIGHT_WAIT)
 #define EVBUS_POLICY_VALID	EVBUS_POLICY_REVOKE
 
 struct evbus_policy_rule {
@@ -128,6 +129,7 @@ static bool evbus_rule_applies(const struct evbus_policy_rule *r,
 struct evbus_pub_check {
 	const struct cred *cred;
 	struct evbus_pol_verdict *v;
+	u32 right;			/* EVBUS_RIGHT_PUBLISH or _WAIT */
 	bool allowed;
 };
 
@@ -136,7 +138,7 @@ static bool evbus_rule_pub_fn(struct evbus_index_entry *ent, void *arg)
 	struct evbus_policy_rule *r = container_of(ent, struct evbus_policy_rule, ent);
 	struct evbus_pub_check *c = arg;
 
-	if (!evbus_rule_applies(r, c->cred, EVBUS_RIGHT_PUBLISH))
+	if (!evbus_rule_applies(r, c->cred, c->right))
 		return true;
 	if (r->verdict != EVBUS_DENY) {
 		c->allowed = true;
@@ -153,7 +155,9 @@ void evbus_policy_check_publish(struct evbus_bus *bus, const struct cred *cred,
 				struct evbus_pol_verdict *v)
 {
 	struct evbus_policy *pol = &bus->policy;
-	struct evbus_pub_check c = { .cred = cred, .v = v };
+	struct evbus_pub_check c = {
+		.cred = cred, .v = v, .right = EVBUS_RIGHT_PUBLISH,
+	};
 
 	v->cause = 0;
 	v->rule_id = 0;
@@ -167,6 +171,29 @@ void evbus_policy_check_publish(struct evbus_bus *bus, const struct cred *cred,
 		v->ask = false;
 	else if (!c.allowed && READ_ONCE(pol->deflt) == EVBUS_DENY)
 		v->cause = EVBUS_DENY_DEFAULT;
+}
+
+/*
+ * May a publish by cred on topic wait for another user's lossless reader
+ * (ring.c)?  Only an allow rule with EVBUS_RIGHT_WAIT that matches says
+ * so, and no deny rule for it: the default never does.  Under RCU, no
+ * lock; what a publish check costs.
+ */
+bool evbus_policy_may_wait(struct evbus_bus *bus, const struct cred *cred,
+			   const char *topic, const struct evbus_segs *segs)
+{
+	struct evbus_policy *pol = &bus->policy;
+	struct evbus_pol_verdict v = {};
+	struct evbus_pub_check c = {
+		.cred = cred, .v = &v, .right = EVBUS_RIGHT_WAIT,
+	};
+
+	if (!READ_ONCE(pol->nr_rules))
+		return false;
+	rcu_read_lock();
+	evbus_index_match(&pol->index, topic, segs, evbus_rule_pub_fn, &c);
+	rcu_read_unlock();
+	return c.allowed && !v.cause;
 }
 
 /*

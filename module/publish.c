@@ -51,7 +51,8 @@
 #define EVBUS_TARGETS_SMALL	8
 /* Flags this module understands (kept here, not in uapi). */
 #define EVBUS_BATCH_VALID	EVBUS_BATCH_SEQ
-#define EVBUS_PUB_VALID		(EVBUS_PUB_RETAIN | EVBUS_PUB_ASK)
+#define EVBUS_PUB_VALID		(EVBUS_PUB_RETAIN | EVBUS_PUB_ASK | \
+				 EVBUS_PUB_WAIT)
 
 /* A file an event goes to, and the slot reserved for it there. */
 struct evbus_target {
@@ -59,7 +60,14 @@ struct evbus_target {
 	const struct evbus_sub_entry *sub;	/* the first that matched */
 	struct evbus_rec_hdr *slot;
 	bool wake;
+	u8 drop;			/* lossless, full: why it is lost */
 };
+
+/* Why an event is lost for a lossless reader. */
+#define EVBUS_DROP_EXPIRED	1	/* the call's wait ran out */
+#define EVBUS_DROP_FOREIGN	2	/* the publisher may not wait */
+/* evbus_reserve_all(): wait for ctx->room, then try again */
+#define EVBUS_WAIT_ROOM		1
 
 struct evbus_pub_ctx {
 	struct evbus_file *ef;		/* the publisher's file */
@@ -69,6 +77,16 @@ struct evbus_pub_ctx {
 	u64 __user *useq;		/* ... and its seq, then */
 	struct evbus_ask *ask;		/* the event the gate let through */
 	bool kernel;			/* a $sys event: not the file's own */
+	u64 rate_until;			/* the call's wait for tokens ends (0: none yet) */
+	/* Lossless readers (lossless.c) */
+	bool lossless;			/* the run has a lossless target */
+	bool no_room_wait;		/* never waits for them (wills, ...) */
+	bool wait_over;			/* the call's one wait ran out */
+	u64 wait_end;			/* ... ends then (0: no wait yet) */
+	struct evbus_room *room;	/* to wait on (a reference) */
+	u32 room_gen;
+	u64 room_wait_ns;		/* that ring's wait */
+	u64 room_reader;		/* that ring's file id */
 	struct evbus_target *tgt;	/* targets of the current run */
 	u32 ntgt;			/* targets found (may exceed cap) */
 	u32 cap;
@@ -141,6 +159,11 @@ static void evbus_pub_ctx_init(struct evbus_pub_ctx *ctx, struct evbus_file *ef,
 	ctx->cmd = NULL;
 	ctx->useq = NULL;
 	ctx->ask = NULL;
+	ctx->rate_until = 0;
+	ctx->no_room_wait = false;
+	ctx->wait_over = false;
+	ctx->wait_end = 0;
+	ctx->room = NULL;
 	ctx->from.uid = current_euid();
 	ctx->from.gid = current_egid();
 	ctx->from.tid = task_pid(current);
@@ -190,8 +213,36 @@ static int evbus_may_publish(const struct evbus_pub_ctx *ctx, const char *topic,
 
 /* ------------------------------------------------------------ staging */
 
+/*
+ * Take p's rate tokens (rate.c): at once, or with EVBUS_PUB_WAIT waiting
+ * up to the call's deadline, the first waiting event's, so a batch waits
+ * at most one deadline in all.
+ */
+static int evbus_pub_rate(struct evbus_pub_ctx *ctx, const struct evbus_pub *p,
+			  struct evbus_msg *m)
+{
+	u64 until = 0;
+
+	if (p->flags & EVBUS_PUB_WAIT) {
+		if (!ctx->rate_until)
+			ctx->rate_until = evbus_rate_until(p->deadline_ns);
+		until = ctx->rate_until;
+	}
+	m->rated_len = p->payload_len;
+	return evbus_rate_take(ctx->ef, p->payload_len, until, ctx->nowait,
+			       &m->rated);
+}
+
+/* m was staged but does not go out: its tokens go back. */
+static void evbus_pub_unrate(const struct evbus_pub_ctx *ctx, struct evbus_msg *m)
+{
+	if (m->rated)
+		evbus_rate_refund(ctx->ef, m->rated_len);
+	m->rated = false;
+}
+
 /* Check one descriptor and copy its topic and payload to dst. */
-static int evbus_stage_one(const struct evbus_pub_ctx *ctx,
+static int evbus_stage_one(struct evbus_pub_ctx *ctx,
 			   const struct evbus_pub *p, u32 limit, char *dst,
 			   struct evbus_msg *m)
 {
@@ -199,7 +250,10 @@ static int evbus_stage_one(const struct evbus_pub_ctx *ctx,
 	int ret;
 
 	m->retain = NULL;
+	m->rated = false;
 	if ((p->flags & ~EVBUS_PUB_VALID) || p->reserved)
+		return -EINVAL;
+	if ((p->flags & EVBUS_PUB_WAIT) && !p->deadline_ns)
 		return -EINVAL;
 	if (!p->topic_len || p->topic_len > EVBUS_TOPIC_MAX)
 		return -EINVAL;
@@ -232,12 +286,17 @@ static int evbus_stage_one(const struct evbus_pub_ctx *ctx,
 	m->ask = ask ? EVBUS_ASK_MANDATORY :
 		 (p->flags & EVBUS_PUB_ASK) ? EVBUS_ASK_ASKED : 0;
 	m->deadline_ns = p->deadline_ns;
+	ret = evbus_pub_rate(ctx, p, m);
+	if (ret)
+		return ret;
 	/* A retained value is what the gate lets through: staged after it. */
 	if (m->ask)
 		return 0;
 	/* Last: a staged retained value is freed by whoever staged m. */
 	ret = evbus_retained_stage(ctx->ef, m, &ctx->from,
 				   evbus_pub_gfp(ctx));
+	if (ret)
+		evbus_pub_unrate(ctx, m);
 	if (ret == -ENOMEM)
 		return evbus_pub_nomem(ctx);
 	return ret;
@@ -365,11 +424,14 @@ static bool evbus_add_target(struct evbus_index_entry *ent, void *arg)
 			return true;
 		}
 	}
+	if (unlikely(READ_ONCE(ef->ring.policy) == EVBUS_POLICY_LOSSLESS))
+		ctx->lossless = true;
 	if (ctx->ntgt < ctx->cap) {
 		ctx->tgt[ctx->ntgt].ef = ef;
 		ctx->tgt[ctx->ntgt].sub = sub;
 		ctx->tgt[ctx->ntgt].slot = NULL;
 		ctx->tgt[ctx->ntgt].wake = false;
+		ctx->tgt[ctx->ntgt].drop = 0;
 	}
 	ctx->ntgt++;
 	return true;
@@ -383,6 +445,7 @@ static u32 evbus_collect(struct evbus_pub_ctx *ctx, const struct evbus_msg *m)
 {
 	ctx->ntgt = 0;
 	ctx->cur = m;
+	ctx->lossless = false;
 	ctx->filtered = false;
 	ctx->need_image = false;
 	ctx->nfiltered = 0;
@@ -436,21 +499,107 @@ static void evbus_ident_for(struct evbus_pub_ctx *ctx, struct evbus_file *ef)
 	}
 }
 
+/* Does target t take the event numbered seq (see evbus_reserve_all())? */
+static bool evbus_target_takes(const struct evbus_target *t, u64 seq)
+{
+	return !t->ef->replaying && seq >= t->sub->from &&
+	       t->ef->match_seq != seq;
+}
+
+/* Is target i's file also an earlier target's (several patterns match)? */
+static bool evbus_target_seen(const struct evbus_pub_ctx *ctx, u32 i)
+{
+	u32 j;
+
+	for (j = 0; j < i; j++)
+		if (ctx->tgt[j].ef == ctx->tgt[i].ef)
+			return true;
+	return false;
+}
+
+/*
+ * Before m is numbered (order_lock held): does a lossless target lack
+ * room for it?  If the publisher may wait for that reader, note the room
+ * in ctx and return EVBUS_WAIT_ROOM; else mark why m is lost there.
+ */
+static int evbus_lossless_check(struct evbus_pub_ctx *ctx,
+				const struct evbus_msg *m, u64 seq)
+{
+	struct evbus_room *room;
+	u32 i, gen;
+	u64 wait;
+
+	for (i = 0; i < ctx->ntgt; i++) {
+		struct evbus_target *t = &ctx->tgt[i];
+
+		if (READ_ONCE(t->ef->ring.policy) != EVBUS_POLICY_LOSSLESS ||
+		    !evbus_target_takes(t, seq))
+			continue;
+		room = evbus_ring_lossless_full(&t->ef->ring, m->rec_len, &gen,
+						&wait);
+		if (!room)
+			continue;
+		if (evbus_target_seen(ctx, i)) {
+			/* Its first entry decided: nothing more to do. */
+		} else if (ctx->kernel || ctx->no_room_wait ||
+		    !evbus_lossless_may_wait(ctx->ef, t->ef, m)) {
+			t->drop = EVBUS_DROP_FOREIGN;
+		} else if (!ctx->wait_over) {
+			ctx->room = room;
+			ctx->room_gen = gen;
+			ctx->room_wait_ns = wait;
+			ctx->room_reader = t->ef->ring.file_id;
+			return EVBUS_WAIT_ROOM;
+		} else {
+			t->drop = EVBUS_DROP_EXPIRED;
+		}
+		evbus_room_put(room);
+	}
+	return 0;
+}
+
+/* Count the losses at lossless readers by cause, once m is numbered. */
+static void evbus_lossless_count(struct evbus_pub_ctx *ctx)
+{
+	u32 i;
+
+	for (i = 0; i < ctx->ntgt; i++) {
+		struct evbus_target *t = &ctx->tgt[i];
+
+		if (t->drop && !t->slot) {
+			if (t->drop == EVBUS_DROP_EXPIRED)
+				evbus_count(ctx->bus->stats, lossless_expired, 1);
+			else
+				evbus_count(ctx->bus->stats, lossless_foreign, 1);
+		}
+		t->drop = 0;
+	}
+}
+
 /*
  * Number m, keep it, and reserve its slots: the only step under
- * bus.order_lock.  0, or -ENOSPC (nothing done) if its retained value
- * does not fit.
+ * bus.order_lock.  0, -ENOSPC (nothing done) if its retained value does
+ * not fit, or EVBUS_WAIT_ROOM (nothing done) if it must wait for a
+ * lossless reader first.
  */
 static int evbus_reserve_all(struct evbus_pub_ctx *ctx, struct evbus_msg *m)
 {
 	struct evbus_bus *bus = ctx->bus;
 	u32 i;
+	int ret;
 
 	spin_lock(&bus->order_lock);
 	if (unlikely(m->pub_flags & EVBUS_PUB_RETAIN) &&
 	    evbus_retained_check(bus, m)) {
 		spin_unlock(&bus->order_lock);
 		return -ENOSPC;
+	}
+	if (unlikely(ctx->lossless)) {
+		ret = evbus_lossless_check(ctx, m, bus->seq + 1);
+		if (ret) {
+			spin_unlock(&bus->order_lock);
+			return ret;
+		}
 	}
 	m->seq = ++bus->seq;
 	m->time_ns = ktime_get_real_ns();
@@ -480,6 +629,8 @@ static int evbus_reserve_all(struct evbus_pub_ctx *ctx, struct evbus_msg *m)
 		t->slot = evbus_ring_reserve(&t->ef->ring, m, t->slot, &t->wake);
 	}
 	spin_unlock(&bus->order_lock);
+	if (unlikely(ctx->lossless))
+		evbus_lossless_count(ctx);
 	return 0;
 }
 
@@ -518,6 +669,36 @@ static void evbus_finish_run(struct evbus_pub_ctx *ctx)
 			wake_up_interruptible_poll(&t->ef->ring.wq,
 						   EPOLLIN | EPOLLRDNORM);
 	}
+}
+
+/*
+ * Wait for the lossless reader evbus_lossless_check() found full, no lock
+ * held: 0 to try again (room was made, or the call's wait ran out and the
+ * event is now lost there), -EINTR on a fatal signal, or -EAGAIN while
+ * nothing may sleep (io_uring retries from a worker).
+ */
+static int evbus_pub_wait_room(struct evbus_pub_ctx *ctx)
+{
+	struct evbus_room *room = ctx->room;
+	u64 now = ktime_get_ns(), end;
+	int ret;
+
+	ctx->room = NULL;
+	if (ctx->nowait) {
+		evbus_room_put(room);
+		return -EAGAIN;
+	}
+	/* The call's first wait sets its one deadline. */
+	if (!ctx->wait_end)
+		ctx->wait_end = now + ctx->room_wait_ns;
+	end = min(ctx->wait_end, now + ctx->room_wait_ns);
+	ret = evbus_room_wait(ctx->ef, ctx->room_reader, room, ctx->room_gen,
+			      end);
+	if (ret == -ETIMEDOUT) {
+		ctx->wait_over = true;
+		ret = 0;
+	}
+	return ret;
 }
 
 /* How many of m[0..n) (n >= 1, at most a run) share m[0]'s topic. */
@@ -576,6 +757,9 @@ static u32 evbus_publish_staged(struct evbus_pub_ctx *ctx, struct evbus_msg *m,
 		if (run)
 			ctx->nowait = false;	/* events are out: finish the call */
 		i += run;
+		/* m[i] waits for a lossless reader, then goes again. */
+		if (*err == EVBUS_WAIT_ROOM)
+			*err = evbus_pub_wait_room(ctx);
 		if (*err)
 			break;
 		if (i < k)
@@ -599,14 +783,22 @@ out:
 static int evbus_pub_gate(struct evbus_pub_ctx *ctx, struct evbus_msg *m,
 			  u32 n)
 {
+	bool rated = m->rated;
+	u32 rated_len = m->rated_len;
 	int ret;
 
 	if (ctx->nowait)
 		return -EAGAIN;
 	ret = evbus_gate_pass(ctx->ef, m, &ctx->from, n == 1 ? ctx->cmd : NULL,
 			      ctx->useq, &ctx->ask);
+	/* Going on without the caller, the ask owns the tokens. */
+	if (ret == -EIOCBQUEUED)
+		m->rated = false;
 	if (ret)
 		return ret;
+	/* m is now what the gate let through; the tokens are as taken. */
+	m->rated = rated;
+	m->rated_len = rated_len;
 	ret = evbus_retained_stage(ctx->ef, m, &ctx->from, EVBUS_GFP);
 	if (ret) {
 		evbus_gate_done(ctx->ask, ret);
@@ -648,7 +840,7 @@ static u32 evbus_publish(struct evbus_pub_ctx *ctx, const struct evbus_pub *desc
 			}
 		}
 		/* Would block before anything is out: publish nothing. */
-		if (*err == -EAGAIN)
+		if (*err == -EAGAIN && ctx->nowait)
 			k = 0;
 		if (k && sg.msg[0].ask) {
 			perr = evbus_pub_gate(ctx, &sg.msg[0], n);
@@ -660,6 +852,9 @@ static u32 evbus_publish(struct evbus_pub_ctx *ctx, const struct evbus_pub *desc
 		out = evbus_publish_staged(ctx, sg.msg, k, &perr);
 		evbus_gate_done(ctx->ask, out ? 0 : perr);
 		ctx->ask = NULL;
+		/* What was staged and does not go out spends no tokens. */
+		for (i = out; i < staged; i++)
+			evbus_pub_unrate(ctx, &sg.msg[i]);
 		/* Staged retained values not taken by the store go. */
 		for (i = 0; i < staged; i++)
 			evbus_retained_unstage(&sg.msg[i]);
@@ -732,6 +927,7 @@ int evbus_publish_approved(struct evbus_file *ef, struct evbus_msg *m, u64 *seq)
 	int err;
 
 	evbus_pub_ctx_init(&ctx, ef, false);
+	ctx.no_room_wait = true;	/* in the submitter's task work */
 	err = evbus_retained_stage(ef, m, &ctx.from, EVBUS_GFP);
 	if (!err) {
 		evbus_publish_staged(&ctx, m, 1, &err);
@@ -877,6 +1073,7 @@ int evbus_publish_will(struct evbus_file *ef, const struct evbus_hist_rec *rec)
 	int err = -EINVAL;
 
 	evbus_pub_ctx_init(&ctx, ef, false);
+	ctx.no_room_wait = true;	/* at release: never held up */
 	ctx.from.uid = rec->uid;
 	ctx.from.gid = rec->gid;
 	ctx.from.tgid = rec->tgid;

@@ -164,6 +164,7 @@ void evbus_ring_close(struct evbus_ring *r, struct evbus_user *u)
 
 	spin_lock(&r->lock);
 	r->closed = true;
+	evbus_room_made(r, true);	/* waiting publishers stop */
 	list_splice_init(&r->revoked_pending, &pending);
 	evbus_ring_notices_gone(r, r->revoked);
 	evbus_count(r->stats, discarded, r->queued);
@@ -186,6 +187,8 @@ void evbus_ring_close(struct evbus_ring *r, struct evbus_user *u)
  */
 void evbus_ring_free(struct evbus_ring *r)
 {
+	evbus_room_put(r->room);
+	r->room = NULL;
 	evbus_wake_free(r);
 	evbus_ring_mem_free(r->mem);
 	r->mem = NULL;
@@ -335,6 +338,7 @@ int evbus_ring_configure(struct evbus_ring *r, struct evbus_user *u,
 		ret = -EBUSY;
 	} else {
 		r->policy = cfg->policy;
+		r->wait_ns = cfg->wait_ns;
 		if (mem) {
 			old = r->mem;
 			evbus_ring_set_mem(r, mem, size);
@@ -375,6 +379,7 @@ void evbus_ring_get_cfg(struct evbus_ring *r, struct evbus_ring_cfg *cfg)
 	spin_lock(&r->lock);
 	cfg->size = r->size;
 	cfg->policy = r->policy;
+	cfg->wait_ns = r->wait_ns;
 	evbus_wake_get(r, cfg);
 	spin_unlock(&r->lock);
 }
@@ -677,6 +682,29 @@ struct evbus_rec_hdr *evbus_ring_reserve(struct evbus_ring *r,
 out:
 	spin_unlock(&r->lock);
 	return h;
+}
+
+/*
+ * A lossless ring (lossless.c): must a publisher wait before a record of
+ * len bytes fits?  If so, returns the ring's room with a reference, *gen
+ * its generation and *wait_ns the ring's wait; else NULL.  The caller
+ * holds bus.order_lock, so until it reserves only the reader changes the
+ * ring, and only to make room.  A record larger than the ring never fits:
+ * no wait.
+ */
+struct evbus_room *evbus_ring_lossless_full(struct evbus_ring *r, u32 len,
+					    u32 *gen, u64 *wait_ns)
+{
+	struct evbus_room *room = NULL;
+
+	spin_lock(&r->lock);
+	if (r->policy == EVBUS_POLICY_LOSSLESS && !r->closed && r->room &&
+	    len <= r->size && !evbus_ring_make_room(r, len, false)) {
+		room = evbus_room_get(r->room, gen);
+		*wait_ns = r->wait_ns;
+	}
+	spin_unlock(&r->lock);
+	return room;
 }
 
 /*
@@ -998,6 +1026,7 @@ static void evbus_ring_consume(struct evbus_ring *r, u32 len,
 	r->head += len;
 	r->moder.records += run->events + run->lags + run->revoked + run->others;
 	r->moder.bytes += len;
+	evbus_room_made(r, false);	/* lossless: publishers may go on */
 }
 
 /*

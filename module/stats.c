@@ -191,6 +191,16 @@ long evbus_ioctl_bus_stats(struct evbus_bus *bus, void __user *argp)
 	bs.approval_nobody = EVBUS_BUS_SUM(bus, approval_nobody);
 	bs.approvers = EVBUS_BUS_SUM(bus, approvers);
 	bs.approval_pending = EVBUS_BUS_SUM(bus, approval_pending);
+	bs.rate_refused_file = EVBUS_BUS_SUM(bus, rate_refused_file);
+	bs.rate_refused_user = EVBUS_BUS_SUM(bus, rate_refused_user);
+	bs.rate_waited = EVBUS_BUS_SUM(bus, rate_waited);
+	bs.rate_wait_ns = EVBUS_BUS_SUM(bus, rate_wait_ns);
+	bs.rate_interrupted = EVBUS_BUS_SUM(bus, rate_interrupted);
+	bs.rate_users = EVBUS_BUS_SUM(bus, rate_users);
+	bs.lossless_waits = EVBUS_BUS_SUM(bus, lossless_waits);
+	bs.lossless_wait_ns = EVBUS_BUS_SUM(bus, lossless_wait_ns);
+	bs.lossless_expired = EVBUS_BUS_SUM(bus, lossless_expired);
+	bs.lossless_foreign = EVBUS_BUS_SUM(bus, lossless_foreign);
 	/* A newer caller's tail we do not know about reads as zeroes. */
 	if (size > sizeof(bs) &&
 	    clear_user(argp + sizeof(bs), size - sizeof(bs)))
@@ -257,6 +267,16 @@ EVBUS_STAT(approvers);
 EVBUS_STAT(approval_pending);
 EVBUS_STAT(wills);
 EVBUS_STAT(wills_fired);
+EVBUS_STAT(rate_refused_file);
+EVBUS_STAT(rate_refused_user);
+EVBUS_STAT(rate_waited);
+EVBUS_STAT(rate_wait_ns);
+EVBUS_STAT(rate_interrupted);
+EVBUS_STAT(rate_users);
+EVBUS_STAT(lossless_waits);
+EVBUS_STAT(lossless_wait_ns);
+EVBUS_STAT(lossless_expired);
+EVBUS_STAT(lossless_foreign);
 
 static ssize_t buses_show(struct kobject *kobj, struct kobj_attribute *attr,
 			  char *buf)
@@ -328,6 +348,16 @@ static struct attribute *evbus_stat_attrs[] = {
 	&evbus_attr_approval_pending.attr.attr,
 	&evbus_attr_wills.attr.attr,
 	&evbus_attr_wills_fired.attr.attr,
+	&evbus_attr_rate_refused_file.attr.attr,
+	&evbus_attr_rate_refused_user.attr.attr,
+	&evbus_attr_rate_waited.attr.attr,
+	&evbus_attr_rate_wait_ns.attr.attr,
+	&evbus_attr_rate_interrupted.attr.attr,
+	&evbus_attr_rate_users.attr.attr,
+	&evbus_attr_lossless_waits.attr.attr,
+	&evbus_attr_lossless_wait_ns.attr.attr,
+	&evbus_attr_lossless_expired.attr.attr,
+	&evbus_attr_lossless_foreign.attr.attr,
 	&evbus_attr_buses.attr,
 	&evbus_attr_ring_bytes.attr,
 	&evbus_attr_ring_bytes_max.attr,

@@ -154,6 +154,50 @@ TRACE_EVENT(evbus_approval,
 		  __entry->error)
 );
 
+/* A publish met a rate limit (rate.c): refused, or waited wait_ns. */
+TRACE_EVENT(evbus_rate,
+	TP_PROTO(u64 file_id, u32 len, bool user, u64 wait_ns, int ret),
+	TP_ARGS(file_id, len, user, wait_ns, ret),
+	TP_STRUCT__entry(
+		__field(u64, file_id)
+		__field(u64, wait_ns)
+		__field(u32, len)
+		__field(int, ret)
+		__field(bool, user)
+	),
+	TP_fast_assign(
+		__entry->file_id = file_id;
+		__entry->wait_ns = wait_ns;
+		__entry->len = len;
+		__entry->ret = ret;
+		__entry->user = user;
+	),
+	TP_printk("file=%llu bucket=%s len=%u wait_ns=%llu ret=%d",
+		  __entry->file_id, __entry->user ? "user" : "file",
+		  __entry->len, __entry->wait_ns, __entry->ret)
+);
+
+/* A publisher waited for room in a lossless ring (ring.c). */
+TRACE_EVENT(evbus_lossless_wait,
+	TP_PROTO(u64 file_id, u64 reader_id, u64 wait_ns, bool room),
+	TP_ARGS(file_id, reader_id, wait_ns, room),
+	TP_STRUCT__entry(
+		__field(u64, file_id)
+		__field(u64, reader_id)
+		__field(u64, wait_ns)
+		__field(bool, room)
+	),
+	TP_fast_assign(
+		__entry->file_id = file_id;
+		__entry->reader_id = reader_id;
+		__entry->wait_ns = wait_ns;
+		__entry->room = room;
+	),
+	TP_printk("file=%llu reader=%llu wait_ns=%llu %s",
+		  __entry->file_id, __entry->reader_id, __entry->wait_ns,
+		  __entry->room ? "room" : "expired")
+);
+
 TRACE_EVENT(evbus_denied,
 	TP_PROTO(u64 file_id, u32 right, int cause, u32 rule_id,
 		 const char *topic, u32 len),
@@ -182,7 +226,8 @@ TRACE_EVENT(evbus_denied,
 				{ EVBUS_RIGHT_PUBLISH, "publish" },
 				{ EVBUS_RIGHT_SUBSCRIBE, "subscribe" },
 				{ EVBUS_RIGHT_REPLAY, "replay" },
-				{ EVBUS_RIGHT_APPROVE, "approve" }),
+				{ EVBUS_RIGHT_APPROVE, "approve" },
+				{ EVBUS_RIGHT_WAIT, "wait" }),
 		  __print_symbolic(__entry->cause,
 				   { EVBUS_DENY_RULE, "rule" },
 				   { EVBUS_DENY_DEFAULT, "default" },

@@ -55,6 +55,17 @@ static struct evbus_user *evbus_user_find(struct user_namespace *ns, kuid_t uid)
 	return NULL;
 }
 
+/*
+ * The account at the top of u's namespaces: whom a rate limit counts
+ * (rate.c), so that namespaces cannot multiply it.
+ */
+kuid_t evbus_user_account(const struct evbus_user *u)
+{
+	while (u->parent)
+		u = u->parent;
+	return u->uid;
+}
+
 /* Drop one reference on u and, for each level that goes, on its parent. */
 void evbus_user_put(struct evbus_user *u)
 {

@@ -137,11 +137,16 @@ static void evbus_will_uncharge(struct evbus_file *ef)
 	evbus_count(ef->bus->stats, wills, -1);
 }
 
-/* Arm (or replace) the will of w->scope.  0 or -errno, nothing changed. */
+/*
+ * Arm (or replace) the will of w->scope, paying its rate tokens now (a
+ * will is published at release whatever the buckets hold then).  0 or
+ * -errno, nothing changed.
+ */
 static int evbus_will_arm(struct evbus_file *ef, const struct evbus_will *w)
 {
 	struct evbus_will_ent *old, *ent;
 	struct evbus_hist_rec *rec;
+	bool rated;
 	int ret;
 
 	ent = kzalloc(sizeof(*ent), EVBUS_GFP);
@@ -150,6 +155,12 @@ static int evbus_will_arm(struct evbus_file *ef, const struct evbus_will *w)
 	rec = evbus_will_rec(ef, w, &ret);
 	if (!rec) {
 		kfree(ent);
+		return ret;
+	}
+	ret = evbus_rate_take(ef, w->payload_len, 0, false, &rated);
+	if (ret) {
+		ent->rec = rec;
+		evbus_will_free(ent);
 		return ret;
 	}
 	ent->scope = w->scope;
@@ -168,6 +179,8 @@ static int evbus_will_arm(struct evbus_file *ef, const struct evbus_will *w)
 		}
 	}
 	mutex_unlock(&ef->lock);
+	if (ret && rated)
+		evbus_rate_refund(ef, w->payload_len);
 	if (ent)
 		evbus_will_free(ent);
 	return ret;

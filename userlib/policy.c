@@ -170,9 +170,18 @@ EVBUS_API int evbus_get_bus_stats_v16(struct evbus *bus,
 EVBUS_API int evbus_get_bus_stats_v16(struct evbus *bus,
 				      struct evbus_bus_stats *stats)
 {
+	return evbus_bus_stats(bus, stats, EVBUS_BUS_STATS_SIZE_VER1);
+}
+__asm__(".symver evbus_get_bus_stats_v16, evbus_get_bus_stats@LIBEVBUS_1.6");
+
+EVBUS_API int evbus_get_bus_stats_v18(struct evbus *bus,
+				      struct evbus_bus_stats *stats);
+EVBUS_API int evbus_get_bus_stats_v18(struct evbus *bus,
+				      struct evbus_bus_stats *stats)
+{
 	return evbus_bus_stats(bus, stats, sizeof(*stats));
 }
-__asm__(".symver evbus_get_bus_stats_v16, evbus_get_bus_stats@@LIBEVBUS_1.6");
+__asm__(".symver evbus_get_bus_stats_v18, evbus_get_bus_stats@@LIBEVBUS_1.8");
 
-_Static_assert(sizeof(struct evbus_bus_stats) == EVBUS_BUS_STATS_SIZE_VER1,
-	       "evbus_get_bus_stats@@LIBEVBUS_1.6 fills the VER1 struct");
+_Static_assert(sizeof(struct evbus_bus_stats) == EVBUS_BUS_STATS_SIZE_VER2,
+	       "evbus_get_bus_stats@@LIBEVBUS_1.8 fills the VER2 struct");

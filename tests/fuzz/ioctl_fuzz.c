@@ -1491,10 +1491,10 @@ static void gen_ring(struct th *t, struct evbus_ring_cfg *c)
 	if (chance(t, 6))
 		c->wake_delay_ns = rnd64(t) | 1;
 	if (chance(t, 6))
-		c->reserved = rnd64(t) | 1;
-	D(t, "{size=%u policy=%u flags=%#x wake_events=%u wake_delay_ns=%llu reserved=%#llx}",
+		c->wait_ns = rnd64(t) | 1;
+	D(t, "{size=%u policy=%u flags=%#x wake_events=%u wake_delay_ns=%llu wait_ns=%#llx}",
 	  c->size, c->policy, c->flags, c->wake_events,
-	  (unsigned long long)c->wake_delay_ns, (unsigned long long)c->reserved);
+	  (unsigned long long)c->wake_delay_ns, (unsigned long long)c->wait_ns);
 }
 
 static void gen_stats(struct th *t, struct evbus_stats *st)
@@ -3345,8 +3345,10 @@ static void check_success(struct th *t, const char *what, struct argdesc *ad, lo
 	case C_GETRING:
 	case C_SETRING:
 		if (ad->which == C_GETRING &&
-		    (o.r.size < 4096 || (o.r.size & (o.r.size - 1)) || o.r.policy > 1 ||
-		     (o.r.flags & ~EVBUS_RING_VALID) || o.r.reserved ||
+		    (o.r.size < 4096 || (o.r.size & (o.r.size - 1)) ||
+		     o.r.policy > EVBUS_POLICY_LOSSLESS ||
+		     (o.r.policy == EVBUS_POLICY_LOSSLESS) != !!o.r.wait_ns ||
+		     (o.r.flags & ~EVBUS_RING_VALID) ||
 		     /* GET_RING reports exactly one wake-up mode */
 		     __builtin_popcount(o.r.flags) != 1 ||
 		     (o.r.flags == EVBUS_RING_WAKE ?

@@ -2938,7 +2938,7 @@ TEST_F_TIMEOUT(gate, counters_move_exactly, 60)
 	struct evbus_bus_stats b0, bs;
 	struct sigaction sa;
 	int ap, ap2, rid;
-	char buf[EVBUS_BUS_STATS_SIZE_VER1];
+	char buf[EVBUS_BUS_STATS_SIZE_VER2];
 	struct rec r;
 
 	memset(&sa, 0, sizeof(sa));

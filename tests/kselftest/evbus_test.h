@@ -199,7 +199,7 @@ _Static_assert(sizeof(struct evbus_subscribe) == EVBUS_SUBSCRIBE_SIZE_VER1,
 _Static_assert(EVBUS_SUBSCRIBE_SIZE_VER1 == 72, "EVBUS_SUBSCRIBE_SIZE_VER1");
 _Static_assert(sizeof(struct evbus_history) == EVBUS_HISTORY_SIZE_VER0,
 	       "evbus_history");
-_Static_assert(sizeof(struct evbus_bus_stats) == EVBUS_BUS_STATS_SIZE_VER1,
+_Static_assert(sizeof(struct evbus_bus_stats) == EVBUS_BUS_STATS_SIZE_VER2,
 	       "evbus_bus_stats");
 _Static_assert(sizeof(struct evbus_rule) == 40, "evbus_rule");
 _Static_assert(sizeof(struct evbus_pub) == 72, "evbus_pub");
@@ -570,7 +570,7 @@ _Static_assert(EVBUS_SUBSCRIBE_SIZE_VER1 == 72, "EVBUS_SUBSCRIBE_SIZE_VER1");
 _Static_assert(sizeof(struct evbus_history) == EVBUS_HISTORY_SIZE_VER0,
 	       "evbus_history");
 _Static_assert(EVBUS_SUBSCRIBE_SIZE_VER0 == 56, "EVBUS_SUBSCRIBE_SIZE_VER0");
-_Static_assert(sizeof(struct evbus_bus_stats) == EVBUS_BUS_STATS_SIZE_VER1,
+_Static_assert(sizeof(struct evbus_bus_stats) == EVBUS_BUS_STATS_SIZE_VER2,
 	       "evbus_bus_stats");
 _Static_assert(sizeof(struct sock_filter) == 8, "sock_filter");
 /* The offsets a BPF filter loads from (README, "Filters on a subscription"). */

@@ -822,7 +822,7 @@ TEST(set_ring_rounds_and_validates)
 	EXPECT_RING(fd, 8192, EVBUS_POLICY_DROP_OLDEST, 0);
 	EXPECT_EQ(-EINVAL, evt_set_ring(fd, 0xffffffffu, EVBUS_POLICY_DROP_NEWEST));
 	EXPECT_RING(fd, 8192, EVBUS_POLICY_DROP_OLDEST, 0);
-	EXPECT_EQ(-EINVAL, evt_set_ring(fd, 4096, 2));
+	EXPECT_EQ(-EINVAL, evt_set_ring(fd, 4096, 3));
 	EXPECT_RING(fd, 8192, EVBUS_POLICY_DROP_OLDEST, 0);
 	EXPECT_EQ(-EINVAL, evt_set_ring(fd, 0, 0xffffffffu));
 	EXPECT_RING(fd, 8192, EVBUS_POLICY_DROP_OLDEST, 0);
@@ -834,10 +834,10 @@ TEST(set_ring_rounds_and_validates)
 	EXPECT_EQ(-EINVAL, set_ring_cfg(fd, &c));
 	EXPECT_RING(fd, 8192, EVBUS_POLICY_DROP_OLDEST, 0);
 	c.flags = 0;
-	c.reserved = 1ULL << 63;
+	c.wait_ns = 1ULL << 63;	/* a wait, but not lossless */
 	EXPECT_EQ(-EINVAL, set_ring_cfg(fd, &c));
 	EXPECT_RING(fd, 8192, EVBUS_POLICY_DROP_OLDEST, 0);
-	c.reserved = 0;
+	c.wait_ns = 0;
 	/* Wake-up coalescing fields without the flag (wake.c has the rest). */
 	c.wake_events = 1;
 	EXPECT_EQ(-EINVAL, set_ring_cfg(fd, &c));

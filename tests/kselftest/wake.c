@@ -36,7 +36,7 @@ static int set_wake(int fd, uint32_t flags, uint32_t events, uint64_t delay_ns)
 	EXPECT_EQ((uint32_t)(fl), _c.flags);				\
 	EXPECT_EQ((uint32_t)(ev), _c.wake_events);			\
 	EXPECT_EQ((uint64_t)(dl), _c.wake_delay_ns);			\
-	EXPECT_EQ(0, _c.reserved);					\
+	EXPECT_EQ(0, _c.wait_ns);					\
 } while (0)
 
 /* poll() for POLLIN: 1 readable, 0 not within timeout_ms. */
@@ -127,7 +127,7 @@ TEST(config_is_validated_and_read_back)
 	memset(&c, 0, sizeof(c));
 	c.flags = EVBUS_RING_WAKE;
 	c.wake_events = 4;
-	c.reserved = 1;
+	c.wait_ns = 1;	/* not lossless: no wait */
 	EXPECT_EQ(-EINVAL, ioctl(fd, EVBUS_IOC_SET_RING, &c) ? -errno : 0);
 	EXPECT_WAKE(fd, EVBUS_RING_ADAPTIVE, 0, 0);
 

@@ -1195,7 +1195,7 @@ static void sub_ring_games(struct sub_ctx *c)
 			return;
 		}
 		rc.size = sz < opt.ring_min ? opt.ring_min : sz > opt.ring_max ? opt.ring_max : sz;
-		rc.reserved = 0;	/* keeps the wake-up setting read back */
+		rc.wait_ns = 0;	/* keeps the wake-up setting read back */
 		if (xioctl(c->fd, EVBUS_IOC_SET_RING, &rc)) {
 			c->res->ioctl_fail++;
 			if (errno == EBUSY)

@@ -80,7 +80,8 @@ struct evbus_pub {
 	__u64 corr;		/* in: correlation id */
 	__u64 parent;		/* in: parent sequence number */
 	__u64 seq;		/* out: assigned sequence number */
-	__u64 deadline_ns;	/* in: longest wait for approval (0: default) */
+	__u64 deadline_ns;	/* in: longest wait for approval (0: default),
+				 * or with EVBUS_PUB_WAIT for rate tokens */
 	__u64 reserved;		/* must be 0 */
 };
 
@@ -123,7 +124,23 @@ struct evbus_pub_batch {
 						 * still being written: then the
 						 * new event is dropped) */
 #define EVBUS_POLICY_DROP_NEWEST	1	/* the new event is dropped */
+#define EVBUS_POLICY_LOSSLESS		2	/* the publisher waits (see below) */
 
+/*
+ * Lossless rings (EVBUS_FEAT_LOSSLESS).  A publisher whose event does not
+ * fit in a lossless ring waits, up to the ring's wait_ns, for its reader
+ * to make room (read(), or poll() after consuming from the mapping).  It
+ * waits only if it agreed to: its file was opened with the reader's euid,
+ * or a policy allow rule gives it EVBUS_RIGHT_WAIT on the topic (the
+ * default never does).  For any other publisher, and once a wait has run
+ * out, the ring is drop-newest: the event is lost for that reader alone,
+ * with an exact LAGGED record as ever.  A waiting publisher holds no lock
+ * and no reference that would keep the reader's file open; SIGKILL ends
+ * its wait (the event not yet published is not, and the call reports what
+ * went out before).  A call waits at most one deadline in total, whatever
+ * it publishes and to however many readers: the first wait's.  Waits and
+ * the losses by cause are counted in struct evbus_bus_stats.
+ */
 /*
  * EVBUS_IOC_SET_RING / EVBUS_IOC_GET_RING: ring capacity and overflow
  * policy.  size is rounded up to a power of two and must lie within the
@@ -178,7 +195,9 @@ struct evbus_ring_cfg {
 				 * EVBUS_RING_WAKE, else 0 */
 	__u64 wake_delay_ns;	/* in/out: 0..EVBUS_WAKE_DELAY_MAX with
 				 * EVBUS_RING_WAKE, else 0 */
-	__u64 reserved;		/* must be 0 */
+	__u64 wait_ns;		/* in/out: EVBUS_POLICY_LOSSLESS: longest a
+				 * publisher waits for room, 1 ns up to the
+				 * module's lossless_max_ms; else 0 */
 };
 
 /* EVBUS_IOC_STATS: this file's counters. */
@@ -249,6 +268,8 @@ struct evbus_uring_cmd {
 #define EVBUS_FEAT_RETAINED	(1ULL << 18)	/* EVBUS_PUB_RETAIN, EVBUS_SUB_RETAINED */
 #define EVBUS_FEAT_APPROVAL	(1ULL << 19)	/* approvers, EVBUS_PUB_ASK */
 #define EVBUS_FEAT_WILL		(1ULL << 20)	/* EVBUS_IOC_WILL last wills */
+#define EVBUS_FEAT_RATE		(1ULL << 21)	/* EVBUS_IOC_RATE, EVBUS_PUB_WAIT */
+#define EVBUS_FEAT_LOSSLESS	(1ULL << 22)	/* EVBUS_POLICY_LOSSLESS rings */
 
 /*
  * Buses.  A process reaches the bus of its IPC namespace, as POSIX message
@@ -302,9 +323,21 @@ struct evbus_bus_stats {
 	__u64 approval_nobody;	/* mandatory with no approver */
 	__u64 approvers;	/* approvers now */
 	__u64 approval_pending;	/* requests pending now */
+	/* EVBUS_BUS_STATS_SIZE_VER2: rate limits and lossless rings */
+	__u64 rate_refused_file;	/* publishes refused by a file's bucket */
+	__u64 rate_refused_user;	/* ... by the user's bucket */
+	__u64 rate_waited;	/* publishes that waited for tokens */
+	__u64 rate_wait_ns;	/* ... and how long, in total */
+	__u64 rate_interrupted;	/* waits for tokens a signal ended */
+	__u64 rate_users;	/* per-user limits in force now */
+	__u64 lossless_waits;	/* waits for room in a lossless ring */
+	__u64 lossless_wait_ns;	/* ... and how long, in total */
+	__u64 lossless_expired;	/* events lost there once a wait ran out */
+	__u64 lossless_foreign;	/* ... for a publisher that may not wait */
 };
 #define EVBUS_BUS_STATS_SIZE_VER0	192
 #define EVBUS_BUS_STATS_SIZE_VER1	288	/* approval_* */
+#define EVBUS_BUS_STATS_SIZE_VER2	368	/* rate_*, lossless_* */
 
 /*
  * Topic policy of a bus, set by its owner: a process with CAP_SYS_ADMIN in
@@ -347,6 +380,9 @@ struct evbus_bus_stats {
 #define EVBUS_RIGHT_SUBSCRIBE	(1U << 1)
 #define EVBUS_RIGHT_REPLAY	(1U << 2)	/* replay and retained values */
 #define EVBUS_RIGHT_APPROVE	(1U << 3)	/* EVBUS_IOC_APPROVER_ADD */
+#define EVBUS_RIGHT_WAIT	(1U << 4)	/* publishes may wait for lossless
+						 * readers of other users (allow
+						 * rules only grant it) */
 
 #define EVBUS_WHO_ALL		0	/* everyone; id must be 0 */
 #define EVBUS_WHO_UID		1	/* files opened with this euid */
@@ -795,6 +831,74 @@ struct evbus_will {
 				     EVBUS_WILL_SIZE_VER0)
 
 /*
+ * Rate limits (EVBUS_FEAT_RATE).  A publish spends tokens from up to two
+ * token buckets: its file's, and its user's on this bus.  Each bucket may
+ * limit events per second and payload bytes per second, each with a
+ * burst (the bucket's depth, what it holds when full); a rate of 0 leaves
+ * that dimension unlimited (and its burst must be 0).
+ *
+ * A publish that finds too few tokens fails with EAGAIN and changes
+ * nothing: no event, no token spent.  With EVBUS_PUB_WAIT it waits for
+ * them instead, up to deadline_ns (1 ns up to the module's
+ * rate_wait_max_ms; 0 is EINVAL), interruptibly (EINTR), under io_uring in
+ * a worker, never holding a lock; a wait the deadline could not cover is
+ * EAGAIN at once.  A waiting publish reserves its tokens (the bucket goes
+ * below zero) so waiters are served in turn and nobody overtakes them; an
+ * interrupted wait gives them back.  A payload larger than a byte burst
+ * can never pass: EMSGSIZE.  Tokens are spent only by events that go out
+ * (a batch's refused tail, an ask the gate denies, spend nothing), and a
+ * will is paid for when it is armed.  Kernel events ($sys.*) are free.
+ *
+ * A file's limit starts unlimited and may only be tightened, by anyone
+ * holding it (EVBUS_RATE_FILE; looser is EPERM): hand a process a file
+ * with a limit and it cannot raise it.  A user's limit is the bus owner's
+ * (EVBUS_RATE_USER, owner only as for the policy): for one uid, or for
+ * every user without a limit of its own (EVBUS_WHO_ALL); all-zero limits
+ * remove it.  A user is the account at the top of its user namespaces, as
+ * for the per-user caps (an unprivileged container's uids are its
+ * creator's), so namespaces cannot multiply a limit.  Refusals are
+ * counted by bucket in struct evbus_bus_stats and fire the evbus_rate
+ * tracepoint; fdinfo shows the file's buckets.
+ */
+#define EVBUS_PUB_WAIT		(1U << 2)	/* struct evbus_pub.flags */
+
+#define EVBUS_RATE_GET		0	/* this file's limits and buckets */
+#define EVBUS_RATE_FILE		1	/* tighten this file's limit */
+#define EVBUS_RATE_USER		2	/* owner: set or remove a user's limit */
+#define EVBUS_RATE_USER_GET	3	/* a user's limit (ENOENT: none set) */
+
+#define EVBUS_RATE_MAX		(1ULL << 40)	/* per second, either unit */
+#define EVBUS_RATE_BURST_MAX	(1ULL << 32)
+
+struct evbus_rate_limit {
+	__u64 events_per_sec;	/* 0: events unlimited */
+	__u64 events_burst;	/* 1..EVBUS_RATE_BURST_MAX, or 0 */
+	__u64 bytes_per_sec;	/* payload bytes; 0: unlimited */
+	__u64 bytes_burst;	/* 1..EVBUS_RATE_BURST_MAX, or 0 */
+};
+
+struct evbus_rate {
+	__u32 size;		/* in: sizeof(struct evbus_rate) */
+	__u32 op;		/* in: EVBUS_RATE_* */
+	__u32 who;		/* in: _USER, _USER_GET: EVBUS_WHO_UID or _ALL */
+	__u32 id_value;		/* in: with EVBUS_WHO_UID, a uid in the
+				 * caller's user namespace; else 0 */
+	struct evbus_rate_limit limit;	/* in: _FILE, _USER; out: _GET (the
+					 * file's), _USER_GET */
+	struct evbus_rate_limit user;	/* out: _GET: the file's user's */
+	__s64 events_tokens;	/* out: _GET: whole tokens in the file's */
+	__s64 bytes_tokens;	/*	bucket (below 0 while waiters owe) */
+	__s64 user_events_tokens;	/* out: _GET: the user's bucket */
+	__s64 user_bytes_tokens;
+	__u64 refused;		/* out: _GET: this file's publishes refused */
+	__u64 waited;		/* out: _GET: ... and that waited */
+};
+#define EVBUS_RATE_SIZE_VER0	128
+
+#define EVBUS_IOC_RATE		_IOC(_IOC_READ | _IOC_WRITE, EVBUS_IOC_MAGIC, \
+				     0x13, EVBUS_RATE_SIZE_VER0)
+
+/*
  * The name of every EVBUS_FEAT_* bit, for tools that print them: a new bit
  * gets its name here, beside its definition.  EVBUS_FEAT_NAMES(X) expands
  * to X(EVBUS_FEAT_..., "name") once per bit, in bit order.
@@ -820,7 +924,9 @@ struct evbus_will {
 	X(EVBUS_FEAT_HISTORY,		"history")			\
 	X(EVBUS_FEAT_RETAINED,		"retained")			\
 	X(EVBUS_FEAT_APPROVAL,		"approval")			\
-	X(EVBUS_FEAT_WILL,		"will")
+	X(EVBUS_FEAT_WILL,		"will")				\
+	X(EVBUS_FEAT_RATE,		"rate")				\
+	X(EVBUS_FEAT_LOSSLESS,		"lossless")
 
 /*
  * Records returned by read().  Every record starts with struct
