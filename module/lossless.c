@@ -79,11 +79,14 @@ void evbus_room_made(struct evbus_ring *r, bool closing)
 		return;
 	if (closing)
 		WRITE_ONCE(room->closed, true);
-	/* Pairs with the barrier in the waiter's prepare_to_wait(). */
-	if (wq_has_sleeper(&room->wq)) {
-		WRITE_ONCE(room->gen, room->gen + 1);
+	/*
+	 * Always a new generation: a publisher that read the old one under
+	 * ring.lock and is not asleep yet must not miss it.  The barrier in
+	 * wq_has_sleeper() pairs with the one in its prepare_to_wait().
+	 */
+	WRITE_ONCE(room->gen, room->gen + 1);
+	if (wq_has_sleeper(&room->wq))
 		wake_up_all(&room->wq);
-	}
 }
 
 static bool evbus_room_changed(struct evbus_room *room, u32 gen)

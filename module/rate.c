@@ -117,6 +117,9 @@ static void evbus_bucket_refill(struct evbus_bucket *b, u64 now)
 	int i;
 
 	lockdep_assert_held(&b->lock);
+	/* A caller that read the clock before another refilled: no time. */
+	if ((s64)dt <= 0)
+		return;
 	b->last_ns = now;
 	evbus_lim_get(&b->lim, rate, burst);
 	for (i = 0; i < EVBUS_DIMS; i++) {
@@ -126,7 +129,7 @@ static void evbus_bucket_refill(struct evbus_bucket *b, u64 now)
 		if (!rate[i] || b->tokens[i] >= cap)
 			continue;
 		need = cap - b->tokens[i];	/* at most two bursts */
-		if (dt >= div64_u64(need, rate[i]))
+		if (dt >= DIV64_U64_ROUND_UP(need, rate[i]))
 			b->tokens[i] = cap;
 		else
 			b->tokens[i] += dt * rate[i];
