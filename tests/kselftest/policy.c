@@ -682,8 +682,8 @@ TEST_F(policy, bad_input_is_einval_and_changes_nothing)
 	ADD_CASE("ask with subscribe", (r.verdict = EVBUS_ASK,
 		 r.rights = EVBUS_RIGHT_PUBLISH | EVBUS_RIGHT_SUBSCRIBE));
 	ADD_CASE("no rights", r.rights = 0);
-	ADD_CASE("unknown right", r.rights = 1U << 4);
-	ADD_CASE("known and unknown rights", r.rights = EVBUS_RIGHT_PUBLISH | (1U << 5));
+	ADD_CASE("unknown right", r.rights = 1U << 5);
+	ADD_CASE("known and unknown rights", r.rights = EVBUS_RIGHT_PUBLISH | (1U << 6));
 	ADD_CASE("who 3", r.who = 3);
 	ADD_CASE("who ~0", r.who = ~0U);
 	ADD_CASE("everyone with an id", (r.who = EVBUS_WHO_ALL, r.id_value = 7));

@@ -262,7 +262,7 @@ TEST(allow_publishes_the_event_flagged_approved)
 	EXPECT_EQ(0, quiet(a));
 
 	st = stats(p);
-	EXPECT_EQ(EVBUS_BUS_STATS_SIZE_VER1, st.size);
+	EXPECT_EQ(EVBUS_BUS_STATS_SIZE_VER2, st.size);
 	EXPECT_EQ(1, st.approval_asked);
 	EXPECT_EQ(1, st.approval_requests);
 	EXPECT_EQ(1, st.approval_allowed);
