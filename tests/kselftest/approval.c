@@ -2147,7 +2147,7 @@ TEST_F(gate, bad_flags_and_reserved_are_einval)
 	memset(&p, 0, sizeof(p));
 	p.topic = (uintptr_t)"gate.x";
 	p.topic_len = 6;
-	p.flags = EVBUS_PUB_ASK | (1U << 2);
+	p.flags = EVBUS_PUB_ASK | (1U << 3);
 	EXPECT_EQ(-EINVAL, ioctl(self->own, EVBUS_IOC_PUBLISH, &p) ? -errno : 0);
 	p.flags = EVBUS_PUB_ASK;
 	p.reserved = 1;
