@@ -579,34 +579,34 @@ static s64 evbus_whole(s64 t)
 	return q * EVBUS_TOKEN > t ? q - 1 : q;
 }
 
+/* A dimension's whole tokens, 0 if it is not limited; b->lock held. */
+static s64 evbus_tokens(const struct evbus_bucket *b, int dim)
+{
+	return b->on[dim] ? evbus_whole(b->tokens[dim]) : 0;
+}
+
 static void evbus_rate_get(struct evbus_file *ef, struct evbus_rate *r)
 {
 	struct evbus_ubucket *ub = READ_ONCE(ef->ubucket);
+	const struct evbus_rate_limit *l;
 	u64 now = ktime_get_ns();
 
 	spin_lock(&ef->rate.lock);
 	evbus_bucket_refill(&ef->rate, now);
 	r->limit = ef->rate.lim;
-	r->events_tokens = ef->rate.lim.events_per_sec ?
-			   evbus_whole(ef->rate.tokens[EVBUS_DIM_EVENTS]) : 0;
-	r->bytes_tokens = ef->rate.lim.bytes_per_sec ?
-			  evbus_whole(ef->rate.tokens[EVBUS_DIM_BYTES]) : 0;
+	r->events_tokens = evbus_tokens(&ef->rate, EVBUS_DIM_EVENTS);
+	r->bytes_tokens = evbus_tokens(&ef->rate, EVBUS_DIM_BYTES);
+	spin_unlock(&ef->rate.lock);
 	if (ub) {
 		spin_lock(&ub->b.lock);
 		evbus_ubucket_sync(ef->bus, ub, now);
 		evbus_bucket_refill(&ub->b, now);
 		r->user = ub->b.lim;
-		r->user_events_tokens = ub->b.lim.events_per_sec ?
-			evbus_whole(ub->b.tokens[EVBUS_DIM_EVENTS]) : 0;
-		r->user_bytes_tokens = ub->b.lim.bytes_per_sec ?
-			evbus_whole(ub->b.tokens[EVBUS_DIM_BYTES]) : 0;
+		r->user_events_tokens = evbus_tokens(&ub->b, EVBUS_DIM_EVENTS);
+		r->user_bytes_tokens = evbus_tokens(&ub->b, EVBUS_DIM_BYTES);
 		spin_unlock(&ub->b.lock);
-	}
-	spin_unlock(&ef->rate.lock);
-	/* No bucket yet: the limit the user's first publish will meet. */
-	if (!ub) {
-		const struct evbus_rate_limit *l;
-
+	} else {
+		/* No bucket yet: what the user's first publish will meet. */
 		rcu_read_lock();
 		l = evbus_rate_rule_for(rcu_dereference(ef->bus->rate.rules),
 					evbus_user_account(ef->user));
@@ -718,37 +718,40 @@ void evbus_rate_file_free(struct evbus_file *ef)
 }
 
 static void evbus_lim_show(struct seq_file *m, const char *who,
-			   const struct evbus_bucket *b)
+			   struct evbus_bucket *b, u64 now)
 {
+	struct evbus_rate_limit l;
+	s64 ev, by;
+
+	spin_lock(&b->lock);
+	evbus_bucket_refill(b, now);
+	l = b->lim;
+	ev = evbus_tokens(b, EVBUS_DIM_EVENTS);
+	by = evbus_tokens(b, EVBUS_DIM_BYTES);
+	spin_unlock(&b->lock);
+	if (evbus_lim_none(&l))
+		return;
 	seq_printf(m, "evbus-rate-%s:\t%llu/%llu events %llu/%llu bytes tokens %lld %lld\n",
-		   who, b->lim.events_per_sec, b->lim.events_burst,
-		   b->lim.bytes_per_sec, b->lim.bytes_burst,
-		   evbus_whole(b->tokens[EVBUS_DIM_EVENTS]),
-		   evbus_whole(b->tokens[EVBUS_DIM_BYTES]));
+		   who, l.events_per_sec, l.events_burst, l.bytes_per_sec,
+		   l.bytes_burst, ev, by);
 }
 
 /*
- * fdinfo: each bucket as rate/burst per dimension and its whole tokens
- * now, and the file's refusals and waits.
+ * fdinfo: each limited bucket as rate/burst per dimension and its whole
+ * tokens now, and the file's refusals and waits.
  */
 void evbus_rate_show(struct seq_file *m, struct evbus_file *ef)
 {
 	struct evbus_ubucket *ub = READ_ONCE(ef->ubucket);
 	u64 now = ktime_get_ns();
 
-	spin_lock(&ef->rate.lock);
-	evbus_bucket_refill(&ef->rate, now);
-	if (ef->rate_on)
-		evbus_lim_show(m, "file", &ef->rate);
+	evbus_lim_show(m, "file", &ef->rate, now);
 	if (ub) {
 		spin_lock(&ub->b.lock);
 		evbus_ubucket_sync(ef->bus, ub, now);
-		evbus_bucket_refill(&ub->b, now);
-		if (!evbus_lim_none(&ub->b.lim))
-			evbus_lim_show(m, "user", &ub->b);
 		spin_unlock(&ub->b.lock);
+		evbus_lim_show(m, "user", &ub->b, now);
 	}
-	spin_unlock(&ef->rate.lock);
 	seq_printf(m, "evbus-rate-refused:\t%lld\n", (s64)atomic64_read(&ef->rate_refused));
 	seq_printf(m, "evbus-rate-waited:\t%lld\n", (s64)atomic64_read(&ef->rate_waited));
 }
