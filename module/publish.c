@@ -517,6 +517,17 @@ static bool evbus_target_seen(const struct evbus_pub_ctx *ctx, u32 i)
 	return false;
 }
 
+/* Why m is lost at t's full lossless ring: 0 if the publisher waits. */
+static u8 evbus_lossless_drop(const struct evbus_pub_ctx *ctx,
+			      const struct evbus_target *t,
+			      const struct evbus_msg *m)
+{
+	if (ctx->kernel || ctx->no_room_wait ||
+	    !evbus_lossless_may_wait(ctx->ef, t->ef, m))
+		return EVBUS_DROP_FOREIGN;
+	return ctx->wait_over ? EVBUS_DROP_EXPIRED : 0;
+}
+
 /*
  * Before m is numbered (order_lock held): does a lossless target lack
  * room for it?  If the publisher may wait for that reader, note the room
@@ -539,19 +550,16 @@ static int evbus_lossless_check(struct evbus_pub_ctx *ctx,
 						&wait);
 		if (!room)
 			continue;
-		if (evbus_target_seen(ctx, i)) {
-			/* Its first entry decided: nothing more to do. */
-		} else if (ctx->kernel || ctx->no_room_wait ||
-		    !evbus_lossless_may_wait(ctx->ef, t->ef, m)) {
-			t->drop = EVBUS_DROP_FOREIGN;
-		} else if (!ctx->wait_over) {
-			ctx->room = room;
-			ctx->room_gen = gen;
-			ctx->room_wait_ns = wait;
-			ctx->room_reader = t->ef->ring.file_id;
-			return EVBUS_WAIT_ROOM;
-		} else {
-			t->drop = EVBUS_DROP_EXPIRED;
+		/* A file's first entry decides for it. */
+		if (!evbus_target_seen(ctx, i)) {
+			t->drop = evbus_lossless_drop(ctx, t, m);
+			if (!t->drop) {
+				ctx->room = room;
+				ctx->room_gen = gen;
+				ctx->room_wait_ns = wait;
+				ctx->room_reader = t->ef->ring.file_id;
+				return EVBUS_WAIT_ROOM;
+			}
 		}
 		evbus_room_put(room);
 	}
