@@ -78,6 +78,13 @@ struct bench_opt {
 	int reset;		/* --reset: undo a run's leftovers, then exit */
 	/* evbus (issue #15): the bus's history capacity for the run */
 	int64_t history;	/* bytes (--history, or W_REPLAY's own); -1: as is */
+	/* evbus (issue #17): flow control */
+	int rate_limits;	/* --rate-limits: the publisher's file and every
+				 * user get a limit that never refuses, so each
+				 * publish checks both token buckets */
+	int64_t lossless_ms;	/* --lossless MS: subscriber rings are
+				 * EVBUS_POLICY_LOSSLESS with wait_ns MS ms;
+				 * -1: the usual DROP_OLDEST */
 };
 extern struct bench_opt opt;
 
@@ -180,6 +187,25 @@ extern unsigned int bench_policy_rules, bench_filter_insns;
  */
 extern int64_t bench_history_capacity;
 #define BENCH_HISTORY_DEFAULT	1048576
+
+/*
+ * Flow control (issue #17), for the JSON line: what a peer that ran with
+ * --rate-limits or --lossless read from its bus's counters
+ * (EVBUS_IOC_BUS_STATS) over the run, from setup() to teardown().  stats
+ * is 0 when nothing was read (another peer, neither option, or a module
+ * without the counters); the figures are then reported as null.
+ */
+struct bench_flow {
+	int stats;			/* the counters below were read */
+	uint64_t rate_refused;		/* publishes refused (file + user) */
+	uint64_t rate_waited;		/* publishes that waited for tokens */
+	uint64_t lossless_waits;	/* publisher waits for room */
+	uint64_t lossless_wait_ns;	/* ... and how long, in total */
+	uint64_t lossless_expired;	/* events lost once a wait ran out */
+	uint64_t lossless_foreign;	/* ... for a publisher that may not wait */
+};
+extern struct bench_flow bench_flow;
+#define BENCH_LOSSLESS_MAX_MS	60000	/* the module's ceiling */
 
 /* Harness helpers peers may use. */
 void bench_die(const char *what) __attribute__((noreturn));

@@ -8,7 +8,8 @@
  *   fanout --peer P [--workload W] [--m M] [--k K] [--n N] [--size BYTES]
  *          [--batch B] [--ring BYTES] [--rate R] [--stall-ms MS] [--uring]
  *          [--wake-events E] [--wake-delay-us D] [--mmap]
- *          [--policy-rules R] [--filter] [--history BYTES] [--quiet]
+ *          [--policy-rules R] [--filter] [--history BYTES]
+ *          [--rate-limits] [--lossless MS] [--quiet]
  *   fanout --peer P --reset
  *   fanout --list-peers
  *
@@ -60,9 +61,24 @@
  * two), raising the module's history_max and max_user_history_bytes if
  * needed; after the run, put back 1048576 (BENCH_HISTORY_DEFAULT, every
  * bus's default).  Without it the bus keeps the history it has.
+ * --rate-limits (evbus only, issue #17): before the run, the publisher's
+ * file gets a rate limit (EVBUS_IOC_RATE, EVBUS_RATE_FILE) and, as the
+ * bus's owner (root), every user gets one (EVBUS_RATE_USER, EVBUS_WHO_ALL),
+ * both of EVBUS_RATE_MAX events and bytes per second with bursts of
+ * EVBUS_RATE_BURST_MAX: limits that never refuse anything, so that every
+ * publish takes its tokens from both buckets.  The user limit is removed
+ * after the run (the file's goes with the file).  (Not --rate: that is the
+ * latency workload's pace.)
+ * --lossless MS (evbus only, issue #17): every subscriber's ring is
+ * EVBUS_POLICY_LOSSLESS with wait_ns MS ms (1..60000; the module's
+ * lossless_max_ms is raised to MS if lower); the publisher has the readers'
+ * euid, so it waits for room instead of dropping.  Any event lost at a
+ * reader (a wait that ran out) fails the run, except in the isolation
+ * workload, whose stopped reader is expected to lose once waits run out.
  * --reset: what the peer's reset hook undoes (evbus: clears the bus's
- * policy and puts back the 1 MiB history, which a run killed before its
- * teardown leaves behind), then exit.
+ * policy, puts back the 1 MiB history and removes the per-user rate limit
+ * of --rate-limits, which a run killed before its teardown leaves
+ * behind), then exit.
  *
  * Payloads are --size bytes (>= 16) and start with struct bench_stamp: a
  * sequence number 1..N and CLOCK_MONOTONIC just before the publish call.
@@ -134,7 +150,14 @@
  * same figures as above under their own names, the part of replay_ns
  * the subscribe call took (it waits for an RCU grace period: idle guest
  * time, not instructions), and the events not flagged replayed and with
- * a wrong seq; null in the other workloads).
+ * a wrong seq; null in the other workloads) rate_limits (--rate-limits)
+ * lossless_ms (--lossless MS, null: not lossless) rate_refused rate_waited
+ * lossless_waits lossless_wait_ns lossless_expired lossless_foreign (the
+ * bus's counters over the run with --rate-limits or --lossless: publishes
+ * refused by a token bucket and that waited for tokens; the publisher's
+ * waits for room in a lossless ring and the guest ns they took, events
+ * lost at lossless readers once a wait ran out, and for a publisher that
+ * may not wait; null without those options or if the module cannot tell).
  * Exit status:
  *   0  the run completed ("ok":true)
  *   1  the run failed: a JSON line with "ok":false was printed if the
@@ -192,7 +215,7 @@ static const char *const workload_names[W_NR] = {
 struct bench_opt opt = {
 	.peer = "evbus", .workload = "fanout", .w = W_FANOUT, .m = 1, .k = 0,
 	.batch = 1, .size = 64, .ring = 4u << 20, .rate = 1000, .n = 20000,
-	.history = -1,
+	.history = -1, .lossless_ms = -1,
 };
 static unsigned int stall_ms = 2000;
 
@@ -200,6 +223,7 @@ pid_t bench_broker_pid;
 struct bench_broker_res *bench_broker_res;
 unsigned int bench_policy_rules, bench_filter_insns;
 int64_t bench_history_capacity = -1;
+struct bench_flow bench_flow;
 static const struct bench_peer *peer;
 
 /* ------------------------------------------------------ latency histogram */
@@ -750,7 +774,8 @@ static void usage(void)
 		"              [--m M] [--k K] [--n N] [--size BYTES] [--batch B]\n"
 		"              [--ring BYTES] [--rate R] [--stall-ms MS] [--uring]\n"
 		"              [--wake-events E] [--wake-delay-us D] [--mmap]\n"
-		"              [--policy-rules R] [--filter] [--history BYTES] [--quiet]\n"
+		"              [--policy-rules R] [--filter] [--history BYTES]\n"
+		"              [--rate-limits] [--lossless MS] [--quiet]\n"
 		"       fanout --peer P --reset\n"
 		"       fanout --list-peers\n"
 		"peers built in:");
@@ -801,6 +826,8 @@ static int flag(const char *a)
 		opt.mmap = 1;
 	else if (!strcmp(a, "--reset"))
 		opt.reset = 1;
+	else if (!strcmp(a, "--rate-limits"))
+		opt.rate_limits = 1;
 	else if (!strcmp(a, "--list-peers")) {
 		for (size_t i = 0; i < NR_PEERS; i++)
 			printf("%s\n", peers[i]->name);
@@ -848,7 +875,12 @@ static void parse(int argc, char **argv)
 			opt.policy_rules = num(v);
 		else if (!strcmp(a, "--history"))
 			opt.history = history_arg(v);
-		else
+		else if (!strcmp(a, "--lossless")) {
+			opt.lossless_ms = num(v);
+			if (opt.lossless_ms < 1 ||
+			    opt.lossless_ms > BENCH_LOSSLESS_MAX_MS)
+				usage();
+		} else
 			usage();
 	}
 	for (opt.w = 0; opt.w < W_NR; opt.w++)
@@ -874,8 +906,10 @@ static void check_peer(void)
 		cannot("no replay hooks");
 	if (strcmp(peer->name, "evbus") &&
 	    (opt.uring || opt.wake_events || opt.wake_delay_ns ||
-	     opt.policy_rules || opt.filter || opt.mmap || opt.history >= 0))
-		cannot("--uring, --wake-*, --mmap, --policy-rules, --filter and --history are evbus options");
+	     opt.policy_rules || opt.filter || opt.mmap || opt.history >= 0 ||
+	     opt.rate_limits || opt.lossless_ms >= 0))
+		cannot("--uring, --wake-*, --mmap, --policy-rules, --filter, --history, "
+		       "--rate-limits and --lossless are evbus options");
 	if (opt.w == W_REPLAY && opt.policy_rules)
 		cannot("the --policy-rules policy grants no replay right");
 	if (opt.filter && opt.size < BENCH_FILTER_MIN_SIZE)
@@ -1273,9 +1307,16 @@ static void report(struct run *rn)
 	struct sub_res *s0 = &sh->sub[0];
 	int iso = opt.w == W_ISOLATION, have_broker = rn->b0.ok && rn->b1.ok;
 	int rp = opt.w == W_REPLAY;
-	char hist[32], hcap[32], rpl[512];
+	char hist[32], hcap[32], rpl[512], flow[512], lms[32];
 
 	sum_subscribers(rn, &t);
+	/* A lossless run loses nothing unless a wait ran out: a failure. */
+	if (opt.lossless_ms >= 0 && !iso && (t.lost || t.lost_silent)) {
+		fprintf(stderr, "fanout: %s: lossless readers lost %llu events "
+			"(+%llu silently)\n", peer->name, ULL(t.lost),
+			ULL(t.lost_silent));
+		rn->failed = 1;
+	}
 
 	uint64_t deliveries = opt.n * opt.m;
 	uint64_t wall = rn->t2 - rn->t0, pub_ns = rn->t1 - rn->t0;
@@ -1325,6 +1366,21 @@ static void report(struct run *rn)
 		 (long long)opt.history);
 	snprintf(hcap, sizeof(hcap), bench_history_capacity < 0 ? "null" : "%lld",
 		 (long long)bench_history_capacity);
+	snprintf(lms, sizeof(lms), opt.lossless_ms < 0 ? "null" : "%lld",
+		 (long long)opt.lossless_ms);
+	if (bench_flow.stats)
+		snprintf(flow, sizeof(flow), "\"rate_refused\":%llu,\"rate_waited\":%llu,"
+			 "\"lossless_waits\":%llu,\"lossless_wait_ns\":%llu,"
+			 "\"lossless_expired\":%llu,\"lossless_foreign\":%llu",
+			 ULL(bench_flow.rate_refused), ULL(bench_flow.rate_waited),
+			 ULL(bench_flow.lossless_waits),
+			 ULL(bench_flow.lossless_wait_ns),
+			 ULL(bench_flow.lossless_expired),
+			 ULL(bench_flow.lossless_foreign));
+	else
+		snprintf(flow, sizeof(flow), "\"rate_refused\":null,\"rate_waited\":null,"
+			 "\"lossless_waits\":null,\"lossless_wait_ns\":null,"
+			 "\"lossless_expired\":null,\"lossless_foreign\":null");
 
 	if (bench_broker_pid > 0 && !have_broker)
 		fprintf(stderr, "fanout: cannot read broker %d from /proc\n",
@@ -1359,7 +1415,8 @@ static void report(struct run *rn)
 	       "\"stopped_lost_silent\":%llu,\"received_per_s\":%.1f,"
 	       "\"ns_per_received\":%.2f,\"policy_rules\":%u,"
 	       "\"filter_insns\":%u,\"mmap\":%s,\"history\":%s,"
-	       "\"history_capacity\":%s,\"pub_ns_per_event\":%.2f,%s}\n",
+	       "\"history_capacity\":%s,\"pub_ns_per_event\":%.2f,%s,"
+	       "\"rate_limits\":%s,\"lossless_ms\":%s,%s}\n",
 	       ULL(t.lost_silent), ULL(t.lat_p50), ULL(t.lat_p99),
 	       ULL(t.lat_max), pub_ev_s, TF(have_broker), broker_ctx,
 	       TF(opt.uring), opt.wake_events, ULL(opt.wake_delay_ns), opt.ring,
@@ -1369,7 +1426,7 @@ static void report(struct run *rn)
 	       t.received * 1e9 / wall,
 	       t.received ? (double)wall / t.received : 0.0,
 	       bench_policy_rules, bench_filter_insns, TF(opt.mmap), hist, hcap,
-	       (double)pub_ns / opt.n, rpl);
+	       (double)pub_ns / opt.n, rpl, TF(opt.rate_limits), lms, flow);
 	if (opt.quiet)
 		return;
 	if (rp) {
@@ -1388,14 +1445,24 @@ static void report(struct run *rn)
 	fprintf(stderr,
 		"%-6s %-11s M=%-3u K=%-4u %5uB batch=%-3u N=%-6llu %11.0f deliv/s "
 		"%9.1f ns/deliv  pub %8.1f ns/ev  ctx/deliv %.4f  sys/ev %.3f  "
-		"lat p50/p99/max %llu/%llu/%llu ns  lost %llu+%llu silent%s%s%s\n",
+		"lat p50/p99/max %llu/%llu/%llu ns  lost %llu+%llu silent%s%s%s%s%s\n",
 		opt.peer, opt.workload, opt.m, opt.k, opt.size, opt.batch,
 		ULL(opt.n), del_s, (double)wall / deliveries,
 		(double)pub_cpu / opt.n, (double)ctx / deliveries,
 		(double)syscalls / opt.n, ULL(t.lat_p50), ULL(t.lat_p99),
 		ULL(t.lat_max), ULL(t.lost), ULL(t.lost_silent),
 		stall_fired ? "  STALLED" : "", rn->failed ? "  FAILED" : "",
-		opt.mmap ? "  (mmap)" : "");
+		opt.mmap ? "  (mmap)" : "",
+		opt.rate_limits ? "  (rate limits)" : "",
+		opt.lossless_ms >= 0 ? "  (lossless)" : "");
+	if (opt.lossless_ms >= 0 && bench_flow.stats)
+		fprintf(stderr, "       lossless %lld ms: the publisher waited %llu times, "
+			"%llu ns in all; %llu lost after a wait, %llu for a foreign "
+			"publisher\n", (long long)opt.lossless_ms,
+			ULL(bench_flow.lossless_waits),
+			ULL(bench_flow.lossless_wait_ns),
+			ULL(bench_flow.lossless_expired),
+			ULL(bench_flow.lossless_foreign));
 	if (iso)
 		fprintf(stderr, "       stopped subscriber 0: received %llu, lost %llu, "
 			"lost silently %llu; publisher %.0f events/s\n",

@@ -64,6 +64,31 @@
  *                    Events carry their seq and EVBUS_EVENT_REPLAYED into
  *                    bench_rx.seq and .flags.
  * Both are skipped (exit 3) by a module without EVBUS_FEAT_HISTORY.
+ *
+ * Flow control (issue #17):
+ *  --rate-limits     setup(), as the bus's owner (root here), sets a
+ *                    per-user limit for every user (EVBUS_IOC_RATE,
+ *                    EVBUS_RATE_USER, EVBUS_WHO_ALL) and pub_open() the same
+ *                    limit on the publisher's file (EVBUS_RATE_FILE), then
+ *                    checks with EVBUS_RATE_GET that the file sees both:
+ *                    EVBUS_RATE_MAX events and bytes per second, bursts of
+ *                    EVBUS_RATE_BURST_MAX, which never refuse anything, so
+ *                    that every publish takes its tokens from the file's
+ *                    bucket and from its user's.  teardown() removes the
+ *                    user limit (all-zero limit), and so does fanout
+ *                    --reset; the file's goes with the file.  Skipped
+ *                    (exit 3) by a module without EVBUS_FEAT_RATE.
+ *  --lossless MS     every subscriber's ring is EVBUS_POLICY_LOSSLESS with
+ *                    wait_ns MS ms (setup() first raises the module's
+ *                    lossless_max_ms to MS if it is lower); the publisher
+ *                    opens its file with the readers' euid, so it waits for
+ *                    room rather than lose an event.  Skipped (exit 3) by a
+ *                    module without EVBUS_FEAT_LOSSLESS.
+ * With either, setup() and teardown() read the bus's counters
+ * (EVBUS_IOC_BUS_STATS) and report what the run changed in bench_flow:
+ * publishes refused by a bucket or that waited for tokens, the
+ * publisher's waits for room and how long they took, events lost at
+ * lossless readers.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -111,6 +136,9 @@ static int policy_installed;
 static struct sock_filter filter_prog[16];
 static int history_changed;	/* teardown() puts the default back */
 static uint64_t first_seq;	/* of the run's first publish */
+static int rate_user_set;	/* teardown() removes the user limit */
+static int flow_stats;		/* flow0 holds the bus's counters */
+static struct evbus_bus_stats flow0;
 
 /* Best effort: raise an evbus module parameter to at least val. */
 static void raise_param(const char *name, unsigned long val)
@@ -360,17 +388,175 @@ static int history_install(uint64_t bytes)
 	return 0;
 }
 
+/* ------------------------------------------- flow control (#17) */
+
+/* Limits that never refuse: as many tokens as the module allows. */
+static const struct evbus_rate_limit rate_unrefusing = {
+	.events_per_sec = EVBUS_RATE_MAX, .events_burst = EVBUS_RATE_BURST_MAX,
+	.bytes_per_sec = EVBUS_RATE_MAX, .bytes_burst = EVBUS_RATE_BURST_MAX,
+};
+
+/* EVBUS_IOC_RATE with op on fd (a user limit: for everyone): 0 or -errno. */
+static int rate_op(int fd, uint32_t op, const struct evbus_rate_limit *l,
+		   struct evbus_rate *out)
+{
+	struct evbus_rate r;
+
+	memset(&r, 0, sizeof(r));
+	r.size = sizeof(r);
+	r.op = op;
+	if (op == EVBUS_RATE_USER)
+		r.who = EVBUS_WHO_ALL;
+	if (l)
+		r.limit = *l;
+	if (ioctl(fd, EVBUS_IOC_RATE, &r))
+		return -errno;
+	if (out)
+		*out = r;
+	return 0;
+}
+
+/* Set (l) or remove (NULL: -ENOENT if there was none) the user limit. */
+static int rate_user(const struct evbus_rate_limit *l)
+{
+	int fd = evt_open(), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = rate_op(fd, EVBUS_RATE_USER, l, NULL);
+	close(fd);
+	return ret;
+}
+
+static void rate_user_remove(void)
+{
+	int ret;
+
+	if (!rate_user_set)
+		return;
+	rate_user_set = 0;
+	ret = rate_user(NULL);
+	if (ret && ret != -ENOENT)
+		fprintf(stderr, "fanout: evbus: removing the user rate limit: %s\n",
+			strerror(-ret));
+}
+
+/* The publisher's file limit, then check that it sees both limits. */
+static int rate_file_install(int fd)
+{
+	struct evbus_rate r;
+	int ret;
+
+	ret = rate_op(fd, EVBUS_RATE_FILE, &rate_unrefusing, NULL);
+	if (!ret)
+		ret = rate_op(fd, EVBUS_RATE_GET, NULL, &r);
+	if (ret) {
+		fprintf(stderr, "fanout: evbus: the file's rate limit: %s\n",
+			strerror(-ret));
+		return ret;
+	}
+	if (memcmp(&r.limit, &rate_unrefusing, sizeof(r.limit)) ||
+	    memcmp(&r.user, &rate_unrefusing, sizeof(r.user))) {
+		fprintf(stderr, "fanout: evbus: the publisher's file has limits "
+			"%llu/%llu (user %llu/%llu) events/s/burst, not the ones set\n",
+			(unsigned long long)r.limit.events_per_sec,
+			(unsigned long long)r.limit.events_burst,
+			(unsigned long long)r.user.events_per_sec,
+			(unsigned long long)r.user.events_burst);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* The bus's counters into *bs: 0 or -errno. */
+static int flow_read(struct evbus_bus_stats *bs)
+{
+	int fd = evt_open(), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = evt_bus_stats(fd, bs);
+	close(fd);
+	return ret;
+}
+
+/* What the run changed in the counters, into bench_flow. */
+static void flow_done(void)
+{
+	struct evbus_bus_stats b1;
+	int ret;
+
+	if (!flow_stats)
+		return;
+	flow_stats = 0;
+	ret = flow_read(&b1);
+	if (ret) {
+		fprintf(stderr, "fanout: evbus: BUS_STATS after the run: %s\n",
+			strerror(-ret));
+		return;
+	}
+#define D(f)	(b1.f - flow0.f)
+	bench_flow.rate_refused = D(rate_refused_file) + D(rate_refused_user);
+	bench_flow.rate_waited = D(rate_waited);
+	bench_flow.lossless_waits = D(lossless_waits);
+	bench_flow.lossless_wait_ns = D(lossless_wait_ns);
+	bench_flow.lossless_expired = D(lossless_expired);
+	bench_flow.lossless_foreign = D(lossless_foreign);
+#undef D
+	bench_flow.stats = 1;
+}
+
+/* setup()'s part for --rate-limits and --lossless: 0 or -errno. */
+static int flow_setup(uint64_t feat)
+{
+	int ret;
+
+	if (opt.rate_limits && !(feat & EVBUS_FEAT_RATE)) {
+		fprintf(stderr, "fanout: evbus: no rate feature\n");
+		return -EOPNOTSUPP;
+	}
+	if (opt.lossless_ms >= 0 && !(feat & EVBUS_FEAT_LOSSLESS)) {
+		fprintf(stderr, "fanout: evbus: no lossless feature\n");
+		return -EOPNOTSUPP;
+	}
+	if (opt.lossless_ms >= 0)
+		raise_param("lossless_max_ms", opt.lossless_ms);
+	if (opt.rate_limits) {
+		ret = rate_user(&rate_unrefusing);
+		if (ret) {
+			fprintf(stderr, "fanout: evbus: setting the user rate limit: %s\n",
+				strerror(-ret));
+			return ret;
+		}
+		rate_user_set = 1;
+	}
+	if (!(feat & EVBUS_FEAT_BUS_STATS))
+		return 0;
+	ret = flow_read(&flow0);
+	if (ret)
+		fprintf(stderr, "fanout: evbus: BUS_STATS: %s\n", strerror(-ret));
+	else
+		flow_stats = 1;
+	return 0;
+}
+
 static int evbus_reset(void)
 {
 	uint64_t feat = evbus_features();
-	int ret = 0, ret2 = 0;
+	int ret = 0, ret2 = 0, ret3 = 0;
 
 	/* A module without policies or history has nothing to undo there. */
 	if (feat & EVBUS_FEAT_POLICY)
 		ret = policy_clear();
 	if (feat & EVBUS_FEAT_HISTORY)
 		ret2 = history_set(BENCH_HISTORY_DEFAULT, NULL);
-	return ret ? ret : ret2;
+	/* Nor one without rate limits; no user limit is nothing to undo. */
+	if (feat & EVBUS_FEAT_RATE) {
+		ret3 = rate_user(NULL);
+		if (ret3 == -ENOENT)
+			ret3 = 0;
+	}
+	return ret ? ret : ret2 ? ret2 : ret3;
 }
 
 static int evbus_setup(unsigned int m)
@@ -381,7 +567,8 @@ static int evbus_setup(unsigned int m)
 	raise_param("max_user_ring_bytes",
 		    (unsigned long)m * opt.ring + opt.k * 4096ul + (64ul << 20));
 	raise_param("ring_max", opt.ring);
-	if (opt.policy_rules || opt.filter || opt.mmap || opt.history >= 0)
+	if (opt.policy_rules || opt.filter || opt.mmap || opt.history >= 0 ||
+	    opt.rate_limits || opt.lossless_ms >= 0)
 		feat = evbus_features();
 	if (opt.history >= 0) {
 		int ret;
@@ -405,6 +592,12 @@ static int evbus_setup(unsigned int m)
 		}
 		bench_filter_insns = build_filter();
 	}
+	if (opt.rate_limits || opt.lossless_ms >= 0) {
+		int ret = flow_setup(feat);
+
+		if (ret)
+			return ret;
+	}
 	if (opt.policy_rules) {
 		if (!(feat & EVBUS_FEAT_POLICY)) {
 			fprintf(stderr, "fanout: evbus: no policy feature\n");
@@ -415,7 +608,10 @@ static int evbus_setup(unsigned int m)
 	return 0;
 }
 
-/* --ring, DROP_OLDEST, and wake-up coalescing when asked for. */
+/*
+ * --ring, DROP_OLDEST (LOSSLESS with --lossless), and wake-up coalescing
+ * when asked for.
+ */
 static int set_ring(int fd)
 {
 	struct evbus_ring_cfg c;
@@ -423,6 +619,10 @@ static int set_ring(int fd)
 	memset(&c, 0, sizeof(c));
 	c.size = opt.ring;
 	c.policy = EVBUS_POLICY_DROP_OLDEST;
+	if (opt.lossless_ms >= 0) {
+		c.policy = EVBUS_POLICY_LOSSLESS;
+		c.wait_ns = (uint64_t)opt.lossless_ms * 1000000;
+	}
 	if (opt.wake_events || opt.wake_delay_ns) {
 		c.flags = EVBUS_RING_WAKE;
 		c.wake_events = opt.wake_events;
@@ -779,6 +979,11 @@ static int evbus_pub_open(void)
 		pubs[i].topic_len = strlen(BENCH_TOPIC);
 		pubs[i].payload_len = opt.size;
 	}
+	if (opt.rate_limits) {
+		ret = rate_file_install(pub_fd);
+		if (ret)
+			return ret;
+	}
 	if (!opt.uring)
 		return 0;
 	ret = io_uring_queue_init(8, &uring, 0);
@@ -900,6 +1105,8 @@ static void evbus_teardown(void)
 		policy_installed = 0;
 	}
 	history_restore();
+	flow_done();
+	rate_user_remove();
 	if (holder > 0) {
 		close(holder_fd);
 		while (waitpid(holder, NULL, 0) < 0 && errno == EINTR)
