@@ -31,6 +31,7 @@
 #include <linux/sched/signal.h>
 #include <linux/hrtimer.h>
 #include <linux/math64.h>
+#include <linux/overflow.h>
 #include <linux/seq_file.h>
 #include <linux/uaccess.h>
 #include <linux/cred.h>
@@ -124,15 +125,15 @@ static void evbus_bucket_refill(struct evbus_bucket *b, u64 now)
 	evbus_lim_get(&b->lim, rate, burst);
 	for (i = 0; i < EVBUS_DIMS; i++) {
 		s64 cap = burst[i] * EVBUS_TOKEN;
-		u64 need;
+		u64 need, add;
 
 		if (!rate[i] || b->tokens[i] >= cap)
 			continue;
 		need = cap - b->tokens[i];	/* at most two bursts */
-		if (dt >= DIV64_U64_ROUND_UP(need, rate[i]))
+		if (check_mul_overflow(dt, rate[i], &add) || add >= need)
 			b->tokens[i] = cap;
 		else
-			b->tokens[i] += dt * rate[i];
+			b->tokens[i] += add;
 	}
 }
 
@@ -201,7 +202,7 @@ static void evbus_ubucket_sync(struct evbus_bus *bus, struct evbus_ubucket *ub,
 
 	if (ub->gen == gen)
 		return;
-	ub->gen = gen;
+	WRITE_ONCE(ub->gen, gen);
 	rcu_read_lock();
 	l = evbus_rate_rule_for(rcu_dereference(bus->rate.rules), ub->uid);
 	if (!l)
@@ -317,9 +318,12 @@ static int evbus_ubucket_take(struct evbus_file *ef, struct evbus_ubucket *ub,
 			      const s64 cost[EVBUS_DIMS], u32 len, u64 now,
 			      u64 until, u64 *wait)
 {
-	spin_lock(&ub->b.lock);
-	evbus_ubucket_sync(ef->bus, ub, now);
-	spin_unlock(&ub->b.lock);
+	/* The rules rarely change: look at the generation unlocked first. */
+	if (READ_ONCE(ub->gen) != (u32)atomic_read(&ef->bus->rate.gen)) {
+		spin_lock(&ub->b.lock);
+		evbus_ubucket_sync(ef->bus, ub, now);
+		spin_unlock(&ub->b.lock);
+	}
 	return evbus_bucket_take(&ub->b, cost, len, now, until, wait);
 }
 
