@@ -183,6 +183,14 @@ EVBUS_API int evbus_set_ring(struct evbus *bus, uint32_t size, uint32_t policy)
 
 	if (ret)
 		return ret;
+	/*
+	 * A lossless ring keeps its wait (a new size, say); any other policy
+	 * has none.  A ring that was not lossless has no wait to keep: the
+	 * kernel refuses EVBUS_POLICY_LOSSLESS without one (EINVAL), see
+	 * evbus_set_ring_lossless().
+	 */
+	if (policy != EVBUS_POLICY_LOSSLESS || cfg.policy != EVBUS_POLICY_LOSSLESS)
+		cfg.wait_ns = 0;
 	cfg.size = size;
 	cfg.policy = policy;
 	return sys_ioctl(bus->fd, EVBUS_IOC_SET_RING, &cfg);

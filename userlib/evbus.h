@@ -27,9 +27,9 @@ extern "C" {
 #endif
 
 #define EVBUS_LIB_VERSION_MAJOR	1
-#define EVBUS_LIB_VERSION_MINOR	7
+#define EVBUS_LIB_VERSION_MINOR	8
 #define EVBUS_LIB_VERSION_PATCH	0
-#define EVBUS_LIB_VERSION	"1.7.0"
+#define EVBUS_LIB_VERSION	"1.8.0"
 
 #define EVBUS_DEVICE_PATH	"/dev/evbus"
 /* An inherited handle: the descriptor number of an open /dev/evbus file. */
@@ -73,8 +73,9 @@ struct evbus_opts {
  * was reserved0, which had to be 0): EVBUS_PUB_RETAIN also makes the event
  * its topic's retained value (an empty payload clears it); EVBUS_PUB_ASK
  * (LIBEVBUS_1.6) sends it through the approval gate first, waiting the
- * module's default at most (evbus_publish_ask() takes a deadline).  Flags
- * this library does not know go to the kernel, which refuses them
+ * module's default at most (evbus_publish_ask() takes a deadline).
+ * EVBUS_PUB_WAIT (LIBEVBUS_1.8) needs a deadline: see evbus_publish_wait().
+ * Flags this library does not know go to the kernel, which refuses them
  * (-EINVAL).
  */
 struct evbus_pub_opts {
@@ -140,7 +141,11 @@ static inline void evbus_pub_prep(struct evbus_pub *p, const char *topic,
 int evbus_read(struct evbus *bus, const struct evbus_record **rec,
 	       int timeout_ms);
 
-/* Ring and counters */
+/*
+ * Ring and counters.  evbus_set_ring() with EVBUS_POLICY_LOSSLESS keeps
+ * the wait of a ring that is lossless already; evbus_set_ring_lossless()
+ * (LIBEVBUS_1.8) sets one.
+ */
 int evbus_set_ring(struct evbus *bus, uint32_t size, uint32_t policy);
 int evbus_get_ring(struct evbus *bus, uint32_t *size, uint32_t *policy);
 
@@ -267,8 +272,10 @@ int evbus_policy_list(struct evbus *bus, uint32_t start_id,
 /*
  * The counters of the handle's bus (the bus of its IPC namespace).  Since
  * LIBEVBUS_1.6 the struct has the approval gate's counters
- * (EVBUS_BUS_STATS_SIZE_VER1); programs built against an older library
- * keep the version of the call that fills the smaller struct.
+ * (EVBUS_BUS_STATS_SIZE_VER1), since LIBEVBUS_1.8 those of rate limits
+ * and lossless rings (EVBUS_BUS_STATS_SIZE_VER2); programs built against
+ * an older library keep the version of the call that fills the smaller
+ * struct.
  */
 int evbus_get_bus_stats(struct evbus *bus, struct evbus_bus_stats *stats);
 /* ========== end of permissions, scopes and filters (LIBEVBUS_1.3) ========== */
@@ -410,6 +417,56 @@ int evbus_scope_update(struct evbus *bus, uint64_t scope, const void *data,
 int evbus_scope_end(struct evbus *bus, uint64_t scope, bool ok,
 		    const void *data, size_t len);
 /* =========== end of last wills and lifecycle scopes (LIBEVBUS_1.7) =========== */
+
+/* ============ rate limits and lossless rings (LIBEVBUS_1.8) ============ */
+/*
+ * See evbus_rate_limit(3), evbus_publish_wait(3) and
+ * evbus_set_ring_lossless(3).  A publish spends tokens from up to two
+ * token buckets: its file's, and its user's on this bus.  struct
+ * evbus_rate_limit gives events and payload bytes per second, each with a
+ * burst (the bucket's depth); a rate of 0 leaves that dimension
+ * unlimited (its burst must be 0 too).  Over a limit a publish fails with
+ * -EAGAIN and changes nothing; a payload larger than a byte burst is
+ * -EMSGSIZE.
+ *
+ * evbus_rate_get() fills the handle's limit and tokens, its user's (what
+ * the kernel applies to the caller: limit in out->user), and the file's
+ * refusals and waits.  evbus_rate_limit() tightens the handle's own limit
+ * (a looser one, or none, is -EPERM), for it and every holder of the file
+ * after fork(), SCM_RIGHTS or exec.  evbus_rate_limit_user() sets the
+ * limit of a user of the bus: who is EVBUS_WHO_UID with uid in the
+ * caller's user namespace, or EVBUS_WHO_ALL (uid 0) for every user
+ * without one of its own; lim NULL or all-zero removes it (-ENOENT: there
+ * was none).  The bus's owner only (-EPERM).  evbus_rate_user_get() reads
+ * one (-ENOENT: none set).
+ *
+ * evbus_publish_wait() is evbus_publish() with EVBUS_PUB_WAIT: short of
+ * tokens, it waits for them, interruptibly (-EINTR, nothing published),
+ * up to deadline_ns (1 ns up to the module's rate_wait_max_ms; 0 is
+ * -EINVAL); a wait the deadline cannot cover is -EAGAIN at once.  With
+ * EVBUS_PUB_ASK in opts too, deadline_ns is the approval's deadline as
+ * well.
+ *
+ * evbus_set_ring_lossless() makes the handle's ring lossless: a publisher
+ * whose event does not fit waits, up to wait_ns (1 ns up to the module's
+ * lossless_max_ms), for this handle to read, if it agreed to (its file was
+ * opened with this reader's euid, or the policy gives it EVBUS_RIGHT_WAIT
+ * on the topic); for others, and once the wait runs out, the ring drops
+ * the new event (a LAGGED record says so).  size 0 keeps the size.
+ * -EOPNOTSUPP: the module has no rate limits (feature rate) or no
+ * lossless rings (feature lossless).
+ */
+int evbus_rate_get(struct evbus *bus, struct evbus_rate *out);
+int evbus_rate_limit(struct evbus *bus, const struct evbus_rate_limit *lim);
+int evbus_rate_limit_user(struct evbus *bus, uint32_t who, uint32_t uid,
+			  const struct evbus_rate_limit *lim);
+int evbus_rate_user_get(struct evbus *bus, uint32_t who, uint32_t uid,
+			struct evbus_rate_limit *out);
+int evbus_publish_wait(struct evbus *bus, const char *topic, const void *data,
+		       size_t len, const struct evbus_pub_opts *opts,
+		       uint64_t deadline_ns, uint64_t *seq);
+int evbus_set_ring_lossless(struct evbus *bus, uint32_t size, uint64_t wait_ns);
+/* ========== end of rate limits and lossless rings (LIBEVBUS_1.8) ========== */
 
 /* The library's own version, at run time */
 const char *evbus_lib_version(void);

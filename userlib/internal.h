@@ -41,7 +41,7 @@ bool evbus_lacks_feature(struct evbus *bus, uint64_t feature);
 int evbus_pattern_arg(const struct evbus *bus, const char *pattern,
 		      uint32_t *len);
 
-/* publish.c: evbus_publish() with a deadline for EVBUS_PUB_ASK. */
+/* publish.c: evbus_publish() with a deadline (EVBUS_PUB_ASK, _WAIT). */
 int evbus_publish_deadline(struct evbus *bus, const char *topic,
 			   const void *data, size_t len,
 			   const struct evbus_pub_opts *opts,

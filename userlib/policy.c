@@ -140,11 +140,13 @@ EVBUS_API int evbus_policy_list(struct evbus *bus, uint32_t start_id,
 
 /*
  * struct evbus_bus_stats grew in LIBEVBUS_1.6 (the approval counters, 192
- * to 288 bytes).  Programs built against 1.3 to 1.5 pass the smaller
- * struct to evbus_get_bus_stats@LIBEVBUS_1.3, which fills only that;
- * those built now bind to evbus_get_bus_stats@@LIBEVBUS_1.6.  The kernel
- * takes any size from EVBUS_BUS_STATS_SIZE_VER0 on and zeroes a tail it
- * does not know.
+ * to 288 bytes) and in LIBEVBUS_1.8 (rate limits and lossless rings, 368
+ * bytes).  Programs built against 1.3 to 1.5 pass the smallest struct to
+ * evbus_get_bus_stats@LIBEVBUS_1.3, those built against 1.6 or 1.7 the
+ * 288-byte one to @LIBEVBUS_1.6, and each fills only that; those built
+ * now bind to evbus_get_bus_stats@@LIBEVBUS_1.8.  The kernel takes any
+ * size from EVBUS_BUS_STATS_SIZE_VER0 on and zeroes a tail it does not
+ * know.
  */
 static int evbus_bus_stats(struct evbus *bus, struct evbus_bus_stats *stats,
 			   uint32_t size)

@@ -3,14 +3,18 @@
  * Publishing: one event per EVBUS_IOC_PUBLISH, or many per
  * EVBUS_IOC_PUBLISH_BATCH.  An asking publish (EVBUS_PUB_ASK) is the same
  * ioctl, which then waits for the approvers (approval.c has the rest of
- * the gate).  The kernel validates topics and sizes; the
+ * the gate), and so is a publish that waits for rate tokens
+ * (EVBUS_PUB_WAIT, rate.c).  The kernel validates topics and sizes; the
  * library only refuses what cannot be described in the ABI's fields.
  */
 #include <string.h>
 
 #include "internal.h"
 
-/* evbus_publish() and evbus_publish_ask(): one EVBUS_IOC_PUBLISH. */
+/*
+ * evbus_publish(), evbus_publish_ask() and evbus_publish_wait(): one
+ * EVBUS_IOC_PUBLISH.
+ */
 int evbus_publish_deadline(struct evbus *bus, const char *topic,
 			   const void *data, size_t len,
 			   const struct evbus_pub_opts *opts,
@@ -45,6 +49,10 @@ int evbus_publish_deadline(struct evbus *bus, const char *topic,
 	if (ret == -EINVAL && (p.flags & EVBUS_PUB_RETAIN) &&
 	    evbus_lacks_feature(bus, EVBUS_FEAT_RETAINED))
 		return -EOPNOTSUPP;	/* a module from before retained values */
+	/* A module from before rate limits: an unknown flag. */
+	if (ret == -EINVAL && (p.flags & EVBUS_PUB_WAIT) &&
+	    evbus_lacks_feature(bus, EVBUS_FEAT_RATE))
+		return -EOPNOTSUPP;
 	/* A module from before the gate: an unknown flag, or reserved[0]. */
 	if (ret == -EINVAL && ((p.flags & EVBUS_PUB_ASK) || p.deadline_ns) &&
 	    evbus_lacks_feature(bus, EVBUS_FEAT_APPROVAL))
