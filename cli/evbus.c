@@ -2,18 +2,21 @@
 /*
  * evbus: publish, subscribe and inspect the evbus event bus from a shell.
  *
- *   evbus pub [-v] [--retain] [--ask [--deadline MS]] [--type N] [--corr ID]
- *             [--parent SEQ] TOPIC [DATA]
+ *   evbus pub [-v] [--retain] [--ask [--deadline MS]] [--wait MS] [--type N]
+ *             [--corr ID] [--parent SEQ] TOPIC [DATA]
  *   evbus pub --will [--scope N] [--clear-on-success] [--type N] [--corr ID]
  *             [--parent SEQ] TOPIC [DATA] -- CMD [ARGS]
  *   evbus run-scope [-v] [--parent SEQ] TOPIC -- CMD [ARGS]
  *   evbus sub [--json] [--ready] [--count N] [--timeout SECS] [--ring BYTES]
- *             [--policy drop-oldest|drop-newest] [--from-uid U] [--from-gid G]
+ *             [--policy drop-oldest|drop-newest | --lossless MS]
+ *             [--from-uid U] [--from-gid G]
  *             [--from-pid P] [--type N[-M]] [--filter FILE] [--no-mmap]
  *             [--since SEQ | --last K | --retained] PATTERN...
  *   evbus stat [--json] [--watch SECS]
  *   evbus history [--json] [--set-capacity BYTES]
  *   evbus policy list|default|add|remove|clear ...
+ *   evbus rate [--json] | (--user U | --all) [--json | --events RATE[/s][:BURST]
+ *             [--bytes RATE[/s][:BURST]] | --clear]
  *   evbus exec [--publish PATTERN]... [--subscribe PATTERN]... -- CMD [ARGS]
  *   evbus approve [-v] [--ready] [--deny-by-default] [--priority N] PATTERN -- CMD [ARGS]
  *   evbus version
@@ -29,11 +32,11 @@
 static const char main_usage[] =
 "usage: evbus COMMAND [OPTIONS] [ARGS]\n"
 "\n"
-"  pub [-v] [--retain] [--ask [--deadline MS]] [--type N] [--corr ID]\n"
-"      [--parent SEQ] TOPIC [DATA]\n"
+"  pub [-v] [--retain] [--ask [--deadline MS]] [--wait MS] [--type N]\n"
+"      [--corr ID] [--parent SEQ] TOPIC [DATA]\n"
 "        publish DATA, or each line of stdin, on TOPIC (--retain: also as\n"
 "        TOPIC's retained value; an empty DATA clears it; --ask: only if the\n"
-"        bus's approvers allow it)\n"
+"        bus's approvers allow it; --wait: over the rate limit, wait for it)\n"
 "  pub --will [--scope N] [--clear-on-success] [--type N] [--corr ID]\n"
 "      [--parent SEQ] TOPIC [DATA] -- CMD [ARGS]\n"
 "        run CMD holding a last will: DATA on TOPIC, published by the kernel\n"
@@ -42,11 +45,12 @@ static const char main_usage[] =
 "        publish TOPIC.started, run CMD, then TOPIC.success or TOPIC.failed\n"
 "        by its exit status (TOPIC.failed by a will if evbus is killed)\n"
 "  sub [--json] [--ready] [--count N] [--timeout SECS] [--ring BYTES]\n"
-"      [--policy drop-oldest|drop-newest] [--from-uid U] [--from-gid G]\n"
-"      [--from-pid P] [--type N[-M]] [--filter FILE] [--no-mmap]\n"
+"      [--policy drop-oldest|drop-newest | --lossless MS] [--from-uid U]\n"
+"      [--from-gid G] [--from-pid P] [--type N[-M]] [--filter FILE] [--no-mmap]\n"
 "      [--since SEQ | --last K | --retained] PATTERN...\n"
 "        print events matching the patterns as they arrive (--since, --last,\n"
-"        --retained: first from the bus's history or its retained values)\n"
+"        --retained: first from the bus's history or its retained values;\n"
+"        --lossless: a full ring makes publishers wait up to MS ms)\n"
 "  stat [--json] [--watch SECS]\n"
 "        show this bus's counters, the module's totals and parameters\n"
 "  history [--json] [--set-capacity BYTES]\n"
@@ -58,6 +62,12 @@ static const char main_usage[] =
 "  policy remove [--revoke] ID\n"
 "  policy clear [--revoke]\n"
 "        read or change the topic policy of this bus\n"
+"  rate [--json]\n"
+"  rate (--user U | --all) [--json]\n"
+"  rate (--user U | --all) [--events RATE[/s][:BURST]] [--bytes RATE[/s][:BURST]]\n"
+"  rate (--user U | --all) --clear\n"
+"        show the rate limits that apply to this command, or show, set or\n"
+"        remove a user's limit on this bus (the bus's owner sets them)\n"
 "  exec [--publish PATTERN]... [--subscribe PATTERN]... -- CMD [ARGS]\n"
 "        run CMD with a handle narrowed to the patterns, in EVBUS_FD\n"
 "  approve [-v] [--ready] [--deny-by-default] [--priority N] PATTERN -- CMD [ARGS]\n"
@@ -115,6 +125,7 @@ int main(int argc, char **argv)
 		{ "stat", cmd_stat },
 		{ "history", cmd_history },
 		{ "policy", cmd_policy },
+		{ "rate", cmd_rate },
 		{ "exec", cmd_exec },
 		{ "approve", cmd_approve },
 		{ "run-scope", cmd_run_scope },
@@ -137,5 +148,5 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(cmd, cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);
-	return cli_usage_err(NULL, "unknown command '%s' (pub, sub, stat, history, policy, exec, approve, run-scope or version)", cmd);
+	return cli_usage_err(NULL, "unknown command '%s' (pub, sub, stat, history, policy, rate, exec, approve, run-scope or version)", cmd);
 }

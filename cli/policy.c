@@ -34,9 +34,12 @@ static const char policy_usage[] =
 "needs a rule allowing 'publish' on a pattern matching its topic, a\n"
 "subscription one allowing 'subscribe' on a pattern containing it, or a\n"
 "default of allow; a deny rule that applies always wins.  RIGHT is\n"
-"publish, subscribe, replay or approve: a subscription that reaches into\n"
-"the past (sub --since, --last, --retained) needs 'replay' on its pattern\n"
-"besides 'subscribe'; 'evbus approve' needs 'approve' on its pattern.  An\n"
+"publish, subscribe, replay, approve or wait: a subscription that reaches\n"
+"into the past (sub --since, --last, --retained) needs 'replay' on its\n"
+"pattern besides 'subscribe'; 'evbus approve' needs 'approve' on its\n"
+"pattern; an allow rule with 'wait' lets publishes on its pattern wait for\n"
+"other users' lossless subscribers ('evbus sub --lossless'), which only\n"
+"publishers of the subscriber's euid do otherwise.  An\n"
 "'ask' rule (right publish only) sends every publish it matches through\n"
 "the approvers ('evbus approve'), which the publisher cannot skip; with no\n"
 "approver such a publish fails.  Changes need the bus's owner (CAP_SYS_ADMIN in\n"
@@ -86,7 +89,7 @@ static bool parse_verdict(const char *s, uint32_t *v, bool ask_ok)
 	return true;
 }
 
-/* "publish", "subscribe", "replay", "approve", comma-separated. */
+/* "publish", "subscribe", "replay", "approve", "wait", comma-separated. */
 static bool parse_rights(const char *s, uint32_t *rights)
 {
 	char buf[64], *tok, *save;
@@ -104,6 +107,8 @@ static bool parse_rights(const char *s, uint32_t *rights)
 			*rights |= EVBUS_RIGHT_REPLAY;
 		else if (!strcmp(tok, "approve"))
 			*rights |= EVBUS_RIGHT_APPROVE;
+		else if (!strcmp(tok, "wait"))
+			*rights |= EVBUS_RIGHT_WAIT;
 		else
 			return false;
 	}
@@ -190,7 +195,7 @@ static int policy_parse(int argc, char **argv, struct policy_args *a)
 	return ret;
 }
 
-/* The rights as "publish,subscribe,replay,approve" (JSON: quoted); its length. */
+/* The rights as "publish,subscribe,replay,approve,wait" (JSON: quoted); its length. */
 static int put_rights(FILE *f, uint32_t rights, bool json)
 {
 	static const struct {
@@ -201,6 +206,7 @@ static int put_rights(FILE *f, uint32_t rights, bool json)
 		{ EVBUS_RIGHT_SUBSCRIBE, "subscribe" },
 		{ EVBUS_RIGHT_REPLAY, "replay" },
 		{ EVBUS_RIGHT_APPROVE, "approve" },
+		{ EVBUS_RIGHT_WAIT, "wait" },
 	};
 	const char *sep = "";
 	int len = 0;
@@ -315,7 +321,7 @@ static int policy_check_args(const char *verb, struct policy_args *a)
 	if (!parse_verdict(a->pos[0], &a->verdict, true))
 		return cli_usage_err("policy", "the verdict is allow, deny or ask, not '%s'", a->pos[0]);
 	if (!parse_rights(a->pos[1], &a->rights))
-		return cli_usage_err("policy", "RIGHT is publish, subscribe, replay or approve, or several comma-separated (e.g. subscribe,replay), not '%s'", a->pos[1]);
+		return cli_usage_err("policy", "RIGHT is publish, subscribe, replay, approve or wait, or several comma-separated (e.g. subscribe,replay), not '%s'", a->pos[1]);
 	if (a->verdict == EVBUS_ASK && a->rights != EVBUS_RIGHT_PUBLISH)
 		return cli_usage_err("policy", "an ask rule is about publishing: its RIGHT is publish alone, not '%s'", a->pos[1]);
 	if (a->who == UINT32_MAX)

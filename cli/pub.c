@@ -11,8 +11,11 @@
  * last one wins; an empty one clears it).  With --ask every event goes
  * through the bus's approvers first (each line of stdin on its own, in
  * order); a refusal ends the command with status 1 and the errno's
- * meaning.  With --will nothing is published now: TOPIC [DATA] becomes
- * the will of a file held while CMD runs (scope.c).
+ * meaning.  With --wait every event that finds its rate limit spent
+ * waits for tokens (EVBUS_PUB_WAIT) up to the deadline; without it a
+ * publish over the limit fails (EAGAIN).  With --will nothing is
+ * published now: TOPIC [DATA] becomes the will of a file held while CMD
+ * runs (scope.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,8 +31,8 @@
 #define PUB_READ_CHUNK	(64U << 10)
 
 static const char pub_usage[] =
-"usage: evbus pub [-v] [--retain] [--ask [--deadline MS]] [--type N] [--corr ID]\n"
-"                 [--parent SEQ] TOPIC [DATA]\n"
+"usage: evbus pub [-v] [--retain] [--ask [--deadline MS]] [--wait MS] [--type N]\n"
+"                 [--corr ID] [--parent SEQ] TOPIC [DATA]\n"
 "       evbus pub --will [--scope N] [--clear-on-success] [--type N] [--corr ID]\n"
 "                 [--parent SEQ] TOPIC [DATA] -- CMD [ARGS]\n"
 "\n"
@@ -48,6 +51,10 @@ static const char pub_usage[] =
 "      --deadline MS wait for the verdicts at most MS milliseconds (then the\n"
 "                    approvers' defaults apply; default: the module's\n"
 "                    approval_timeout_ms)\n"
+"      --wait MS     over the bus's rate limit (see 'evbus rate'), wait up to\n"
+"                    MS milliseconds for it to allow the event instead of\n"
+"                    failing at once (with --ask, MS is the deadline for the\n"
+"                    verdicts too)\n"
 "      --type N      application type code (32 bits)\n"
 "      --corr ID     correlation id (64 bits)\n"
 "      --parent SEQ  sequence number of the event this one follows from\n"
@@ -62,7 +69,7 @@ struct pub_ctx {
 	struct evbus_pub_opts po;
 	const char *topic;
 	bool verbose;
-	uint64_t deadline_ns;	/* --deadline, with --ask */
+	uint64_t deadline_ns;	/* --deadline with --ask, --wait */
 	/* stdin mode */
 	struct evbus_pub evs[EVBUS_BATCH_MAX];
 	unsigned int n;		/* events in evs */
@@ -115,15 +122,53 @@ static bool pub_gate_err(const struct pub_ctx *c, int err, const char *where)
 	return true;
 }
 
+/*
+ * A rate limit refused an event (the module has them: rate): say which
+ * and what to do, and say true; false for an error that is not the rate
+ * limit's.  The caller has ruled out EMSGSIZE from max_payload.
+ */
+static bool pub_rate_err(const struct pub_ctx *c, int err, const char *where,
+			 size_t len)
+{
+	bool wait = c->po.flags & EVBUS_PUB_WAIT;
+	bool ask = c->po.flags & EVBUS_PUB_ASK;
+
+	switch (-err) {
+	case EAGAIN:
+		if (wait)
+			cli_err("cannot publish%s on '%s': %s (EAGAIN: the rate limit of this handle or of its user on this bus would not allow it within --wait %" PRIu64 " ms%s; see 'evbus rate')",
+				where, c->topic, strerror(-err), c->deadline_ns / 1000000,
+				ask ? ", or too many asking publishes of this user are pending (max_user_asks)" : "");
+		else
+			cli_err("cannot publish%s on '%s': %s (EAGAIN: over the rate limit of this handle or of its user on this bus%s; --wait MS waits for it, see 'evbus rate')",
+				where, c->topic, strerror(-err),
+				ask ? ", or too many asking publishes of this user are pending (max_user_asks)" : "");
+		return true;
+	case EMSGSIZE:
+		cli_err("cannot publish%s on '%s': payload of %zu bytes exceeds the byte burst of a rate limit on this bus, so it could never pass (see 'evbus rate')",
+			where, c->topic, len);
+		return true;
+	case EINTR:
+		if (!wait || ask)
+			return false;	/* the gate's (see pub_gate_err()) */
+		cli_err("pub: interrupted while waiting for the rate limit%s on '%s': nothing was published",
+			where, c->topic);
+		return true;
+	default:
+		return false;
+	}
+}
+
 static int pub_error(struct pub_ctx *c, int err, uint64_t line, size_t len)
 {
 	char what[EVBUS_TOPIC_MAX + 80];
 	struct evbus_version v;
 	char where[48] = "";
+	bool known, rated;
 
 	if (line)
 		snprintf(where, sizeof(where), " line %" PRIu64 " of stdin", line);
-	if (err == -EMSGSIZE && !evbus_query(c->bus, &v)) {
+	if (err == -EMSGSIZE && !evbus_query(c->bus, &v) && len > v.max_payload) {
 		cli_err("cannot publish%s: payload of %zu bytes exceeds the module's max_payload of %u bytes",
 			where, len, v.max_payload);
 		return EXIT_RUNTIME;
@@ -140,6 +185,16 @@ static int pub_error(struct pub_ctx *c, int err, uint64_t line, size_t len)
 			c->topic);
 		return EXIT_RUNTIME;
 	}
+	known = !evbus_query(c->bus, &v);
+	rated = known && (v.features & EVBUS_FEAT_RATE);
+	if ((err == -EOPNOTSUPP || err == -EINVAL) && (c->po.flags & EVBUS_PUB_WAIT) &&
+	    known && !rated) {
+		cli_err("cannot publish on '%s' with --wait: the loaded evbus module has no rate limits (no 'rate' feature)",
+			c->topic);
+		return EXIT_RUNTIME;
+	}
+	if (rated && pub_rate_err(c, err, where, len))
+		return EXIT_RUNTIME;
 	if (err == -EOPNOTSUPP && (c->po.flags & EVBUS_PUB_ASK)) {
 		cli_err("cannot publish on '%s' with --ask: the loaded evbus module has no approval gate (no 'approval' feature)",
 			c->topic);
@@ -160,6 +215,9 @@ static int pub_one(struct pub_ctx *c, const void *data, size_t len,
 	if (c->po.flags & EVBUS_PUB_ASK)
 		ret = evbus_publish_ask(c->bus, c->topic, data, len, &c->po,
 					c->deadline_ns, &seq);
+	else if (c->po.flags & EVBUS_PUB_WAIT)
+		ret = evbus_publish_wait(c->bus, c->topic, data, len, &c->po,
+					 c->deadline_ns, &seq);
 	else
 		ret = evbus_publish(c->bus, c->topic, data, len, &c->po, &seq);
 	if (ret)
@@ -202,6 +260,7 @@ static int pub_line(struct pub_ctx *c, const char *p, size_t len)
 	e->corr = c->po.corr;
 	e->parent = c->po.parent;
 	e->flags = c->po.flags;
+	e->deadline_ns = c->deadline_ns;
 	return c->n == EVBUS_BATCH_MAX ? pub_flush(c) : 0;
 }
 
@@ -282,6 +341,7 @@ int cmd_pub(int argc, char **argv)
 		{ "retain", no_argument, NULL, 'r' },
 		{ "ask", no_argument, NULL, 'a' },
 		{ "deadline", required_argument, NULL, 'd' },
+		{ "wait", required_argument, NULL, 'W' },
 		{ "type", required_argument, NULL, 't' },
 		{ "corr", required_argument, NULL, 'c' },
 		{ "parent", required_argument, NULL, 'p' },
@@ -292,7 +352,7 @@ int cmd_pub(int argc, char **argv)
 		{}
 	};
 	struct pub_ctx *c;
-	uint64_t ms = 0, scope = 0;
+	uint64_t ms = 0, wait_ms = 0, scope = 0;
 	bool deadline = false, will = false, have_scope = false, clear = false;
 	bool eaten;
 	int opt, ret;
@@ -317,6 +377,12 @@ int cmd_pub(int argc, char **argv)
 			if (!parse_u64(optarg, &ms) || !ms || ms > UINT64_MAX / 1000000)
 				ret = cli_usage_err("pub", "--deadline wants a positive number of milliseconds, not '%s'", optarg);
 			deadline = true;
+			break;
+		case 'W':
+			if (!parse_u64(optarg, &wait_ms) || !wait_ms ||
+			    wait_ms > UINT64_MAX / 1000000)
+				ret = cli_usage_err("pub", "--wait wants a positive number of milliseconds, not '%s'", optarg);
+			c->po.flags |= EVBUS_PUB_WAIT;
 			break;
 		case 't':
 			if (!parse_u32(optarg, &c->po.type))
@@ -358,21 +424,28 @@ int cmd_pub(int argc, char **argv)
 		cli_usage_err("pub", "--deadline goes with --ask");
 		goto out;
 	}
+	/* The kernel has one deadline per publish, for the gate and the tokens. */
+	if (deadline && wait_ms && ms != wait_ms) {
+		cli_usage_err("pub", "--deadline and --wait are one deadline for the kernel: give one of them, or the same MS");
+		goto out;
+	}
 	if ((have_scope || clear) && !will) {
 		cli_usage_err("pub", "%s goes with --will",
 			      have_scope ? "--scope" : "--clear-on-success");
 		goto out;
 	}
-	if (will && (c->verbose || (c->po.flags & (EVBUS_PUB_RETAIN | EVBUS_PUB_ASK)))) {
+	if (will && (c->verbose || (c->po.flags & (EVBUS_PUB_RETAIN | EVBUS_PUB_ASK |
+						   EVBUS_PUB_WAIT)))) {
 		cli_usage_err("pub", "--will does not go with %s", c->verbose ? "-v" :
-			      c->po.flags & EVBUS_PUB_RETAIN ? "--retain" : "--ask");
+			      c->po.flags & EVBUS_PUB_RETAIN ? "--retain" :
+			      c->po.flags & EVBUS_PUB_ASK ? "--ask" : "--wait");
 		goto out;
 	}
 	if (will) {
 		ret = pub_will(argc, argv, eaten, &c->po, scope, clear);
 		goto out;
 	}
-	c->deadline_ns = ms * 1000000;
+	c->deadline_ns = (wait_ms ? wait_ms : ms) * 1000000;
 	if (argc < 1) {
 		cli_usage_err("pub", "pub needs a TOPIC");
 		goto out;

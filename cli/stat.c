@@ -145,6 +145,12 @@ static const struct {
 	BUS_FIELD(approval_denied), BUS_FIELD(approval_expired),
 	BUS_FIELD(approval_gone), BUS_FIELD(approval_full),
 	BUS_FIELD(approval_withdrawn), BUS_FIELD(approval_nobody),
+	/* EVBUS_BUS_STATS_SIZE_VER2: rate limits and lossless rings */
+	BUS_FIELD(rate_users), BUS_FIELD(rate_refused_file),
+	BUS_FIELD(rate_refused_user), BUS_FIELD(rate_waited),
+	BUS_FIELD(rate_wait_ns), BUS_FIELD(rate_interrupted),
+	BUS_FIELD(lossless_waits), BUS_FIELD(lossless_wait_ns),
+	BUS_FIELD(lossless_expired), BUS_FIELD(lossless_foreign),
 };
 
 /* Why stat_open_bus() found no bus, for the report. */
@@ -168,7 +174,10 @@ static int stat_read_bus(struct evbus *bus, struct stat_set *s)
 	s->v = calloc(n + 1, sizeof(*s->v));
 	if (!s->v)
 		return -ENOMEM;
-	/* A module from before the gate fills (and says it filled) less. */
+	/*
+	 * A module from before the gate, or before rate limits, fills (and
+	 * says it filled) less: each group of the table lies within one size.
+	 */
 	while (n && bus_fields[n - 1].off + sizeof(uint64_t) > st.size)
 		n--;
 	for (i = 0; i < n; i++) {

@@ -19,7 +19,7 @@
 
 static const char sub_usage[] =
 "usage: evbus sub [--json] [--ready] [--count N] [--timeout SECS] [--ring BYTES]\n"
-"                 [--policy drop-oldest|drop-newest]\n"
+"                 [--policy drop-oldest|drop-newest | --lossless MS]\n"
 "                 [--from-uid U] [--from-gid G] [--from-pid P] [--type N[-M]]\n"
 "                 [--filter FILE] [--no-mmap]\n"
 "                 [--since SEQ | --last K | --retained] PATTERN...\n"
@@ -34,6 +34,11 @@ static const char sub_usage[] =
 "      --timeout S   exit after S seconds (fractions allowed)\n"
 "      --ring BYTES  ring size (K and M suffixes); within the module's ring_min..ring_max\n"
 "      --policy P    when the ring is full: drop-oldest (default) or drop-newest\n"
+"      --lossless MS when the ring is full, publishers wait up to MS milliseconds\n"
+"                    for this command to read (those of this euid, or that\n"
+"                    the policy gives the right 'wait'); for others, and once\n"
+"                    MS have passed, the new event is dropped.  At most the\n"
+"                    module's lossless_max_ms\n"
 "      --from-uid U  only events sent by euid U (as seen in this user namespace)\n"
 "      --from-gid G  only events sent by egid G\n"
 "      --from-pid P  only events sent by process P (as seen in this pid namespace)\n"
@@ -60,6 +65,7 @@ struct sub_args {
 	long long timeout_ms;	/* -1: none */
 	uint32_t ring;		/* 0: module default */
 	int policy;		/* -1: leave as is */
+	uint64_t lossless_ms;	/* --lossless: 0 none */
 	struct evbus_sub_opts filt;	/* flags 0: plain subscriptions */
 	struct sock_filter prog[EVBUS_FILTER_MAX_INSNS];
 	char **patterns;
@@ -173,6 +179,7 @@ static int sub_parse(int argc, char **argv, struct sub_args *a)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "ring", required_argument, NULL, 'R' },
 		{ "policy", required_argument, NULL, 'P' },
+		{ "lossless", required_argument, NULL, 'W' },
 		{ "from-uid", required_argument, NULL, 'U' },
 		{ "from-gid", required_argument, NULL, 'G' },
 		{ "from-pid", required_argument, NULL, 'I' },
@@ -220,6 +227,11 @@ static int sub_parse(int argc, char **argv, struct sub_args *a)
 				a->policy = EVBUS_POLICY_DROP_NEWEST;
 			else
 				return cli_usage_err("sub", "--policy is drop-oldest or drop-newest, not '%s'", optarg);
+			break;
+		case 'W':
+			if (!parse_u64(optarg, &a->lossless_ms) || !a->lossless_ms ||
+			    a->lossless_ms > UINT64_MAX / 1000000)
+				return cli_usage_err("sub", "--lossless wants a positive number of milliseconds, not '%s'", optarg);
 			break;
 		case 'U':
 			if (!parse_u32(optarg, &a->filt.from_uid))
@@ -274,6 +286,8 @@ static int sub_parse(int argc, char **argv, struct sub_args *a)
 			return cli_bad_opt("sub", opt, argv);
 		}
 	}
+	if (a->lossless_ms && a->policy >= 0)
+		return cli_usage_err("sub", "--lossless is a policy of its own: it does not go with --policy");
 	a->patterns = argv + optind;
 	a->npatterns = argc - optind;
 	if (!a->npatterns)
@@ -281,11 +295,31 @@ static int sub_parse(int argc, char **argv, struct sub_args *a)
 	return 0;
 }
 
+/* --lossless MS: a lossless ring (of --ring BYTES, if given). */
+static int sub_setup_lossless(struct evbus *bus, const struct sub_args *a)
+{
+	int ret = evbus_set_ring_lossless(bus, a->ring, a->lossless_ms * 1000000);
+
+	if (ret == -EOPNOTSUPP) {
+		cli_err("cannot make the ring lossless: the loaded evbus module has no lossless rings (no 'lossless' feature)");
+		return EXIT_RUNTIME;
+	}
+	if (ret == -EINVAL) {
+		cli_err("the module refused --lossless %" PRIu64 "%s: the wait must be at most its lossless_max_ms%s (see /sys/module/evbus/parameters/)",
+			a->lossless_ms, a->ring ? " with --ring" : "",
+			a->ring ? ", the size within its ring_min..ring_max" : "");
+		return EXIT_RUNTIME;
+	}
+	return ret ? cli_errno_exit("cannot make the ring lossless", ret) : 0;
+}
+
 static int sub_setup_ring(struct evbus *bus, const struct sub_args *a)
 {
 	uint32_t policy;
 	int ret;
 
+	if (a->lossless_ms)
+		return sub_setup_lossless(bus, a);
 	if (!a->ring && a->policy < 0)
 		return 0;
 	ret = evbus_get_ring(bus, NULL, &policy);

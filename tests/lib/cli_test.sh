@@ -5,7 +5,8 @@
 # /dev/evbus: JSON and human output, identities, batches from stdin, lag
 # records under both policies, signals, timeouts, stat, replay from the
 # history and retained values, last wills and scopes (run-scope, kill -9
-# of the wrapper), and the messages and exit codes of bad
+# of the wrapper), rate limits (rate, pub --wait) and lossless
+# subscribers (sub --lossless), and the messages and exit codes of bad
 # input.  Installed as build/ksft/lib_cli; prints
 # kselftest-style totals for tests/run-kselftests.
 #
@@ -930,7 +931,7 @@ t_history_and_replay_usage_errors() {
 	expect_fail 2 "history takes no arguments" "$EVBUS" history extra
 	expect_fail 2 "--set-capacity wants a size" "$EVBUS" history --set-capacity 1X
 	expect_fail 2 "option '--set-capacity' needs a value" "$EVBUS" history --set-capacity
-	expect_fail 2 "RIGHT is publish, subscribe, replay or approve" "$EVBUS" policy add allow replay,bogus --all x
+	expect_fail 2 "RIGHT is publish, subscribe, replay, approve or wait" "$EVBUS" policy add allow replay,bogus --all x
 	"$EVBUS" history --help | grep -q '^usage: evbus history' || die "history --help"
 	"$EVBUS" pub --help | grep -q -- '--retain' || die "pub --help"
 	"$EVBUS" sub --help | grep -q -- '--since SEQ' || die "sub --help"
@@ -1259,6 +1260,198 @@ t_will_usage_errors() {
 	"$EVBUS" run-scope --help | grep -q '^usage: evbus run-scope' || die "run-scope --help"
 	"$EVBUS" pub --help | grep -q -- '--clear-on-success' || die "pub --help"
 	"$EVBUS" --help | grep -q 'run-scope \[-v\]' || die "evbus --help"
+}
+
+# ------------------------------------- rate limits and lossless rings
+
+# stat shows the VER2 counters, named as in sysfs, when the module has them.
+t_stat_shows_rate_and_lossless_counters() {
+	need_device
+	need_feature rate
+	in_new_bus '
+	"$EVBUS" rate --all --events 1/s:1 || die "rate --all"
+	"$EVBUS" stat >"$tmp/stt" || die "stat"
+	for c in rate_refused_file rate_refused_user rate_waited rate_wait_ns rate_interrupted \
+		lossless_waits lossless_wait_ns lossless_expired lossless_foreign; do
+		grep -qE "^$c +0$" "$tmp/stt" || die "no $c row: $(cat "$tmp/stt")"
+		[ -e "/sys/kernel/evbus/stats/$c" ] || die "$c is not a sysfs counter"
+	done
+	grep -qE "^rate_users +1$" "$tmp/stt" || die "rate_users: $(cat "$tmp/stt")"
+	# One process: a user'"'"'s bucket lives while a file that used it is open.
+	expect_fail 1 "line 2 of stdin on .rl\.x.: .*EAGAIN: over the rate limit" \
+		sh -c "printf \"1\n2\n\" | \"\$1\" pub rl.x" sh "$EVBUS"
+	"$EVBUS" stat --json >"$tmp/st" || die "stat --json"
+	jcheck "$tmp/st" "
+b = r[\"bus\"]
+# pub retries the refused line alone, to report its error: refused again.
+assert b[\"rate_refused_user\"] >= 1 and (b[\"rate_refused_file\"], b[\"rate_users\"]) == (0, 1), b
+assert all(isinstance(b[k], int) for k in (\"rate_waited\", \"rate_wait_ns\", \"rate_interrupted\",
+	\"lossless_waits\", \"lossless_wait_ns\", \"lossless_expired\", \"lossless_foreign\")), b
+assert b[\"published\"] == 1, b
+"
+	'
+}
+
+# The owner limits every user (--all) or one (--user); a publisher of
+# another user meets it, batch and all, may wait for it, cannot change it.
+t_rate_limits_another_user_as_the_owner_sets() {
+	need_device
+	need_feature rate
+	other_node
+	in_new_bus '
+	"$EVBUS" rate >"$tmp/r0" || die "rate exit $?"
+	expect_eq "user: unlimited|file: unlimited|refused: 0|waited: 0" "$(tr "\n" "|" <"$tmp/r0" | sed "s/|$//")" "fresh limits"
+	expect_eq "all: no limit" "$("$EVBUS" rate --all)" "no limit yet"
+	expect_eq "uid 4321: no limit of its own" "$("$EVBUS" rate --user 4321)" "no uid limit yet"
+	"$EVBUS" rate --all --events 1/s:3 >"$tmp/set" || die "rate --all --events"
+	[ ! -s "$tmp/set" ] || die "setting printed: $(cat "$tmp/set")"
+	expect_eq "all: events 1/s:3, bytes unlimited" "$("$EVBUS" rate --all)" "--all"
+	"$EVBUS" rate --all --json >"$tmp/rj" || die "rate --all --json"
+	jcheck "$tmp/rj" "assert r == {\"who\": \"all\", \"limit\": {\"events_per_sec\": 1, \"events_burst\": 3, \"bytes_per_sec\": 0, \"bytes_burst\": 0}}, r"
+	as_other "$EVBUS" rate >"$tmp/ro" || die "rate as uid 4321"
+	grep -qxF "user: events 1/s:3, bytes unlimited (tokens: 3 events)" "$tmp/ro" || die "as other: $(cat "$tmp/ro")"
+	expect_fail 1 "cannot set the limit: Operation not permitted \(EPERM: only the bus.s owner" \
+		as_other "$EVBUS" rate --all --events 100/s
+	expect_fail 1 "EPERM" as_other "$EVBUS" rate --all --clear
+
+	sub_start s --json --timeout 60 "rl.>" "hold.>"
+	# The user'"'"'s bucket lives while a file of the user that has published
+	# is open: the next commands run as separate processes, so hold one.
+	mkfifo "$tmp/hold"
+	as_other "$EVBUS" pub hold.x <"$tmp/hold" &
+	echo $! >"$tmp/holder.pid"
+	exec 3>"$tmp/hold"
+	echo h >&3
+	wait_for "$tmp/s.out" "\"topic\":\"hold\.x\"" || die "the holder did not publish"
+	# Four lines in one batch: what the bucket holds (2, or 3 if a second
+	# went by) goes out, then the limit refuses.
+	expect_fail 1 "cannot publish line [34] of stdin on .rl\.o.: Resource temporarily unavailable \(EAGAIN: over the rate limit" \
+		as_other sh -c "printf \"a\nb\nc\nd\n\" | \"\$1\" pub rl.o" sh "$EVBUS"
+	# Two more at 1/s: the second waits for its token, whenever the first went.
+	as_other sh -c "printf \"e\nf\n\" | \"\$1\" pub --wait 5000 rl.o" sh "$EVBUS" ||
+		die "pub --wait as uid 4321"
+	expect_fail 1 "would not allow it within --wait 1 ms" as_other "$EVBUS" pub --wait 1 rl.o g
+	"$EVBUS" stat --json >"$tmp/st" || die "stat --json"
+	jcheck "$tmp/st" "
+b = r[\"bus\"]
+assert b[\"rate_refused_user\"] >= 2 and b[\"rate_refused_file\"] == 0, b
+assert b[\"rate_waited\"] >= 1 and b[\"rate_wait_ns\"] > 0, b
+assert (b[\"rate_users\"], b[\"rate_interrupted\"]) == (1, 0), b
+"
+	exec 3>&-
+	wait "$(cat "$tmp/holder.pid")" || die "holder exit $?"
+	"$EVBUS" rate --all --clear || die "rate --all --clear"
+	"$EVBUS" pub rl.end end || die "pub without a limit"
+	wait_for "$tmp/s.out" "\"payload\":\"end\"" || die "sub: $(cat "$tmp/s.out")"
+	kill -TERM "$(sub_pid s)"; sub_wait s; expect_eq 0 "$sub_rc" "sub exit"
+	jcheck "$tmp/s.out" "
+p = [x[\"payload\"] for x in recs]
+assert p in (list(\"habef\") + [\"end\"], list(\"habcef\") + [\"end\"]), p
+assert all(x[\"uid\"] == 4321 for x in recs[:-1]), recs
+"
+	# A uid of its own replaces the everyone limit; --clear removes.
+	"$EVBUS" rate --uid 4321 --bytes 1K/s:2K || die "rate --uid --bytes"
+	"$EVBUS" rate --user 4321 --json >"$tmp/ru" || die "rate --user --json"
+	jcheck "$tmp/ru" "assert r == {\"who\": \"uid\", \"uid\": 4321, \"limit\": {\"events_per_sec\": 0, \"events_burst\": 0, \"bytes_per_sec\": 1024, \"bytes_burst\": 2048}}, r"
+	as_other "$EVBUS" rate --json >"$tmp/roj" || die "rate --json as uid 4321"
+	jcheck "$tmp/roj" "assert r[\"user\"][\"bytes_burst\"] == 2048 and r[\"user\"][\"events_per_sec\"] == 0 and r[\"file\"][\"events_per_sec\"] == 0, r"
+	head -c 2049 /dev/zero | tr "\0" x >"$tmp/big"
+	expect_fail 1 "payload of 2049 bytes exceeds the byte burst of a rate limit" \
+		as_other sh -c "\"\$1\" pub rl.o \"\$(cat \"\$2\")\"" sh "$EVBUS" "$tmp/big"
+	"$EVBUS" rate --user 4321 --clear || die "rate --user --clear"
+	expect_fail 1 "cannot remove the limit: there is no limit for all users" "$EVBUS" rate --all --clear
+	expect_fail 1 "cannot remove the limit: uid 4321 has no limit of its own" "$EVBUS" rate --user 4321 --clear
+	expect_eq 0 "$("$EVBUS" stat --json | python3 -c "import json,sys; print(json.load(sys.stdin)[\"bus\"][\"rate_users\"])")" "rate_users after --clear"
+	'
+}
+
+t_rate_and_wait_usage_errors() {
+	expect_fail 2 "--events wants RATE\[/s\]\[:BURST\]" "$EVBUS" rate --all --events 0/s
+	expect_fail 2 "--events wants RATE" "$EVBUS" rate --all --events 1/m
+	expect_fail 2 "--events wants RATE" "$EVBUS" rate --all --events 1/s:0
+	expect_fail 2 "--events wants RATE" "$EVBUS" rate --all --events 1/s:4294967297
+	expect_fail 2 "--bytes wants RATE\[/s\]\[:BURST\] in bytes" "$EVBUS" rate --all --bytes x
+	expect_fail 2 "--events wants one of --user U and --all" "$EVBUS" rate --events 5
+	expect_fail 2 "--clear wants one of --user U and --all" "$EVBUS" rate --clear
+	expect_fail 2 "--clear does not go with --events or --bytes" "$EVBUS" rate --all --clear --events 5
+	expect_fail 2 "give one of --user and --all" "$EVBUS" rate --all --user 5
+	expect_fail 2 "--user wants a uid or a user name" "$EVBUS" rate --user no-such-user-here
+	expect_fail 2 "--json goes with showing a limit" "$EVBUS" rate --all --json --clear
+	expect_fail 2 "rate takes no arguments" "$EVBUS" rate extra
+	expect_fail 2 "--wait wants a positive number of milliseconds" "$EVBUS" pub --wait 0 x y
+	expect_fail 2 "--wait wants a positive number of milliseconds" "$EVBUS" pub --wait soon x y
+	expect_fail 2 "--will does not go with --wait" "$EVBUS" pub --will --wait 5 x -- true
+	expect_fail 2 "--deadline and --wait are one deadline" "$EVBUS" pub --ask --deadline 5 --wait 6 x y
+	expect_fail 2 "--lossless wants a positive number of milliseconds" "$EVBUS" sub --lossless 0 x
+	expect_fail 2 "--lossless is a policy of its own" "$EVBUS" sub --lossless 5 --policy drop-newest x
+	expect_fail 2 "RIGHT is publish, subscribe, replay, approve or wait" "$EVBUS" policy add allow waiting --all x
+	"$EVBUS" rate --help | grep -q '^usage: evbus rate' || die "rate --help"
+	"$EVBUS" pub --help | grep -q -- '--wait MS' || die "pub --help"
+	"$EVBUS" sub --help | grep -q -- '--lossless MS' || die "sub --help"
+	"$EVBUS" --help | grep -q '  rate \[--json\]' || die "evbus --help"
+}
+
+# A lossless subscriber makes a publisher of its euid wait instead of
+# losing events; the policy's 'wait' right extends that to another user.
+t_sub_lossless_makes_the_publisher_wait() {
+	need_device
+	need_feature lossless
+	other_node
+	in_new_bus '
+	expect_fail 1 "the module refused --lossless 3600000: the wait must be at most its lossless_max_ms" \
+		"$EVBUS" sub --lossless 3600000 ll.x
+	sub_start s --json --count 60 --timeout 60 --ring 4096 --lossless 10000 "ll.>"
+	stop_proc "$(sub_pid s)"
+	# 60 events of 200 bytes: about 14 fit in 4 KiB, the rest wait.
+	for ((i = 0; i < 60; i++)); do printf "%03d%197s\n" $i ""; done >"$tmp/lines"
+	"$EVBUS" pub ll.a <"$tmp/lines" &
+	pub=$!; echo $pub >"$tmp/pub.pid"
+	sleep 1
+	kill -0 $pub 2>/dev/null || die "the publisher did not wait for the stopped subscriber"
+	kill -CONT "$(sub_pid s)"
+	wait $pub || die "pub exit $?"
+	rm -f "$tmp/pub.pid"
+	sub_wait s; expect_eq 0 "$sub_rc" "sub exit"
+	jcheck "$tmp/s.out" "
+assert len(recs) == 60 and all(\"lagged\" not in x for x in recs), [x for x in recs if \"lagged\" in x]
+assert [int(x[\"payload\"][:3]) for x in recs] == list(range(60))
+assert [x[\"seq\"] for x in recs] == list(range(recs[0][\"seq\"], recs[0][\"seq\"] + 60))
+"
+	"$EVBUS" stat --json >"$tmp/st" || die stat
+	jcheck "$tmp/st" "
+b = r[\"bus\"]
+assert b[\"lossless_waits\"] >= 1 and b[\"lossless_wait_ns\"] > 0, b
+assert (b[\"lossless_expired\"], b[\"lossless_foreign\"], b[\"lost\"]) == (0, 0, 0), b
+"
+	# Another user waits only with the right; without it, its events are dropped.
+	sub_start f --json --timeout 8 --ring 4096 --lossless 10000 "ll.>"
+	stop_proc "$(sub_pid f)"
+	t0=$(date +%s%N)
+	as_other "$EVBUS" pub ll.o <"$tmp/lines" || die "pub as uid 4321"
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	[ "$ms" -lt 5000 ] || die "uid 4321 waited $ms ms for a lossless reader of root"
+	kill -CONT "$(sub_pid f)"
+	sub_wait f
+	jcheck "$tmp/f.out" "
+lost = sum(x[\"lagged\"] for x in recs if \"lagged\" in x)
+events = [x for x in recs if \"lagged\" not in x]
+assert lost > 0 and len(events) + lost == 60, (lost, len(events))
+"
+	"$EVBUS" policy add allow wait --uid 4321 "ll.>" >"$tmp/rule" || die "policy add allow wait"
+	"$EVBUS" policy list --json >"$tmp/pl" || die "policy list"
+	jcheck "$tmp/pl" "assert r[\"rules\"][0][\"rights\"] == [\"wait\"], r"
+	sub_start g --json --count 60 --timeout 60 --ring 4096 --lossless 10000 "ll.>"
+	stop_proc "$(sub_pid g)"
+	as_other "$EVBUS" pub ll.o <"$tmp/lines" &
+	pub=$!; echo $pub >"$tmp/pub.pid"
+	sleep 1
+	kill -0 $pub 2>/dev/null || die "uid 4321 with the wait right did not wait"
+	kill -CONT "$(sub_pid g)"
+	wait $pub || die "pub as uid 4321 exit $?"
+	rm -f "$tmp/pub.pid"
+	sub_wait g; expect_eq 0 "$sub_rc" "sub g exit"
+	jcheck "$tmp/g.out" "assert len(recs) == 60 and all(\"lagged\" not in x for x in recs), recs[:3]"
+	'
 }
 
 for t in $(declare -F | awk '$3 ~ /^t_/ { print substr($3, 3) }'); do
