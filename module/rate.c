@@ -18,8 +18,10 @@
  * sets limits as a small array of rules, replaced whole under rate.lock
  * and read under RCU; each change bumps rate.gen, and a user bucket
  * re-reads its limit when it sees a new generation.  User buckets live in
- * a per-bus hash under rate.users_lock, held by the files that use them,
- * so there are at most as many as open files.
+ * a per-bus hash under rate.users_lock, held by the files that use them
+ * and kept, once none does, until they are full again (closing and
+ * reopening must not refill one): at most one per account that published
+ * under a limit, freed with the bus.
  *
  * Locks: a file's bucket lock is taken by that file's publishers; a user
  * bucket's by that user's; rate.users_lock by any file's first limited
@@ -594,7 +596,11 @@ static void evbus_rate_get(struct evbus_file *ef, struct evbus_rate *r)
 	struct evbus_ubucket *ub = READ_ONCE(ef->ubucket);
 	const struct evbus_rate_limit *l;
 	u64 now = ktime_get_ns();
+	int err;
 
+	/* The user's bucket as the next publish meets it. */
+	if (!ub && rcu_access_pointer(ef->bus->rate.rules))
+		ub = evbus_ubucket_get(ef, false, &err);
 	spin_lock(&ef->rate.lock);
 	evbus_bucket_refill(&ef->rate, now);
 	r->limit = ef->rate.lim;
@@ -696,26 +702,58 @@ void evbus_rate_bus_destroy(struct evbus_bus *bus)
 {
 	struct evbus_rate_rules *rules = rcu_dereference_protected(bus->rate.rules, 1);
 
+	struct evbus_ubucket *ub;
+	struct hlist_node *tmp;
+	int bkt;
+
 	if (rules)
 		evbus_count(bus->stats, rate_users, -(s64)rules->nr);
 	kfree(rules);
-	WARN_ON_ONCE(!hash_empty(bus->rate.users));
+	hash_for_each_safe(bus->rate.users, bkt, tmp, ub, node) {
+		WARN_ON_ONCE(ub->refs);
+		kfree(ub);
+	}
 	mutex_destroy(&bus->rate.lock);
 }
 
-/* The file is freed: its hold on its user's bucket goes. */
+/* Is every limited dimension of b full (nothing owed, nothing spent)? */
+static bool evbus_bucket_full(struct evbus_bucket *b, u64 now)
+{
+	u64 rate[EVBUS_DIMS], burst[EVBUS_DIMS];
+	bool full = true;
+	int i;
+
+	spin_lock(&b->lock);
+	evbus_bucket_refill(b, now);
+	evbus_lim_get(&b->lim, rate, burst);
+	for (i = 0; i < EVBUS_DIMS; i++)
+		if (rate[i] && b->tokens[i] < (s64)(burst[i] * EVBUS_TOKEN))
+			full = false;
+	spin_unlock(&b->lock);
+	return full;
+}
+
+/*
+ * The file is freed: its hold on its user's bucket goes.  A bucket no
+ * file holds stays while it is not full, so that closing and reopening
+ * the device does not refill it; a full one is just what a new one would
+ * be, and goes.  So the buckets a bus keeps are at most one per account
+ * that published under a limit on it (accounts are not something an
+ * unprivileged user can make more of: user.c).
+ */
 void evbus_rate_file_free(struct evbus_file *ef)
 {
 	struct evbus_ubucket *ub = ef->ubucket;
 	struct evbus_bus *bus = ef->bus;
-	bool gone;
+	bool gone = false;
 
 	if (!ub)
 		return;
 	spin_lock(&bus->rate.users_lock);
-	gone = !--ub->refs;
-	if (gone)
+	if (!--ub->refs && evbus_bucket_full(&ub->b, ktime_get_ns())) {
 		hash_del(&ub->node);
+		gone = true;
+	}
 	spin_unlock(&bus->rate.users_lock);
 	if (gone)
 		kfree(ub);
