@@ -791,6 +791,7 @@ int evbus_room_alloc(struct evbus_ring *r);
 void evbus_room_put(struct evbus_room *room);
 struct evbus_room *evbus_room_get(struct evbus_room *room, u32 *gen);
 void evbus_room_made(struct evbus_ring *r, bool closing);
+void evbus_room_kick(struct evbus_ring *r);
 int evbus_room_wait(struct evbus_file *pub, u64 reader, struct evbus_room *room,
 		    u32 gen, u64 end);
 bool evbus_lossless_may_wait(struct evbus_file *pub, struct evbus_file *reader,

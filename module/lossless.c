@@ -89,6 +89,21 @@ void evbus_room_made(struct evbus_ring *r, bool closing)
 		wake_up_all(&room->wq);
 }
 
+/*
+ * The reader's ring or subscriptions changed (SET_RING, an unsubscribe, a
+ * revocation): publishers waiting for room look again, and go on if they
+ * need not wait for this reader any more.
+ */
+void evbus_room_kick(struct evbus_ring *r)
+{
+	/* Set once, before anyone could wait on it. */
+	if (!READ_ONCE(r->room))
+		return;
+	spin_lock(&r->lock);
+	evbus_room_made(r, false);
+	spin_unlock(&r->lock);
+}
+
 static bool evbus_room_changed(struct evbus_room *room, u32 gen)
 {
 	return READ_ONCE(room->gen) != gen || READ_ONCE(room->closed);

@@ -550,6 +550,8 @@ static int evbus_lossless_check(struct evbus_pub_ctx *ctx,
 						&wait);
 		if (!room)
 			continue;
+		/* Full: its reader must hear of it (evbus_finish_run()). */
+		t->wake = true;
 		/* A file's first entry decides for it. */
 		if (!evbus_target_seen(ctx, i)) {
 			t->drop = evbus_lossless_drop(ctx, t, m);

@@ -339,6 +339,8 @@ int evbus_ring_configure(struct evbus_ring *r, struct evbus_user *u,
 	} else {
 		r->policy = cfg->policy;
 		r->wait_ns = cfg->wait_ns;
+		/* Publishers waiting for room may not have to any more. */
+		evbus_room_made(r, false);
 		if (mem) {
 			old = r->mem;
 			evbus_ring_set_mem(r, mem, size);
@@ -702,6 +704,12 @@ struct evbus_room *evbus_ring_lossless_full(struct evbus_ring *r, u32 len,
 	    len <= r->size && !evbus_ring_make_room(r, len, false)) {
 		room = evbus_room_get(r->room, gen);
 		*wait_ns = r->wait_ns;
+		/*
+		 * Full: readable in every wake-up mode, or a coalescing
+		 * reader asleep in read() and the publisher would wait for
+		 * each other until the deadline (the caller wakes it).
+		 */
+		WRITE_ONCE(r->wake_ready, true);
 	}
 	spin_unlock(&r->lock);
 	return room;

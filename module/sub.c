@@ -342,6 +342,8 @@ void evbus_sub_unlink(struct evbus_file *ef, struct evbus_sub_entry *sub,
 	}
 	trace_evbus_unsubscribe(ef->ring.file_id, sub->id);
 	evbus_count(ef->bus->stats, subscriptions, -1);
+	/* Publishers waiting for room here may not have to any more. */
+	evbus_room_kick(&ef->ring);
 }
 
 long evbus_ioctl_unsubscribe(struct evbus_file *ef, u32 __user *argp)
