@@ -599,17 +599,22 @@ static int evbus_reserve_all(struct evbus_pub_ctx *ctx, struct evbus_msg *m)
 	int ret;
 
 	spin_lock(&bus->order_lock);
-	if (unlikely(m->pub_flags & EVBUS_PUB_RETAIN) &&
-	    evbus_retained_check(bus, m)) {
-		spin_unlock(&bus->order_lock);
-		return -ENOSPC;
-	}
+	/*
+	 * First whether m must wait for a lossless reader: the retained
+	 * check charges m's user for a value that is installed below, so
+	 * nothing may return between the two.
+	 */
 	if (unlikely(ctx->lossless)) {
 		ret = evbus_lossless_check(ctx, m, bus->seq + 1);
 		if (ret) {
 			spin_unlock(&bus->order_lock);
 			return ret;
 		}
+	}
+	if (unlikely(m->pub_flags & EVBUS_PUB_RETAIN) &&
+	    evbus_retained_check(bus, m)) {
+		spin_unlock(&bus->order_lock);
+		return -ENOSPC;
 	}
 	m->seq = ++bus->seq;
 	m->time_ns = ktime_get_real_ns();
