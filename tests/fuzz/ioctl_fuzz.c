@@ -21,7 +21,7 @@
  * without O_NONBLOCK, reopened all the time by another thread) and on two
  * private files of their own just below them (one never narrowed, one that
  * EVBUS_IOC_NARROW works on, reopened now and then so narrowing starts over):
- *  - ioctls: the nineteen exact commands and random command numbers around
+ *  - ioctls: the twenty exact commands and random command numbers around
  *    them (magic 0xEB and its neighbours, nr 0..0x20, all four directions,
  *    random sizes); struct contents valid-ish and garbage (flags with
  *    unknown bits, reserved fields, lengths 0 / 255 / 256 / huge, payloads
@@ -96,8 +96,8 @@
  *
  * Pass criteria: every call returns success or an errno its command can
  * return (evcmd[]: the README's "Errors" as the module implements them,
- * EBADF for a slot that was just closed; EPERM only for policy changes and
- * EVBUS_HISTORY_SET), with cross-checks:
+ * EBADF for a slot that was just closed; EPERM only for policy changes,
+ * EVBUS_HISTORY_SET and rate limits), with cross-checks:
  *  - an unknown command gives ENOTTY and a known one never does; a call
  *    the generator made invalid on purpose (unknown flag, reserved field,
  *    bad size or tail, hostile BPF, ...) never succeeds;
@@ -178,11 +178,54 @@
  * RETAINED, never inside a request); at the end sysfs's wills is back at
  * its start (every file closed, every will fired or cleared).
  *
+ * Rate limits and lossless rings (#17): EVBUS_IOC_RATE with every op
+ * (GET, FILE, USER, USER_GET and unknown ones), sizes below, at and past
+ * the first version with zero and nonzero tails and past a page, out
+ * fields and who/id where they do not belong, limits past EVBUS_RATE_MAX
+ * or EVBUS_RATE_BURST_MAX, a rate without its burst and the reverse, from
+ * the owner and the unprivileged child.  The limits the fuzzer sets on
+ * shared files, and on the users that publish (root, 65534, everyone),
+ * are generous (a million events and a GiB a second, bursts as large), so
+ * they never refuse: a GET on a slot or a private file shows no limit or
+ * a generous one and nothing refused or waited, and no publish that did
+ * not ask gets EAGAIN; tight limits go only to uids nobody runs as.  On a
+ * worker's own files the file limit is modelled (a success only when it
+ * tightens, then GET shows it; EPERM only when it loosens); a user limit
+ * is changed under the policy lock with USER_GET and the bus's rate_users
+ * before and after (ENOENT only for removing what is not there, ENOSPC
+ * only with 256 rules, the owner never EPERM, anyone else never past it).
+ * EVBUS_PUB_WAIT on a few events of every publish, deadlines of a few ms,
+ * a few ns, 0 (EINVAL) or anything (rate_wait_max_ms is lowered to
+ * RATE_WAIT_MS while the fuzzer runs).  SET_RING with EVBUS_POLICY_LOSSLESS
+ * and wait_ns of 1 ns .. lossless_max_ms (lowered to LOSSLESS_MS), 0, past
+ * it, or set with another policy (EINVAL); lossless slots from the
+ * reopener, so every publisher meets them; EVBUS_RIGHT_WAIT in rules.
+ * op_rate(): exact token arithmetic on fresh files, on a bus of the
+ * worker's own (a private IPC namespace, so the bus's counters move by
+ * exactly what it did): a burst lets exactly its events through, then
+ * EAGAIN (refused counted by bucket), EMSGSIZE past the byte burst,
+ * EVBUS_PUB_WAIT's deadline cut to rate_wait_max_ms and refused at once
+ * when it cannot cover the wait, waits that succeed, loosening EPERM,
+ * user limits and the ALL rule, 256 rules then ENOSPC.  op_lossless(): a
+ * lossless reader of its own, filled by a batch of a publisher of its
+ * uid (one wait, then the rest lost with an exact LAGGED), a reader
+ * keeping up loses nothing, a publisher waiting in io_uring's worker woken
+ * by a read, a publisher of another uid (a file opened as 65534) never
+ * waiting (lossless_foreign) unless a rule gives it EVBUS_RIGHT_WAIT;
+ * every event delivered or inside a LAGGED record that counts it.  At the
+ * end no user limit is left on the bus (sysfs rate_users back at its
+ * start).
+ *
  * Found by this fuzzer and fixed: Linux 6.1's io_uring_cmd() treats a
  * positive return from ->uring_cmd as an error code, so a URING_CMD
  * PUBLISH_BATCH that completed with its count never completed from io-wq
  * (the request and its file leaked, rmmod failed) and failed its link
- * inline.  The module now completes a batch with 0 or -errno.
+ * inline.  The module now completes a batch with 0 or -errno.  And (#17)
+ * a retained publish that waited for a lossless reader kept its user
+ * charged for a value it never installed (the retained check charged
+ * before the lossless check sent it to wait, and charged again on the
+ * retry): root's retained count never came back and rmmod warned in
+ * evbus_user_put(); the lossless check now comes first.
  *
  * Last line: "ioctl-fuzz: N passed, N failed" (N = results checked: syscalls
  * and io_uring completions).  Exit 0 on success, 1 on failures, 3 on a hang,
@@ -270,14 +313,16 @@ static const uint64_t kernel_addrs[] = {
 
 enum { C_VERSION, C_SUB, C_UNSUB, C_PUB, C_BATCH, C_SETRING, C_GETRING,
        C_STATS, C_SUB2, C_NARROW, C_BSTATS, C_PADD, C_PSET, C_PLIST, C_HIST,
-       C_AADD, C_ADEL, C_VERDICT, C_WILL, C_N };
+       C_AADD, C_ADEL, C_VERDICT, C_WILL, C_RATE, C_N };
 
 /*
  * The errnos each command can return, besides EBADF (a closed slot, -1,
  * O_PATH, a file opened without the mode the command needs), read off
  * the module's sources.  EINTR only where a killable lock is taken; EPERM only for
- * policy changes and EVBUS_HISTORY_SET, and then never from the bus's owner
- * (check_owner()).  ENOSPC from a publish: a retained value past its caps.
+ * policy changes, EVBUS_HISTORY_SET and EVBUS_RATE_USER, and then never from
+ * the bus's owner (check_owner()), or a looser EVBUS_RATE_FILE.  ENOSPC from
+ * a publish: a retained value past its caps.  EAGAIN from a publish only for
+ * the gate: the fuzzer's rate limits on shared files never refuse.
  * Row C_N is an io_uring publish command (cmd_op checked, then as the
  * ioctls; -EAGAIN from the inline attempt is retried by io_uring itself).
  */
@@ -341,6 +386,10 @@ static const struct {
 	/* #17: ENOENT only for a CLEAR (check_will()) */
 	{ EVBUS_IOC_WILL, "WILL", EVBUS_WILL_SIZE_VER0, 6,
 	  ERRS(EFAULT, EINVAL, E2BIG, EMSGSIZE, EACCES, ENOSPC, ENOENT, ENOMEM) },
+	/* #17: EPERM only for a looser file limit or a user limit set by
+	 * anyone but the owner, ENOENT/ENOSPC only for user limits (check_rate()) */
+	{ EVBUS_IOC_RATE, "RATE", EVBUS_RATE_SIZE_VER0, 6,
+	  ERRS(EFAULT, EINVAL, E2BIG, EPERM, ENOENT, ENOSPC, ENOMEM, EINTR) },
 	{ 0, "URING_CMD", 0, 0, ERRS(PUB_ERRS, EOPNOTSUPP, EAGAIN) },
 };
 static unsigned char g_errok[C_N + 1][ERRNO_MAX + 1];
@@ -367,7 +416,11 @@ enum { F_SINCE, F_LAST, F_RETAINED_SUB, F_RETAIN_PUB, F_HIST_SET, F_REPLAYED, F_
        F_APPROVED_EV, F_MODIFIED_EV, F_GATE_OPS, F_GATE_EXACT, F_GATE_EVENT, F_ASKER_OK,
        F_ASKER_REFUSED, F_ASKER_INTR, F_ASKER_NOBODY, F_APPR_CLOSED,
        /* last wills (#17) */
-       F_WILL_ARM, F_WILL_CLEAR, F_WILL_EV, F_N };
+       F_WILL_ARM, F_WILL_CLEAR, F_WILL_EV,
+       /* rate limits and lossless rings (#17) */
+       F_RATE0, F_RATE_GET = F_RATE0, F_RATE_FILE, F_RATE_USER, F_RATE_USER_GET, F_WAIT_PUB,
+       F_WAIT_RULE, F_LOSSLESS_SET, F_RATE_OPS, F_RATE_REFUSED, F_RATE_WAITED, F_RATE_FULL,
+       F_LL_OPS, F_LL_LOST, F_LL_KEPT_UP, F_LL_WOKEN, F_LL_FOREIGN, F_LL_RIGHT, F_N };
 static const char *const feat_name[F_N] = {
 	"SINCE subscriptions", "LAST subscriptions", "RETAINED subscriptions",
 	"retained publishes", "history capacity set", "replayed events read",
@@ -380,6 +433,13 @@ static const char *const feat_name[F_N] = {
 	"askers' publishes published", "refused", "withdrawn (EINTR)",
 	"with nobody to ask", "approver files closed with requests pending",
 	"wills armed", "wills cleared", "will events read",
+	"rate GETs", "file limits set", "user limits set or removed", "user limits read",
+	"publishes with EVBUS_PUB_WAIT published", "EVBUS_RIGHT_WAIT rules added",
+	"lossless rings set", "token runs on fresh files (op_rate)", "of them refused exactly",
+	"publishes that waited for tokens", "rule tables filled to ENOSPC",
+	"lossless runs (op_lossless)", "events lost there, each counted in a LAGGED record",
+	"batches delivered whole to a reader keeping up", "waiting publishers woken by a read",
+	"foreign publishes dropped without a wait", "foreign publishes waiting by EVBUS_RIGHT_WAIT",
 };
 
 /* Size-versioned structs are placed with up to a page of tail. */
@@ -404,6 +464,7 @@ union argbuf {
 	struct evbus_approver ap;
 	struct evbus_verdict vd;
 	struct evbus_will wl;
+	struct evbus_rate rt;
 	unsigned char raw[BIG_MAX];
 };
 
@@ -490,6 +551,14 @@ struct th {
 	unsigned long padd_gen;	/* POLICY_ADDs generated: REMOVE ids near them */
 	uint32_t ask_budget;	/* gen_pub(): EVBUS_PUB_ASKs it may still set */
 	struct psnap snap[2];
+	/*
+	 * A bus of the worker's own (#17: op_rate(), op_lossless()): the IPC
+	 * namespace it is in (ns_quiet; ns_home the process's), a file that
+	 * keeps it (qctl), and a file of it opened as 65534 (qnobody).  Only
+	 * this worker uses it, so its counters move by exactly what it did.
+	 * -1 without one (the unprivileged child, or no namespace).
+	 */
+	int ns_home, ns_quiet, qctl, qnobody;
 	struct sock_filter prog[EVBUS_FILTER_MAX_INSNS + 8];
 	struct evbus_pattern pats[2][EVBUS_SCOPE_MAX + 2];
 };
@@ -548,6 +617,15 @@ static char g_max_rules0[32];
 /* History (#15): the module's history_max and history_bytes (the capacity
  * of a new bus, put back on the bus at the end), read at start. */
 static uint64_t g_hist_max = 64u << 20, g_hist_default = 1u << 20;
+/*
+ * Rate limits and lossless rings (#17): rate_wait_max_ms and
+ * lossless_max_ms are lowered while the fuzzer runs (put back at the end),
+ * so that no publish waits long; g_lossless_max_ns is what the module has.
+ */
+#define RATE_WAIT_MS	20
+#define LOSSLESS_MS	10
+static uint64_t g_lossless_max_ns = 10000ULL * 1000000;
+#define UNPRIV_ID	65534	/* the unprivileged child's uid and gid */
 
 static void worker_op(struct th *t);
 static long quick_ioctl(struct th *t, int fd, int which, void *arg);
@@ -1318,6 +1396,21 @@ static uint64_t gen_deadline(struct th *t)
 	return rnd64(t);
 }
 
+/*
+ * A deadline for EVBUS_PUB_WAIT (#17): mostly a few ms (the fuzzer's
+ * limits on shared files never make anyone wait, and rate_wait_max_ms is
+ * lowered), a few ns, 0 (EINVAL with the flag) or anything.
+ */
+static uint64_t gen_wait_deadline(struct th *t)
+{
+	uint32_t r = rnd(t, 100);
+
+	if (r < 70) return 1000000 + rnd(t, 4000000);
+	if (r < 82) return 1 + rnd(t, 1000);
+	if (r < 92) return 0;
+	return rnd64(t);
+}
+
 struct pool {
 	int n;
 	__u64 addr[8];
@@ -1361,10 +1454,16 @@ static void gen_pub(struct th *t, struct evbus_pub *p, bool small,
 	} else if (chance(t, 3)) {
 		p->deadline_ns = gen_deadline(t);
 	}
+	/* Waiting for rate tokens (#17); with EVBUS_PUB_ASK its deadline is the ask's. */
+	if (chance(t, 6)) {
+		p->flags |= EVBUS_PUB_WAIT;
+		if (!(p->flags & EVBUS_PUB_ASK))
+			p->deadline_ns = gen_wait_deadline(t);
+	}
 	if (chance(t, (uint32_t)bad_pct)) {
 		switch (rnd(t, 8)) {
-		case 0:	/* a bit beyond EVBUS_PUB_RETAIN and _ASK, with or without them */
-			p->flags = (rnd32(t) & ~3u) | 1u << (2 + rnd(t, 30)) | rnd(t, 2);
+		case 0:	/* a bit beyond EVBUS_PUB_RETAIN, _ASK and _WAIT, with or without them */
+			p->flags = (rnd32(t) & ~7u) | 1u << (3 + rnd(t, 29)) | rnd(t, 2);
 			break;
 		case 1: p->reserved = rnd64(t) | 1; break;
 		case 2: p->reserved = 1; break;
@@ -1474,8 +1573,8 @@ static void gen_ring(struct th *t, struct evbus_ring_cfg *c)
 
 	memset(c, 0, sizeof(*c));
 	c->size = gen_ring_size(t);
-	c->policy = r < 45 ? EVBUS_POLICY_DROP_OLDEST : r < 90 ? EVBUS_POLICY_DROP_NEWEST :
-		    r < 95 ? 2 : rnd32(t);
+	c->policy = r < 40 ? EVBUS_POLICY_DROP_OLDEST : r < 80 ? EVBUS_POLICY_DROP_NEWEST :
+		    r < 95 ? EVBUS_POLICY_LOSSLESS : rnd(t, 2) ? 3 : rnd32(t);
 	r = rnd(t, 100);
 	if (r < 20) {
 		/* Wake-up coalescing, mostly valid, delays of at most 2 ms. */
@@ -1490,8 +1589,19 @@ static void gen_ring(struct th *t, struct evbus_ring_cfg *c)
 		c->wake_events = rnd32(t) | 1;
 	if (chance(t, 6))
 		c->wake_delay_ns = rnd64(t) | 1;
-	if (chance(t, 6))
+	/*
+	 * Lossless (#17): a wait of 1 ns up to lossless_max_ms (lowered while
+	 * the fuzzer runs), mostly a few ms; 0 or past it EINVAL, and so is a
+	 * wait with another policy.
+	 */
+	if (c->policy == EVBUS_POLICY_LOSSLESS) {
+		r = rnd(t, 100);
+		c->wait_ns = r < 60 ? 1000000 + rnd(t, 4000000) : r < 70 ? 1 + rnd(t, 1000) :
+			     r < 78 ? (uint64_t)LOSSLESS_MS * 1000000 : r < 86 ? 0 :
+			     r < 93 ? (uint64_t)LOSSLESS_MS * 1000000 + 1 : rnd64(t);
+	} else if (chance(t, 6)) {
 		c->wait_ns = rnd64(t) | 1;
+	}
 	D(t, "{size=%u policy=%u flags=%#x wake_events=%u wake_delay_ns=%llu wait_ns=%#llx}",
 	  c->size, c->policy, c->flags, c->wake_events,
 	  (unsigned long long)c->wake_delay_ns, (unsigned long long)c->wait_ns);
@@ -2304,7 +2414,7 @@ static void gen_hist(struct th *t, struct argdesc *ad)
 }
 
 #define RIGHTS_KNOWN	(EVBUS_RIGHT_PUBLISH | EVBUS_RIGHT_SUBSCRIBE | EVBUS_RIGHT_REPLAY | \
-			 EVBUS_RIGHT_APPROVE)
+			 EVBUS_RIGHT_APPROVE | EVBUS_RIGHT_WAIT)
 
 static void gen_rule(struct th *t, struct argdesc *ad)
 {
@@ -2333,9 +2443,12 @@ static void gen_rule(struct th *t, struct argdesc *ad)
 		     r < 72 ? EVBUS_RIGHT_REPLAY :
 		     r < 78 ? EVBUS_RIGHT_SUBSCRIBE | EVBUS_RIGHT_REPLAY :
 		     r < 81 ? EVBUS_RIGHT_PUBLISH | EVBUS_RIGHT_SUBSCRIBE | EVBUS_RIGHT_REPLAY :
-		     r < 86 ? EVBUS_RIGHT_APPROVE :
-		     r < 89 ? EVBUS_RIGHT_SUBSCRIBE | EVBUS_RIGHT_APPROVE :
-		     r < 92 ? 0 : rnd32(t) | 16;
+		     r < 84 ? EVBUS_RIGHT_APPROVE :
+		     r < 86 ? EVBUS_RIGHT_SUBSCRIBE | EVBUS_RIGHT_APPROVE :
+		     /* #17: publishers that may wait for other users' lossless readers */
+		     r < 88 ? EVBUS_RIGHT_WAIT :
+		     r < 90 ? EVBUS_RIGHT_PUBLISH | EVBUS_RIGHT_WAIT :
+		     r < 93 ? 0 : rnd32(t) | 32;
 	if (ru->verdict == EVBUS_ASK && chance(t, 75))
 		ru->rights = EVBUS_RIGHT_PUBLISH;
 	if (!ru->rights || (ru->rights & ~RIGHTS_KNOWN))
@@ -2695,6 +2808,220 @@ static void gen_will(struct th *t, struct argdesc *ad)
 	ad->size = size;
 }
 
+/* -------------------------------------- rate limits and lossless rings (#17) */
+
+/*
+ * Limits the fuzzer sets on files and users that publish are generous:
+ * no worker, racer or child comes near a million events or a GiB a
+ * second, nor empties a burst as large, so they never refuse nor make
+ * anyone wait.  Tight limits only for uids nobody here runs as.
+ */
+#define GEN_EV_MIN	(1ULL << 20)
+#define GEN_BY_MIN	(1ULL << 30)
+static const uint32_t rate_uids[] = { 0, UNPRIV_ID, 1, 1000, 4242 };
+#define RATE_UID_TIGHT(id)	((id) == 1 || (id) == 1000 || (id) == 4242)
+
+static bool lim_none(const struct evbus_rate_limit *l)
+{
+	return !l->events_per_sec && !l->bytes_per_sec;
+}
+
+/* As the module checks a limit (rate.c): bounds, a rate with its burst. */
+static bool lim_valid(const struct evbus_rate_limit *l)
+{
+	return l->events_per_sec <= EVBUS_RATE_MAX && l->bytes_per_sec <= EVBUS_RATE_MAX &&
+	       l->events_burst <= EVBUS_RATE_BURST_MAX && l->bytes_burst <= EVBUS_RATE_BURST_MAX &&
+	       !l->events_per_sec == !l->events_burst && !l->bytes_per_sec == !l->bytes_burst;
+}
+
+static bool lim_generous(const struct evbus_rate_limit *l)
+{
+	return (!l->events_per_sec || (l->events_per_sec >= GEN_EV_MIN &&
+				       l->events_burst >= GEN_EV_MIN)) &&
+	       (!l->bytes_per_sec || (l->bytes_per_sec >= GEN_BY_MIN &&
+				      l->bytes_burst >= GEN_BY_MIN));
+}
+
+/* Is n no looser than o in any dimension (EVBUS_RATE_FILE may set it)? */
+static bool lim_tighter(const struct evbus_rate_limit *n, const struct evbus_rate_limit *o)
+{
+	if (o->events_per_sec && (!n->events_per_sec || n->events_per_sec > o->events_per_sec ||
+				  n->events_burst > o->events_burst))
+		return false;
+	if (o->bytes_per_sec && (!n->bytes_per_sec || n->bytes_per_sec > o->bytes_per_sec ||
+				 n->bytes_burst > o->bytes_burst))
+		return false;
+	return true;
+}
+
+static uint64_t rnd_range(struct th *t, uint64_t lo, uint64_t hi)
+{
+	return lo + rnd64(t) % (hi - lo + 1);
+}
+
+/* A valid limit: generous, or (tight) anything within the bounds. */
+static void gen_limit(struct th *t, struct evbus_rate_limit *l, bool tight)
+{
+	memset(l, 0, sizeof(*l));
+	if (chance(t, 75)) {
+		l->events_per_sec = tight ? rnd_range(t, 1, EVBUS_RATE_MAX) :
+				    chance(t, 10) ? EVBUS_RATE_MAX :
+				    rnd_range(t, GEN_EV_MIN, EVBUS_RATE_MAX);
+		l->events_burst = tight ? rnd_range(t, 1, EVBUS_RATE_BURST_MAX) :
+				  chance(t, 10) ? EVBUS_RATE_BURST_MAX :
+				  rnd_range(t, GEN_EV_MIN, EVBUS_RATE_BURST_MAX);
+	}
+	if (chance(t, 60)) {
+		l->bytes_per_sec = tight ? rnd_range(t, 1, EVBUS_RATE_MAX) :
+				   rnd_range(t, GEN_BY_MIN, EVBUS_RATE_MAX);
+		l->bytes_burst = tight ? rnd_range(t, 1, EVBUS_RATE_BURST_MAX) :
+				 rnd_range(t, GEN_BY_MIN, EVBUS_RATE_BURST_MAX);
+	}
+}
+
+/* A limit the module refuses (EINVAL). */
+static void gen_limit_bad(struct th *t, struct evbus_rate_limit *l)
+{
+	gen_limit(t, l, false);
+	switch (rnd(t, 6)) {
+	case 0: l->events_per_sec = EVBUS_RATE_MAX + 1 + rnd(t, 2) * rnd64(t) % (1ULL << 62);
+		l->events_burst |= 1;
+		break;
+	case 1: l->bytes_per_sec = EVBUS_RATE_MAX + 1 + rnd(t, 1000);
+		l->bytes_burst |= 1;
+		break;
+	case 2: l->events_burst = EVBUS_RATE_BURST_MAX + 1 + rnd(t, 2) * rnd32(t);
+		l->events_per_sec |= 1;
+		break;
+	case 3: l->bytes_burst = rnd(t, 2) ? ~0ULL : EVBUS_RATE_BURST_MAX + 1;
+		l->bytes_per_sec |= 1;
+		break;
+	case 4:	/* a rate without its burst */
+		if (rnd(t, 2))
+			l->events_per_sec = 1 + rnd(t, 1000), l->events_burst = 0;
+		else
+			l->bytes_per_sec = 1 + rnd(t, 1000), l->bytes_burst = 0;
+		break;
+	default:	/* a burst without its rate */
+		if (rnd(t, 2))
+			l->events_burst = 1 + rnd(t, 1000), l->events_per_sec = 0;
+		else
+			l->bytes_burst = 1 + rnd(t, 1000), l->bytes_per_sec = 0;
+		break;
+	}
+}
+
+static void D_limit(struct th *t, const char *name, const struct evbus_rate_limit *l)
+{
+	D(t, " %s=%llu/%llu ev %llu/%llu B", name, (unsigned long long)l->events_per_sec,
+	  (unsigned long long)l->events_burst, (unsigned long long)l->bytes_per_sec,
+	  (unsigned long long)l->bytes_burst);
+}
+
+/*
+ * EVBUS_IOC_RATE: size-versioned (below the first version: EINVAL; a
+ * nonzero byte past it or a size past a page: E2BIG), every op and
+ * unknown ones, who and id_value where they belong and where they do not
+ * (GET, FILE: EINVAL), ids the fuzzer keeps to rate_uids[] (so that all
+ * it sets can be removed at the end), limits valid, none (FILE: a no-op
+ * or EPERM; USER: a removal) and invalid, out fields set on input.
+ */
+static void gen_rate(struct th *t, struct argdesc *ad)
+{
+	static const uint32_t small[] = { 0, 4, 8, 64, 120, 127 };
+	static const uint32_t big[] = { 136, 192, 256, 1024, PG };
+	struct evbus_rate *rt = &ad->a.rt;
+	const size_t v0 = EVBUS_RATE_SIZE_VER0;
+	uint32_t r = rnd(t, 100), size, tail_at = 0;
+	bool tight = false;
+
+	if (r < 72) {
+		size = (uint32_t)v0;
+	} else if (r < 78) {
+		size = small[rnd(t, N_OF(small))];
+		mark_bad(ad, "size below EVBUS_RATE_SIZE_VER0");
+	} else if (r < 90) {
+		size = big[rnd(t, N_OF(big))];
+		if (r >= 85) {
+			tail_at = (uint32_t)v0 + rnd(t, (size < BIG_MAX ? size : BIG_MAX) - (uint32_t)v0);
+			mark_bad(ad, "a nonzero byte past the known struct");
+		}
+	} else if (r < 95) {
+		size = PG + 1 + rnd(t, 2) * rnd32(t) / 2;
+		mark_bad(ad, "size past PAGE_SIZE");
+	} else {
+		size = rnd32(t);
+		if (size < v0)
+			mark_bad(ad, "size below EVBUS_RATE_SIZE_VER0");
+		else if (size > PG)
+			mark_bad(ad, "size past PAGE_SIZE");
+	}
+	ad->len = size < v0 || size > BIG_MAX ? v0 : size;
+	if (tail_at)
+		ad->a.raw[tail_at] = (unsigned char)(1 + rnd(t, 255));
+	rt->size = size;
+	r = rnd(t, 100);
+	rt->op = r < 30 ? EVBUS_RATE_GET : r < 45 ? EVBUS_RATE_USER_GET :
+		 r < 70 ? EVBUS_RATE_FILE : r < 92 ? EVBUS_RATE_USER :
+		 rnd(t, 2) ? 4 + rnd(t, 4) : rnd32(t) | 4;
+	if (rt->op > EVBUS_RATE_USER_GET)
+		mark_bad(ad, "op");
+	D(t, "{size=%u op=%u", rt->size, rt->op);
+	if (rt->op == EVBUS_RATE_USER || rt->op == EVBUS_RATE_USER_GET) {
+		r = rnd(t, 100);
+		if (r < 50) {
+			rt->who = EVBUS_WHO_UID;
+			rt->id_value = rate_uids[rnd(t, N_OF(rate_uids))];
+			tight = RATE_UID_TIGHT(rt->id_value);
+		} else if (r < 85) {
+			rt->who = EVBUS_WHO_ALL;
+		} else if (r < 92) {
+			rt->who = EVBUS_WHO_ALL, rt->id_value = rnd32(t) | 1;
+			mark_bad(ad, "WHO_ALL with an id");
+		} else if (r < 96) {
+			rt->who = EVBUS_WHO_UID, rt->id_value = 0xffffffff;
+			mark_bad(ad, "uid -1");
+		} else {
+			rt->who = rnd(t, 2) ? EVBUS_WHO_GID : rnd32(t) | 2;
+			mark_bad(ad, "who");
+		}
+	} else if (chance(t, 5)) {
+		if (rnd(t, 2))
+			rt->who = 1 + rnd(t, 3);
+		else
+			rt->id_value = rnd32(t) | 1;
+		mark_bad(ad, "who or id_value without a user op");
+	}
+	if (rt->op == EVBUS_RATE_FILE || rt->op == EVBUS_RATE_USER) {
+		r = rnd(t, 100);
+		if (r < 28)
+			memset(&rt->limit, 0, sizeof(rt->limit));	/* none: no-op/EPERM, or a removal */
+		else if (r < 78)
+			gen_limit(t, &rt->limit, tight);
+		else
+			gen_limit_bad(t, &rt->limit), mark_bad(ad, "an invalid limit");
+	} else if (chance(t, 5)) {
+		gen_limit(t, &rt->limit, false);
+		if (lim_none(&rt->limit))
+			rt->limit.events_per_sec = rt->limit.events_burst = 1;
+		mark_bad(ad, "a limit on a GET");
+	}
+	if (chance(t, 5)) {	/* out fields: must be 0 on input */
+		switch (rnd(t, 5)) {
+		case 0: rt->user.events_per_sec = rnd64(t) | 1; break;
+		case 1: rt->events_tokens = (int64_t)(rnd64(t) | 1); break;
+		case 2: rt->user_bytes_tokens = -1; break;
+		case 3: rt->refused = rnd64(t) | 1; break;
+		default: rt->waited = 1; break;
+		}
+		mark_bad(ad, "an out field set");
+	}
+	D(t, " who=%u id_value=%u", rt->who, rt->id_value);
+	D_limit(t, "limit", &rt->limit);
+	D(t, "%s}", tail_at ? " (nonzero tail)" : "");
+	ad->size = size;
+}
+
 /* Build and place the argument struct for command 'which' (or garbage). */
 static void gen_arg(struct th *t, struct argdesc *ad, bool limit_batch)
 {
@@ -2727,6 +3054,8 @@ static void gen_arg(struct th *t, struct argdesc *ad, bool limit_batch)
 		gen_pub(t, &ad->a.p, false, 8, NULL);
 		ad->len = sizeof(ad->a.p);
 		ad->asks = ad->a.p.flags & EVBUS_PUB_ASK;
+		if ((ad->a.p.flags & EVBUS_PUB_WAIT) && !ad->a.p.deadline_ns)
+			mark_bad(ad, "EVBUS_PUB_WAIT with deadline_ns 0");
 		break;
 	case C_BATCH: {
 		uint32_t i;
@@ -2745,7 +3074,16 @@ static void gen_arg(struct th *t, struct argdesc *ad, bool limit_batch)
 		break;
 	case C_VERDICT: gen_verdict(t, ad); break;	/* sets len */
 	case C_WILL: gen_will(t, ad); break;	/* sets len */
-	case C_SETRING: gen_ring(t, &ad->a.r); ad->len = sizeof(ad->a.r); break;
+	case C_RATE: gen_rate(t, ad); break;	/* sets len */
+	case C_SETRING:
+		gen_ring(t, &ad->a.r);
+		ad->len = sizeof(ad->a.r);
+		if (ad->a.r.policy > EVBUS_POLICY_LOSSLESS)
+			mark_bad(ad, "policy");
+		else if (ad->a.r.policy == EVBUS_POLICY_LOSSLESS ?
+			 !ad->a.r.wait_ns || ad->a.r.wait_ns > g_lossless_max_ns : ad->a.r.wait_ns)
+			mark_bad(ad, "wait_ns 0 or past lossless_max_ms, or without EVBUS_POLICY_LOSSLESS");
+		break;
 	case C_GETRING:
 		if (chance(t, 30))
 			gen_ring(t, &ad->a.r);
@@ -3312,6 +3650,252 @@ static void check_list(struct th *t, struct argdesc *ad, const struct evbus_poli
 	}
 }
 
+/* Whole tokens of a dimension GET reports: 0 if unlimited, at most one burst of debt. */
+static bool tokens_ok(uint64_t rate, uint64_t burst, int64_t tok)
+{
+	if (!rate)
+		return tok == 0;
+	return tok <= (int64_t)burst && tok >= -(int64_t)burst;
+}
+
+static bool lim_tokens_ok(const struct evbus_rate_limit *l, int64_t ev, int64_t by)
+{
+	return tokens_ok(l->events_per_sec, l->events_burst, ev) &&
+	       tokens_ok(l->bytes_per_sec, l->bytes_burst, by);
+}
+
+/*
+ * What EVBUS_IOC_RATE wrote back (#17) on a slot or a worker's private
+ * file: the in fields as they were, a larger struct's tail zeroed; GET's
+ * limits valid and the fuzzer's own (none, or generous: nothing refused,
+ * nothing waited), tokens within a burst; USER_GET's a limit in force,
+ * generous for the users that publish.
+ */
+static void check_rate_reply(struct th *t, const char *what, const struct argdesc *ad,
+			     const struct evbus_rate *o)
+{
+	const struct evbus_rate *in = &ad->a.rt;
+	size_t i, end = ad->len < ad->size ? ad->len : ad->size;
+
+	if (o->size != in->size || o->op != in->op || o->who != in->who ||
+	    o->id_value != in->id_value) {
+		fail(t, "%s: size %u op %u who %u id %u came back as %u %u %u %u", what, in->size,
+		     in->op, in->who, in->id_value, o->size, o->op, o->who, o->id_value);
+		return;
+	}
+	for (i = sizeof(*o); i < end; i++)
+		if (ad->local[i]) {
+			fail(t, "%s: byte %zu of the %u-byte struct not zeroed", what, i, ad->size);
+			return;
+		}
+	switch (o->op) {
+	case EVBUS_RATE_GET:
+		if (!lim_valid(&o->limit) || !lim_valid(&o->user) ||
+		    !lim_tokens_ok(&o->limit, o->events_tokens, o->bytes_tokens) ||
+		    !lim_tokens_ok(&o->user, o->user_events_tokens, o->user_bytes_tokens))
+			fail(t, "%s: GET: file %llu/%llu ev %llu/%llu B tokens %lld %lld, user %llu/%llu ev %llu/%llu B tokens %lld %lld",
+			     what, (unsigned long long)o->limit.events_per_sec,
+			     (unsigned long long)o->limit.events_burst,
+			     (unsigned long long)o->limit.bytes_per_sec,
+			     (unsigned long long)o->limit.bytes_burst, (long long)o->events_tokens,
+			     (long long)o->bytes_tokens, (unsigned long long)o->user.events_per_sec,
+			     (unsigned long long)o->user.events_burst,
+			     (unsigned long long)o->user.bytes_per_sec,
+			     (unsigned long long)o->user.bytes_burst, (long long)o->user_events_tokens,
+			     (long long)o->user_bytes_tokens);
+		else if (!lim_generous(&o->limit) || !lim_generous(&o->user) || o->refused ||
+			 o->waited)
+			fail(t, "%s: GET: a limit the fuzzer never set here (file %llu/%llu ev %llu/%llu B, user %llu/%llu ev %llu/%llu B), or %llu refused, %llu waited",
+			     what, (unsigned long long)o->limit.events_per_sec,
+			     (unsigned long long)o->limit.events_burst,
+			     (unsigned long long)o->limit.bytes_per_sec,
+			     (unsigned long long)o->limit.bytes_burst,
+			     (unsigned long long)o->user.events_per_sec,
+			     (unsigned long long)o->user.events_burst,
+			     (unsigned long long)o->user.bytes_per_sec,
+			     (unsigned long long)o->user.bytes_burst,
+			     (unsigned long long)o->refused, (unsigned long long)o->waited);
+		break;
+	case EVBUS_RATE_USER_GET:
+		if (!lim_valid(&o->limit) || lim_none(&o->limit) ||
+		    ((o->who == EVBUS_WHO_ALL || !RATE_UID_TIGHT(o->id_value)) &&
+		     !lim_generous(&o->limit)))
+			fail(t, "%s: USER_GET of who %u id %u: %llu/%llu ev %llu/%llu B", what, o->who,
+			     o->id_value, (unsigned long long)o->limit.events_per_sec,
+			     (unsigned long long)o->limit.events_burst,
+			     (unsigned long long)o->limit.bytes_per_sec,
+			     (unsigned long long)o->limit.bytes_burst);
+		else if (memcmp(&o->user, &in->user, sizeof(*o) - offsetof(struct evbus_rate, user)))
+			fail(t, "%s: USER_GET wrote past the limit", what);
+		break;
+	}
+}
+
+/* A user's limit as EVBUS_RATE_USER_GET shows it, and the bus's rules. */
+struct rsnap {
+	uint64_t bus_id;
+	uint64_t users;
+	bool have;
+	struct evbus_rate_limit lim;
+};
+
+static int rate_call(int fd, struct evbus_rate *r, uint32_t op)
+{
+	r->size = sizeof(*r);
+	r->op = op;
+	return ioctl(fd, EVBUS_IOC_RATE, r) ? errno : 0;
+}
+
+/* EVBUS_RATE_GET of fd into r: 0 or the errno. */
+static int rate_get(int fd, struct evbus_rate *r)
+{
+	memset(r, 0, sizeof(*r));
+	return rate_call(fd, r, EVBUS_RATE_GET);
+}
+
+/* EVBUS_RATE_FILE (0 or the errno). */
+static int rate_file(int fd, uint64_t eps, uint64_t eb, uint64_t bps, uint64_t bb)
+{
+	struct evbus_rate r;
+
+	memset(&r, 0, sizeof(r));
+	r.limit.events_per_sec = eps, r.limit.events_burst = eb;
+	r.limit.bytes_per_sec = bps, r.limit.bytes_burst = bb;
+	return rate_call(fd, &r, EVBUS_RATE_FILE);
+}
+
+/* EVBUS_RATE_USER for uid (or everyone, who ALL): 0 or the errno. */
+static int rate_user(int fd, uint32_t who, uint32_t uid, const struct evbus_rate_limit *l)
+{
+	struct evbus_rate r;
+
+	memset(&r, 0, sizeof(r));
+	r.who = who;
+	r.id_value = who == EVBUS_WHO_UID ? uid : 0;
+	if (l)
+		r.limit = *l;
+	return rate_call(fd, &r, EVBUS_RATE_USER);
+}
+
+/* EVBUS_RATE_USER_GET: 0 (the limit in *l) or the errno. */
+static int rate_user_get(int fd, uint32_t who, uint32_t uid, struct evbus_rate_limit *l)
+{
+	struct evbus_rate r;
+	int e;
+
+	memset(&r, 0, sizeof(r));
+	r.who = who;
+	r.id_value = who == EVBUS_WHO_UID ? uid : 0;
+	e = rate_call(fd, &r, EVBUS_RATE_USER_GET);
+	memcpy(l, e ? &(struct evbus_rate_limit){ 0 } : &r.limit, sizeof(*l));
+	return e;
+}
+
+static bool rate_snap(int fd, const struct evbus_rate *in, struct rsnap *s)
+{
+	struct evbus_bus_stats bs;
+	int e;
+
+	if (evt_bus_stats(fd, &bs))
+		return false;
+	e = rate_user_get(fd, in->who, in->id_value, &s->lim);
+	if (e && e != ENOENT)
+		return false;
+	s->have = !e;
+	s->bus_id = bs.bus_id;
+	s->users = bs.rate_users;
+	return true;
+}
+
+/*
+ * A user limit (EVBUS_RATE_USER) made under the policy lock: a failure
+ * changes nothing, ENOENT only for removing a limit that is not there,
+ * ENOSPC only for a new one with 256 on the bus; a success sets exactly
+ * the limit (USER_GET shows it, rate_users one more if it is new) or
+ * removes it (one less).
+ */
+static void check_rate_user(struct th *t, const struct argdesc *ad, const struct rsnap *b,
+			    const struct rsnap *a, long ret, int err)
+{
+	const struct evbus_rate_limit *n = &ad->a.rt.limit;
+
+	if (a->bus_id != b->bus_id)
+		return;		/* a slot reopened onto another bus */
+	if (ret < 0) {
+		if (a->have != b->have || memcmp(&a->lim, &b->lim, sizeof(a->lim)) ||
+		    a->users != b->users)
+			fail(t, "RATE: USER failed with %s but the limit or the rules changed (%s -> %s, rules %llu -> %llu)",
+			     errname(err), b->have ? "set" : "none", a->have ? "set" : "none",
+			     (unsigned long long)b->users, (unsigned long long)a->users);
+		else if (err == ENOENT && (b->have || !lim_none(n)))
+			fail(t, "RATE: USER gave ENOENT %s", b->have ? "with a limit in force" :
+			     "setting a limit");
+		else if (err == ENOSPC && (b->have || lim_none(n) || b->users < 256))
+			fail(t, "RATE: USER gave ENOSPC with %llu rules on the bus (%s)",
+			     (unsigned long long)b->users, b->have ? "replacing one" : "a new one");
+		return;
+	}
+	if (lim_none(n)) {
+		if (!b->have || a->have || a->users + 1 != b->users)
+			fail(t, "RATE: USER removed a limit (%s before): %s after, rules %llu -> %llu",
+			     b->have ? "set" : "none", a->have ? "set" : "none",
+			     (unsigned long long)b->users, (unsigned long long)a->users);
+	} else if (!a->have || memcmp(&a->lim, n, sizeof(*n)) ||
+		   a->users != b->users + !b->have) {
+		fail(t, "RATE: USER set %llu/%llu ev %llu/%llu B: USER_GET %s %llu/%llu ev %llu/%llu B, rules %llu -> %llu",
+		     (unsigned long long)n->events_per_sec, (unsigned long long)n->events_burst,
+		     (unsigned long long)n->bytes_per_sec, (unsigned long long)n->bytes_burst,
+		     a->have ? "shows" : "has none", (unsigned long long)a->lim.events_per_sec,
+		     (unsigned long long)a->lim.events_burst, (unsigned long long)a->lim.bytes_per_sec,
+		     (unsigned long long)a->lim.bytes_burst, (unsigned long long)b->users,
+		     (unsigned long long)a->users);
+	}
+}
+
+/*
+ * A file limit (EVBUS_RATE_FILE) on a worker's own file, GET before and
+ * after: a success only for a limit no looser than the file's (then GET
+ * shows it), EPERM only for a looser one, a failure changes nothing.
+ */
+static void check_rate_file(struct th *t, const struct argdesc *ad, const struct evbus_rate *b,
+			    const struct evbus_rate *a, long ret, int err)
+{
+	const struct evbus_rate_limit *n = &ad->a.rt.limit;
+
+	if (ret == 0) {
+		if (!lim_tighter(n, &b->limit))
+			fail(t, "RATE: FILE set %llu/%llu ev %llu/%llu B, looser than %llu/%llu ev %llu/%llu B",
+			     (unsigned long long)n->events_per_sec, (unsigned long long)n->events_burst,
+			     (unsigned long long)n->bytes_per_sec, (unsigned long long)n->bytes_burst,
+			     (unsigned long long)b->limit.events_per_sec,
+			     (unsigned long long)b->limit.events_burst,
+			     (unsigned long long)b->limit.bytes_per_sec,
+			     (unsigned long long)b->limit.bytes_burst);
+		else if (memcmp(&a->limit, n, sizeof(*n)))
+			fail(t, "RATE: FILE set a limit, GET shows %llu/%llu ev %llu/%llu B",
+			     (unsigned long long)a->limit.events_per_sec,
+			     (unsigned long long)a->limit.events_burst,
+			     (unsigned long long)a->limit.bytes_per_sec,
+			     (unsigned long long)a->limit.bytes_burst);
+		return;
+	}
+	if (memcmp(&a->limit, &b->limit, sizeof(a->limit)))
+		fail(t, "RATE: FILE failed with %s but the file's limit changed", errname(err));
+	else if (err == EPERM && lim_valid(n) && lim_tighter(n, &b->limit))
+		fail(t, "RATE: FILE gave EPERM for a limit no looser than the file's");
+}
+
+/* Errnos of EVBUS_IOC_RATE by op: EPERM for FILE and USER, ENOENT for the user ops, ENOSPC for USER. */
+static void check_rate_errno(struct th *t, const struct argdesc *ad, int err)
+{
+	uint32_t op = ad->a.rt.op;
+
+	if ((err == EPERM && op != EVBUS_RATE_FILE && op != EVBUS_RATE_USER) ||
+	    (err == ENOENT && op != EVBUS_RATE_USER && op != EVBUS_RATE_USER_GET) ||
+	    (err == ENOSPC && op != EVBUS_RATE_USER))
+		fail(t, "RATE: op %u gave %s", op, errname(err));
+}
+
 /* Check what the kernel wrote back after a successful evbus command. */
 static void check_success(struct th *t, const char *what, struct argdesc *ad, long ret,
 			  const struct fdctx *fc)
@@ -3348,6 +3932,7 @@ static void check_success(struct th *t, const char *what, struct argdesc *ad, lo
 		    (o.r.size < 4096 || (o.r.size & (o.r.size - 1)) ||
 		     o.r.policy > EVBUS_POLICY_LOSSLESS ||
 		     (o.r.policy == EVBUS_POLICY_LOSSLESS) != !!o.r.wait_ns ||
+		     o.r.wait_ns > g_lossless_max_ns ||
 		     (o.r.flags & ~EVBUS_RING_VALID) ||
 		     /* GET_RING reports exactly one wake-up mode */
 		     __builtin_popcount(o.r.flags) != 1 ||
@@ -3355,12 +3940,12 @@ static void check_success(struct th *t, const char *what, struct argdesc *ad, lo
 				  !o.r.wake_events || o.r.wake_events > EVBUS_WAKE_EVENTS_MAX ||
 				  o.r.wake_delay_ns > EVBUS_WAKE_DELAY_MAX :
 				  o.r.wake_events || o.r.wake_delay_ns)))
-			fail(t, "%s: bad ring reply size %u policy %u flags %#x wake %u/%llu",
+			fail(t, "%s: bad ring reply size %u policy %u flags %#x wake %u/%llu wait_ns %llu",
 			     what, o.r.size, o.r.policy, o.r.flags, o.r.wake_events,
-			     (unsigned long long)o.r.wake_delay_ns);
+			     (unsigned long long)o.r.wake_delay_ns, (unsigned long long)o.r.wait_ns);
 		break;
 	case C_STATS:
-		if (o.st.policy > 1 || (o.st.capacity & (o.st.capacity - 1)) || o.st.flags ||
+		if (o.st.policy > EVBUS_POLICY_LOSSLESS || (o.st.capacity & (o.st.capacity - 1)) || o.st.flags ||
 		    o.st.reserved[0] || o.st.subscriptions > 4096 ||
 		    o.st.queued_bytes < o.st.queued_events * 8)
 			fail(t, "%s: bad stats reply policy %u capacity %u subs %u", what,
@@ -3440,6 +4025,9 @@ static void check_success(struct th *t, const char *what, struct argdesc *ad, lo
 	case C_PLIST:
 		check_list(t, ad, &o.pl);
 		break;
+	case C_RATE:
+		check_rate_reply(t, what, ad, &o.rt);
+		break;
 	case C_HIST: {
 		size_t i, end = ad->len < ad->size ? ad->len : ad->size;
 		const struct evbus_history *h = &o.h;
@@ -3517,6 +4105,18 @@ static void count_feat(struct th *t, const struct argdesc *ad, long ret)
 	case C_PUB:
 		t->feat[F_RETAIN_PUB] += !!(ad->a.p.flags & EVBUS_PUB_RETAIN);
 		t->feat[F_ASK_PUB] += ad->asks;
+		t->feat[F_WAIT_PUB] += !!(ad->a.p.flags & EVBUS_PUB_WAIT);
+		break;
+	case C_RATE:
+		t->feat[ad->a.rt.op == EVBUS_RATE_GET ? F_RATE_GET :
+			ad->a.rt.op == EVBUS_RATE_FILE ? F_RATE_FILE :
+			ad->a.rt.op == EVBUS_RATE_USER ? F_RATE_USER : F_RATE_USER_GET]++;
+		break;
+	case C_SETRING:
+		t->feat[F_LOSSLESS_SET] += ad->a.r.policy == EVBUS_POLICY_LOSSLESS;
+		break;
+	case C_PADD:
+		t->feat[F_WAIT_RULE] += !!(ad->a.ru.rights & EVBUS_RIGHT_WAIT);
 		break;
 	case C_AADD:
 		t->feat[F_APPR_ADD]++;
@@ -3531,8 +4131,10 @@ static void count_feat(struct th *t, const struct argdesc *ad, long ret)
 			t->feat[F_WILL_ARM]++;
 		break;
 	case C_BATCH:
-		for (i = 0; i < (uint32_t)ret && i < ad->ngen; i++)
+		for (i = 0; i < (uint32_t)ret && i < ad->ngen; i++) {
 			t->feat[F_RETAIN_PUB] += !!(t->descs[i].flags & EVBUS_PUB_RETAIN);
+			t->feat[F_WAIT_PUB] += !!(t->descs[i].flags & EVBUS_PUB_WAIT);
+		}
 		break;
 	case C_HIST:
 		t->feat[F_HIST_SET] += !!(ad->a.h.flags & EVBUS_HISTORY_SET);
@@ -3690,9 +4292,11 @@ static void op_ioctl(struct th *t)
 	struct argdesc ad;
 	struct fdctx fc;
 	struct evbus_stats st0, st1;
+	struct evbus_rate rf[2];
+	struct rsnap rs[2];
 	unsigned int cmd;
 	uint32_t r = rnd(t, 100), new_id = 0;
-	bool pol, have_b = false, have_st = false, ask_rule = false;
+	bool pol, have_b = false, have_st = false, ask_rule = false, rate_u, rate_f, have_r = false;
 	const char *name;
 	int fd, rules0;
 	long ret = 0;
@@ -3764,9 +4368,30 @@ static void op_ioctl(struct th *t)
 	/* A subscribe on a private file: a failure changes nothing. */
 	if ((ad.which == C_SUB || ad.which == C_SUB2) && (fc.kind == FD_PRIV || fc.kind == FD_SCOPED))
 		have_st = !evt_stats(fd, &st0);
+	/*
+	 * Rate limits (#17): a user's limit changes under the policy lock,
+	 * with USER_GET and the bus's rules before and after; a private
+	 * file's limit is modelled from GET before and after.
+	 */
+	rate_u = ad.which == C_RATE && ad.a.rt.op == EVBUS_RATE_USER && fc.kind != FD_NONE;
+	rate_f = ad.which == C_RATE && ad.a.rt.op == EVBUS_RATE_FILE &&
+		 (fc.kind == FD_PRIV || fc.kind == FD_SCOPED);
+	if (rate_u) {
+		policy_lock();
+		have_r = rate_snap(fd, &ad.a.rt, &rs[0]);
+	} else if (rate_f) {
+		have_r = !rate_get(fd, &rf[0]);
+	}
 	errno = 0;
 	ret = ioctl(fd, cmd, (unsigned long)ad.addr);
 	err = errno;
+	if (rate_u) {
+		if (have_r && rate_snap(fd, &ad.a.rt, &rs[1]))
+			check_rate_user(t, &ad, &rs[0], &rs[1], ret, err);
+		policy_unlock();
+	} else if (rate_f && have_r && !rate_get(fd, &rf[1])) {
+		check_rate_file(t, &ad, &rf[0], &rf[1], ret, err);
+	}
 	if (pol) {
 		if (ret >= 0 && ad.which == C_PADD && ad.rw)
 			memcpy(&new_id, ad.local + offsetof(struct evbus_rule, id), sizeof(new_id));
@@ -3813,8 +4438,11 @@ static void op_ioctl(struct th *t)
 		memcpy(&e, ad.local + offsetof(struct evbus_pub_batch, error), sizeof(e));
 		check_gate_errno(t, name, ad.asks, rules0, -e);
 	}
+	if (ret < 0 && ad.which == C_RATE)
+		check_rate_errno(t, &ad, err);
 	if (is_policy_change(ad.which) ||
-	    (ad.which == C_HIST && (ad.a.h.flags & EVBUS_HISTORY_SET)))
+	    (ad.which == C_HIST && (ad.a.h.flags & EVBUS_HISTORY_SET)) ||
+	    (ad.which == C_RATE && ad.a.rt.op == EVBUS_RATE_USER))
 		check_owner(t, &ad, &fc, ret, err);
 	if (ad.which == C_NARROW && fc.kind == FD_SCOPED)
 		check_narrow(t, &ad, fd, ret, err);
@@ -4423,7 +5051,10 @@ static void op_uring(struct th *t)
 #define GATE_MAX_MS	500	/* approval_max_ms: every longer deadline */
 #define GATE_SLACK_NS	(5ULL * 1000 * 1000 * 1000)	/* TCG, debug kernels */
 static char g_appr_timeout0[32], g_appr_max0[32], g_user_approvers0[32];
+static char g_rate_wait0[32], g_lossless0[32];
 #define APPR_TIMEOUT_PARAM	"/sys/module/evbus/parameters/approval_timeout_ms"
+#define RATE_WAIT_PARAM		"/sys/module/evbus/parameters/rate_wait_max_ms"
+#define LOSSLESS_PARAM		"/sys/module/evbus/parameters/lossless_max_ms"
 #define APPR_MAX_PARAM		"/sys/module/evbus/parameters/approval_max_ms"
 #define USER_APPROVERS_PARAM	"/sys/module/evbus/parameters/max_user_approvers"
 static void param_set(const char *path, const char *val);
@@ -5347,15 +5978,1021 @@ static void op_replay(struct th *t)
 	close(fd);
 }
 
+/* ---------------------------- rate limits and lossless rings, end to end (#17) */
+
+static bool own_node(void);
+
+/*
+ * A file of the bus of the calling thread's IPC namespace, opened as
+ * 65534 (a publisher of another uid): a forked child makes a node of the
+ * device it may open (own_node()), drops to 65534 and passes the file
+ * back.  -1 if it cannot.
+ */
+static int open_nobody(void)
+{
+	int sv[2], fd, val = -1;
+	pid_t pid;
+
+	if (geteuid() || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (!pid) {
+		close(sv[0]);
+		if (!own_node() || setgroups(0, NULL) || setresgid(UNPRIV_ID, UNPRIV_ID, UNPRIV_ID) ||
+		    setresuid(UNPRIV_ID, UNPRIV_ID, UNPRIV_ID))
+			_exit(evt_send_fd(sv[1], -1, -1) ? 3 : 2);
+		fd = open(g_dev, O_RDWR | O_CLOEXEC);
+		_exit(evt_send_fd(sv[1], fd, fd < 0 ? -errno : 0) ? 3 : 0);
+	}
+	close(sv[1]);
+	fd = evt_recv_fd(sv[0], &val);
+	close(sv[0]);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (fd >= 0 && val) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/*
+ * A worker's bus of its own: unshare(CLONE_NEWIPC) (a thread's IPC
+ * namespace is its own), open a file there (the bus is made), and one as
+ * 65534, then setns() back.  Files it opens there later (quiet_open())
+ * stay on that bus.  Without it op_rate() and op_lossless() use the
+ * process's bus and check the bus's counters only from below.
+ */
+static void quiet_init(struct th *t)
+{
+	t->ns_home = open("/proc/thread-self/ns/ipc", O_RDONLY | O_CLOEXEC);
+	if (t->ns_home < 0 || unshare(CLONE_NEWIPC))
+		return;
+	t->ns_quiet = open("/proc/thread-self/ns/ipc", O_RDONLY | O_CLOEXEC);
+	t->qctl = open(EVBUS_DEV, O_RDWR | O_CLOEXEC);
+	if (t->qctl >= 0)
+		t->qnobody = open_nobody();
+	if (setns(t->ns_home, CLONE_NEWIPC)) {
+		perror("ioctl-fuzz: setns back to the process's IPC namespace");
+		exit(2);
+	}
+	if (t->ns_quiet < 0 || t->qctl < 0) {
+		if (t->qctl >= 0)
+			close(t->qctl);
+		if (t->ns_quiet >= 0)
+			close(t->ns_quiet);
+		t->qctl = t->ns_quiet = -1;
+	}
+}
+
+static void quiet_fini(struct th *t)
+{
+	int *fds[] = { &t->qnobody, &t->qctl, &t->ns_quiet, &t->ns_home };
+	size_t i;
+
+	for (i = 0; i < N_OF(fds); i++)
+		if (*fds[i] >= 0) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+}
+
+/* open() on the worker's own bus (else on the process's): an fd or -1 (errno). */
+static int quiet_open(struct th *t, int flags)
+{
+	int fd, e;
+
+	if (t->ns_quiet < 0)
+		return open(g_dev, flags);
+	if (setns(t->ns_quiet, CLONE_NEWIPC))
+		return -1;
+	fd = open(EVBUS_DEV, flags);
+	e = errno;
+	if (setns(t->ns_home, CLONE_NEWIPC)) {
+		perror("ioctl-fuzz: setns back to the process's IPC namespace");
+		exit(2);
+	}
+	errno = e;
+	return fd;
+}
+
+/* One publish of plen bytes on topic: 0 or the errno, counted as a PUBLISH. */
+static int pub_one(struct th *t, int fd, const char *topic, uint32_t plen, uint32_t flags,
+		   uint64_t deadline, uint64_t *seq)
+{
+	struct evbus_pub p;
+	long ret;
+	int err;
+
+	memset(&p, 0, sizeof(p));
+	p.topic = (uintptr_t)topic;
+	p.topic_len = (uint32_t)strlen(topic);
+	p.payload = (uintptr_t)t->arena;
+	p.payload_len = plen;
+	p.flags = flags;
+	p.deadline_ns = deadline;
+	errno = 0;
+	ret = ioctl(fd, EVBUS_IOC_PUBLISH, &p);
+	err = errno;
+	result_cmd(t, "PUBLISH (#17)", ret, err, C_PUB);
+	if (ret)
+		return err;
+	if (seq)
+		*seq = p.seq;
+	return 0;
+}
+
+/*
+ * A batch of n events of plen bytes on topic (seqs in t->descs[i].seq):
+ * how many went out, *err the errno that stopped it (0 if none).
+ */
+static uint32_t pub_batch(struct th *t, int fd, const char *topic, uint32_t n, uint32_t plen,
+			  uint32_t flags, uint64_t deadline, int *err)
+{
+	struct evbus_pub_batch b;
+	uint32_t i;
+	long ret;
+
+	memset(t->descs, 0, n * sizeof(t->descs[0]));
+	for (i = 0; i < n; i++) {
+		t->descs[i].topic = (uintptr_t)topic;
+		t->descs[i].topic_len = (uint32_t)strlen(topic);
+		t->descs[i].payload = (uintptr_t)t->arena + 8 * i;
+		t->descs[i].payload_len = plen;
+		t->descs[i].type = i;
+		t->descs[i].flags = flags;
+		t->descs[i].deadline_ns = deadline;
+	}
+	memset(&b, 0, sizeof(b));
+	b.events = (uintptr_t)t->descs;
+	b.count = n;
+	b.flags = EVBUS_BATCH_SEQ;
+	errno = 0;
+	ret = ioctl(fd, EVBUS_IOC_PUBLISH_BATCH, &b);
+	*err = ret < 0 ? errno : (uint32_t)ret < n ? -b.error : 0;
+	result_cmd(t, "PUBLISH_BATCH (#17)", ret < 0 ? -1 : 0, *err, C_BATCH);
+	return ret < 0 ? 0 : (uint32_t)ret;
+}
+
+/* The bus's counters as fd sees them (zeros if BUS_STATS fails). */
+static void bstats(int fd, struct evbus_bus_stats *bs)
+{
+	if (evt_bus_stats(fd, bs))
+		memset(bs, 0, sizeof(*bs));
+}
+
+/* A counter's move, d = after - before: exactly want on the worker's own bus, else at least. */
+#define CNT_MOVED(quiet, d, want)	((quiet) ? (d) == (want) : (d) >= (want))
+
+static bool lim_eq(const struct evbus_rate_limit *l, uint64_t eps, uint64_t eb, uint64_t bps,
+		   uint64_t bb)
+{
+	return l->events_per_sec == eps && l->events_burst == eb && l->bytes_per_sec == bps &&
+	       l->bytes_burst == bb;
+}
+
+#define RATE_EXACT_NS	950000000ULL	/* a 1/s bucket cannot have refilled a token */
+/*
+ * The module waits for a lossless reader in jiffies (HZ 250 on every
+ * kernel the tests boot): a wait may end up to one jiffy before wait_ns.
+ */
+#define JIFFY_NS	4000000ULL
+
+/*
+ * Rate limits end to end on fresh files (the worker's own bus when it has
+ * one, so the bus's counters move by exactly what this does):
+ *  - a file limited to 1 event/s with a burst of b and a byte burst of B:
+ *    GET shows the limit and full buckets; a payload past B is EMSGSIZE
+ *    (nothing spent); b publishes pass, the next is EAGAIN, and so is one
+ *    with EVBUS_PUB_WAIT whose deadline (a few ms) cannot cover the wait,
+ *    at once; the flag with deadline 0 is EINVAL; GET then shows no event
+ *    token and two refusals, rate_refused_file two more; every looser
+ *    limit is EPERM and leaves it, a tighter one is taken;
+ *  - a file at 2000 events/s, burst 1: EVBUS_PUB_WAIT with a few ms
+ *    passes, and so does a batch waiting for its tokens in turn within
+ *    rate_wait_max_ms (unless its sleeps overran half of it: TCG); GET's
+ *    waited is rate_waited's move;
+ *  - a file at 10/s, burst 1: a second publish waiting with a deadline of
+ *    seconds is cut to rate_wait_max_ms, too short: EAGAIN;
+ *  - (own bus) a user limit of root's, for uid 0 or for everyone, which
+ *    GET shows and which refuses exactly past its burst (rate_refused_user),
+ *    a uid's own rule before the ALL rule, removal, ENOENT;
+ *  - (own bus, now and then) 256 user limits, then ENOSPC, then all gone.
+ * The exact checks that depend on time hold only when the calls came
+ * within RATE_EXACT_NS of the limit being set.
+ */
+static void op_rate(struct th *t)
+{
+	uint32_t b = 1 + rnd(t, 4), B = 128 + rnd(t, 4000), plen = rnd(t, 32);
+	uint32_t over = B + 1 + rnd(t, 100), nwait = 2 + rnd(t, 3), bu = 1 + rnd(t, 3), i;
+	uint64_t dl = 1000000 + rnd(t, 4000000), big = chance(t, 50) ? 10000000000ULL : rnd64(t) | (1ULL << 40);
+	bool user = chance(t, 40), fill = chance(t, 4), all = chance(t, 50);
+	bool quiet = t->ns_quiet >= 0, exact;
+	struct evbus_bus_stats bs0, bs1;
+	struct evbus_rate r, r2;
+	struct evbus_rate_limit L, L2, got;
+	char topic[32];
+	uint64_t t0, t1;
+	int P = -1, Q = -1, e, n;
+	uint32_t refused = 0, set_users = 0;
+
+	snprintf(topic, sizeof(topic), "fzr.%s", t->name);
+	t->op = "rate";
+	D(t, "rate on files of its own: 1/s burst %u, bytes 1 MiB/s burst %u, payload %u (%u past), wait %llu ns, batch %u waiting; 10/s and a deadline of %llu ns",
+	  b, B, plen, over, (unsigned long long)dl, nwait, (unsigned long long)big);
+	if (user)
+		D(t, "; user limit burst %u %s", bu, all ? "for everyone, then uid 0's" : "for uid 0, then everyone's");
+	if (fill)
+		D(t, "; 256 user limits, then ENOSPC");
+	if (t->dry)
+		return;
+	if (t->unpriv && !strcmp(g_dev, EVBUS_DEV))
+		return;
+	/* On a bus others change: no exact checks while an ask rule may be on. */
+	if (!quiet && ask_rules_now())
+		return;
+	t->feat[F_RATE_OPS]++;
+
+	/* A file limit: a burst, then EAGAIN. */
+	P = quiet_open(t, O_RDWR | O_CLOEXEC);
+	if (!result(t, "open (rate)", P, errno, X_OPEN) || P < 0)
+		return;
+	bstats(P, &bs0);
+	e = rate_get(P, &r);
+	if (e || !lim_none(&r.limit) || r.events_tokens || r.bytes_tokens || r.refused ||
+	    r.waited || (quiet && !lim_none(&r.user)))
+		fail(t, "rate: GET of a fresh file: %s, limit %llu/%llu, tokens %lld/%lld, refused %llu, waited %llu, user %llu/s",
+		     errname(e), (unsigned long long)r.limit.events_per_sec,
+		     (unsigned long long)r.limit.events_burst, (long long)r.events_tokens,
+		     (long long)r.bytes_tokens, (unsigned long long)r.refused,
+		     (unsigned long long)r.waited, (unsigned long long)r.user.events_per_sec);
+	t0 = mono_ns();
+	e = rate_file(P, 1, b, 1u << 20, B);
+	result_cmd(t, "RATE (FILE)", e ? -1 : 0, e, C_RATE);
+	if (e) {
+		fail(t, "rate: FILE 1/s burst %u on a fresh file: %s", b, errname(e));
+		goto out;
+	}
+	e = rate_get(P, &r);
+	if (e || !lim_eq(&r.limit, 1, b, 1u << 20, B) || r.events_tokens != b ||
+	    r.bytes_tokens != B)
+		fail(t, "rate: GET after FILE 1/s burst %u, %u bytes: %s, %llu/%llu ev %llu/%llu B, tokens %lld %lld",
+		     b, B, errname(e), (unsigned long long)r.limit.events_per_sec,
+		     (unsigned long long)r.limit.events_burst,
+		     (unsigned long long)r.limit.bytes_per_sec,
+		     (unsigned long long)r.limit.bytes_burst, (long long)r.events_tokens,
+		     (long long)r.bytes_tokens);
+	e = pub_one(t, P, topic, over, 0, 0, NULL);
+	if (e == EACCES && !quiet)
+		goto out;	/* the policy refuses it here */
+	if (e != EMSGSIZE)
+		fail(t, "rate: a payload of %u bytes past a byte burst of %u gave %s, not EMSGSIZE",
+		     over, B, errname(e));
+	for (i = 0; i < b; i++) {
+		e = pub_one(t, P, topic, plen, 0, 0, NULL);
+		if (e == EACCES && !quiet)
+			goto out;
+		if (e) {
+			fail(t, "rate: publish %u of a burst of %u gave %s", i + 1, b, errname(e));
+			goto out;
+		}
+	}
+	e = pub_one(t, P, topic, plen, 0, 0, NULL);
+	t1 = mono_ns();
+	exact = t1 - t0 < RATE_EXACT_NS;
+	if (exact && e != EAGAIN)
+		fail(t, "rate: publish %u past a burst of %u within %.3f s gave %s, not EAGAIN", b + 1, b,
+		     (t1 - t0) / 1e9, errname(e));
+	refused += e == EAGAIN;
+	t1 = mono_ns();
+	e = pub_one(t, P, topic, plen, EVBUS_PUB_WAIT, dl, NULL);
+	if (mono_ns() - t0 < RATE_EXACT_NS) {
+		if (e != EAGAIN)
+			fail(t, "rate: EVBUS_PUB_WAIT with %llu ns, a token ~1 s away, gave %s, not EAGAIN",
+			     (unsigned long long)dl, errname(e));
+		else if (mono_ns() - t1 > 500000000ULL)
+			fail(t, "rate: EVBUS_PUB_WAIT with %llu ns, a token ~1 s away: EAGAIN after %.3f s, not at once",
+			     (unsigned long long)dl, (mono_ns() - t1) / 1e9);
+	} else {
+		exact = false;
+	}
+	refused += e == EAGAIN;
+	e = pub_one(t, P, topic, plen, EVBUS_PUB_WAIT, 0, NULL);
+	if (e != EINVAL)
+		fail(t, "rate: EVBUS_PUB_WAIT with deadline_ns 0 gave %s, not EINVAL", errname(e));
+	e = rate_get(P, &r);
+	if (mono_ns() - t0 >= RATE_EXACT_NS)
+		exact = false;
+	if (e || (exact && r.events_tokens) || r.refused != refused || r.waited ||
+	    r.bytes_tokens > B || r.bytes_tokens < (int64_t)B - (int64_t)(b * plen))
+		fail(t, "rate: GET after a burst of %u and %u refusals: %s, tokens %lld %lld (of %u), refused %llu, waited %llu",
+		     b, refused, errname(e), (long long)r.events_tokens, (long long)r.bytes_tokens, B,
+		     (unsigned long long)r.refused, (unsigned long long)r.waited);
+	bstats(P, &bs1);
+	if (!CNT_MOVED(quiet, bs1.rate_refused_file - bs0.rate_refused_file, refused) ||
+	    (quiet && bs1.rate_refused_user != bs0.rate_refused_user))
+		fail(t, "rate: %u refusals by a file's bucket, rate_refused_file %llu -> %llu, rate_refused_user %llu -> %llu",
+		     refused, (unsigned long long)bs0.rate_refused_file,
+		     (unsigned long long)bs1.rate_refused_file,
+		     (unsigned long long)bs0.rate_refused_user,
+		     (unsigned long long)bs1.rate_refused_user);
+	if (exact && refused == 2)
+		t->feat[F_RATE_REFUSED]++;
+	/* Looser in any dimension: EPERM, nothing changes; tighter: taken. */
+	{
+		static const uint64_t loose[][4] = {
+			{ 2, 0, 1u << 20, 0 }, { 0, 0, 1u << 20, 0 }, { 1, 1, 1u << 20, 0 },
+			{ 1, 0, 1u << 21, 0 }, { 1, 0, 0, 0 },
+		};
+
+		for (i = 0; i < N_OF(loose); i++) {
+			uint64_t eb = loose[i][0] ? b + loose[i][1] : 0;
+			uint64_t bb = loose[i][3] + (loose[i][2] ? B : 0);
+
+			e = rate_file(P, loose[i][0], eb, loose[i][2], bb);
+			result_cmd(t, "RATE (FILE, looser)", e ? -1 : 0, e, C_RATE);
+			if (e != EPERM)
+				fail(t, "rate: FILE %llu/%llu ev %llu/%llu B over 1/%u ev 1048576/%u B gave %s, not EPERM",
+				     (unsigned long long)loose[i][0], (unsigned long long)eb,
+				     (unsigned long long)loose[i][2], (unsigned long long)bb, b, B,
+				     errname(e));
+		}
+		e = rate_get(P, &r);
+		if (e || !lim_eq(&r.limit, 1, b, 1u << 20, B))
+			fail(t, "rate: a looser FILE changed the limit to %llu/%llu ev %llu/%llu B",
+			     (unsigned long long)r.limit.events_per_sec,
+			     (unsigned long long)r.limit.events_burst,
+			     (unsigned long long)r.limit.bytes_per_sec,
+			     (unsigned long long)r.limit.bytes_burst);
+		e = rate_file(P, 1, b, 1u << 19, B / 2);
+		result_cmd(t, "RATE (FILE, tighter)", e ? -1 : 0, e, C_RATE);
+		if (!e)
+			e = rate_get(P, &r);
+		if (e || !lim_eq(&r.limit, 1, b, 1u << 19, B / 2) || r.bytes_tokens > B / 2)
+			fail(t, "rate: a tighter FILE (bytes 512 KiB/s burst %u): %s, %llu/%llu B, tokens %lld",
+			     B / 2, errname(e), (unsigned long long)r.limit.bytes_per_sec,
+			     (unsigned long long)r.limit.bytes_burst, (long long)r.bytes_tokens);
+	}
+	close(P);
+	P = -1;
+
+	/* Waits that pass: a few ms for one token, a batch in turn. */
+	Q = quiet_open(t, O_RDWR | O_CLOEXEC);
+	if (!result(t, "open (rate)", Q, errno, X_OPEN) || Q < 0)
+		goto out;
+	bstats(Q, &bs0);
+	e = rate_file(Q, 2000, 1, 0, 0);
+	result_cmd(t, "RATE (FILE)", e ? -1 : 0, e, C_RATE);
+	if (!e)
+		e = pub_one(t, Q, topic, plen, 0, 0, NULL);
+	if (!e)
+		e = pub_one(t, Q, topic, plen, EVBUS_PUB_WAIT, dl, NULL);
+	if (e == EACCES && !quiet)
+		goto out;
+	if (e)
+		fail(t, "rate: 2000/s burst 1, a second publish waiting up to %llu ns: %s",
+		     (unsigned long long)dl, errname(e));
+	/* One deadline for the whole call; a sleep may overrun under TCG. */
+	t1 = mono_ns();
+	n = (int)pub_batch(t, Q, topic, nwait, plen, EVBUS_PUB_WAIT,
+			   (uint64_t)RATE_WAIT_MS * 1000000, &e);
+	refused = n < (int)nwait && e == EAGAIN;
+	if (n != (int)nwait && !(e == EACCES && !quiet) &&
+	    !(refused && mono_ns() - t1 >= (uint64_t)RATE_WAIT_MS * 1000000 / 2))
+		fail(t, "rate: a batch of %u waiting for 2000/s tokens up to %d ms: %d published in %.3f ms, %s",
+		     nwait, RATE_WAIT_MS, n, (mono_ns() - t1) / 1e6, errname(e));
+	e = rate_get(Q, &r);
+	bstats(Q, &bs1);
+	if (e || r.refused != refused || r.waited > 1 + nwait || r.events_tokens < -1 ||
+	    !CNT_MOVED(quiet, bs1.rate_waited - bs0.rate_waited, r.waited) ||
+	    !CNT_MOVED(quiet, bs1.rate_refused_file - bs0.rate_refused_file, refused))
+		fail(t, "rate: after waits for 2000/s tokens: %s, refused %llu (%u seen), waited %llu (rate_waited %llu -> %llu), tokens %lld",
+		     errname(e), (unsigned long long)r.refused, refused, (unsigned long long)r.waited,
+		     (unsigned long long)bs0.rate_waited, (unsigned long long)bs1.rate_waited,
+		     (long long)r.events_tokens);
+	t->feat[F_RATE_WAITED] += r.waited;
+	close(Q);
+	Q = -1;
+
+	/* A deadline past rate_wait_max_ms is cut to it: too short for a 10/s token. */
+	Q = quiet_open(t, O_RDWR | O_CLOEXEC);
+	if (!result(t, "open (rate)", Q, errno, X_OPEN) || Q < 0)
+		goto out;
+	e = rate_file(Q, 10, 1, 0, 0);
+	result_cmd(t, "RATE (FILE)", e ? -1 : 0, e, C_RATE);
+	t0 = mono_ns();
+	if (!e)
+		e = pub_one(t, Q, topic, plen, 0, 0, NULL);
+	if (!e) {
+		e = pub_one(t, Q, topic, plen, EVBUS_PUB_WAIT, big, NULL);
+		if (mono_ns() - t0 < 75000000 && e != EAGAIN)
+			fail(t, "rate: EVBUS_PUB_WAIT with %llu ns, cut to rate_wait_max_ms (%d), for a token ~100 ms away gave %s, not EAGAIN",
+			     (unsigned long long)big, RATE_WAIT_MS, errname(e));
+	} else if (!(e == EACCES && !quiet)) {
+		fail(t, "rate: 10/s burst 1 on a fresh file: %s", errname(e));
+	}
+	close(Q);
+	Q = -1;
+
+	/* A user's limit: root's, on the worker's own bus. */
+	if (quiet && user) {
+		uint32_t who = all ? EVBUS_WHO_ALL : EVBUS_WHO_UID;
+
+		L = (struct evbus_rate_limit){ .events_per_sec = 1, .events_burst = bu };
+		L2 = (struct evbus_rate_limit){ .events_per_sec = 2, .events_burst = bu + 1 };
+		bstats(t->qctl, &bs0);
+		e = rate_user(t->qctl, who, 0, &L);
+		result_cmd(t, "RATE (USER)", e ? -1 : 0, e, C_RATE);
+		if (e) {
+			fail(t, "rate: USER %s 1/s burst %u on the worker's own bus: %s",
+			     all ? "everyone" : "uid 0", bu, errname(e));
+			goto out;
+		}
+		set_users |= all ? 2 : 1;
+		e = rate_user_get(t->qctl, who, 0, &got);
+		bstats(t->qctl, &bs1);
+		if (e || memcmp(&got, &L, sizeof(L)) || bs1.rate_users != bs0.rate_users + 1)
+			fail(t, "rate: USER_GET after USER: %s, %llu/%llu, rules %llu -> %llu", errname(e),
+			     (unsigned long long)got.events_per_sec, (unsigned long long)got.events_burst,
+			     (unsigned long long)bs0.rate_users, (unsigned long long)bs1.rate_users);
+		P = quiet_open(t, O_RDWR | O_CLOEXEC);
+		if (!result(t, "open (rate)", P, errno, X_OPEN) || P < 0)
+			goto out;
+		e = rate_get(P, &r);
+		if (e || memcmp(&r.user, &L, sizeof(L)) || r.user_events_tokens != bu ||
+		    r.user_bytes_tokens)
+			fail(t, "rate: GET of a file under a user limit 1/s burst %u: %s, %llu/%llu, tokens %lld %lld",
+			     bu, errname(e), (unsigned long long)r.user.events_per_sec,
+			     (unsigned long long)r.user.events_burst, (long long)r.user_events_tokens,
+			     (long long)r.user_bytes_tokens);
+		bstats(P, &bs0);
+		t0 = mono_ns();
+		for (i = 0, e = 0; i < bu && !e; i++)
+			e = pub_one(t, P, topic, plen, 0, 0, NULL);
+		if (e)
+			fail(t, "rate: publish %u of a user burst of %u: %s", i, bu, errname(e));
+		e = pub_one(t, P, topic, plen, 0, 0, NULL);
+		exact = mono_ns() - t0 < RATE_EXACT_NS;
+		bstats(P, &bs1);
+		if (exact && (e != EAGAIN || bs1.rate_refused_user != bs0.rate_refused_user + 1 ||
+			      bs1.rate_refused_file != bs0.rate_refused_file))
+			fail(t, "rate: publish past a user burst of %u: %s, rate_refused_user %llu -> %llu, rate_refused_file %llu -> %llu",
+			     bu, errname(e), (unsigned long long)bs0.rate_refused_user,
+			     (unsigned long long)bs1.rate_refused_user,
+			     (unsigned long long)bs0.rate_refused_file,
+			     (unsigned long long)bs1.rate_refused_file);
+		/* A uid's own rule comes before the ALL rule. */
+		e = rate_user(t->qctl, all ? EVBUS_WHO_UID : EVBUS_WHO_ALL, 0, &L2);
+		result_cmd(t, "RATE (USER)", e ? -1 : 0, e, C_RATE);
+		if (!e)
+			set_users |= all ? 1 : 2;
+		e = e ? e : rate_get(P, &r2);
+		if (e || memcmp(&r2.user, all ? &L2 : &L, sizeof(L)))
+			fail(t, "rate: GET with uid 0's rule %s and everyone's %s: %s, user %llu/%llu",
+			     all ? "2/s" : "1/s", all ? "1/s" : "2/s", errname(e),
+			     (unsigned long long)r2.user.events_per_sec,
+			     (unsigned long long)r2.user.events_burst);
+		for (i = 0; i < 2; i++) {
+			e = rate_user(t->qctl, i ? EVBUS_WHO_ALL : EVBUS_WHO_UID, 0, NULL);
+			result_cmd(t, "RATE (USER, remove)", e ? -1 : 0, e, C_RATE);
+			if (e != ((set_users & (1u << i)) ? 0 : ENOENT))
+				fail(t, "rate: removing %s's user limit gave %s", i ? "everyone" : "uid 0",
+				     errname(e));
+			if (!e)
+				set_users &= ~(1u << i);
+			e = rate_user(t->qctl, i ? EVBUS_WHO_ALL : EVBUS_WHO_UID, 0, NULL);
+			if (e != ENOENT)
+				fail(t, "rate: removing %s's user limit again gave %s, not ENOENT",
+				     i ? "everyone" : "uid 0", errname(e));
+			e = rate_user_get(t->qctl, i ? EVBUS_WHO_ALL : EVBUS_WHO_UID, 0, &got);
+			if (e != ENOENT)
+				fail(t, "rate: USER_GET of a removed limit gave %s", errname(e));
+		}
+		/* GET looks at the user's bucket: it knows the limit is gone. */
+		e = rate_get(P, &r);
+		if (e || !lim_none(&r.user))
+			fail(t, "rate: GET after the user limits went: %s, user %llu/%llu", errname(e),
+			     (unsigned long long)r.user.events_per_sec,
+			     (unsigned long long)r.user.events_burst);
+		if (exact)
+			t->feat[F_RATE_REFUSED]++;
+	}
+
+	/* 256 user limits on the worker's own bus, then ENOSPC, then none. */
+	if (quiet && fill) {
+		struct evbus_rate_limit lf = { .events_per_sec = 1000, .events_burst = 10 };
+		uint32_t k, set = 0;
+
+		bstats(t->qctl, &bs0);
+		for (k = 0; k < 300; k++) {
+			e = rate_user(t->qctl, EVBUS_WHO_UID, 3000 + k, &lf);
+			if (e)
+				break;
+			set++;
+		}
+		result_cmd(t, "RATE (USER, to ENOSPC)", e ? -1 : 0, e, C_RATE);
+		bstats(t->qctl, &bs1);
+		if (e != ENOSPC || bs0.rate_users + set != 256 || bs1.rate_users != 256)
+			fail(t, "rate: user limits from %llu: %u set, then %s, %llu on the bus",
+			     (unsigned long long)bs0.rate_users, set, errname(e),
+			     (unsigned long long)bs1.rate_users);
+		e = rate_user_get(t->qctl, EVBUS_WHO_UID, 3000, &got);
+		if (set && (e || memcmp(&got, &lf, sizeof(lf))))
+			fail(t, "rate: USER_GET of uid 3000 among 256: %s", errname(e));
+		for (k = 0; k < set; k++) {
+			e = rate_user(t->qctl, EVBUS_WHO_UID, 3000 + k, NULL);
+			if (e)
+				fail(t, "rate: removing uid %u's user limit: %s", 3000 + k, errname(e));
+		}
+		e = rate_user(t->qctl, EVBUS_WHO_UID, 3000, NULL);
+		bstats(t->qctl, &bs1);
+		if (e != ENOENT || bs1.rate_users != bs0.rate_users)
+			fail(t, "rate: after removing them all: uid 3000 again %s, %llu user limits (%llu before)",
+			     errname(e), (unsigned long long)bs1.rate_users,
+			     (unsigned long long)bs0.rate_users);
+		t->feat[F_RATE_FULL] += e == ENOENT && set;
+	}
+out:
+	/* Nothing of this op stays on the bus. */
+	for (i = 0; i < 2; i++)
+		if (set_users & (1u << i))
+			rate_user(t->qctl, i ? EVBUS_WHO_ALL : EVBUS_WHO_UID, 0, NULL);
+	if (P >= 0) {
+		if (set_users)
+			rate_get(P, &r);	/* the bucket learns the limit went */
+		close(P);
+	}
+	if (Q >= 0)
+		close(Q);
+}
+
+/* What a lossless reader got of the events published to it: the run. */
+#define LL_MAX	1024
+struct ll_run {
+	uint64_t seq[LL_MAX];	/* published to it, in order */
+	uint32_t n;
+	uint32_t next;		/* the first not delivered nor reported lost */
+	uint32_t delivered;
+	uint64_t lost;		/* per LAGGED records */
+	bool broken;		/* a revocation (a bus others change): no exact check */
+	/* An event whose seq is not known yet (an io_uring publish in flight) */
+	bool pend;
+	int pend_got;		/* 0: not seen, 1: delivered, 2: reported lost */
+	uint64_t pend_seq;
+};
+
+static void ll_add(struct ll_run *run, uint64_t seq)
+{
+	if (run->n < LL_MAX)
+		run->seq[run->n++] = seq;
+	else
+		run->broken = true;
+}
+
+/*
+ * Read everything queued on the lossless reader R (O_NONBLOCK): each event
+ * must be the run's next one, each LAGGED record must report exactly the
+ * run's next events up to its last_seq (lost = how many of them, first_seq
+ * the first), and afterwards every event of the run is one or the other.
+ * With run->pend, one more event after the run's may come (or be reported
+ * lost after them): its seq is noted.  false on a failure.
+ */
+static bool ll_drain(struct th *t, int R, struct ll_run *run, const char *what)
+{
+	char *buf = t->arena + good_off[R_PAY];
+	size_t cap = good_len[R_PAY];
+	int rounds;
+
+	for (rounds = 0; rounds < 64; rounds++) {
+		ssize_t n = read(R, buf, cap);
+		size_t off = 0;
+		const char *why;
+
+		if (n < 0 && errno == EAGAIN) {
+			if (run->next == run->n || run->broken)
+				return true;
+			if (rounds > 8) {
+				fail(t, "lossless %s: %u of %u events neither delivered nor reported lost",
+				     what, run->n - run->next, run->n);
+				return false;
+			}
+			continue;
+		}
+		if (!result(t, "read (lossless)", n, errno, X_READ) || n <= 0)
+			return false;
+		why = check_records(buf, (size_t)n, t->feat);
+		if (why) {
+			fail(t, "lossless %s: read: %s", what, why);
+			return false;
+		}
+		while (off < (size_t)n) {
+			struct evbus_rec_hdr h;
+
+			memcpy(&h, buf + off, sizeof(h));
+			if (h.kind == EVBUS_REC_REVOKED) {
+				run->broken = true;
+			} else if (h.kind == EVBUS_REC_EVENT) {
+				struct evbus_event ev;
+
+				memcpy(&ev, buf + off, sizeof(ev));
+				if (run->pend && !run->pend_got && run->next == run->n) {
+					run->pend_got = 1;
+					run->pend_seq = ev.seq;
+					run->delivered++;
+					off += h.len;
+					continue;
+				}
+				if (!run->broken && (run->next >= run->n || ev.seq != run->seq[run->next])) {
+					fail(t, "lossless %s: event %llu delivered, the run's next is %llu (%u of %u)",
+					     what, (unsigned long long)ev.seq,
+					     (unsigned long long)(run->next < run->n ? run->seq[run->next] : 0),
+					     run->next, run->n);
+					return false;
+				}
+				run->next++;
+				run->delivered++;
+			} else if (h.kind == EVBUS_REC_LAGGED) {
+				struct evbus_lagged lg;
+				uint32_t m = 0;
+
+				memcpy(&lg, buf + off, sizeof(lg));
+				while (run->next + m < run->n && run->seq[run->next + m] <= lg.last_seq)
+					m++;
+				/* The event in flight, lost after the run's (in the same record or its own). */
+				if (run->pend && !run->pend_got && run->next + m == run->n &&
+				    lg.lost == m + 1 && lg.last_seq > (run->n ? run->seq[run->n - 1] : 0) &&
+				    lg.first_seq == (m ? run->seq[run->next] : lg.last_seq)) {
+					run->pend_got = 2;
+					run->pend_seq = lg.last_seq;
+					run->next += m;
+					run->lost += lg.lost;
+					off += h.len;
+					continue;
+				}
+				if (!run->broken && (!m || lg.lost != m || lg.first_seq != run->seq[run->next] ||
+						     lg.last_seq != run->seq[run->next + m - 1])) {
+					fail(t, "lossless %s: LAGGED lost %llu seqs %llu..%llu, the run's next %u are %llu..%llu",
+					     what, (unsigned long long)lg.lost,
+					     (unsigned long long)lg.first_seq, (unsigned long long)lg.last_seq, m,
+					     (unsigned long long)(run->next < run->n ? run->seq[run->next] : 0),
+					     (unsigned long long)(m ? run->seq[run->next + m - 1] : 0));
+					return false;
+				}
+				run->next += m;
+				run->lost += lg.lost;
+			} else {
+				fail(t, "lossless %s: a record of kind %u on a subscriber", what, h.kind);
+				return false;
+			}
+			off += h.len;
+		}
+	}
+	fail(t, "lossless %s: the reader never ran dry", what);
+	return false;
+}
+
+/*
+ * A batch of n events from fd to the reader: every one published (a
+ * lossless ring never refuses its publisher), their seqs into the run.
+ * false if the batch did not go out whole (a policy of a bus others
+ * change: *skip; else a failure).
+ */
+static bool ll_batch(struct th *t, int fd, const char *topic, uint32_t n, uint32_t plen,
+		     struct ll_run *run, bool quiet, bool *skip, const char *what)
+{
+	uint32_t got, i;
+	int e;
+
+	got = pub_batch(t, fd, topic, n, plen, 0, 0, &e);
+	for (i = 0; i < got; i++)
+		ll_add(run, t->descs[i].seq);
+	if (got == n)
+		return true;
+	if (!quiet && (e == EACCES || gate_only_errno(e))) {
+		*skip = true;
+		return false;
+	}
+	fail(t, "lossless: %s: a batch of %u published %u: %s", what, n, got, errname(e));
+	return false;
+}
+
+/*
+ * A lossless reader of its own (on the worker's own bus when it has one,
+ * where every counter moves by exactly what this does): SET_RING's
+ * lossless wait (0, past lossless_max_ms or with another policy: EINVAL,
+ * nothing changes; GET_RING shows the one set); then a publisher of its
+ * uid sends a batch larger than the ring: what fits is delivered, the
+ * call waits once (lossless_waits), then the rest is lost with an exact
+ * LAGGED record (lossless_expired); a batch into an emptied ring arrives
+ * whole without a wait; a publish through io_uring into a full ring waits
+ * in a worker and is delivered once a read makes room before its wait
+ * runs out; a file opened as 65534 never waits for it (lossless_foreign)
+ * unless a rule gives 65534 EVBUS_RIGHT_WAIT on the topic (then one wait,
+ * lossless_expired).  STATS of the reader: delivered and lost as read.
+ */
+static void op_lossless(struct th *t)
+{
+	static __thread struct evbus_pub lp;
+	uint32_t wk = rnd(t, 100), ring = chance(t, 75) ? 4096 : 8192, plen = rnd(t, 200);
+	uint32_t extra = 1 + rnd(t, 3), badk = rnd(t, 5), nf = 1 + rnd(t, 4), i;
+	uint64_t W = wk < 12 ? 1 + rnd(t, 1000) : wk < 88 ? 1000000 + rnd(t, 4000000) :
+		     (uint64_t)LOSSLESS_MS * 1000000;
+	bool room = chance(t, 60), foreign = chance(t, 60), right = chance(t, 40);
+	bool async = chance(t, 30) && g_uring_async, quiet = t->ns_quiet >= 0, skip = false;
+	static __thread struct ll_run run;
+	struct evbus_bus_stats bs0, bs1;
+	struct evbus_ring_cfg c;
+	struct evbus_stats st;
+	char topic[32], pat[32];
+	uint32_t rec, N, d, rule = 0;
+	int R = -1, P = -1, e;
+	long ret;
+
+	snprintf(topic, sizeof(topic), "fzl.%s.e", t->name);
+	snprintf(pat, sizeof(pat), "fzl.%s.>", t->name);
+	t->op = "lossless";
+	D(t, "lossless reader of its own: ring %u, wait_ns %llu%s, payload %u, %u past full",
+	  ring, (unsigned long long)W, badk < 3 ? " (after a bad SET_RING)" : "", plen, extra);
+	if (room)
+		D(t, ", an io_uring%s publish woken by a read", async ? " (IOSQE_ASYNC)" : "");
+	if (foreign)
+		D(t, ", %u from 65534%s", nf, right ? " with and without EVBUS_RIGHT_WAIT" : "");
+	if (t->dry)
+		return;
+	if (t->unpriv && !strcmp(g_dev, EVBUS_DEV))
+		return;
+	memset(&run, 0, sizeof(run));
+	R = quiet_open(t, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (!result(t, "open (lossless)", R, errno, X_OPEN) || R < 0)
+		return;
+	P = quiet_open(t, O_RDWR | O_CLOEXEC);
+	if (!result(t, "open (lossless)", P, errno, X_OPEN) || P < 0)
+		goto out;
+	t->feat[F_LL_OPS]++;
+	/* A wait the module refuses: EINVAL, and the ring keeps its policy. */
+	if (badk < 3) {
+		memset(&c, 0, sizeof(c));
+		c.size = ring;
+		c.policy = badk == 2 ? EVBUS_POLICY_DROP_NEWEST : EVBUS_POLICY_LOSSLESS;
+		c.wait_ns = badk == 0 ? 0 : badk == 1 ? g_lossless_max_ns + 1 : W;
+		errno = 0;
+		ret = ioctl(R, EVBUS_IOC_SET_RING, &c);
+		e = errno;
+		result_cmd(t, "SET_RING (lossless, bad)", ret, e, C_SETRING);
+		if (ret != -1 || e != EINVAL)
+			fail(t, "lossless: SET_RING policy %u wait_ns %llu gave %s, not EINVAL", c.policy,
+			     (unsigned long long)c.wait_ns, ret ? errname(e) : "success");
+		memset(&c, 0, sizeof(c));
+		if (!quick_ioctl(t, R, C_GETRING, &c) &&
+		    (c.policy == EVBUS_POLICY_LOSSLESS || c.wait_ns))
+			fail(t, "lossless: a refused SET_RING left policy %u wait_ns %llu", c.policy,
+			     (unsigned long long)c.wait_ns);
+	}
+	memset(&c, 0, sizeof(c));
+	c.size = ring;
+	c.policy = EVBUS_POLICY_LOSSLESS;
+	c.wait_ns = W;
+	if (quick_ioctl(t, R, C_SETRING, &c))
+		goto out;	/* EDQUOT, ENOMEM */
+	memset(&c, 0, sizeof(c));
+	if (quick_ioctl(t, R, C_GETRING, &c) || c.policy != EVBUS_POLICY_LOSSLESS ||
+	    c.wait_ns != W || c.size < ring) {
+		fail(t, "lossless: GET_RING after SET_RING %u lossless %llu ns: size %u policy %u wait_ns %llu",
+		     ring, (unsigned long long)W, c.size, c.policy, (unsigned long long)c.wait_ns);
+		goto out;
+	}
+	if (evt_sub(R, pat) <= 0)
+		goto out;	/* max_user_subs squeezed, a policy */
+	rec = (uint32_t)sizeof(struct evbus_event) + EVBUS_ALIGN((uint32_t)strlen(topic) + 1) +
+	      EVBUS_ALIGN(plen);
+	N = c.size / rec + extra;
+
+	/* Past full from a publisher of its uid: one wait, then the rest lost. */
+	bstats(R, &bs0);
+	if (!ll_batch(t, P, topic, N, plen, &run, quiet, &skip, "past full"))
+		goto out;
+	bstats(R, &bs1);
+	if (!ll_drain(t, R, &run, "past full"))
+		goto out;
+	d = run.delivered;
+	if (!run.broken &&
+	    (!run.lost || !CNT_MOVED(quiet, bs1.lossless_expired - bs0.lossless_expired, run.lost) ||
+	     (quiet && (bs1.lossless_foreign != bs0.lossless_foreign ||
+			bs1.lossless_waits - bs0.lossless_waits > 1 ||
+			(W >= 1000000 && bs1.lossless_waits == bs0.lossless_waits)))))
+		fail(t, "lossless: a batch of %u into %u bytes (%u-byte records): %u delivered, %llu lost; lossless_waits +%llu, expired +%llu, foreign +%llu",
+		     N, c.size, rec, d, (unsigned long long)run.lost,
+		     (unsigned long long)(bs1.lossless_waits - bs0.lossless_waits),
+		     (unsigned long long)(bs1.lossless_expired - bs0.lossless_expired),
+		     (unsigned long long)(bs1.lossless_foreign - bs0.lossless_foreign));
+	t->feat[F_LL_LOST] += run.lost;
+
+	/* A reader that keeps up loses nothing, and nobody waits. */
+	{
+		uint64_t lost0 = run.lost;
+		uint32_t m = d / 2 ? d / 2 : 1;
+
+		bstats(R, &bs0);
+		if (!ll_batch(t, P, topic, m, plen, &run, quiet, &skip, "into an empty ring"))
+			goto out;
+		bstats(R, &bs1);
+		if (!ll_drain(t, R, &run, "into an empty ring"))
+			goto out;
+		if (!run.broken && (run.lost != lost0 ||
+				    (quiet && bs1.lossless_waits != bs0.lossless_waits)))
+			fail(t, "lossless: %u events into an emptied ring of %u: %llu lost, lossless_waits +%llu",
+			     m, c.size, (unsigned long long)(run.lost - lost0),
+			     (unsigned long long)(bs1.lossless_waits - bs0.lossless_waits));
+		else
+			t->feat[F_LL_KEPT_UP]++;
+	}
+
+	/* Through io_uring into a full ring: its worker waits, a read makes room. */
+	if (room && t->uring) {
+		struct evbus_uring_cmd uc;
+		struct io_uring_sqe *sqe;
+		struct io_uring_cqe *cqe;
+		uint64_t ts, tr, tc = 0, lost0;
+		int res = 0;
+		bool got = false, under;
+
+		if (!ll_batch(t, P, topic, N, plen, &run, quiet, &skip, "full before io_uring"))
+			goto out;
+		memset(&lp, 0, sizeof(lp));
+		lp.topic = (uintptr_t)topic;
+		lp.topic_len = (uint32_t)strlen(topic);
+		lp.payload = (uintptr_t)t->arena;
+		lp.payload_len = plen;
+		memset(&uc, 0, sizeof(uc));
+		uc.arg = (uintptr_t)&lp;
+		sqe = io_uring_get_sqe(&t->ring);
+		io_uring_prep_rw(IORING_OP_URING_CMD, sqe, P, NULL, 0, 0);
+		sqe->cmd_op = EVBUS_URING_PUBLISH;
+		memcpy(&sqe->addr3, &uc, sizeof(uc));
+		if (async)
+			sqe->flags |= IOSQE_ASYNC;
+		io_uring_sqe_set_data64(sqe, u_data(t, 0));
+		bstats(R, &bs0);
+		ts = mono_ns();
+		do
+			ret = io_uring_submit(&t->ring);
+		while (ret == -EINTR || ret == -EAGAIN);
+		if (ret != 1) {
+			fail(t, "lossless: io_uring_submit: %ld (%s)", ret, errname((int)-ret));
+			t->uring = false;
+			goto out;
+		}
+		/* Let its worker find the ring full and wait, then make room. */
+		if (W >= 2000000) {
+			struct timespec nap = { 0, (long)(W / 2) };
+
+			nanosleep(&nap, NULL);
+		}
+		/* What the batch lost is read here; the publish may come in between. */
+		run.pend = true;
+		under = ll_drain(t, R, &run, "under a waiting io_uring publish");
+		tr = mono_ns();
+		lost0 = run.lost - (run.pend_got == 2);
+		while (!got && mono_ns() - ts < GATE_SLACK_NS) {
+			struct __kernel_timespec kt = { 0, 100000000 };
+
+			if (io_uring_wait_cqe_timeout(&t->ring, &cqe, &kt))
+				continue;
+			/* Late completions of op_uring()'s cancels are not ours. */
+			got = io_uring_cqe_get_data64(cqe) == u_data(t, 0);
+			res = cqe->res;
+			io_uring_cqe_seen(&t->ring, cqe);
+			tc = mono_ns();
+		}
+		run.pend = false;
+		bstats(R, &bs1);
+		if (!got) {
+			fail(t, "lossless: an io_uring publish into a full ring of %llu ns never completed",
+			     (unsigned long long)W);
+			t->uring = false;
+			goto out;
+		}
+		result_cmd(t, "URING_CMD (lossless)", res < 0 ? -1 : 0, -res, C_N);
+		if (!under)
+			goto out;
+		if (res) {
+			if (!quiet && (-res == EACCES || gate_only_errno(-res)))
+				goto out;
+			fail(t, "lossless: an io_uring publish into a full ring completed with %s",
+			     errname(-res));
+			goto out;
+		}
+		if (run.pend_got) {
+			if (lp.seq != run.pend_seq) {
+				fail(t, "lossless: the io_uring publish got seq %llu, the reader %s %llu",
+				     (unsigned long long)lp.seq,
+				     run.pend_got == 1 ? "read" : "was told it lost",
+				     (unsigned long long)run.pend_seq);
+				goto out;
+			}
+			ll_add(&run, lp.seq);
+			run.next++;
+		} else {
+			ll_add(&run, lp.seq);
+			if (!ll_drain(t, R, &run, "after the io_uring publish"))
+				goto out;
+		}
+		/*
+		 * Room was made before its one wait could have run out (the
+		 * wait started after the submission; the module waits in
+		 * jiffies, so it may end a jiffy early): it is delivered.
+		 */
+		if (quiet && !run.broken && tr - ts + JIFFY_NS < W && run.lost != lost0)
+			fail(t, "lossless: an io_uring publish lost although a read made room %.3f ms after it was submitted (wait %.3f ms)",
+			     (tr - ts) / 1e6, W / 1e6);
+		if (quiet && run.lost == lost0 && bs1.lossless_waits > bs0.lossless_waits &&
+		    tc - ts < W)
+			t->feat[F_LL_WOKEN]++;
+	}
+
+	/* A publisher of another uid: never a wait, unless a rule lets it. */
+	if (foreign && quiet && t->qnobody >= 0) {
+		for (i = 0; i < 1u + right; i++) {
+			uint64_t lost0;
+
+			if (i) {
+				struct evbus_rule ru = {
+					.pattern = (uintptr_t)pat, .pattern_len = (uint32_t)strlen(pat),
+					.verdict = EVBUS_ALLOW,
+					.rights = EVBUS_RIGHT_PUBLISH | EVBUS_RIGHT_WAIT,
+					.who = EVBUS_WHO_UID, .id_value = UNPRIV_ID,
+				};
+
+				errno = 0;
+				ret = ioctl(t->qctl, EVBUS_IOC_POLICY_ADD, &ru);
+				result_cmd(t, "POLICY_ADD (EVBUS_RIGHT_WAIT)", ret, errno, C_PADD);
+				if (ret)
+					break;	/* max_rules squeezed */
+				rule = ru.id;
+			}
+			if (!ll_batch(t, P, topic, N, plen, &run, quiet, &skip, "full before a foreign batch"))
+				goto out;
+			lost0 = run.lost;
+			bstats(R, &bs0);
+			if (!ll_batch(t, t->qnobody, topic, nf, plen, &run, quiet, &skip, "from 65534"))
+				goto out;
+			bstats(R, &bs1);
+			if (!ll_drain(t, R, &run, i ? "from 65534 with EVBUS_RIGHT_WAIT" : "from 65534"))
+				goto out;
+			/* Lost: what the publisher's batch did not fit, and all of 65534's. */
+			if (run.lost - lost0 < nf ||
+			    (i ? bs1.lossless_expired - bs0.lossless_expired != nf ||
+				 bs1.lossless_foreign != bs0.lossless_foreign ||
+				 bs1.lossless_waits - bs0.lossless_waits > 1 ||
+				 (W >= 1000000 && bs1.lossless_waits == bs0.lossless_waits) :
+				 bs1.lossless_foreign - bs0.lossless_foreign != nf ||
+				 bs1.lossless_expired != bs0.lossless_expired ||
+				 bs1.lossless_waits != bs0.lossless_waits))
+				fail(t, "lossless: %u events of 65534%s into a full ring: %llu lost; lossless_waits +%llu, expired +%llu, foreign +%llu",
+				     nf, i ? " with EVBUS_RIGHT_WAIT" : "",
+				     (unsigned long long)(run.lost - lost0),
+				     (unsigned long long)(bs1.lossless_waits - bs0.lossless_waits),
+				     (unsigned long long)(bs1.lossless_expired - bs0.lossless_expired),
+				     (unsigned long long)(bs1.lossless_foreign - bs0.lossless_foreign));
+			t->feat[i ? F_LL_RIGHT : F_LL_FOREIGN] += nf;
+		}
+	}
+	/* The reader's own counters: what it read. */
+	if (!run.broken && !evt_stats(R, &st) &&
+	    (st.lost != run.lost || st.delivered != run.delivered))
+		fail(t, "lossless: STATS of the reader: delivered %llu lost %llu, read %u and %llu",
+		     (unsigned long long)st.delivered, (unsigned long long)st.lost, run.delivered,
+		     (unsigned long long)run.lost);
+out:
+	if (rule) {
+		struct evbus_policy_set ps = { .op = EVBUS_POLICY_OP_REMOVE, .id = rule };
+
+		if (ioctl(t->qctl, EVBUS_IOC_POLICY_SET, &ps))
+			fail(t, "lossless: removing the EVBUS_RIGHT_WAIT rule %u: %s", rule,
+			     strerror(errno));
+	}
+	if (P >= 0)
+		close(P);
+	close(R);
+	(void)skip;
+}
+
 static void worker_op(struct th *t)
 {
 	uint32_t r = rnd(t, 100);
 
 	reset_bumps(t);
-	if (r < 53 || (r < 55 && rnd(t, 2)))
+	if (r < 51 || (r < 53 && rnd(t, 2)))
 		op_ioctl(t);
-	else if (r < 55)
+	else if (r < 53)
 		op_replay(t);
+	else if (r < 55)
+		rnd(t, 2) ? op_rate(t) : op_lossless(t);	/* #17 */
 	else if (r < 67)
 		op_read(t);
 	else if (r < 70)
@@ -5404,6 +7041,9 @@ static void th_init_worker(struct th *t)
 			t->uring = true;
 	}
 	t->uring_gen = t->uring;
+	/* #17: a bus of its own for op_rate() and op_lossless() (root's workers) */
+	if (!t->unpriv && !geteuid())
+		quiet_init(t);
 }
 
 static void th_fini_worker(struct th *t)
@@ -5418,6 +7058,7 @@ static void th_fini_worker(struct th *t)
 		close(t->epfd);
 	close(t->pfd);
 	close(t->sfd);
+	quiet_fini(t);
 }
 
 static void *worker_main(void *arg)
@@ -5605,8 +7246,12 @@ static void *reopen_main(void *arg)
 				if (chance(t, 40)) {
 					struct evbus_ring_cfg c = {
 						.size = 1u << (12 + rnd(t, 6)),
-						.policy = rnd(t, 2),
+						.policy = rnd(t, 3),
 					};
+
+					/* #17: lossless slots, so every publisher meets them */
+					if (c.policy == EVBUS_POLICY_LOSSLESS)
+						c.wait_ns = 1000000ULL * (1 + rnd(t, 3));
 					quick_ioctl(t, fd, C_SETRING, &c);
 				}
 			}
@@ -6017,6 +7662,7 @@ static void *asker_main(void *arg)
 static const char *const stat_names[] = {
 	"open_files", "subscriptions", "queued_events", "queued_bytes", "ring_bytes",
 	"wills",	/* #17: every will fired or cleared */
+	"rate_users",	/* #17: every user limit removed, or gone with its bus */
 };
 #define NSTATS (sizeof(stat_names) / sizeof(stat_names[0]))
 
@@ -6148,6 +7794,7 @@ static struct th *new_th(const char *name, int idx, bool worker, uint64_t salt)
 	t->rng = g_seed * 0x9e3779b97f4a7c15ULL ^ (salt + 1) * 0xd1b54a32d192ed03ULL;
 	t->epfd = -1;
 	t->priv_fd = -1;
+	t->ns_home = t->ns_quiet = t->qctl = t->qnobody = -1;
 	g_th[g_nth++] = t;
 	return t;
 }
@@ -6210,7 +7857,6 @@ static int replay(int w, unsigned long idx)
  * each round); files made after an unshare must be on another bus, of
  * that namespace.
  */
-#define UNPRIV_ID	65534
 #define ROUND_OPS	600
 
 enum { M_SAMEBUS, M_NEWIPC, M_USERNS };
@@ -6553,6 +8199,10 @@ static int gate_params_back(int ret)
 		param_set(APPR_MAX_PARAM, g_appr_max0);
 	if (g_appr_timeout0[0])
 		param_set(APPR_TIMEOUT_PARAM, g_appr_timeout0);
+	if (g_rate_wait0[0])
+		param_set(RATE_WAIT_PARAM, g_rate_wait0);
+	if (g_lossless0[0])
+		param_set(LOSSLESS_PARAM, g_lossless0);
 	return ret;
 }
 
@@ -6578,8 +8228,9 @@ int main(int argc, char **argv)
 	pid_t child = 0;
 	size_t s;
 	bool ok, owner, have_found;
-	unsigned long retained_cleared = 0;
+	unsigned long retained_cleared = 0, rate_removed = 0;
 	uint64_t hist_capacity1 = 0;
+	long long rate_users0 = -1;
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -6654,6 +8305,16 @@ int main(int argc, char **argv)
 		param_set(APPR_TIMEOUT_PARAM, val);
 		snprintf(val, sizeof(val), "%d", GATE_MAX_MS);
 		param_set(APPR_MAX_PARAM, val);
+		/* #17: short waits for tokens and for lossless readers too */
+		param_get(RATE_WAIT_PARAM, g_rate_wait0, sizeof(g_rate_wait0));
+		param_get(LOSSLESS_PARAM, g_lossless0, sizeof(g_lossless0));
+		snprintf(val, sizeof(val), "%d", RATE_WAIT_MS);
+		param_set(RATE_WAIT_PARAM, val);
+		snprintf(val, sizeof(val), "%d", LOSSLESS_MS);
+		param_set(LOSSLESS_PARAM, val);
+		param_get(LOSSLESS_PARAM, val, sizeof(val));
+		if (val[0])
+			g_lossless_max_ns = strtoull(val, NULL, 0) * 1000000;
 	}
 	{
 		char val[32];
@@ -6678,6 +8339,15 @@ int main(int argc, char **argv)
 	if (have_found && (found.total || found.deflt != EVBUS_ALLOW))
 		printf("ioctl-fuzz: note: the bus has a policy (%u rules, default %s): put back at the end\n",
 		       found.total, found.deflt == EVBUS_DENY ? "deny" : "allow");
+	/* #17: the user limits the bus has; those the fuzzer may set go at the end. */
+	{
+		struct evbus_bus_stats bs;
+
+		if (!evt_bus_stats(ctl, &bs))
+			rate_users0 = (long long)bs.rate_users;
+		if (rate_users0 > 0)
+			printf("ioctl-fuzz: note: the bus has %lld user rate limit(s)\n", rate_users0);
+	}
 
 	/* Slots live at high, fixed numbers nothing else gets. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < 256) {
@@ -6855,6 +8525,31 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ioctl-fuzz: FAIL: clearing the policy at the end: %s\n", strerror(errno));
 		child_fails++;
 	}
+	/* No user limit of the fuzzer's left behind (#17). */
+	if (owner) {
+		struct evbus_bus_stats bs;
+		size_t k;
+
+		for (k = 0; k <= N_OF(rate_uids); k++) {
+			bool all = k == N_OF(rate_uids);
+			int re = rate_user(ctl, all ? EVBUS_WHO_ALL : EVBUS_WHO_UID,
+					   all ? 0 : rate_uids[k], NULL);
+
+			if (!re) {
+				rate_removed++;
+			} else if (re != ENOENT) {
+				fprintf(stderr, "ioctl-fuzz: FAIL: removing the rate limit of %s at the end: %s\n",
+					all ? "everyone" : "a uid", strerror(re));
+				child_fails++;
+			}
+		}
+		if (rate_users0 >= 0 && (evt_bus_stats(ctl, &bs) ||
+					 (long long)bs.rate_users != rate_users0)) {
+			fprintf(stderr, "ioctl-fuzz: FAIL: the bus has %lld user rate limit(s) at the end, %lld at the start\n",
+				(long long)bs.rate_users, rate_users0);
+			child_fails++;
+		}
+	}
 	/* No retained value left behind, and the history of a new bus (#15). */
 	if (owner) {
 		long left = clear_retained(ctl, &retained_cleared);
@@ -6995,8 +8690,24 @@ int main(int argc, char **argv)
 	for (e = F_GATE0; e < F_WILL_ARM; e++)
 		printf("%s %s %lu", e > F_GATE0 ? "," : "", feat_name[e], feat[e]);
 	printf("\nioctl-fuzz: last wills (#17):");
-	for (e = F_WILL_ARM; e < F_N; e++)
+	for (e = F_WILL_ARM; e < F_RATE0; e++)
 		printf("%s %s %lu", e > F_WILL_ARM ? "," : "", feat_name[e], feat[e]);
+	printf("\nioctl-fuzz: rate limits and lossless rings (#17):");
+	for (e = F_RATE0; e < F_N; e++)
+		printf("%s %s %lu", e > F_RATE0 ? "," : "", feat_name[e], feat[e]);
+	printf("\nioctl-fuzz: rate and lossless counters (sysfs):");
+	{
+		static const char *const rl[] = {
+			"rate_refused_file", "rate_refused_user", "rate_waited", "rate_interrupted",
+			"rate_users", "lossless_waits", "lossless_expired", "lossless_foreign",
+		};
+		char path[96];
+
+		for (s = 0; s < N_OF(rl); s++) {
+			snprintf(path, sizeof(path), "/sys/kernel/evbus/stats/%s", rl[s]);
+			printf("%s %s %lld", s ? "," : "", rl[s], evt_read_num(path));
+		}
+	}
 	printf("\nioctl-fuzz: gate at the end: %llu approvers, %llu pending, asked %llu, requests %llu, allowed %llu (modified %llu), denied %llu, expired %llu, gone %llu, full %llu, withdrawn %llu, nobody %llu",
 	       (unsigned long long)gate_bs.approvers, (unsigned long long)gate_bs.approval_pending,
 	       (unsigned long long)gate_bs.approval_asked, (unsigned long long)gate_bs.approval_requests,
@@ -7016,8 +8727,8 @@ int main(int argc, char **argv)
 	if (buses0 >= 0)
 		printf(" buses %lld->%lld", buses0, buses1);
 	if (owner)
-		printf("\nioctl-fuzz: history: %lu retained value(s) cleared, capacity set back to %llu",
-		       retained_cleared, (unsigned long long)hist_capacity1);
+		printf("\nioctl-fuzz: history: %lu retained value(s) cleared, capacity set back to %llu; %lu user rate limit(s) removed",
+		       retained_cleared, (unsigned long long)hist_capacity1, rate_removed);
 	printf("\n");
 	printf("ioctl-fuzz: %lu passed, %lu failed\n", results - (fails < results ? fails : results), fails);
 	return fails ? 1 : 0;
