@@ -786,4 +786,67 @@ static inline int evt_sf_drain(int fd, struct evt_got *got, int max, int *other)
 /* ========================== end of scoped handles and filters (scope.c, filter.c) */
 
 
+/* ========================== rate limits and lossless rings (rate.c, lossless.c) */
+
+/* CLOCK_MONOTONIC now, in ns. */
+static inline uint64_t evt_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/*
+ * $EVBUS_SLOW (make check-debug sets it): how many times slower the kernel
+ * runs everything; liveness bounds are multiplied by it.  At least 1.
+ */
+static inline unsigned int evt_slow(void)
+{
+	const char *e = getenv("EVBUS_SLOW");
+	int f = e ? atoi(e) : 1;
+
+	return f > 0 ? (unsigned int)f : 1;
+}
+
+/* The scheduler state letter (R, S, D, ...) of task tid, or '?'. */
+static inline char evt_task_state(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return '?';
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return '?';
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : '?';
+}
+
+/*
+ * Wait up to ms for task tid to be in state (S: an interruptible sleep,
+ * D: an uninterruptible or killable one): 1 if it is, else 0.
+ */
+static inline int evt_wait_task_state(pid_t tid, char state, unsigned int ms)
+{
+	struct timespec tick = { 0, 2 * 1000 * 1000 };
+	uint64_t end = evt_now_ns() + ms * 1000000ull;
+
+	do {
+		if (evt_task_state(tid) == state)
+			return 1;
+		nanosleep(&tick, NULL);
+	} while (evt_now_ns() < end);
+	return evt_task_state(tid) == state;
+}
+
+/* ========================== end of rate limits and lossless rings (rate.c, lossless.c) */
+
+
 #endif /* EVBUS_TEST_H */
