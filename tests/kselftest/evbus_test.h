@@ -829,23 +829,6 @@ static inline char evt_task_state(pid_t tid)
 	return p && p[1] == ' ' ? p[2] : '?';
 }
 
-/*
- * Wait up to ms for task tid to be in state (S: an interruptible sleep,
- * D: an uninterruptible or killable one): 1 if it is, else 0.
- */
-static inline int evt_wait_task_state(pid_t tid, char state, unsigned int ms)
-{
-	struct timespec tick = { 0, 2 * 1000 * 1000 };
-	uint64_t end = evt_now_ns() + ms * 1000000ull;
-
-	do {
-		if (evt_task_state(tid) == state)
-			return 1;
-		nanosleep(&tick, NULL);
-	} while (evt_now_ns() < end);
-	return evt_task_state(tid) == state;
-}
-
 /* ========================== end of rate limits and lossless rings (rate.c, lossless.c) */
 
 
