@@ -797,6 +797,7 @@ int evbus_room_wait(struct evbus_file *pub, u64 reader, struct evbus_room *room,
 bool evbus_lossless_may_wait(struct evbus_file *pub, struct evbus_file *reader,
 			     const struct evbus_msg *m);
 bool evbus_lossless_wait_ok(u64 wait_ns);
+u64 evbus_lossless_max_ns(void);
 struct evbus_room *evbus_ring_lossless_full(struct evbus_ring *r, u32 len,
 					    u32 *gen, u64 *wait_ns);
 

@@ -151,9 +151,17 @@ bool evbus_lossless_may_wait(struct evbus_file *pub, struct evbus_file *reader,
 	return evbus_policy_may_wait(pub->bus, pub->cred, m->topic, &m->segs);
 }
 
+/*
+ * The longest wait now: a ring set before lossless_max_ms was lowered
+ * makes publishers wait no longer than the new bound.
+ */
+u64 evbus_lossless_max_ns(void)
+{
+	return (u64)READ_ONCE(evbus_limits.lossless_max_ms) * NSEC_PER_MSEC;
+}
+
 /* The deadline a lossless ring may set: 1 ns up to lossless_max_ms. */
 bool evbus_lossless_wait_ok(u64 wait_ns)
 {
-	return wait_ns && wait_ns <= (u64)READ_ONCE(evbus_limits.lossless_max_ms) *
-				     NSEC_PER_MSEC;
+	return wait_ns && wait_ns <= evbus_lossless_max_ns();
 }

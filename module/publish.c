@@ -695,7 +695,7 @@ static void evbus_finish_run(struct evbus_pub_ctx *ctx)
 static int evbus_pub_wait_room(struct evbus_pub_ctx *ctx)
 {
 	struct evbus_room *room = ctx->room;
-	u64 now = ktime_get_ns(), end;
+	u64 now = ktime_get_ns(), end, wait;
 	int ret;
 
 	ctx->room = NULL;
@@ -704,9 +704,10 @@ static int evbus_pub_wait_room(struct evbus_pub_ctx *ctx)
 		return -EAGAIN;
 	}
 	/* The call's first wait sets its one deadline. */
+	wait = min(ctx->room_wait_ns, evbus_lossless_max_ns());
 	if (!ctx->wait_end)
-		ctx->wait_end = now + ctx->room_wait_ns;
-	end = min(ctx->wait_end, now + ctx->room_wait_ns);
+		ctx->wait_end = now + wait;
+	end = min(ctx->wait_end, now + wait);
 	ret = evbus_room_wait(ctx->ef, ctx->room_reader, room, ctx->room_gen,
 			      end);
 	if (ret == -ETIMEDOUT) {
