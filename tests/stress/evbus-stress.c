@@ -24,6 +24,8 @@
  *   --no-sysfs           skip the /sys/kernel/evbus/stats checks
  *   --no-history         no replaying or retained subscribers, no retained
  *                        publishes, the bus's history left alone
+ *   --no-lossless        no lossless subscribers (#17)
+ *   --no-rate            no rate-limited publishers (#17)
  *   --verbose            per-process details
  *
  * The run is a sequence of rounds.  Each round forks S subscribers and P
@@ -70,6 +72,24 @@
  * and read until their file is live and empty (a file catching up is
  * always readable to poll()).
  *
+ * Rate limits and lossless rings (#17; not with --no-rate, --no-lossless,
+ * nor on a module without them).  Every round, a third of the publishers
+ * (at least one) limit their own file (EVBUS_RATE_FILE: 500..20500
+ * events/s with a burst of 1..64, half of them 1..16 MiB/s of payload with
+ * a burst of 64 KiB..1 MiB, so every payload fits) once the round starts;
+ * most of them publish with EVBUS_PUB_WAIT and a deadline of 0.5..1.5 s,
+ * a third of those with a 20 ms itimer (no SA_RESTART) that interrupts
+ * their waits (EINTR), the others are refused (EAGAIN).  A refused or
+ * interrupted publish (or the tail of a batch) is not logged, so the
+ * conservation checks prove it reached nobody.  Rounds take turns: no
+ * lossless subscribers; about half the subscribers that do not replay (at
+ * least one) lossless and keeping up (fast or slow readers, a wait of 5 s:
+ * every publisher has their uid and waits for them); or lossless and
+ * stalling or abandoning (at least one), with a short wait (1..30 ms,
+ * 1..5 ms when abandoning) and a ring of 8..64 KiB, so they lose events.
+ * A lossless ring keeps its policy (a flip sets it lossless again) and at
+ * least 8 KiB (an event of 4 KiB always fits).
+ *
  * Checks, for every subscriber of every round:
  *   (a) every delivered event is well formed (lengths, padding, NUL,
  *       flags), matches one of the subscriber's patterns, carries exactly
@@ -86,6 +106,9 @@
  *       subscribers: + queued + lost-not-yet-reported, from EVBUS_IOC_STATS);
  *   and the file's EVBUS_IOC_STATS agree (delivered, lost, lag_records,
  *   nothing queued after draining);
+ *   (l) #17: a lossless subscriber of a round where they keep up loses
+ *       nothing (no LAGGED record, STATS lost 0); one that stalls is
+ *       checked as any other, (c) and (d) exactly;
  *   (e) for a subscriber reaching into the past, instead (verify_past()):
  *       every event one of its subscriptions takes from its start on
  *       (SINCE: its since; LAST: where the stream starts; RETAINED: the
@@ -108,6 +131,17 @@
  *   subscriber counts as deliveries what it was given: read, lost and
  *   queued); replayed moved by at least the replayed events read and at
  *   most those plus what the replaying subscribers lost or left queued.
+ *   #17: publish_err_other moved by the refused and interrupted publishes
+ *   (and batches), rate_refused_file and rate_interrupted by those seen
+ *   (plus at most one per call that failed otherwise after staging: a
+ *   read-only descriptor, ENOMEM), rate_waited by the publishers' GETs'
+ *   waited, lossless_expired by exactly what the lossless subscribers
+ *   lost (STATS), rate_refused_user and lossless_foreign not at all.
+ * Every rate-limited publisher (#17): GET shows its limit and full
+ *   buckets when set; it published at most a burst plus the rate times
+ *   the time since (events and payload bytes); EAGAIN for a publisher that
+ *   waits only after half its deadline went by; GET at the end: the limit,
+ *   refusals as seen (see above), tokens within a burst of 0.
  * Every publisher: seqs strictly increase, batches report consistent
  * first_seq/published/error/error_index, EVBUS_IOC_STATS.published agrees.
  * At the end the bus's history gets its capacity found at start back, and
@@ -278,7 +312,8 @@ static uint64_t fnv64(const uint8_t *p, size_t n)
 
 static const char *policy_name(uint32_t p)
 {
-	return p == EVBUS_POLICY_DROP_NEWEST ? "drop-newest" : "drop-oldest";
+	return p == EVBUS_POLICY_LOSSLESS ? "lossless" :
+	       p == EVBUS_POLICY_DROP_NEWEST ? "drop-newest" : "drop-oldest";
 }
 
 /* -------------------------------------------------------- fault inject */
@@ -499,6 +534,27 @@ struct sub_cfg {
 	int delay_pct;
 	int since_back[MAXPAT];
 	uint32_t last_k;
+	/* #17: a lossless ring's wait_ns (0: drop-oldest/-newest as policy) */
+	uint64_t wait_ns;
+};
+
+/*
+ * Rounds with lossless subscribers (#17), by turns: none; readers that keep
+ * up (fast or slow, a long wait: none may lose anything); and readers that
+ * stall or abandon, with a short wait (what they lose is exact, and is
+ * what lossless_expired counts: every publisher has their uid).
+ */
+enum { LL_NONE, LL_KEEPUP, LL_STALL, NLL };
+static const char *const ll_names[] = { "none", "keeping up", "stalling" };
+#define LL_KEEPUP_WAIT_NS	5000000000ULL
+
+/* A publisher's file limit (#17), and how it publishes against it. */
+struct pub_cfg {
+	int rate;		/* EVBUS_RATE_FILE set on its file */
+	struct evbus_rate_limit lim;
+	int wait;		/* EVBUS_PUB_WAIT with deadline_ns */
+	uint64_t deadline_ns;
+	int intr;		/* a 20 ms itimer interrupts its waits (EINTR) */
 };
 
 struct sub_res {
@@ -535,6 +591,17 @@ struct pub_res {
 	uint64_t efault_batches;
 	uint64_t retain_pubs, retain_clears;	/* EVBUS_PUB_RETAIN, with and without a payload */
 	uint64_t ioctl_fail, pub_err_enomem, pub_err_efault;
+	/* #17: refused (EAGAIN) and interrupted (EINTR) publishes of a
+	 * rate-limited file, counted in publish_err_other; GET at the end */
+	uint64_t refused, interrupted, pub_err_other;
+	/*
+	 * Calls that failed for another reason (a read-only descriptor, or
+	 * ENOMEM under --faults) after staging may have hidden one refusal or
+	 * interruption of a later event of theirs (the module counts it as it
+	 * stages): the counters lie between what was seen and that many more.
+	 */
+	uint64_t rate_hidden;
+	struct evbus_rate rt;
 	uint64_t errors;
 	int fatal;
 	struct evbus_stats st;
@@ -552,6 +619,8 @@ struct shared {
 	uint64_t round_base;	/* #15: the seq of the round's first event */
 	uint64_t hist_cap;	/* #15: the history's capacity this round */
 	int retain_pct;		/* #15: publishes with EVBUS_PUB_RETAIN, percent */
+	int ll_mode;		/* #17: LL_* */
+	struct pub_cfg pcfg[MAXP];
 	pid_t pub_pid[MAXP];
 	struct sub_cfg scfg[MAXS];
 	struct sub_res sres[MAXS];
@@ -573,12 +642,14 @@ static struct {
 	bool sysfs;
 	bool verbose;
 	bool history;		/* #15: history, replay, retained values */
+	bool lossless, rate;	/* #17: lossless subscribers, rate-limited publishers */
 	uint64_t hist_cap0;	/* the history's capacity found, put back at the end */
 	uint32_t max_payload;	/* min(PAYLOAD_MAX, the module's) */
 	uint32_t ring_min, ring_max;
 } opt = {
 	.pubs = 3, .subs = 5, .round_secs = 10, .round_events = 200000,
 	.fault_prob = 10, .sysfs = true, .efault_pct = 2, .history = true,
+	.lossless = true, .rate = true,
 };
 
 /* Per-round layout. */
@@ -604,6 +675,7 @@ static void child_err(char *buf, uint64_t *count, const char *fmt, ...)
 struct pub_ctx {
 	int id, fd;
 	struct rng rng;
+	const struct pub_cfg *cfg;	/* #17: its rate limit */
 	struct pub_res *res;
 	struct pubrec *log;
 	char topics[NTOPICS][TOPICLEN];
@@ -630,6 +702,11 @@ static void pub_fill(struct pub_ctx *c, struct evbus_pub *d, uint8_t *pl,
 	memset(d, 0, sizeof(*d));
 	if (retain)
 		d->flags = EVBUS_PUB_RETAIN;
+	/* #17: waiting for the tokens of its rate-limited file */
+	if (c->cfg->wait) {
+		d->flags |= EVBUS_PUB_WAIT;
+		d->deadline_ns = c->cfg->deadline_ns;
+	}
 	d->topic = (uintptr_t)c->topics[t];
 	d->topic_len = strlen(c->topics[t]);
 	d->payload = (uintptr_t)pl;
@@ -666,14 +743,42 @@ static void pub_log(struct pub_ctx *c, const struct evbus_pub *d, uint64_t seq)
 	__atomic_store_n(&c->res->n, c->res->n + 1, __ATOMIC_RELEASE);
 }
 
+/*
+ * A publish of a rate-limited file (#17) refused (EAGAIN) or interrupted
+ * while it waited for tokens (EINTR), after t ns in the call: counted, and
+ * true if its file may give that.  One that waits gets EAGAIN only when
+ * the tokens are further off than its deadline: only after a call that
+ * took half of it (TCG's sleeps overrun).
+ */
+static bool pub_rate_err(struct pub_ctx *c, int e, uint64_t t)
+{
+	if (!c->cfg->rate || (e != EAGAIN && e != EINTR))
+		return false;
+	if (e == EINTR && !(c->cfg->intr && c->cfg->wait))
+		return false;
+	if (e == EAGAIN && c->cfg->wait && t < c->cfg->deadline_ns / 2)
+		PERR(c, "publisher %d: EAGAIN %.3f ms into a call waiting up to %.3f ms for tokens",
+		     c->id, t / 1e6, c->cfg->deadline_ns / 1e6);
+	if (e == EAGAIN)
+		c->res->refused++;
+	else
+		c->res->interrupted++;
+	c->res->pub_err_other++;
+	return true;
+}
+
 static void pub_single(struct pub_ctx *c)
 {
 	struct evbus_pub *d = &c->descs[0];
+	uint64_t t0;
 
 	pub_fill(c, d, c->payload, c->next_idx++);
 	c->res->calls_single++;
+	t0 = now_ns();
 	if (xioctl(c->fd, EVBUS_IOC_PUBLISH, d)) {
 		c->res->ioctl_fail++;
+		if (pub_rate_err(c, errno, now_ns() - t0))
+			return;
 		if (errno == ENOMEM && opt.faults) {
 			c->res->enomem_single++;
 			c->res->pub_err_enomem++;
@@ -691,6 +796,7 @@ static void pub_batch(struct pub_ctx *c, bool ro)
 	uint32_t n = rnd(&c->rng, 100) < 15 ? BATCH_MAX : 1 + rnd(&c->rng, BATCH_MAX);
 	struct evbus_pub *descs = ro ? c->ro_descs : c->descs;
 	struct evbus_pub_batch b;
+	uint64_t t0;
 	int ret, e;
 
 	if (ro) {
@@ -716,8 +822,10 @@ static void pub_batch(struct pub_ctx *c, bool ro)
 	b.error = 0x7eadbeef;
 	b.error_index = 0xdeadbeef;
 	c->res->calls_batch++;
+	t0 = now_ns();
 	ret = xioctl(c->fd, EVBUS_IOC_PUBLISH_BATCH, &b);
 	e = errno;
+	t0 = now_ns() - t0;
 
 	if (ro) {
 		c->res->efault_batches++;
@@ -726,12 +834,21 @@ static void pub_batch(struct pub_ctx *c, bool ro)
 		if (ret == -1 && e == ENOMEM && opt.faults) {
 			c->res->enomem_batch++;
 			c->res->pub_err_enomem++;
+			c->res->rate_hidden += !!c->cfg->rate;
 			if (b.published != 0 || b.error != -ENOMEM || b.error_index != 0)
 				PERR(c, "publisher %d: failed read-only batch wrote back published %u error %d error_index %u",
 				     c->id, b.published, b.error, b.error_index);
 			return;
 		}
+		/* #17: refused or interrupted while staging, before the seq probe */
+		if (ret == -1 && pub_rate_err(c, e, t0)) {
+			if (b.published != 0 || b.error != -e || b.error_index != 0)
+				PERR(c, "publisher %d: refused read-only batch wrote back published %u error %d error_index %u",
+				     c->id, b.published, b.error, b.error_index);
+			return;
+		}
 		c->res->pub_err_efault++;
+		c->res->rate_hidden += !!c->cfg->rate;
 		/* Documented: an unwritable descriptor is not published. */
 		if (ret != -1 || e != EFAULT || b.published != 0 ||
 		    b.error != -EFAULT || b.error_index != 0) {
@@ -744,9 +861,16 @@ static void pub_batch(struct pub_ctx *c, bool ro)
 
 	if (ret < 0) {
 		c->res->ioctl_fail++;
+		if (pub_rate_err(c, e, t0)) {
+			if (b.published != 0 || b.error != -e || b.error_index != 0)
+				PERR(c, "publisher %d: refused batch wrote back published %u error %d error_index %u",
+				     c->id, b.published, b.error, b.error_index);
+			return;
+		}
 		if (e == ENOMEM && opt.faults) {
 			c->res->enomem_batch++;
 			c->res->pub_err_enomem++;
+			c->res->rate_hidden += !!c->cfg->rate;
 			if (b.published == 0xdeadbeef) {
 				/* Failed before staging (vmemdup_user). */
 				c->res->batch_nowriteback++;
@@ -772,7 +896,9 @@ static void pub_batch(struct pub_ctx *c, bool ro)
 	if ((uint32_t)ret < n) {
 		c->res->partial_batches++;
 		if (b.error == -ENOMEM && opt.faults)
-			c->res->pub_err_enomem++;
+			c->res->pub_err_enomem++, c->res->rate_hidden += !!c->cfg->rate;
+		else if (b.error < 0 && pub_rate_err(c, -b.error, t0))
+			;	/* its tail spent no tokens, went nowhere */
 		else
 			PERR(c, "publisher %d: batch of %u stopped at %d: error %d",
 			     c->id, n, ret, b.error);
@@ -796,13 +922,18 @@ static void pub_batch(struct pub_ctx *c, bool ro)
 	c->res->ev_batch += ret;
 }
 
+static void on_alarm(int sig);
+
 static void run_publisher(int id, uint64_t seed)
 {
 	struct pub_ctx c = { .id = id };
 	struct pub_res *res = &sh->pres[id];
+	const struct pub_cfg *pc = &sh->pcfg[id];
+	uint64_t t_set = 0, t_end;
 
 	c.rng.s = seed;
 	c.res = res;
+	c.cfg = pc;
 	c.log = plog + (size_t)id * pcap;
 	if (opt.faults)
 		mif_open();
@@ -833,6 +964,51 @@ static void run_publisher(int id, uint64_t seed)
 	}
 	while (!load_int(&sh->go))
 		sleep_us(200);
+	/*
+	 * #17: a rate-limited file, its bucket full from now on: GET shows
+	 * the limit and a whole burst.  A 20 ms itimer (no SA_RESTART)
+	 * interrupts some of its waits for tokens.
+	 */
+	if (pc->rate) {
+		struct evbus_rate r;
+
+		memset(&r, 0, sizeof(r));
+		r.size = sizeof(r);
+		r.op = EVBUS_RATE_FILE;
+		r.limit = pc->lim;
+		t_set = now_ns();
+		if (xioctl(c.fd, EVBUS_IOC_RATE, &r)) {
+			res->ioctl_fail++;
+			PERR(&c, "publisher %d: EVBUS_RATE_FILE: %m", id);
+		}
+		memset(&r, 0, sizeof(r));
+		r.size = sizeof(r);
+		r.op = EVBUS_RATE_GET;
+		if (xioctl(c.fd, EVBUS_IOC_RATE, &r)) {
+			res->ioctl_fail++;
+			PERR(&c, "publisher %d: EVBUS_RATE_GET: %m", id);
+		} else if (memcmp(&r.limit, &pc->lim, sizeof(r.limit)) ||
+			   r.events_tokens != (int64_t)pc->lim.events_burst ||
+			   r.bytes_tokens != (int64_t)pc->lim.bytes_burst || r.refused || r.waited) {
+			PERR(&c, "publisher %d: GET after FILE %llu/%llu ev %llu/%llu B: %llu/%llu ev %llu/%llu B, tokens %lld %lld",
+			     id, (unsigned long long)pc->lim.events_per_sec,
+			     (unsigned long long)pc->lim.events_burst,
+			     (unsigned long long)pc->lim.bytes_per_sec,
+			     (unsigned long long)pc->lim.bytes_burst,
+			     (unsigned long long)r.limit.events_per_sec,
+			     (unsigned long long)r.limit.events_burst,
+			     (unsigned long long)r.limit.bytes_per_sec,
+			     (unsigned long long)r.limit.bytes_burst,
+			     (long long)r.events_tokens, (long long)r.bytes_tokens);
+		}
+		if (pc->intr) {
+			struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
+			struct itimerval it = { { 0, 20000 }, { 0, 20000 } };
+
+			sigaction(SIGALRM, &sa, NULL);
+			setitimer(ITIMER_REAL, &it, NULL);
+		}
+	}
 
 	while (res->ev_single + res->ev_batch < sh->target && now_ns() < sh->deadline_ns) {
 		uint32_t op = rnd(&c.rng, 100);
@@ -847,6 +1023,40 @@ static void run_publisher(int id, uint64_t seed)
 			break;
 		if (chance(&c.rng, 20))
 			sleep_us(rnd(&c.rng, 3000));
+	}
+	t_end = now_ns();
+	if (pc->rate) {
+		struct itimerval it = { { 0, 0 }, { 0, 0 } };
+		double secs = (t_end - t_set) / 1e9;
+		uint64_t n = res->ev_single + res->ev_batch;
+
+		setitimer(ITIMER_REAL, &it, NULL);
+		/* A token bucket lets through a burst, then rate per second. */
+		if (n > pc->lim.events_burst + pc->lim.events_per_sec * secs + 1 ||
+		    (pc->lim.bytes_per_sec &&
+		     res->payload_bytes > pc->lim.bytes_burst + pc->lim.bytes_per_sec * secs + 1))
+			PERR(&c, "publisher %d: %" PRIu64 " events, %" PRIu64 " bytes in %.3f s through %llu/s (burst %llu), %llu B/s (burst %llu)",
+			     id, n, res->payload_bytes, secs,
+			     (unsigned long long)pc->lim.events_per_sec,
+			     (unsigned long long)pc->lim.events_burst,
+			     (unsigned long long)pc->lim.bytes_per_sec,
+			     (unsigned long long)pc->lim.bytes_burst);
+		memset(&res->rt, 0, sizeof(res->rt));
+		res->rt.size = sizeof(res->rt);
+		res->rt.op = EVBUS_RATE_GET;
+		if (xioctl(c.fd, EVBUS_IOC_RATE, &res->rt)) {
+			res->ioctl_fail++;
+			PERR(&c, "publisher %d: EVBUS_RATE_GET: %m", id);
+		} else if (res->rt.refused < res->refused ||
+			   res->rt.refused > res->refused + res->rate_hidden ||
+			   res->rt.waited > n + BATCH_MAX * res->rate_hidden ||
+			   memcmp(&res->rt.limit, &pc->lim, sizeof(pc->lim)) ||
+			   res->rt.events_tokens > (int64_t)pc->lim.events_burst ||
+			   res->rt.events_tokens < -(int64_t)pc->lim.events_burst) {
+			PERR(&c, "publisher %d: GET at the end: refused %llu (%" PRIu64 " seen, %" PRIu64 " calls that may hide one), waited %llu of %" PRIu64 " events, tokens %lld",
+			     id, (unsigned long long)res->rt.refused, res->refused, res->rate_hidden,
+			     (unsigned long long)res->rt.waited, n, (long long)res->rt.events_tokens);
+		}
 	}
 	memset(&res->st, 0, sizeof(res->st));
 	if (xioctl(c.fd, EVBUS_IOC_STATS, &res->st)) {
@@ -1166,6 +1376,11 @@ static void sub_ring_games(struct sub_ctx *c)
 	if (chance(&c->rng, 5)) {
 		memset(&rc, 0, sizeof(rc));
 		rc.policy = rnd(&c->rng, 2);
+		/* #17: a lossless reader stays one, its wait set again */
+		if (c->cfg->wait_ns) {
+			rc.policy = EVBUS_POLICY_LOSSLESS;
+			rc.wait_ns = c->cfg->wait_ns;
+		}
 		/* Half the time with wake-up coalescing (always with a delay). */
 		if (chance(&c->rng, 500)) {
 			rc.flags = EVBUS_RING_WAKE;
@@ -1195,7 +1410,10 @@ static void sub_ring_games(struct sub_ctx *c)
 			return;
 		}
 		rc.size = sz < opt.ring_min ? opt.ring_min : sz > opt.ring_max ? opt.ring_max : sz;
-		rc.wait_ns = 0;	/* keeps the wake-up setting read back */
+		/* #17: a lossless ring keeps at least 8 KiB (an event of 4 KiB always fits) */
+		if (c->cfg->wait_ns && rc.size < 8192)
+			rc.size = 8192;
+		/* The wake-up setting and a lossless wait_ns read back are kept. */
 		if (xioctl(c->fd, EVBUS_IOC_SET_RING, &rc)) {
 			c->res->ioctl_fail++;
 			if (errno == EBUSY)
@@ -1356,6 +1574,10 @@ static void run_subscriber(int id)
 		memset(&rc, 0, sizeof(rc));
 		rc.size = cfg->ring_req;
 		rc.policy = cfg->policy;
+		if (cfg->wait_ns) {	/* #17 */
+			rc.policy = EVBUS_POLICY_LOSSLESS;
+			rc.wait_ns = cfg->wait_ns;
+		}
 		if (!xioctl(c.fd, EVBUS_IOC_SET_RING, &rc))
 			break;
 		res->ioctl_fail++;
@@ -1564,6 +1786,24 @@ enum {
 	NSTATS
 };
 
+/* #17: the rate and lossless counters (-1 each without them). */
+static const char *const rl_names[] = {
+	"rate_refused_file", "rate_refused_user", "rate_waited", "rate_interrupted",
+	"lossless_waits", "lossless_expired", "lossless_foreign",
+};
+enum { R_REFUSED_FILE, R_REFUSED_USER, R_WAITED, R_INTERRUPTED, R_LL_WAITS, R_LL_EXPIRED,
+       R_LL_FOREIGN, NRLSTATS };
+
+static void rl_stats(long long *v)
+{
+	char path[128];
+
+	for (int i = 0; i < NRLSTATS; i++) {
+		snprintf(path, sizeof(path), "/sys/kernel/evbus/stats/%s", rl_names[i]);
+		v[i] = evt_read_num(path);
+	}
+}
+
 static bool read_stats(int64_t *v)
 {
 	char path[128];
@@ -1747,6 +1987,9 @@ static struct {
 	uint64_t map_takes, map_taken_back, mapped_readers;
 	uint64_t resize_ok, resize_ebusy, policy_flips, abandoned;
 	uint64_t past_subs[NPAST], replayed, retained_ev, hist_lags, retain_pubs, retain_clears;
+	/* #17 */
+	uint64_t ll_subs[NLL], ll_delivered, ll_lost, ll_waits, rate_pubs, rate_events;
+	uint64_t rate_refused, rate_interrupted, rate_waited;
 	int rounds;
 } tot;
 
@@ -1781,7 +2024,7 @@ static void check_result(bool ok, const char *what, const char *fmt, ...)
  * Returns the number of its matching events (for the deliveries counter).
  */
 static uint64_t verify_sub(int s, const struct allev *all, size_t nall,
-			   const uint64_t *per_topic, uint64_t *lost_total)
+			   const uint64_t *per_topic, uint64_t *lost_total, uint64_t *ll_lost)
 {
 	struct sub_cfg *cfg = &sh->scfg[s];
 	struct sub_res *res = &sh->sres[s];
@@ -1925,6 +2168,19 @@ static uint64_t verify_sub(int s, const struct allev *all, size_t nall,
 		      res->st.subscriptions, (unsigned long long)res->st.published);
 	if (res->delivered != delivered || res->lags != lags || res->lost_reported != lost)
 		VFAIL("internal: stream and counters disagree");
+	/*
+	 * (l) #17: a lossless reader that keeps up loses nothing: its
+	 * publishers (its uid) waited for it, and it read on within the wait.
+	 */
+	if (res->ring_policy == EVBUS_POLICY_LOSSLESS) {
+		if (sh->ll_mode == LL_KEEPUP && (lost || lags || res->st.lost))
+			VFAIL("(l) a lossless reader keeping up (wait %.1f s) lost %llu event(s), %" PRIu64 " LAGGED record(s)",
+			      cfg->wait_ns / 1e9, (unsigned long long)res->st.lost, lags);
+		*ll_lost += res->st.lost;
+		tot.ll_subs[sh->ll_mode]++;
+		tot.ll_delivered += delivered;
+		tot.ll_lost += res->st.lost;
+	}
 
 	snprintf(qbuf, sizeof(qbuf), "%llu", (unsigned long long)res->st.queued_events);
 	printf("  sub %d [%s] ring %u %s %s/%s: matching %" PRIu64 " delivered %" PRIu64
@@ -2322,6 +2578,83 @@ static void gen_past_cfg(struct rng *r, struct sub_cfg *c)
 	c->last_k = n < 4 ? 1 + rnd(r, 8) : n < 8 ? 9 + rnd(r, 300) : 1000000;
 }
 
+/*
+ * #17: this round's lossless subscribers (sh->ll_mode): about half the
+ * subscribers that do not reach into the past, at least one, with a ring
+ * of at least 8 KiB (an event of 4 KiB always fits).  Keeping up: fast or
+ * slow readers, a wait of LL_KEEPUP_WAIT_NS (none may lose anything: a
+ * call waits once, so no reader may stall in such a round).  Stalling:
+ * short waits (1..30 ms, 1..5 for a reader that abandons), at least one
+ * reader that stalls or abandons, rings of 8..64 KiB so that they fill.
+ */
+static void gen_lossless(struct rng *r)
+{
+	int n = 0, slow = 0, first = -1;
+
+	for (int s = 0; s < opt.subs; s++)
+		sh->scfg[s].wait_ns = 0;
+	if (sh->ll_mode == LL_NONE)
+		return;
+	/* About half, and at least one (the first that does not replay). */
+	for (int pass = 0; pass < 2 && !n; pass++) {
+		for (int s = 0; s < opt.subs; s++) {
+			struct sub_cfg *c = &sh->scfg[s];
+
+			if (c->past || (pass ? n != 0 : rnd(r, 2) != 0))
+				continue;
+			n++;
+			if (first < 0)
+				first = s;
+			if (sh->ll_mode == LL_KEEPUP) {
+				if (c->prof == PROF_STALL || c->prof == PROF_ABANDON)
+					c->prof = PROF_SLOW;
+				c->wait_ns = LL_KEEPUP_WAIT_NS;
+				if (c->ring_req && c->ring_req < 8192)
+					c->ring_req = 8192;
+			} else {
+				slow += c->prof == PROF_STALL || c->prof == PROF_ABANDON;
+				c->wait_ns = c->prof == PROF_ABANDON ? 1000000 + rnd(r, 4000000) :
+					     1000000 + rnd(r, 29000000);
+				/* Small enough for a stall to fill it. */
+				c->ring_req = 8192u << rnd(r, 4);
+			}
+		}
+	}
+	if (sh->ll_mode == LL_STALL && first >= 0 && !slow)
+		sh->scfg[first].prof = PROF_STALL;
+}
+
+/*
+ * #17: this round's rate-limited publishers: a third, at least one, each
+ * with a file limit of 500..20500 events/s (a burst of 1..64), sometimes
+ * 1..16 MiB/s of payload too (a burst of at least 64 KiB: every payload
+ * fits); most wait for their tokens (EVBUS_PUB_WAIT, 0.5..1.5 s), some of
+ * those with an itimer interrupting them, the rest are refused (EAGAIN).
+ */
+static void gen_rate(struct rng *r)
+{
+	int any = 0;
+
+	for (int p = 0; p < opt.pubs; p++) {
+		struct pub_cfg *pc = &sh->pcfg[p];
+
+		memset(pc, 0, sizeof(*pc));
+		if (!opt.rate || (rnd(r, 3) && (any || p + 1 < opt.pubs)))
+			continue;
+		any = 1;
+		pc->rate = 1;
+		pc->lim.events_per_sec = 500 + rnd(r, 20000);
+		pc->lim.events_burst = 1 + rnd(r, 64);
+		if (rnd(r, 2)) {
+			pc->lim.bytes_per_sec = (uint64_t)(1 + rnd(r, 16)) << 20;
+			pc->lim.bytes_burst = 65536 + rnd(r, 1u << 20);
+		}
+		pc->wait = rnd(r, 5) != 0;
+		pc->deadline_ns = 500000000ULL + rnd(r, 1000) * 1000000ULL;
+		pc->intr = pc->wait && !rnd(r, 3);
+	}
+}
+
 /* Wait for pids[0..n) until deadline; kill them all past it. */
 static int wait_all(pid_t *pids, int n, uint64_t deadline, const char *what)
 {
@@ -2473,6 +2806,9 @@ static int run_round(int round, uint64_t target, double secs, uint64_t *min_pub)
 	uint64_t lags = 0, read_events = 0, err_enomem = 0, err_efault = 0;
 	uint64_t batch_first_fail = 0;
 	uint64_t replayed_read = 0, replayed_max = 0;
+	/* #17: what the rate and lossless counters must move by */
+	uint64_t ll_lost = 0, refused = 0, interrupted = 0, waited = 0, err_other = 0, hidden = 0;
+	long long rl0[NRLSTATS], rl1[NRLSTATS];
 	int past = 0, retained_subs = 0;
 	long long replayed0 = -1, replayed1;
 	int bad = 0;
@@ -2498,6 +2834,10 @@ static int run_round(int round, uint64_t target, double secs, uint64_t *min_pub)
 	}
 	if (opt.history && !past)
 		gen_past_cfg(&r, &sh->scfg[rnd(&r, opt.subs)]);
+	/* #17: lossless subscribers by turns, rate-limited publishers in every round */
+	sh->ll_mode = opt.lossless ? round % NLL : LL_NONE;
+	gen_lossless(&r);
+	gen_rate(&r);
 	sh->target = target;
 	sh->round_ns = (uint64_t)(secs * 1e9);
 	if (opt.history) {
@@ -2515,6 +2855,7 @@ static int run_round(int round, uint64_t target, double secs, uint64_t *min_pub)
 	}
 
 	if (opt.sysfs) {
+		rl_stats(rl0);
 		have_stats = read_stats(st0);
 		if (!have_stats && round == 1)
 			printf("stress: /sys/kernel/evbus/stats unreadable, skipping the global counter checks\n");
@@ -2526,6 +2867,14 @@ static int run_round(int round, uint64_t target, double secs, uint64_t *min_pub)
 	if (opt.history)
 		printf("  history %" PRIu64 " bytes from seq %" PRIu64 ", %d%% retained publishes\n",
 		       sh->hist_cap, sh->round_base, sh->retain_pct);
+	if (opt.lossless) {
+		printf("  lossless subscribers (#17): %s", ll_names[sh->ll_mode]);
+		for (int s = 0; s < opt.subs; s++)
+			if (sh->scfg[s].wait_ns)
+				printf(", sub %d (%s, %.3f ms)", s, prof_names[sh->scfg[s].prof],
+				       sh->scfg[s].wait_ns / 1e6);
+		printf("\n");
+	}
 	fflush(stdout);
 	nchildren = 0;
 	for (int s = 0; s < opt.subs; s++) {
@@ -2584,6 +2933,8 @@ static int run_round(int round, uint64_t target, double secs, uint64_t *min_pub)
 
 	if (have_stats && !read_stats(st1))
 		have_stats = false;
+	if (have_stats)
+		rl_stats(rl1);
 
 	/* Every published event, in seq order. */
 	for (int p = 0; p < opt.pubs; p++)
@@ -2618,6 +2969,18 @@ static int run_round(int round, uint64_t target, double secs, uint64_t *min_pub)
 		ioctl_fail += pr->ioctl_fail;
 		err_enomem += pr->pub_err_enomem;
 		err_efault += pr->pub_err_efault;
+		err_other += pr->pub_err_other;
+		if (sh->pcfg[p].rate) {
+			refused += pr->refused;
+			interrupted += pr->interrupted;
+			hidden += pr->rate_hidden;
+			waited += pr->rt.waited;
+			tot.rate_pubs++;
+			tot.rate_events += pr->n;
+			tot.rate_refused += pr->refused;
+			tot.rate_interrupted += pr->interrupted;
+			tot.rate_waited += pr->rt.waited;
+		}
 		batch_first_fail += pr->batch_first_fail;
 		if (pr->errors || pr->fatal)
 			printf("  pub %d: %" PRIu64 " error(s), first: %s\n", p, pr->errors, pr->err);
@@ -2640,6 +3003,15 @@ static int run_round(int round, uint64_t target, double secs, uint64_t *min_pub)
 			       pr->enomem_batch, pr->partial_batches);
 		if (pr->efault_batches)
 			printf(", read-only batches %" PRIu64, pr->efault_batches);
+		if (sh->pcfg[p].rate)
+			printf(", rate %llu/s burst %llu%s%s%s: %" PRIu64 " refused, %" PRIu64
+			       " interrupted, %llu waited",
+			       (unsigned long long)sh->pcfg[p].lim.events_per_sec,
+			       (unsigned long long)sh->pcfg[p].lim.events_burst,
+			       sh->pcfg[p].lim.bytes_per_sec ? " and bytes" : "",
+			       sh->pcfg[p].wait ? ", waiting" : "",
+			       sh->pcfg[p].intr ? " (itimer)" : "", pr->refused, pr->interrupted,
+			       (unsigned long long)pr->rt.waited);
 		printf("\n");
 		check_result(!pr->errors && !pr->fatal && !nfail && pr->st.published == pr->n &&
 			     !pr->st.capacity && !pr->st.subscriptions,
@@ -2676,7 +3048,7 @@ static int run_round(int round, uint64_t target, double secs, uint64_t *min_pub)
 				replayed_max += sr->replayed + sr->st.lost + sr->st.queued_events;
 			}
 		} else {
-			deliveries += verify_sub(s, all, nall, per_topic, &lost_total);
+			deliveries += verify_sub(s, all, nall, per_topic, &lost_total, &ll_lost);
 		}
 		ioctl_fail += sr->ioctl_fail;
 		read_bytes += sr->read_bytes;
@@ -2720,7 +3092,7 @@ static int run_round(int round, uint64_t target, double secs, uint64_t *min_pub)
 			{ S_ERR_EMSGSIZE, 0 },
 			{ S_ERR_ENOMEM, (int64_t)err_enomem },
 			{ S_ERR_EBADF, 0 },
-			{ S_ERR_OTHER, 0 },
+			{ S_ERR_OTHER, (int64_t)err_other },	/* #17: refused, interrupted */
 			{ S_IOCTL_ERRORS, (int64_t)ioctl_fail },
 		};
 		int nfail = 0;
@@ -2740,6 +3112,38 @@ static int run_round(int round, uint64_t target, double secs, uint64_t *min_pub)
 				printf("    sysfs %s moved by %" PRId64 " as expected\n",
 				       stat_names[exp[i].i], d);
 			}
+		}
+		/*
+		 * #17: refusals, waits and interruptions are the rate-limited
+		 * publishers'; every loss at a lossless ring is one after a
+		 * wait ran out (every publisher has the readers' uid).
+		 */
+		{
+			struct {
+				int i;
+				long long want, slack;
+			} rl[] = {
+				{ R_REFUSED_FILE, (long long)refused, (long long)hidden },
+				{ R_REFUSED_USER, 0, 0 },
+				{ R_WAITED, (long long)waited, 0 },
+				{ R_INTERRUPTED, (long long)interrupted, (long long)hidden },
+				{ R_LL_EXPIRED, (long long)ll_lost, 0 },
+				{ R_LL_FOREIGN, 0, 0 },
+			};
+
+			for (i = 0; i < sizeof(rl) / sizeof(rl[0]); i++) {
+				long long d = rl1[rl[i].i] - rl0[rl[i].i];
+
+				if (rl0[rl[i].i] < 0 || rl1[rl[i].i] < 0)
+					continue;	/* a module without them */
+				if (d < rl[i].want || d > rl[i].want + rl[i].slack) {
+					printf("  sysfs %s moved by %lld, expected %lld (+%lld)\n",
+					       rl_names[rl[i].i], d, rl[i].want, rl[i].slack);
+					nfail++;
+				}
+			}
+			if (rl0[R_LL_WAITS] >= 0 && rl1[R_LL_WAITS] >= 0)
+				tot.ll_waits += rl1[R_LL_WAITS] - rl0[R_LL_WAITS];
 		}
 		/* #15: replayed counts what replay queued, read or lost since. */
 		replayed1 = evt_read_num("/sys/kernel/evbus/stats/replayed");
@@ -2779,7 +3183,7 @@ static void usage(void)
 		"                    [--duration SECS] [--round-secs SECS] [--round-events N]\n"
 		"                    [--seed X] [--faults] [--fault-probability PCT]\n"
 		"                    [--efault-batches PCT] [--no-sysfs] [--no-history]\n"
-		"                    [--verbose]\n");
+		"                    [--no-lossless] [--no-rate] [--verbose]\n");
 	exit(2);
 }
 
@@ -2798,6 +3202,8 @@ int main(int argc, char **argv)
 		{ "efault-batches", required_argument, NULL, 'e' },
 		{ "no-sysfs", no_argument, NULL, 'N' },
 		{ "no-history", no_argument, NULL, 'H' },
+		{ "no-lossless", no_argument, NULL, 'L' },
+		{ "no-rate", no_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -2822,6 +3228,8 @@ int main(int argc, char **argv)
 		case 'e': opt.efault_pct = atoi(optarg); break;
 		case 'N': opt.sysfs = false; break;
 		case 'H': opt.history = false; break;
+		case 'L': opt.lossless = false; break;
+		case 'T': opt.rate = false; break;
 		case 'v': opt.verbose = true; break;
 		default: usage();
 		}
@@ -2865,6 +3273,14 @@ int main(int argc, char **argv)
 		} else {
 			opt.hist_cap0 = h.capacity;
 		}
+	}
+	/* #17: lossless subscribers and rate-limited publishers need them. */
+	if ((opt.lossless && !(ver.features & EVBUS_FEAT_LOSSLESS)) ||
+	    (opt.rate && !(ver.features & EVBUS_FEAT_RATE))) {
+		printf("stress: note: no %s in this module, not tested\n",
+		       !(ver.features & EVBUS_FEAT_LOSSLESS) ? "lossless rings" : "rate limits");
+		opt.lossless &= !!(ver.features & EVBUS_FEAT_LOSSLESS);
+		opt.rate &= !!(ver.features & EVBUS_FEAT_RATE);
 	}
 	close(fd);
 	opt.max_payload = ver.max_payload < PAYLOAD_MAX ? ver.max_payload : PAYLOAD_MAX;
@@ -2982,6 +3398,16 @@ int main(int argc, char **argv)
 		       tot.past_subs[PAST_SINCE], tot.past_subs[PAST_LAST],
 		       tot.past_subs[PAST_RETAINED], tot.replayed, tot.retained_ev, tot.hist_lags,
 		       tot.retain_pubs, tot.retain_clears);
+	if (opt.lossless || opt.rate)
+		printf("stress: rate limits and lossless rings (#17): lossless subscribers %" PRIu64
+		       " keeping up (none may lose) and %" PRIu64 " stalling or abandoning: %" PRIu64
+		       " delivered, %" PRIu64 " lost after a wait (exact), %" PRIu64
+		       " publisher waits; %" PRIu64 " rate-limited publishers: %" PRIu64
+		       " events, %" PRIu64 " waited for tokens, %" PRIu64 " refused, %" PRIu64
+		       " interrupted\n",
+		       tot.ll_subs[LL_KEEPUP], tot.ll_subs[LL_STALL], tot.ll_delivered, tot.ll_lost,
+		       tot.ll_waits, tot.rate_pubs, tot.rate_events, tot.rate_waited,
+		       tot.rate_refused, tot.rate_interrupted);
 	printf("stress: %" PRIu64 " passed, %" PRIu64 " failed\n", tot.checks_pass,
 	       tot.checks_fail);
 	return tot.checks_fail ? 1 : 0;
