@@ -967,12 +967,21 @@ static void evbus_gate_drop(struct evbus_gate *g, u32 id)
 		    (id && a->approver_id != id))
 			continue;
 		evbus_gate_unlink(g, a);
-		evbus_ask_decide(g, a, EVBUS_APPROVAL_GONE, 0, NULL);
 		list_add(&a->drop, &drop);
 	}
 	spin_unlock(&g->lock);
-	list_for_each_entry_safe(a, tmp2, &drop, drop)
+	/*
+	 * Taken out, so ours to decide; each off the list before it is
+	 * decided: a decided ask goes on to its next approver at once, whose
+	 * file may be closing too and put it on a list of its own.
+	 */
+	list_for_each_entry_safe(a, tmp2, &drop, drop) {
+		list_del(&a->drop);
+		spin_lock(&g->lock);
+		evbus_ask_decide(g, a, EVBUS_APPROVAL_GONE, 0, NULL);
+		spin_unlock(&g->lock);
 		evbus_ask_put(a);		/* the table's */
+	}
 }
 
 /* Unlink ap from the bus (ef->lock held); its requests get its default. */
