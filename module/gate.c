@@ -617,9 +617,12 @@ static void evbus_ask_wait(struct evbus_ask *a)
 		evbus_ask_withdraw(a, ret == -ETIME ? EVBUS_APPROVAL_EXPIRED :
 					       EVBUS_STEP_WITHDRAWN);
 	/*
-	 * Decided now: by us, or by whoever took it out of the table first
-	 * (under the lock the withdrawal took, which orders its outcome).
+	 * Decided by us, or by whoever took it out of the table first.  A
+	 * gate's drop takes its asks out under the lock and decides each
+	 * right after, outside it: until then the outcome is not written,
+	 * so wait for it (bounded: the drop does nothing else meanwhile).
 	 */
+	wait_event(a->wq, smp_load_acquire(&a->done));
 }
 
 /* The chain refused a's event with -err: announce it. */
