@@ -44,7 +44,7 @@ CPPFLAGS_ALL := -I$(REPO)/uapi -I$(REPO)/userlib -D_GNU_SOURCE
 KSFT := $(B)/kselftest
 
 LIB_MAJOR := 1
-LIB_VERSION := 1.8.0
+LIB_VERSION := 1.9.0
 LIB_SO := $(B)/lib/libevbus.so.$(LIB_VERSION)
 LIB_A := $(B)/lib/libevbus.a
 CLI := $(B)/bin/evbus

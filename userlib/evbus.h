@@ -27,9 +27,9 @@ extern "C" {
 #endif
 
 #define EVBUS_LIB_VERSION_MAJOR	1
-#define EVBUS_LIB_VERSION_MINOR	8
+#define EVBUS_LIB_VERSION_MINOR	9
 #define EVBUS_LIB_VERSION_PATCH	0
-#define EVBUS_LIB_VERSION	"1.8.0"
+#define EVBUS_LIB_VERSION	"1.9.0"
 
 #define EVBUS_DEVICE_PATH	"/dev/evbus"
 /* An inherited handle: the descriptor number of an open /dev/evbus file. */
@@ -188,6 +188,8 @@ int evbus_get_stats(struct evbus *bus, struct evbus_stats *stats);
 /* Topic and pattern syntax, checked without the device */
 int evbus_check_topic(const char *topic, const char **why);
 int evbus_check_pattern(const char *pattern, const char **why);
+/* Does pattern match topic?  1 or 0; -EINVAL if either is invalid. */
+int evbus_match(const char *pattern, const char *topic);
 
 /*
  * The revocation a record reports (a subscription of this handle removed

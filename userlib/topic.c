@@ -129,3 +129,18 @@ EVBUS_API int evbus_check_pattern(const char *pattern, const char **why)
 {
 	return evbus_check(pattern, true, why);
 }
+
+/*
+ * Does pattern match topic, as the kernel decides delivery?  1 or 0, or
+ * -EINVAL if either is not valid.  The bindings dispatch with it.
+ */
+EVBUS_API int evbus_match(const char *pattern, const char *topic)
+{
+	struct evbus_segs segs;
+
+	if (!pattern || !topic ||
+	    evbus_pattern_parse(pattern, strlen(pattern), &segs) ||
+	    evbus_topic_parse(topic, strlen(topic), &segs))
+		return -EINVAL;
+	return evbus_pattern_match(pattern, strlen(pattern), topic, strlen(topic));
+}
