@@ -50,7 +50,7 @@ LIB_A := $(B)/lib/libevbus.a
 CLI := $(B)/bin/evbus
 
 KSFT_TESTS := $(patsubst tests/kselftest/%.c,$(B)/ksft/%,$(wildcard tests/kselftest/*.c))
-HOST_TESTS := $(B)/tests/topic_test $(B)/tests/topic_fuzz_sa
+HOST_TESTS := $(B)/tests/topic_test $(B)/tests/topic_fuzz_sa $(B)/tests/vectors_test
 
 .PHONY: all module lib cli tests deps kselftest-headers check check-host lint \
 	debug-kernel check-debug demo bench-syscalls lib-tests install uninstall vm-smoke \
@@ -99,6 +99,10 @@ $(B)/ksft/%: tests/kselftest/%.c tests/kselftest/*.h uapi/linux/evbus.h $(KSFT)/
 $(B)/tests/topic_test: tests/unit/topic_test.c module/topic.c module/topic.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_ALL) -Imodule $(CFLAGS) $(WARN) -Werror module/topic.c $< -o $@
+# The vectors the bindings check too (tests/unit/vectors/, by mkvectors.py).
+$(B)/tests/vectors_test: tests/unit/vectors_test.c module/topic.c module/topic.h $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) -Imodule $(CFLAGS) $(WARN) -Werror $< $(LIB_A) -o $@
 $(B)/tests/topic_fuzz_sa: tests/fuzz/topic_fuzz.c tests/fuzz/topic_ref.h module/topic.c module/topic.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_ALL) -Imodule -O1 -g -fsanitize=address,undefined -DEVBUS_FUZZ_STANDALONE \
@@ -126,6 +130,7 @@ check-host: $(HOST_TESTS) $(LIB_SO) $(LIB_A)
 	tests/vm/scan-log-test
 	tests/lib/check-lib.sh $(LIB_SO) $(LIB_A) userlib/libevbus.map
 	$(B)/tests/topic_test
+	$(B)/tests/vectors_test tests/unit/vectors
 	$(B)/tests/topic_fuzz_sa 200000
 
 check: deps
