@@ -7,6 +7,8 @@
 #   make bench-build   just build $(BENCH_OUT)/fanout and $(BENCH_OUT)/roundtrip
 #   make bench-approval  only the approval round trips (issue #16), in their
 #                      own icount boot; results in $(BENCH_OUT)/approval/
+#   make bench-bindings  only the bindings' AEGIS-loop rows (issue #18), likewise
+#                      in $(BENCH_OUT)/bindings/
 #
 # Variables:
 #   BENCH_OUT    where fanout is built (default $(B)/bench):
@@ -61,9 +63,18 @@ $(BENCH_OUT)/roundtrip: $(BENCH_DIR)/roundtrip.c $(REPO)/uapi/linux/evbus.h \
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -o $@ $<
 
+# The bindings' rows (issue #18): langbench publishes to M readers that
+# run the AEGIS loop in C (aegis_loop, the baseline), Rust or Python.
+$(BENCH_OUT)/langbench: $(BENCH_DIR)/langbench.c $(LIB_A) $(REPO)/userlib/evbus.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) -o $@ $< $(LIB_A)
+$(BENCH_OUT)/aegis_loop: $(BENCH_DIR)/aegis_loop.c $(LIB_A) $(REPO)/userlib/evbus.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) -o $@ $< $(LIB_A)
+
 .PHONY: bench bench-build bench-force
 bench-force:
-bench-build: $(BENCH_OUT)/fanout $(BENCH_OUT)/roundtrip
+bench-build: $(BENCH_OUT)/fanout $(BENCH_OUT)/roundtrip $(BENCH_OUT)/langbench $(BENCH_OUT)/aegis_loop
 
 BENCH_RESULTS := $(REPO)/results/bench
 bench_qemu := tests/vm/run --icount (-accel tcg -icount shift=0,align=off,sleep=off -smp 1)
@@ -76,7 +87,8 @@ bench_args = --qemu '$(bench_qemu)' --git "$$(git -C $(REPO) describe --always -
 # results/bench/.  --share makes $(BENCH_OUT) writable in the guest, so
 # run-bench writes there directly.  Fails if a run failed (the results,
 # copied anyway, say which).
-bench: deps module $(BENCH_OUT)/fanout $(BENCH_OUT)/roundtrip
+bench: deps module $(BENCH_OUT)/fanout $(BENCH_OUT)/roundtrip $(BENCH_OUT)/langbench \
+		$(BENCH_OUT)/aegis_loop
 	@rm -f $(addprefix $(BENCH_OUT)/,results.json results.md fanout.png meta.json)
 	@rc=0; \
 	$(bench_vm) --timeout 5400 -- $(REPO)/tests/bench/run-bench $(bench_args) \
@@ -109,6 +121,18 @@ bench-approval: deps module $(BENCH_OUT)/fanout $(BENCH_OUT)/roundtrip
 		--scale $(APPROVAL_SCALE) $(bench_args) \
 		--cmd 'make bench-approval APPROVAL_SCALE=$(APPROVAL_SCALE)' $(BENCH_OUT) $(BENCH_OUT)/approval
 	@echo "bench-approval: $(BENCH_OUT)/approval/results.md"
+
+.PHONY: bench-bindings
+# Just the bindings' rows of issue #18 (run-bench --only bindings): the
+# AEGIS loop in C, Rust and Python as 16 readers, in an icount boot of
+# their own; results in $(BENCH_OUT)/bindings, never in results/.
+BINDINGS_SCALE ?= 1
+bench-bindings: deps module $(BENCH_OUT)/fanout $(BENCH_OUT)/langbench $(BENCH_OUT)/aegis_loop
+	rm -rf $(BENCH_OUT)/bindings
+	$(bench_vm) --timeout 1800 -- $(REPO)/tests/bench/run-bench --only bindings \
+		--scale $(BINDINGS_SCALE) $(bench_args) \
+		--cmd 'make bench-bindings BINDINGS_SCALE=$(BINDINGS_SCALE)' $(BENCH_OUT) $(BENCH_OUT)/bindings
+	@echo "bench-bindings: $(BENCH_OUT)/bindings/results.md"
 
 # --- multi-core scaling (issue #12, section 6) ---------------------------------
 #
