@@ -103,7 +103,7 @@ bench: deps module $(BENCH_OUT)/fanout $(BENCH_OUT)/roundtrip $(BENCH_OUT)/langb
 
 # The same machinery on a tiny matrix (about 1.5 minutes, figures
 # meaningless), in $(BENCH_OUT)/smoke, never in results/.
-bench-smoke: deps module $(BENCH_OUT)/fanout $(BENCH_OUT)/roundtrip
+bench-smoke: deps module $(BENCH_OUT)/fanout $(BENCH_OUT)/roundtrip $(BENCH_OUT)/langbench $(BENCH_OUT)/aegis_loop
 	rm -rf $(BENCH_OUT)/smoke
 	$(bench_vm) --timeout 900 -- $(REPO)/tests/bench/run-bench --quick $(bench_args) \
 		--cmd 'make bench-smoke' $(BENCH_OUT) $(BENCH_OUT)/smoke
