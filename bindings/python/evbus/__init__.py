@@ -28,6 +28,7 @@ from ._lib import (ALLOW, ASK, CANCEL_EXPIRED, CANCEL_WITHDRAWN, DENY,
 from .bus import (Bus, BusStats, History, MmapConsumer, Rate, RateLimit, Rule,
                   Scope, Stats, Version, check_pattern, check_topic,
                   filter_parse, matches)
+from . import aio  # noqa: E402  (evbus.aio.AsyncBus)
 from .records import (Cancelled, Event, Lagged, LaggedRecord, Record, Request,
                       Revoked, Unknown, parse_records)
 
