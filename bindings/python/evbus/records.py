@@ -32,7 +32,7 @@ assert _REVOKED.size == 24 and _REQUEST.size == 40 and _CANCELLED.size == 24
 _string_at = ctypes.string_at
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Event:
     """A delivered event (EVBUS_REC_EVENT)."""
     seq: int
@@ -155,14 +155,29 @@ class Lagged(Exception):
         return cls(r.lost, r.first_seq, r.last_seq, r.history)
 
 
+_new = object.__new__
+_set = object.__setattr__
+_EVENT_NAMES = ("seq", "time_ns", "mono_ns", "pid", "tid", "uid", "gid",
+                "type", "flags", "corr", "parent", "topic", "payload")
+_unpack_event = _EVENT.unpack_from
+
+
 def _event_at(ev_addr, topic, topic_len, payload, payload_len):
-    (_l, _k, _h, _tl, _pl, seq, time_ns, mono_ns, pid, tid, uid, gid, typ,
-     flags, corr, parent) = _EVENT.unpack(_string_at(ev_addr, 80))
-    return Event(seq, time_ns, mono_ns, pid, tid, uid, gid, typ, flags, corr,
-                 parent,
-                 _string_at(topic, topic_len).decode("utf-8",
-                                                     "surrogateescape"),
-                 _string_at(payload, payload_len) if payload_len else b"")
+    """The event whose fixed part is at ev_addr; topic and payload where the
+    walker found them (within the record it checked).  One copy of the
+    record's bytes, then slices at the walker's offsets."""
+    t0 = topic - ev_addr
+    p0 = payload - ev_addr
+    end = max(80, t0 + topic_len, p0 + payload_len)
+    raw = _string_at(ev_addr, end)
+    v = _unpack_event(raw)
+    e = _new(Event)
+    # Frozen: fill the instance dict in one step (what __init__ would set).
+    _set(e, "__dict__", dict(zip(_EVENT_NAMES, (
+        v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14],
+        v[15], raw[t0:t0 + topic_len].decode("utf-8", "surrogateescape"),
+        raw[p0:p0 + payload_len]))))
+    return e
 
 
 def decode_record(addr: int) -> Record:
