@@ -427,20 +427,13 @@ fn check_with(
     let mut why: *const c_char = ptr::null();
     // SAFETY: c is NUL-terminated; why is an out pointer.
     let ret = unsafe { f(c.as_ptr(), &mut why) };
-    if ret < 0 {
-        let e = io::Error::from_raw_os_error(-ret);
-        if !why.is_null() {
-            // SAFETY: libevbus points why at a static string.
-            let msg = unsafe { CStr::from_ptr(why) }.to_string_lossy().into_owned();
-            return Err(io::Error::new(e.kind(), format!("{}: {}", msg, e)));
-        }
-        return Err(e);
-    }
+    // The reason (`why`) is dropped: the error keeps libevbus's errno.
+    cvt(ret)?;
     Ok(())
 }
 
 /// Is `topic` a valid topic (checked without the device)?  `EINVAL`
-/// otherwise, with libevbus's reason in the message.
+/// otherwise.
 ///
 /// ```
 /// assert!(evbus::check_topic("app.task.done").is_ok());
