@@ -703,7 +703,8 @@ pub struct SubOpts<'a> {
     /// A classic BPF filter in the text form `tcpdump -ddd` prints
     /// (parsed by `evbus_filter_parse()`).
     pub filter: Option<&'a str>,
-    /// Replay the history from this seq on (`ERANGE`: not of this bus).
+    /// Replay the history from this seq on: 1..=the next seq (`ERANGE`
+    /// beyond it: not this bus; 0 is `EINVAL`).
     pub since: Option<u64>,
     /// Replay the last this many matching events first (>= 1).
     pub last: Option<u32>,
@@ -1491,17 +1492,9 @@ fn parse_filter(text: &str) -> io::Result<Vec<sys::sock_filter>> {
     let ret = unsafe {
         sys::evbus_filter_parse(t.as_ptr(), prog.as_mut_ptr(), prog.len() as u32, &mut bad)
     };
-    if ret < 0 {
-        let e = io::Error::from_raw_os_error(-ret);
-        if ret == -libc::EINVAL && bad != 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("filter line {}: {}", bad, e),
-            ));
-        }
-        return Err(e);
-    }
-    prog.truncate(ret as usize);
+    // EINVAL (bad_line says where; the error keeps the errno) or E2BIG.
+    let n = cvt(ret)?;
+    prog.truncate(n as usize);
     Ok(prog)
 }
 

@@ -203,7 +203,10 @@ fn event_fields(ev: &evbus::Event, flags_key: &str) -> Vec<(String, String)> {
 }
 
 /// (kind, key → value) of a decoded record, in the vectors' terms.
-fn describe(r: &Record) -> (String, Vec<(String, String)>, Option<(&str, &[u8])>) {
+/// A record's kind, its numeric fields and its topic and payload.
+type Described<'a> = (String, Vec<(String, String)>, Option<(&'a str, &'a [u8])>);
+
+fn describe(r: &Record) -> Described<'_> {
     match r {
         Record::Event(ev) => ("event".into(), event_fields(ev, "flags"), Some((&ev.topic, &ev.payload))),
         Record::Lagged { flags, lost, first_seq, last_seq } => (
