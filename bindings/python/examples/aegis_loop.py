@@ -2,10 +2,11 @@
 """The AEGIS subscriber loop on evbus, in asyncio.
 
     aegis_loop.py [--pattern P]            follow aegis.> and dispatch
-    aegis_loop.py --bench N [--pattern P] [--ring BYTES]
+    aegis_loop.py --bench N [--pattern P] [--ring BYTES] [--lossless MS]
 
-Bench mode (used by `make bench`; a C program with the same contract is
-the baseline): open, set the ring (default 1 MiB, drop-oldest), subscribe
+Bench mode (used by `make bench`; tests/bench/aegis_loop.c, with the same
+contract, is the baseline): open, set the ring (default 1 MiB,
+drop-oldest, or lossless with a wait of MS ms), subscribe
 P (default "bench.>"), print "ready", then receive until delivered + lost
 >= N, doing the normal loop's work per event (match on the topic, sum the
 payload lengths), and print one line "delivered=D lost=L bytes=B"."""
@@ -53,9 +54,12 @@ async def aegis_loop(rx) -> None:
                 log.debug("ignored %s (%d bytes)", other, len(event.payload))
 
 
-async def bench(n: int, pattern: str, ring: int) -> str:
+async def bench(n: int, pattern: str, ring: int, lossless_ms: int = 0) -> str:
     bus = evbus.Bus()
-    bus.set_ring(ring, evbus.POLICY_DROP_OLDEST)
+    if lossless_ms:
+        bus.set_ring_lossless(ring, lossless_ms * 1_000_000)
+    else:
+        bus.set_ring(ring, evbus.POLICY_DROP_OLDEST)
     bus.subscribe(pattern)
     rx = bus.aio()
     print("ready", flush=True)
@@ -85,10 +89,12 @@ def main(argv=None) -> int:
     ap.add_argument("--bench", type=int, metavar="N")
     ap.add_argument("--pattern")
     ap.add_argument("--ring", type=int, default=1 << 20, metavar="BYTES")
+    ap.add_argument("--lossless", type=int, default=0, metavar="MS")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args(argv)
     if a.bench is not None:
-        print(asyncio.run(bench(a.bench, a.pattern or "bench.>", a.ring)),
+        print(asyncio.run(bench(a.bench, a.pattern or "bench.>", a.ring,
+                                  a.lossless)),
               flush=True)
         return 0
     logging.basicConfig(level=logging.DEBUG if a.verbose else logging.INFO,
