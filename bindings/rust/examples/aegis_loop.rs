@@ -9,13 +9,15 @@
 //!
 //! Modes:
 //!   aegis_loop                       subscribe "aegis.>" and print events
-//!   aegis_loop --bench N [--pattern P] [--ring BYTES]
-//!       benchmark consumer: open, set the ring (default 1 MiB,
-//!       drop-oldest), subscribe P (default "bench.>"), print `ready`,
+//!   aegis_loop --bench N [--pattern P] [--ring BYTES] [--lossless MS]
+//!       benchmark consumer (tests/bench/aegis_loop.c is the C baseline):
+//!       open, set the ring (default 1 MiB, drop-oldest; with --lossless a
+//!       lossless ring whose publishers wait up to MS ms), subscribe P (default "bench.>"), print `ready`,
 //!       receive until delivered + lost >= N doing the same match work per
 //!       event, then print `delivered=D lost=L bytes=B` and exit 0.
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use evbus::{AsyncBus, Bus, Event, Policy, RecvError};
 
@@ -63,10 +65,11 @@ struct Args {
     bench: Option<u64>,
     pattern: String,
     ring: u32,
+    lossless_ms: u64,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { bench: None, pattern: String::new(), ring: 1 << 20 };
+    let mut a = Args { bench: None, pattern: String::new(), ring: 1 << 20, lossless_ms: 0 };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut val = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -74,6 +77,9 @@ fn parse_args() -> Result<Args, String> {
             "--bench" => a.bench = Some(val("--bench")?.parse().map_err(|e| format!("--bench: {e}"))?),
             "--pattern" => a.pattern = val("--pattern")?,
             "--ring" => a.ring = val("--ring")?.parse().map_err(|e| format!("--ring: {e}"))?,
+            "--lossless" => {
+                a.lossless_ms = val("--lossless")?.parse().map_err(|e| format!("--lossless: {e}"))?
+            }
             other => return Err(format!("unknown argument '{other}'")),
         }
     }
@@ -85,7 +91,11 @@ fn parse_args() -> Result<Args, String> {
 
 async fn run(args: Args) -> std::io::Result<()> {
     let mut bus = Bus::open()?;
-    bus.set_ring(args.ring, Policy::DropOldest)?;
+    if args.lossless_ms > 0 {
+        bus.set_ring_lossless(args.ring, Duration::from_millis(args.lossless_ms))?;
+    } else {
+        bus.set_ring(args.ring, Policy::DropOldest)?;
+    }
     bus.subscribe(&args.pattern)?;
     let mut rx = AsyncBus::new(bus)?;
     let mut t = Tally::default();
@@ -133,7 +143,7 @@ fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("aegis_loop: {e}\nusage: aegis_loop [--bench N] [--pattern P] [--ring BYTES]");
+            eprintln!("aegis_loop: {e}\nusage: aegis_loop [--bench N] [--pattern P] [--ring BYTES] [--lossless MS]");
             return ExitCode::from(2);
         }
     };
