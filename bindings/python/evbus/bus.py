@@ -9,9 +9,11 @@ from dataclasses import dataclass, fields
 from typing import Iterable, Optional, Sequence, Union
 
 from . import _lib as L
-from .records import (Event, Lagged, LaggedRecord, Record, decode_record)
+from .records import (Event, Lagged, LaggedRecord, Record, RecordView,
+                      decode_record)
 
 lib = L.lib
+_evbus_read = lib.evbus_read
 StrOrBytes = Union[str, bytes]
 
 __all__ = ["Bus", "Scope", "MmapConsumer", "Version", "Stats", "BusStats",
@@ -202,6 +204,7 @@ class Bus:
         self._nonblock = nonblock
         self._rec = c_void_p()
         self._recp = byref(self._rec)
+        self._view = None
         self._mmap = None
 
     @classmethod
@@ -456,9 +459,13 @@ class Bus:
         """One record (decoded) or None when none is there in time."""
         h = self.handle
         while True:
-            ret = lib.evbus_read(h, self._recp, timeout_ms)
+            ret = _evbus_read(h, self._recp, timeout_ms)
             if ret == 0:
-                return decode_record(self._rec.value)
+                p = self._rec.value
+                view = self._view
+                if view is None or view.addr != p:
+                    view = self._view = RecordView(p)
+                return view.decode()
             if ret == -_errno.EAGAIN or ret == -_errno.ETIMEDOUT:
                 return None
             if ret == -_errno.EINTR:

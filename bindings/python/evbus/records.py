@@ -157,8 +157,6 @@ class Lagged(Exception):
 
 _new = object.__new__
 _set = object.__setattr__
-_EVENT_NAMES = ("seq", "time_ns", "mono_ns", "pid", "tid", "uid", "gid",
-                "type", "flags", "corr", "parent", "topic", "payload")
 _unpack_event = _EVENT.unpack_from
 
 
@@ -170,20 +168,42 @@ def _event_at(ev_addr, topic, topic_len, payload, payload_len):
     p0 = payload - ev_addr
     end = max(80, t0 + topic_len, p0 + payload_len)
     raw = _string_at(ev_addr, end)
-    v = _unpack_event(raw)
+    (_l, _k, _h, _tl, _pl, seq, time_ns, mono_ns, pid, tid, uid, gid, typ,
+     flags, corr, parent) = _unpack_event(raw)
     e = _new(Event)
     # Frozen: fill the instance dict in one step (what __init__ would set).
-    _set(e, "__dict__", dict(zip(_EVENT_NAMES, (
-        v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14],
-        v[15], raw[t0:t0 + topic_len].decode("utf-8", "surrogateescape"),
-        raw[p0:p0 + payload_len]))))
+    _set(e, "__dict__", {
+        "seq": seq, "time_ns": time_ns, "mono_ns": mono_ns, "pid": pid,
+        "tid": tid, "uid": uid, "gid": gid, "type": typ, "flags": flags,
+        "corr": corr, "parent": parent,
+        "topic": raw[t0:t0 + topic_len].decode("utf-8", "surrogateescape"),
+        "payload": raw[p0:p0 + payload_len]})
     return e
 
 
 def decode_record(addr: int) -> Record:
     """The struct evbus_record at addr, as handed out by the walker."""
+    return decode_fields(_REC.unpack(_string_at(addr, 64)))
+
+
+class RecordView:
+    """Decodes the struct evbus_record at a fixed address (the handle's:
+    evbus_read() always hands out the same one) without copying it."""
+    __slots__ = ("addr", "_mv", "_unpack")
+
+    def __init__(self, addr: int):
+        self.addr = addr
+        self._mv = memoryview((ctypes.c_char * 64).from_address(addr))
+        self._unpack = _REC.unpack_from
+
+    def decode(self) -> Record:
+        return decode_fields(self._unpack(self._mv))
+
+
+def decode_fields(f) -> Record:
+    """A record from the fields of a struct evbus_record."""
     (kind, length, hdr, event, lagged, topic, topic_len, payload,
-     payload_len) = _REC.unpack(_string_at(addr, 64))
+     payload_len) = f
     if kind == L.REC_EVENT:
         return _event_at(event, topic, topic_len, payload, payload_len)
     if kind == L.REC_LAGGED:
