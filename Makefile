@@ -7,6 +7,7 @@
 #   make check           all of it, host tests, then the kselftests in a VM
 #                        (KERNEL=6.12 or KERNEL=rt for the other kernels)
 #   make check-debug     the suite on the KASAN/lockdep/kmemleak kernel
+#   make bindings        the Rust crate and the Python package (bindings/)
 #   make stress, stress-faults, fuzz, bench, bench-smoke, bench-syscalls,
 #                        bench-scaling, bench-scaling-smoke   longer runs
 #   make install / uninstall   PREFIX=/usr/local DESTDIR=
@@ -111,7 +112,14 @@ $(B)/tests/topic_fuzz: tests/fuzz/topic_fuzz.c tests/fuzz/topic_ref.h module/top
 	@mkdir -p $(@D)
 	clang $(CPPFLAGS_ALL) -Imodule -O1 -g -fsanitize=fuzzer,address,undefined module/topic.c $< -o $@
 
-tests: $(KSFT_TESTS) $(HOST_TESTS) lib-tests stress-build $(B)/ksft/stress_short bench-build
+tests: $(KSFT_TESTS) $(HOST_TESTS) lib-tests stress-build $(B)/ksft/stress_short bench-build bindings
+
+# The language bindings (issue #18): each .mk builds its package and a
+# wrapper, $(B)/ksft/bindings_<lang>, that runs its suite in the VM.
+.PHONY: bindings
+bindings: rust python
+-include bindings/rust/rust.mk
+-include bindings/python/python.mk
 
 include tests/stress/stress.mk
 include tests/fuzz/fuzz.mk

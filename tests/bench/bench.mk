@@ -88,7 +88,7 @@ bench_args = --qemu '$(bench_qemu)' --git "$$(git -C $(REPO) describe --always -
 # run-bench writes there directly.  Fails if a run failed (the results,
 # copied anyway, say which).
 bench: deps module $(BENCH_OUT)/fanout $(BENCH_OUT)/roundtrip $(BENCH_OUT)/langbench \
-		$(BENCH_OUT)/aegis_loop
+		$(BENCH_OUT)/aegis_loop bindings
 	@rm -f $(addprefix $(BENCH_OUT)/,results.json results.md fanout.png meta.json)
 	@rc=0; \
 	$(bench_vm) --timeout 5400 -- $(REPO)/tests/bench/run-bench $(bench_args) \
@@ -127,7 +127,7 @@ bench-approval: deps module $(BENCH_OUT)/fanout $(BENCH_OUT)/roundtrip
 # AEGIS loop in C, Rust and Python as 16 readers, in an icount boot of
 # their own; results in $(BENCH_OUT)/bindings, never in results/.
 BINDINGS_SCALE ?= 1
-bench-bindings: deps module $(BENCH_OUT)/fanout $(BENCH_OUT)/langbench $(BENCH_OUT)/aegis_loop
+bench-bindings: deps module $(BENCH_OUT)/fanout $(BENCH_OUT)/langbench $(BENCH_OUT)/aegis_loop bindings
 	rm -rf $(BENCH_OUT)/bindings
 	$(bench_vm) --timeout 1800 -- $(REPO)/tests/bench/run-bench --only bindings \
 		--scale $(BINDINGS_SCALE) $(bench_args) \
