@@ -4,10 +4,11 @@
  * AEGIS subscriber loop, in C (tests/bench/aegis_loop.c), Rust (tokio)
  * or Python (asyncio), each started as
  *
- *   CMD... --bench N --pattern bench.lang.> --ring BYTES [--lossless MS]
+ *   CMD... --bench N --pattern aegis.task.> --ring BYTES [--lossless MS]
  *
  * and one publisher here publishing N events of SIZE bytes, one
- * evbus_publish() each.  With --lossless (the default, 1000 ms) the
+ * evbus_publish() each, on aegis.task.started and aegis.task.completed
+ * in turn (the topics the loop dispatches on).  With --lossless (the default, 1000 ms) the
  * readers' rings are lossless and the publisher has their euid, so it
  * waits for the slowest reader instead of losing events: the time from
  * the first publish to the last reader's exit is the readers' pace.
@@ -115,7 +116,7 @@ int main(int argc, char **argv)
 	snprintf(ringbuf, sizeof(ringbuf), "%lu", ring);
 	snprintf(lbuf, sizeof(lbuf), "%lu", lossless_ms);
 	extra[k++] = "--bench"; extra[k++] = nbuf;
-	extra[k++] = "--pattern"; extra[k++] = "bench.lang.>";
+	extra[k++] = "--pattern"; extra[k++] = "aegis.task.>";
 	extra[k++] = "--ring"; extra[k++] = ringbuf;
 	if (lossless_ms) {
 		extra[k++] = "--lossless";
@@ -137,8 +138,8 @@ int main(int argc, char **argv)
 	memset(payload, 'p', size);
 	t0 = now_ns();
 	for (unsigned long e = 0; e < n; e++) {
-		ret = evbus_publish(bus, e & 1 ? "bench.lang.aegis.task.completed" :
-						 "bench.lang.aegis.task.started",
+		/* Both arms of the loop's match, in turn. */
+		ret = evbus_publish(bus, e & 1 ? "aegis.task.completed" : "aegis.task.started",
 				    payload, size, NULL, NULL);
 		if (ret) {
 			fprintf(stderr, "langbench: publish: %s\n", strerror(-ret));
