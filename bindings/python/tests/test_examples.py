@@ -137,3 +137,32 @@ def test_aegis_bench_mode_lossless(topic):
     r = run_bench(topic, 400, 4096, payload=b"z" * 64,
                   extra=("--lossless", "3000"))
     assert r == {"delivered": 400, "lost": 0, "bytes": 400 * 64}
+
+
+def test_readme_subscriber(topic):
+    """examples/subscriber.py, the README's ten lines, prints each event."""
+    require_device()
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [
+                   PKG_ROOT, os.environ.get("PYTHONPATH")])))
+    p = subprocess.Popen(
+        [sys.executable, "-c",
+         "import runpy, sys, evbus; b = evbus.Bus; "
+         # say when subscribed, so nothing is published before
+         "orig = b.subscribe\n"
+         "def sub(self, *a, **k):\n"
+         "    r = orig(self, *a, **k); print('ready', flush=True); return r\n"
+         "b.subscribe = sub\n"
+         f"sys.argv = ['subscriber.py', '{topic}.>']\n"
+         f"runpy.run_path({os.path.join(EXAMPLES, 'subscriber.py')!r}, run_name='__main__')"],
+        stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert p.stdout.readline() == "ready\n"
+        with evbus.Bus() as pub:
+            seqs = [pub.publish(f"{topic}.n{i}", f"hello {i}".encode())
+                    for i in range(3)]
+        lines = [p.stdout.readline() for _ in range(3)]
+    finally:
+        p.kill()
+        p.wait()
+    assert lines == [f"{s} {topic}.n{i} hello {i}\n" for i, s in enumerate(seqs)]
