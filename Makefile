@@ -121,6 +121,15 @@ bindings: rust python
 -include bindings/rust/rust.mk
 -include bindings/python/python.mk
 
+# Operations and the bridge (issues #19, #20): each .mk adds its VM tests
+# (build/ksft/*) to OPS_TESTS and its own targets.
+OPS_TESTS :=
+-include packaging/packaging.mk
+-include tests/prometheus/prometheus.mk
+-include tests/record/record.mk
+-include tests/bridge/bridge.mk
+tests: $(OPS_TESTS)
+
 include tests/stress/stress.mk
 include tests/fuzz/fuzz.mk
 include tests/bench/bench.mk

@@ -58,14 +58,21 @@ CLI_OBJS := $(patsubst cli/%.c,$(B)/cli/%.o,$(CLI_SRCS))
 # Everything but main(), for tests of the formatting code.
 CLI_HELPERS := $(B)/cli/libcli.a
 
+# The recorder (cli/record*.c: SQLite, PostgreSQL) and the NATS bridge
+# (cli/bridge*.c) use Debian's libsqlite3, libpq and libnats, linked
+# dynamically; pkg-config runs once, on first use.
+CLI_PKGS := sqlite3 libpq libnats
+CLI_PKG_CFLAGS = $(eval CLI_PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(CLI_PKGS)))$(CLI_PKG_CFLAGS)
+CLI_PKG_LIBS = $(eval CLI_PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(CLI_PKGS)))$(CLI_PKG_LIBS)
+
 $(B)/cli/%.o: cli/%.c $(CLI_DEPS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) -c $< -o $@
+	$(CC) $(CPPFLAGS_ALL) $(CLI_PKG_CFLAGS) $(CFLAGS) $(WARN) -c $< -o $@
 $(CLI_HELPERS): $(filter-out $(B)/cli/evbus.o,$(CLI_OBJS))
 	rm -f $@; ar rcs $@ $^
 $(CLI): $(CLI_OBJS) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(CLI_OBJS) $(LIB_A) -o $@
+	$(CC) $(CFLAGS) $(CLI_OBJS) $(LIB_A) $(CLI_PKG_LIBS) -o $@
 cli: $(CLI)
 
 # --- install locations ---------------------------------------------------------
