@@ -3,7 +3,9 @@
 # B, REPO, CC, CFLAGS and KERNEL.
 #
 #   make bench         build the benchmark program, run the matrix in one VM
-#                      boot in instruction-counting mode; results in $(B)/bench/
+#                      boot in instruction-counting mode; results in $(B)/bench/;
+#                      one progress line per run ([i/N], guest time, a rough
+#                      estimate of what is left) on stderr
 #   make bench-build   just build $(BENCH_OUT)/fanout and $(BENCH_OUT)/roundtrip
 #   make bench-approval  only the approval round trips (issue #16), in their
 #                      own icount boot; results in $(BENCH_OUT)/approval/
