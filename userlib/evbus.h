@@ -290,8 +290,9 @@ int evbus_get_bus_stats(struct evbus *bus, struct evbus_bus_stats *stats);
  * one way, on a handle that has queued nothing yet (-EBUSY otherwise):
  *  - evbus_subscribe_since(): the history's events from seq since on, then
  *    live ones, with no gap and no duplicate at the join; since lies in
- *    1..the next seq (-ERANGE otherwise: another bus, or one created
- *    again).  What the history no longer holds comes as a LAGGED record
+ *    1..the next seq (-EINVAL for 0, -ERANGE beyond the next seq: another
+ *    bus, or one created again).  What the history no longer holds comes
+ *    as a LAGGED record
  *    with EVBUS_LAGGED_HISTORY and the exact range;
  *  - evbus_subscribe_last(): the last `last` events it matches, then live;
  *  - evbus_subscribe_retained(): the retained value of every topic it
