@@ -4,7 +4,9 @@
  * the handle cli_open() gives), the module's totals over every bus
  * (/sys/kernel/evbus/stats/, one value per file, file name = counter
  * name) and its parameters (/sys/module/evbus/parameters/), as a table or
- * as JSON; --watch repeats every SECS seconds and adds per-second rates.
+ * as JSON, or in Prometheus's text format (prometheus.c), to stdout or
+ * atomically into a file; --watch repeats every SECS seconds (adding
+ * per-second rates to the table and JSON, rewriting the file).
  * Whatever files exist are shown, sorted by name.  EVBUS_SYSFS=DIR reads
  * DIR/sys/... instead.  Without a bus to open (or a module too old for
  * per-bus counters) the bus part says why, and the rest is shown.
@@ -22,6 +24,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "stat.h"
 
 #define STATS_DIR	"/sys/kernel/evbus/stats"
 #define PARAMS_DIR	"/sys/module/evbus/parameters"
@@ -29,6 +32,7 @@
 
 static const char stat_usage[] =
 "usage: evbus stat [--json] [--watch SECS]\n"
+"       evbus stat --prometheus [--output FILE [--watch SECS]]\n"
 "\n"
 "Show the counters of this IPC namespace's bus, the module's totals over\n"
 "every bus (" STATS_DIR ") and its parameters\n"
@@ -37,22 +41,13 @@ static const char stat_usage[] =
 "      --json        one JSON object: a key per module counter, plus \"bus\"\n"
 "                    (this bus's counters, or null) and \"parameters\"\n"
 "                    (and \"rates\", per second, with --watch)\n"
-"      --watch SECS  repeat every SECS seconds with per-second rates, until\n"
-"                    SIGINT or SIGTERM\n"
+"      --prometheus  the Prometheus text format (0.0.4): evbus_* counters\n"
+"                    and gauges, this bus's as evbus_bus_*{bus=,ipc_ns=}\n"
+"      --output FILE with --prometheus: replace FILE atomically (for\n"
+"                    node_exporter's textfile collector) instead of stdout\n"
+"      --watch SECS  repeat every SECS seconds with per-second rates (with\n"
+"                    --output: rewrite FILE), until SIGINT or SIGTERM\n"
 "  -h, --help        this text\n";
-
-struct stat_val {
-	char name[NAME_MAX + 1];
-	char text[64];		/* the file's first line */
-	bool numeric;
-	bool neg;		/* gauges may print as signed */
-	uint64_t num;		/* magnitude */
-};
-
-struct stat_set {
-	struct stat_val *v;
-	int n;
-};
 
 static void stat_set_free(struct stat_set *s)
 {
@@ -116,13 +111,6 @@ static int stat_read_dir(const char *dir, struct stat_set *s)
 	close(dfd);
 	return s->v ? 0 : -ENOMEM;
 }
-
-struct stat_snap {
-	struct stat_set bus;	/* empty when there is no bus to show */
-	struct stat_set counters;
-	struct stat_set params;
-	long long ms;		/* monotonic time of the sample */
-};
 
 /* The fields of struct evbus_bus_stats, by name, in the order shown. */
 #define BUS_FIELD(f)	{ #f, offsetof(struct evbus_bus_stats, f) }
@@ -202,7 +190,9 @@ static void stat_path(char *buf, size_t size, const char *path)
 	snprintf(buf, size, "%s%s", root ? root : "", path);
 }
 
-static int stat_sample(struct stat_snap *snap, struct evbus *bus, int *bus_err)
+/* quiet: no message if the module's counters cannot be read. */
+static int stat_sample(struct stat_snap *snap, struct evbus *bus, int *bus_err,
+		       bool quiet)
 {
 	char dir[PATH_MAX], mod[PATH_MAX];
 	struct stat st;
@@ -213,6 +203,8 @@ static int stat_sample(struct stat_snap *snap, struct evbus *bus, int *bus_err)
 	ret = stat_read_dir(dir, &snap->counters);
 	if (ret == -ENOENT) {
 		stat_path(mod, sizeof(mod), MODULE_DIR);
+		if (quiet)
+			return EXIT_RUNTIME;
 		if (stat(mod, &st)) {
 			cli_err("the evbus module is not loaded (%s is missing).  Load it with\n"
 				"  sudo modprobe evbus        (installed with 'make install')\n"
@@ -224,12 +216,12 @@ static int stat_sample(struct stat_snap *snap, struct evbus *bus, int *bus_err)
 		return EXIT_RUNTIME;
 	}
 	if (ret)
-		return cli_errno_exit(dir, ret);
+		return quiet ? EXIT_RUNTIME : cli_errno_exit(dir, ret);
 	stat_path(dir, sizeof(dir), PARAMS_DIR);
 	ret = stat_read_dir(dir, &snap->params);
 	if (ret && ret != -ENOENT) {
 		stat_set_free(&snap->counters);
-		return cli_errno_exit(dir, ret);
+		return quiet ? EXIT_RUNTIME : cli_errno_exit(dir, ret);
 	}
 	snap->ms = now_ms();
 	return 0;
@@ -426,16 +418,32 @@ static int stat_show(bool json, bool watch, const struct stat_snap *snap,
 	return 0;
 }
 
+/* Wait until *next (then advance it by period): true if sigfd fired first. */
+static bool stat_wait(int sigfd, long long *next, long long period)
+{
+	struct pollfd pfd = { .fd = sigfd, .events = POLLIN };
+	long long left;
+	int ret;
+
+	*next += period;
+	do {
+		left = *next - now_ms();
+		if (left < 0)
+			left = 0;
+		ret = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+	} while (ret < 0 && errno == EINTR);
+	return ret > 0;		/* SIGINT or SIGTERM */
+}
+
 /* Sample every period ms until a signal arrives on sigfd. */
 static int stat_watch(struct evbus *bus, bool json, long long period, int sigfd)
 {
 	struct stat_snap snap[2] = {};
-	struct pollfd pfd = { .fd = sigfd, .events = POLLIN };
-	long long next = now_ms(), left;
+	long long next = now_ms();
 	int cur = 0, ret, bus_err;
 
 	for (;;) {
-		ret = stat_sample(&snap[cur], bus, &bus_err);
+		ret = stat_sample(&snap[cur], bus, &bus_err, false);
 		if (!ret)
 			ret = stat_show(json, true, &snap[cur],
 					snap[!cur].ms ? &snap[!cur] : NULL, bus_err);
@@ -443,18 +451,8 @@ static int stat_watch(struct evbus *bus, bool json, long long period, int sigfd)
 			break;
 		stat_snap_free(&snap[!cur]);
 		cur = !cur;
-		next += period;
-		do {
-			left = next - now_ms();
-			if (left < 0)
-				left = 0;
-			ret = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-		} while (ret < 0 && errno == EINTR);
-		if (ret > 0) {
-			ret = 0;	/* SIGINT or SIGTERM: a clean exit */
-			break;
-		}
-		ret = 0;
+		if (stat_wait(sigfd, &next, period))
+			break;		/* a clean exit */
 	}
 	stat_snap_free(&snap[0]);
 	stat_snap_free(&snap[1]);
@@ -474,24 +472,136 @@ static struct evbus *stat_open_bus(void)
 	return stat_open_err ? NULL : bus;
 }
 
+/* --prometheus: what the last sample found, to report only changes. */
+struct stat_prom {
+	const char *out;	/* --output FILE, or NULL for stdout */
+	bool first;
+	bool up;		/* the module's counters were read */
+	int bus_err;		/* why there were no bus counters, or 0 */
+};
+
+static void stat_prom_bus_msg(int err)
+{
+	const char *dev = getenv(ENV_DEVICE);
+
+	if (err == -ENOTTY)
+		cli_err("no bus counters (evbus_bus_up 0): the module has no per-bus counters");
+	else
+		cli_err("no bus counters (evbus_bus_up 0): cannot open %s: %s",
+			dev && *dev ? dev : EVBUS_DEVICE_PATH, strerror(-err));
+}
+
+/* The exposition to stdout, or into st->out. */
+static int stat_prom_emit(const struct stat_prom *st, const char *buf, size_t len)
+{
+	if (st->out)
+		return prom_write_file(st->out, buf, len);
+	if (fwrite(buf, 1, len, stdout) != len || fflush(stdout))
+		return cli_errno_exit("writing stdout", -errno);
+	return 0;
+}
+
+/*
+ * One sample, rendered and written; the device is open only meanwhile
+ * (a long-running exporter must not keep the module from unloading).
+ * Nonzero only if the output could not be written.
+ */
+static int stat_prom_once(struct stat_prom *st)
+{
+	struct stat_snap snap = {};
+	struct evbus *bus = stat_open_bus();
+	char *buf = NULL;
+	size_t len = 0;
+	int ret, bus_err = 0;
+	FILE *f;
+
+	ret = stat_sample(&snap, bus, &bus_err, !st->first && !st->up);
+	evbus_close(bus);
+	st->up = !ret;
+	if (!st->up)
+		bus_err = 0;	/* the module's message says it all */
+	else if (bus_err && (st->first || bus_err != st->bus_err))
+		stat_prom_bus_msg(bus_err);
+	st->bus_err = bus_err;
+	st->first = false;
+	f = open_memstream(&buf, &len);
+	if (!f) {
+		ret = cli_errno_exit("open_memstream", -errno);
+		goto out;
+	}
+	ret = prom_render(f, st->up ? &snap : NULL, bus_err);
+	if (fclose(f) && !ret)
+		ret = -errno;
+	ret = ret ? cli_errno_exit("formatting the metrics", ret) :
+		    stat_prom_emit(st, buf, len);
+out:
+	free(buf);
+	stat_snap_free(&snap);
+	return ret;
+}
+
+/* --prometheus [--output FILE [--watch SECS]]. */
+static int stat_prom(const char *out, long long period)
+{
+	struct stat_prom st = { .out = out, .first = true };
+	long long next = now_ms();
+	int ret, sigfd;
+
+	if (period < 0) {
+		ret = stat_prom_once(&st);
+		return ret ? ret : st.up ? 0 : EXIT_RUNTIME;
+	}
+	sigfd = signalfd_open(NULL);
+	if (sigfd < 0)
+		return cli_errno_exit("signalfd", sigfd);
+	/* A module that is missing now may be loaded later: go on. */
+	do {
+		ret = stat_prom_once(&st);
+	} while (!ret && !stat_wait(sigfd, &next, period));
+	close(sigfd);
+	return ret;
+}
+
+static int stat_check_opts(bool json, bool prom, const char *out, long long period)
+{
+	if (prom && json)
+		return cli_usage_err("stat", "--prometheus and --json exclude each other");
+	if (out && !prom)
+		return cli_usage_err("stat", "--output needs --prometheus");
+	if (prom && period >= 0 && !out)
+		return cli_usage_err("stat", "--prometheus --watch needs --output FILE (one exposition per file)");
+	if (out && (!*out || out[strlen(out) - 1] == '/'))
+		return cli_usage_err("stat", "--output wants a file name, not '%s'", out);
+	return 0;
+}
+
 int cmd_stat(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "prometheus", no_argument, NULL, 'p' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "watch", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	long long period = -1;
 	struct stat_snap snap = {};
+	const char *out = NULL;
+	bool json = false, prom = false;
 	struct evbus *bus;
-	bool json = false;
 	int opt, ret, sigfd, bus_err;
 
 	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			json = true;
+			break;
+		case 'p':
+			prom = true;
+			break;
+		case 'o':
+			out = optarg;
 			break;
 		case 'w':
 			if (!parse_secs(optarg, &period) || period <= 0)
@@ -506,10 +616,15 @@ int cmd_stat(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_err("stat", "stat takes no arguments ('%s')", argv[optind]);
+	ret = stat_check_opts(json, prom, out, period);
+	if (ret)
+		return ret;
+	if (prom)
+		return stat_prom(out, period);
 
 	bus = stat_open_bus();
 	if (period < 0) {
-		ret = stat_sample(&snap, bus, &bus_err);
+		ret = stat_sample(&snap, bus, &bus_err, false);
 		if (!ret)
 			ret = stat_show(json, false, &snap, NULL, bus_err);
 		stat_snap_free(&snap);
