@@ -13,6 +13,7 @@
 #
 #   build/ksft/ops_prometheus
 #   EVBUS=/path/to/evbus tests/prometheus/prometheus_test.sh
+#   PROM_TESTS=REGEX build/ksft/ops_prometheus   (only the tests it matches)
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -63,6 +64,7 @@ run_test() {
 	rc=$?
 	reap
 	if [ $rc = 0 ]; then
+		grep '^# ' "$tmp/log"
 		echo "ok $n $name"; pass=$((pass + 1))
 	elif [ $rc = 77 ]; then
 		echo "ok $n $name # SKIP $(tail -n1 "$tmp/log")"; skip=$((skip + 1))
@@ -147,8 +149,8 @@ try:
                    re.findall(r"([a-zA-Z_]\w*)=\"((?:[^\"\\]|\\.)*)\"", lab or "")))
         assert (name, labels) not in S, "duplicate series %s%r" % (name, labels)
         S[(name, labels)] = float(val)
-    def v(name, **labels):
-        return S[(name, tuple(sorted(labels.items())))]
+    def v(metric, **labels):
+        return S[(metric, tuple(sorted(labels.items())))]
     def series(prefix):
         return {k: x for k, x in S.items() if k[0].startswith(prefix)}
     a = sys.argv[3:]
@@ -305,19 +307,24 @@ assert v("evbus_bus_seq", **lab) == 3
 }
 
 # S subscribers, N events: the scrape through node_exporter equals sysfs
-# exactly, and the deltas are N published, S*N delivered and read.
+# exactly, and the deltas are N published, S*N delivered and read.  The
+# subscribers use read(): a mapped reader that exits right after its last
+# event is counted in discarded, not read_events (the kernel counts mapped
+# reads when it catches up, and it does not at release).
 t_scrape_after_known_activity_matches_sysfs() {
 	need_device
 	need_exporter
-	local s=3 N=40 i
+	local s=3 N=40 i bytes
 	"$EVBUS" stat --prometheus >"$tmp/p0" 2>/dev/null || die "first stat exit $?"
 	sysfs_snap "$tmp/s0"
 	for ((i = 0; i < s; i++)); do
-		"$EVBUS" sub --ready --count $N --timeout 60 "$T.act.>" >"$tmp/sub$i.out" 2>"$tmp/sub$i.err" &
+		"$EVBUS" sub --ready --no-mmap --count $N --timeout 60 "$T.act.>" >"$tmp/sub$i.out" 2>"$tmp/sub$i.err" &
 		echo $! >"$tmp/sub$i.pid"
 		wait_for grep -q '^ready$' "$tmp/sub$i.err" || die "subscriber $i not ready"
 	done
-	seq 1 $N | sed "s/^/event /" | "$EVBUS" pub "$T.act.x" || die "pub exit $?"
+	seq 1 $N | sed "s/^/event /" >"$tmp/lines"
+	bytes=$(($(wc -c <"$tmp/lines") - N))	# payloads without their newlines
+	"$EVBUS" pub "$T.act.x" <"$tmp/lines" || die "pub exit $?"
 	for ((i = 0; i < s; i++)); do
 		wait "$(cat "$tmp/sub$i.pid")" || die "subscriber $i exit $?"
 		rm -f "$tmp/sub$i.pid"
@@ -330,7 +337,7 @@ t_scrape_after_known_activity_matches_sysfs() {
 	pq "$tmp/scrape" "$PY_EXPECT"'
 s0, s1 = sysfs(a[0]), sysfs(a[1])
 subs, N = int(a[3]), int(a[4])
-assert v("node_textfile_scrape_error") == 0
+assert v("node_textfile_scrape_error") == 0, "textfile scrape error"
 for n, x in s1.items():
     if n == "open_files":
         x += 1          # the writer counted its own open file
@@ -338,11 +345,14 @@ for n, x in s1.items():
     got = v(name)
     ok = round(got * 1e9) == x if n.endswith("_ns") else got == want
     assert ok, "%s: sysfs %d, scraped %r" % (name, x, got)
-assert s1["published"] - s0["published"] == N, (s0["published"], s1["published"])
-assert s1["deliveries"] - s0["deliveries"] == subs * N
-assert s1["read_events"] - s0["read_events"] == subs * N
-assert v("evbus_published_total") - s0["published"] == N
-assert v("evbus_deliveries_total") - s0["deliveries"] == subs * N
+d = {k: s1[k] - s0.get(k, 0) for k in s1 if s1[k] != s0.get(k)}
+print("# sysfs deltas:", d)
+assert d["published"] == N, ("sysfs deltas", d)
+assert d["deliveries"] == subs * N, ("sysfs deltas", d)
+assert d["published_bytes"] == int(a[5]), ("sysfs deltas", d, a[5])
+assert d["read_events"] == subs * N, ("sysfs deltas", d)
+assert v("evbus_published_total") - s0["published"] == N, d
+assert v("evbus_deliveries_total") - s0["deliveries"] == subs * N, d
 # The bus counters against the first exposition: the same deltas.
 before = {}
 for l in open(a[2]):
@@ -352,12 +362,11 @@ for l in open(a[2]):
 lab = dict(re.findall(r"(\w+)=\"(\d+)\"", before["evbus_bus_published_total"][0]))
 def bus_delta(c):
     return v("evbus_bus_" + c, **lab) - before["evbus_bus_" + c][1]
-assert bus_delta("published_total") == N, bus_delta("published_total")
-assert bus_delta("deliveries_total") == subs * N
-assert bus_delta("read_events_total") == subs * N
-assert bus_delta("lost_total") == 0
-assert bus_delta("seq") == N
-' "$tmp/s0" "$tmp/s1" "$tmp/p0" $s $N
+for c, want in (("published_total", N), ("deliveries_total", subs * N),
+                ("published_bytes_total", int(a[5])),
+                ("read_events_total", subs * N), ("lost_total", 0), ("seq", N)):
+    assert bus_delta(c) == want, ("bus delta", c, bus_delta(c), want)
+' "$tmp/s0" "$tmp/s1" "$tmp/p0" $s $N $bytes
 }
 
 t_output_file_lints_and_has_no_scrape_error() {
@@ -508,7 +517,7 @@ t_user_who_can_open_the_device_gets_bus_metrics() {
 	need_device
 	need_root
 	command -v setpriv >/dev/null || { echo "needs setpriv"; exit 77; }
-	mkdir -m 0755 "$tmp/node"
+	mkdir -m 0755 "$tmp/node" && chown 65534:65534 "$tmp/node" || die "mkdir"
 	mknod -m 0666 "$tmp/node/evbus" c $(stat -c '%t %T' /dev/evbus | while read -r a b; do echo $((16#$a)) $((16#$b)); done) ||
 		{ echo "cannot mknod in $tmp"; exit 77; }
 	"$EVBUS" stat --prometheus >"$tmp/root" 2>/dev/null || die "root exit $?"
@@ -540,15 +549,15 @@ t_unknown_counters_are_untyped_and_labels_escaped() {
 	local f=$tmp/fake
 	mkdir -p "$f$STATS" "$f$PARAMS"
 	cp "$STATS"/* "$f$STATS/" && cp "$PARAMS"/* "$f$PARAMS/" || die "copying sysfs"
-	echo 42 >"$f$STATS/zz_future_counter"
+	echo 42 >"$f$STATS/zz_future_things"
 	echo 'not a number' >"$f$STATS/zz_future_text"
 	printf 'a "quoted" \\ value\n' >"$f$PARAMS/zz_odd"
 	echo 0644 >"$f$PARAMS/zz_mode"
 	EVBUS_SYSFS=$f "$EVBUS" stat --prometheus >"$tmp/out" 2>"$tmp/err" || die "exit $?: $(cat "$tmp/err")"
 	promtool_ok "$tmp/out"
 	pq "$tmp/out" '
-assert F["evbus_zz_future_counter"]["TYPE"] == ["untyped"]
-assert v("evbus_zz_future_counter") == 42
+assert F["evbus_zz_future_things"]["TYPE"] == ["untyped"]
+assert v("evbus_zz_future_things") == 42
 assert not [k for k in S if "future_text" in k[0]]
 assert v("evbus_param_info", name="zz_odd", value="a \"quoted\" \\ value") == 1
 assert v("evbus_param_info", name="zz_mode", value="0644") == 1
@@ -580,6 +589,7 @@ t_watch_rewrites_until_sigterm() {
 start_exporter || echo "# node_exporter did not start: $(tail -n 3 "$tmp/ne.log" | tr '\n' ' ')"
 [ -z "$port" ] || echo "# node_exporter $($NODE_EXPORTER --version 2>&1 | head -n1) on 127.0.0.1:$port"
 for t in $(declare -F | awk '$3 ~ /^t_/ { print substr($3, 3) }'); do
+	[[ $t =~ ${PROM_TESTS:-.} ]] || continue	# PROM_TESTS=REGEX: only those
 	run_test "$t"
 done
 echo "1..$n"
