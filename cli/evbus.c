@@ -13,6 +13,7 @@
  *             [--from-pid P] [--type N[-M]] [--filter FILE] [--no-mmap]
  *             [--since SEQ | --last K | --retained] PATTERN...
  *   evbus stat [--json] [--watch SECS]
+ *   evbus stat --prometheus [--output FILE [--watch SECS]]
  *   evbus history [--json] [--set-capacity BYTES]
  *   evbus policy list|default|add|remove|clear ...
  *   evbus rate [--json] | (--user U | --all) [--json | --events RATE[/s][:BURST]
@@ -52,7 +53,9 @@ static const char main_usage[] =
 "        --retained: first from the bus's history or its retained values;\n"
 "        --lossless: a full ring makes publishers wait up to MS ms)\n"
 "  stat [--json] [--watch SECS]\n"
+"  stat --prometheus [--output FILE [--watch SECS]]\n"
 "        show this bus's counters, the module's totals and parameters\n"
+"        (--prometheus: for node_exporter's textfile collector)\n"
 "  history [--json] [--set-capacity BYTES]\n"
 "        show this bus's history and retained values (the bus's owner may\n"
 "        size the history)\n"

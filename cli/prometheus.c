@@ -381,16 +381,22 @@ static int prom_replace(int dfd, const char *tmp, int fd, const char *base,
 
 	*step = "writing";
 	ret = prom_write_all(fd, buf, len);
-	if (!ret && (*step = "syncing", fsync(fd)))
-		ret = -errno;
-	if (!ret && (*step = "setting mode 0644 on", fchmod(fd, 0644)))
-		ret = -errno;
+	if (!ret) {
+		*step = "syncing";
+		ret = fsync(fd) ? -errno : 0;
+	}
+	if (!ret) {
+		*step = "setting mode 0644 on";
+		ret = fchmod(fd, 0644) ? -errno : 0;
+	}
 	if (close(fd) && !ret) {
 		*step = "closing";
 		ret = -errno;
 	}
-	if (!ret && (*step = "renaming", renameat(dfd, tmp, dfd, base)))
-		ret = -errno;
+	if (!ret) {
+		*step = "renaming";
+		ret = renameat(dfd, tmp, dfd, base) ? -errno : 0;
+	}
 	return ret;
 }
 
