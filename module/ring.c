@@ -151,37 +151,6 @@ static void evbus_notice_free(struct evbus_notice *n)
 }
 
 /*
- * The file is closing: its ring takes nothing more, what it still holds
- * (reserved records included) is counted as discarded, and its memory
- * leaves its user's cap and the ring_bytes gauge.  Publishers that found
- * the file before it left the index may still write and commit reserved
- * slots; the memory goes in evbus_ring_free(), a grace period later.
- */
-void evbus_ring_close(struct evbus_ring *r, struct evbus_user *u)
-{
-	struct evbus_notice *n, *tmp;
-	LIST_HEAD(pending);
-
-	spin_lock(&r->lock);
-	r->closed = true;
-	evbus_room_made(r, true);	/* waiting publishers stop */
-	list_splice_init(&r->revoked_pending, &pending);
-	evbus_ring_notices_gone(r, r->revoked);
-	evbus_count(r->stats, discarded, r->queued);
-	evbus_count(r->stats, queued_events, -(s64)r->queued);
-	evbus_count(r->stats, queued_bytes, -(s64)r->queued_bytes);
-	r->queued = 0;
-	r->queued_bytes = 0;
-	spin_unlock(&r->lock);
-	list_for_each_entry_safe(n, tmp, &pending, link)
-		evbus_notice_free(n);
-	if (r->mem) {
-		evbus_user_uncharge(u, EVBUS_UC_RING_BYTES, r->size);
-		evbus_stats_ring_free(r->size);
-	}
-}
-
-/*
  * A grace period after evbus_ring_close(), and after the last mapping went
  * (a vma holds the file): nobody can touch the ring.
  */
@@ -271,6 +240,39 @@ static void evbus_ring_sync(struct evbus_ring *r)
 {
 	if (r->mem)
 		evbus_ring_catch_up(r, smp_load_acquire(&r->ctl->consumer_pos));
+}
+
+/*
+ * The file is closing: its ring takes nothing more, what a mapped reader
+ * took before it went counts as read, what the ring still holds (reserved
+ * records included) is counted as discarded, and its memory
+ * leaves its user's cap and the ring_bytes gauge.  Publishers that found
+ * the file before it left the index may still write and commit reserved
+ * slots; the memory goes in evbus_ring_free(), a grace period later.
+ */
+void evbus_ring_close(struct evbus_ring *r, struct evbus_user *u)
+{
+	struct evbus_notice *n, *tmp;
+	LIST_HEAD(pending);
+
+	spin_lock(&r->lock);
+	r->closed = true;
+	evbus_ring_sync(r);
+	evbus_room_made(r, true);	/* waiting publishers stop */
+	list_splice_init(&r->revoked_pending, &pending);
+	evbus_ring_notices_gone(r, r->revoked);
+	evbus_count(r->stats, discarded, r->queued);
+	evbus_count(r->stats, queued_events, -(s64)r->queued);
+	evbus_count(r->stats, queued_bytes, -(s64)r->queued_bytes);
+	r->queued = 0;
+	r->queued_bytes = 0;
+	spin_unlock(&r->lock);
+	list_for_each_entry_safe(n, tmp, &pending, link)
+		evbus_notice_free(n);
+	if (r->mem) {
+		evbus_user_uncharge(u, EVBUS_UC_RING_BYTES, r->size);
+		evbus_stats_ring_free(r->size);
+	}
 }
 
 /*

@@ -515,6 +515,52 @@ TEST(fork_close_and_exit_with_live_mapping)
 }
 
 /*
+ * A mapped reader that takes its events and closes at once: what it took
+ * counts as read (read_events), not as discarded, although the kernel
+ * learns how far it got only when the file is released.
+ */
+TEST(taken_then_closed_counts_as_read)
+{
+	const char *t = "mm.count";
+	static char buf[1 << 16];
+	long long read0, disc0;
+	size_t got = 0;
+	struct evt_map m;
+	int probe, fd, pfd;
+	ssize_t n;
+
+	ASSERT_EQ(0, evt_new_ipc_ns());
+	probe = evt_open();
+	pfd = evt_open();
+	ASSERT_LE(0, probe);
+	ASSERT_LE(0, pfd);
+	fd = sub_ring(t, 8192, EVBUS_POLICY_DROP_OLDEST);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, evt_map(&m, fd));
+	read0 = evt_sysfs_stat("read_events");
+	disc0 = evt_sysfs_stat("discarded");
+	ASSERT_LE(0, read0);
+	ASSERT_LE(0, disc0);
+	for (uint32_t i = 1; i <= 5; i++)
+		ASSERT_LT(0, pub_n(pfd, t, 32, i));
+	/* Five taken without a poll(), one published after: read 5, discarded 1. */
+	while ((n = evt_map_take(&m, buf + got, sizeof(buf) - got)) > 0)
+		got += n;
+	ASSERT_EQ(0, n);
+	ASSERT_LT(0, got);
+	ASSERT_LT(0, pub_n(pfd, t, 32, 6));
+	evt_unmap(&m);
+	close(fd);
+	for (int i = 0; i < 100 && open_files(probe) != 2; i++)
+		usleep(10000);
+	ASSERT_EQ(2, open_files(probe));
+	EXPECT_EQ(5, evt_sysfs_stat("read_events") - read0);
+	EXPECT_EQ(1, evt_sysfs_stat("discarded") - disc0);
+	close(pfd);
+	close(probe);
+}
+
+/*
  * A hostile unprivileged user maps its own ring and scribbles on its
  * control page while root's reader on the same bus takes every event: the
  * victim loses nothing, and the attacker gets no writable view of data.
