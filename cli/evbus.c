@@ -71,6 +71,9 @@ static const char main_usage[] =
 "  rate (--user U | --all) --clear\n"
 "        show the rate limits that apply to this command, or show, set or\n"
 "        remove a user's limit on this bus (the bus's owner sets them)\n"
+"  record (--sqlite FILE | --postgres CONNINFO) [--progress] PATTERN...\n"
+"  record (--sqlite FILE | --postgres CONNINFO) --query [--json]\n"
+"        record events into a database, resuming after a restart\n"
 "  exec [--publish PATTERN]... [--subscribe PATTERN]... -- CMD [ARGS]\n"
 "        run CMD with a handle narrowed to the patterns, in EVBUS_FD\n"
 "  approve [-v] [--ready] [--deny-by-default] [--priority N] PATTERN -- CMD [ARGS]\n"
@@ -129,6 +132,7 @@ int main(int argc, char **argv)
 		{ "history", cmd_history },
 		{ "policy", cmd_policy },
 		{ "rate", cmd_rate },
+		{ "record", cmd_record },
 		{ "exec", cmd_exec },
 		{ "approve", cmd_approve },
 		{ "run-scope", cmd_run_scope },
