@@ -32,6 +32,7 @@ int cmd_history(int argc, char **argv);
 int cmd_approve(int argc, char **argv);
 int cmd_run_scope(int argc, char **argv);
 int cmd_rate(int argc, char **argv);
+int cmd_bridge(int argc, char **argv);	/* bridge.c: NATS */
 int cmd_record(int argc, char **argv);
 
 /*

@@ -80,6 +80,9 @@ static const char main_usage[] =
 "        approve, deny or modify asking publishes on PATTERN: CMD gets each\n"
 "        request as a JSON line and answers allow, deny [ERRNO] or a JSON\n"
 "        object with the new payload\n"
+"  bridge [--server URL]... [--export PATTERN]... [--import SUBJECT]...\n"
+"      [--jetstream STREAM --state FILE] ...\n"
+"        carry events between this bus and NATS (see evbus bridge --help)\n"
 "  version\n"
 "        show the library version and the kernel ABI and features\n"
 "\n"
@@ -136,6 +139,7 @@ int main(int argc, char **argv)
 		{ "exec", cmd_exec },
 		{ "approve", cmd_approve },
 		{ "run-scope", cmd_run_scope },
+		{ "bridge", cmd_bridge },
 		{ "version", cmd_version },
 	};
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -155,5 +159,5 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(cmd, cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);
-	return cli_usage_err(NULL, "unknown command '%s' (pub, sub, stat, history, policy, rate, exec, approve, run-scope or version)", cmd);
+	return cli_usage_err(NULL, "unknown command '%s' (pub, sub, stat, history, policy, rate, exec, approve, run-scope, bridge or version)", cmd);
 }
