@@ -42,7 +42,7 @@ static const char record_usage[] =
 "      --flush-ms MS     or MS milliseconds after the first pending row (default 200)\n"
 "      --ring BYTES      ring size (K and M suffixes)\n"
 "      --lossless MS     publishers wait up to MS ms for the recorder (see sub)\n"
-"      --since SEQ       on an empty database, start at SEQ (default: live events)\n"
+"      --since SEQ       a new database starts at SEQ (default: the bus's next seq)\n"
 "      --progress        a line on stderr every second; SIGUSR1 prints one anytime\n"
 "      --synchronous S   SQLite's PRAGMA synchronous (default full)\n"
 "      --query           print what was recorded, as 'evbus sub' prints events\n"
@@ -282,9 +282,9 @@ static char *rec_join_patterns(const struct rec_args *a)
  * (resuming would leave the new ones' past out).
  */
 static int rec_check_meta(const struct rec_args *a, struct rec_db *db,
-			  uint64_t bus_id, uint64_t last)
+			  uint64_t bus_id, uint64_t last, uint64_t start)
 {
-	char cur[32], got[4096], ver[16];
+	char cur[32], got[4096], ver[16], first[32];
 	char *pats = rec_join_patterns(a);
 	int ret = -1;
 
@@ -294,6 +294,7 @@ static int rec_check_meta(const struct rec_args *a, struct rec_db *db,
 	}
 	snprintf(cur, sizeof(cur), "%" PRIu64, bus_id);
 	snprintf(ver, sizeof(ver), "%d", REC_SCHEMA_VERSION);
+	snprintf(first, sizeof(first), "%" PRIu64, start);
 	if (a->ops->meta_get(db, "schema_version", got, sizeof(got)))
 		goto out;
 	if (*got && strcmp(got, ver)) {
@@ -319,6 +320,7 @@ static int rec_check_meta(const struct rec_args *a, struct rec_db *db,
 	    a->ops->meta_set(db, "schema_version", ver) ||
 	    a->ops->meta_set(db, "bus_id", cur) ||
 	    a->ops->meta_set(db, "patterns", pats) ||
+	    a->ops->meta_set(db, "start_seq", first) ||
 	    a->ops->commit(db))
 		goto out;
 	ret = 0;
@@ -354,8 +356,7 @@ static int rec_subscribe_one(struct evbus *bus, const char *pattern,
 	char what[EVBUS_TOPIC_MAX + 64];
 	int ret;
 
-	ret = since ? evbus_subscribe_since(bus, pattern, since, NULL) :
-		      evbus_subscribe(bus, pattern, NULL);
+	ret = evbus_subscribe_since(bus, pattern, since, NULL);
 	if (!ret)
 		return 0;
 	if (ret == -ERANGE) {
@@ -363,7 +364,7 @@ static int rec_subscribe_one(struct evbus *bus, const char *pattern,
 			pattern, since);
 		return EXIT_RUNTIME;
 	}
-	if (ret == -EACCES && since) {
+	if (ret == -EACCES) {
 		cli_err("cannot subscribe to '%s' with replay from seq %" PRIu64 ": %s (EACCES: the bus's policy withholds the replay right, or refuses the pattern)",
 			pattern, since, strerror(-ret));
 		return EXIT_RUNTIME;
@@ -533,6 +534,28 @@ static int rec_loop(struct evbus *bus, const struct rec_args *a,
 	return 0;
 }
 
+/*
+ * Where to subscribe from: after the last row recorded; in a database with
+ * no row yet, where its first start began (so a first run that committed
+ * nothing misses nothing either), else --since, else the bus's next seq.
+ */
+static int rec_start_seq(const struct rec_args *a, struct rec_db *db,
+			 uint64_t last, uint64_t next, uint64_t *since)
+{
+	char buf[32];
+
+	if (last) {
+		*since = last + 1;
+		return 0;
+	}
+	if (a->ops->meta_get(db, "start_seq", buf, sizeof(buf)))
+		return -1;
+	if (*buf && parse_u64(buf, since) && *since)
+		return 0;
+	*since = a->since ? a->since : next;
+	return 0;
+}
+
 static int rec_start(struct evbus *bus, const struct rec_args *a,
 		     struct rec_state *s)
 {
@@ -544,19 +567,18 @@ static int rec_start(struct evbus *bus, const struct rec_args *a,
 	if (ret)
 		return cli_errno_exit("cannot read the bus's identity (EVBUS_IOC_BUS_STATS)", ret);
 	if (a->ops->open(&s->db, a->target, true) || a->ops->last_seq(s->db, &last) ||
-	    rec_check_meta(a, s->db, bst.bus_id, last))
+	    rec_start_seq(a, s->db, last, (uint64_t)bst.seq + 1, &since) ||
+	    rec_check_meta(a, s->db, bst.bus_id, last, since))
 		return EXIT_RUNTIME;
-	since = last ? last + 1 : a->since;
 	s->committed_seq = last;
 	ret = rec_setup_ring(bus, a);
 	for (i = 0; !ret && i < a->npatterns; i++)
 		ret = rec_subscribe_one(bus, a->patterns[i], since);
 	if (ret)
 		return ret;
-	fprintf(stderr, "evbus record: recording into %s %s from %s%" PRIu64 "\n",
+	fprintf(stderr, "evbus record: recording into %s %s from seq %" PRIu64 "\n",
 		a->ops->name, a->ops == &rec_pg_ops ? "database" : a->target,
-		since ? "seq " : "live events, bus seq ",
-		since ? since : (uint64_t)bst.seq + 1);
+		since);
 	fflush(stderr);
 	return 0;
 }
