@@ -11,6 +11,7 @@
 #   make stress, stress-faults, fuzz, bench, bench-smoke, bench-syscalls,
 #                        bench-scaling, bench-scaling-smoke   longer runs
 #   make install / uninstall   PREFIX=/usr/local DESTDIR=
+#   make deb, dkms-install, dkms-uninstall, check-packaging   (packaging/)
 #   make KDIR=/path      build the module against another kernel tree
 #   make W=1 / make C=2  extra warnings / sparse, forwarded to kbuild
 #
@@ -60,7 +61,7 @@ HOST_TESTS := $(B)/tests/topic_test $(B)/tests/topic_fuzz_sa $(B)/tests/vectors_
 all: module lib cli tests
 
 help:
-	@sed -n '3,19p' Makefile
+	@sed -n '3,20p' Makefile
 
 deps:
 	@$(DEPS) --kernel $(KERNEL)
