@@ -6,6 +6,12 @@ $(B)/ksft/ops_record: tests/record/record_test.sh $(CLI)
 	@mkdir -p $(@D)
 	install -m 0755 $< $@
 
+# Recorded events/s per backend in one VM boot (wall clock: the databases
+# do real I/O); results/bench/record.{md,json}.
 .PHONY: bench-record
 bench-record: $(CLI) module
-	flock /tmp/evbus-vm.lock tests/vm/run -- tests/record/bench-record $(BENCH_RECORD_ARGS)
+	@mkdir -p $(B)/vm/share/bench-record results/bench
+	flock /tmp/evbus-vm.lock tests/vm/run --share $(B)/vm/share/bench-record -- \
+		env N=$(or $(BENCH_RECORD_N),100000) RUNS=$(or $(BENCH_RECORD_RUNS),3) \
+		tests/record/bench-record $(B)/vm/share/bench-record
+	cp $(B)/vm/share/bench-record/record.md $(B)/vm/share/bench-record/record.json results/bench/
