@@ -14,8 +14,19 @@
 #include "cli.h"
 #include "record.h"
 
+/*
+ * The inserts of a transaction go through libpq's pipeline mode: sent
+ * without waiting, their results read at every PG_PIPE_SYNC rows and at
+ * COMMIT (a Sync inside BEGIN .. COMMIT ends no transaction).  Reading
+ * every PG_PIPE_SYNC rows keeps the server's replies from filling the
+ * socket while this side still sends.
+ */
+#define PG_PIPE_SYNC	256
+
 struct rec_db {
 	PGconn *conn;
+	bool pipe;		/* in pipeline mode */
+	unsigned int unsynced;	/* statements sent since the last sync */
 };
 
 static const char pg_schema[] =
@@ -170,9 +181,57 @@ static int pg_begin(struct rec_db *d)
 	return pg_cmd(d, "BEGIN", "cannot begin a transaction");
 }
 
+/*
+ * Send a Sync and read every result up to it; the first error is the
+ * message (what failed: what), the statements after it are aborted.
+ */
+static int pg_pipe_sync(struct rec_db *d, const char *what)
+{
+	PGresult *res, *err = NULL;
+	ExecStatusType st;
+
+	if (!PQpipelineSync(d->conn))
+		return pg_err(d, what, NULL);
+	for (;;) {
+		res = PQgetResult(d->conn);
+		if (!res) {
+			if (PQstatus(d->conn) == CONNECTION_BAD)
+				break;
+			continue;	/* the end of one statement's results */
+		}
+		st = PQresultStatus(res);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			break;
+		}
+		if (st != PGRES_COMMAND_OK && st != PGRES_PIPELINE_ABORTED && !err)
+			err = res;
+		else
+			PQclear(res);
+	}
+	d->unsynced = 0;
+	if (err || PQstatus(d->conn) == CONNECTION_BAD)
+		return pg_err(d, what, err);
+	return 0;
+}
+
+static int pg_pipe_end(struct rec_db *d, const char *what)
+{
+	int ret = pg_pipe_sync(d, what);
+
+	d->pipe = false;
+	if (!PQexitPipelineMode(d->conn) && !ret)
+		return pg_err(d, what, NULL);
+	return ret;
+}
+
 static int pg_commit(struct rec_db *d)
 {
-	PGresult *res = PQexec(d->conn, "COMMIT");
+	PGresult *res;
+
+	if (d->pipe && pg_pipe_end(d, "cannot insert rows"))
+		return -1;
+	res = PQexec(d->conn, "COMMIT");
 
 	/* A failed transaction's COMMIT answers ROLLBACK: that is no commit. */
 	if (PQresultStatus(res) != PGRES_COMMAND_OK ||
@@ -187,13 +246,17 @@ static int pg_exec_prepared(struct rec_db *d, const char *name, int n,
 			    const char *what)
 {
 	static const int fmts[13] = { 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1 };
-	PGresult *res;
 
-	res = PQexecPrepared(d->conn, name, n, vals, lens, fmts, 0);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		return pg_err(d, what, res);
-	PQclear(res);
-	return 0;
+	if (!d->pipe) {
+		if (!PQenterPipelineMode(d->conn))
+			return pg_err(d, what, NULL);
+		d->pipe = true;
+	}
+	if (!PQsendQueryPrepared(d->conn, name, n, vals, lens, fmts, 0))
+		return pg_err(d, what, NULL);
+	if (++d->unsynced < PG_PIPE_SYNC)
+		return 0;
+	return pg_pipe_sync(d, what);
 }
 
 static int pg_put_event(struct rec_db *d, const struct evbus_record *rec)
