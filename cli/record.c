@@ -434,7 +434,8 @@ static int rec_drain(struct evbus *bus, const struct rec_args *a,
 
 	while (!(ret = evbus_read(bus, &rec, 0))) {
 		if (evbus_record_revoked(rec)) {
-			cli_err("the bus's owner revoked a subscription of the recorder");
+			cli_err("the bus's owner revoked a subscription of the recorder: stopping after the last commit");
+			rec_commit(a, s);
 			return -1;
 		}
 		if (!rec->event && !rec->lagged)
@@ -566,11 +567,12 @@ static int rec_start(struct evbus *bus, const struct rec_args *a,
 	ret = evbus_get_bus_stats(bus, &bst);
 	if (ret)
 		return cli_errno_exit("cannot read the bus's identity (EVBUS_IOC_BUS_STATS)", ret);
-	if (a->ops->open(&s->db, a->target, true) || a->ops->last_seq(s->db, &last) ||
-	    rec_start_seq(a, s->db, last, (uint64_t)bst.seq + 1, &since) ||
-	    rec_check_meta(a, s->db, bst.bus_id, last, since))
+	if (a->ops->open(&s->db, a->target, true) || a->ops->last_seq(s->db, &last))
 		return EXIT_RUNTIME;
 	s->committed_seq = last;
+	if (rec_start_seq(a, s->db, last, (uint64_t)bst.seq + 1, &since) ||
+	    rec_check_meta(a, s->db, bst.bus_id, last, since))
+		return EXIT_RUNTIME;
 	ret = rec_setup_ring(bus, a);
 	for (i = 0; !ret && i < a->npatterns; i++)
 		ret = rec_subscribe_one(bus, a->patterns[i], since);
