@@ -11,7 +11,7 @@ $(B)/ksft/ops_record: tests/record/record_test.sh $(CLI)
 .PHONY: bench-record
 bench-record: $(CLI) module
 	@mkdir -p $(B)/vm/share/bench-record results/bench
-	flock /tmp/evbus-vm.lock tests/vm/run --share $(B)/vm/share/bench-record -- \
+	tests/vm/run --share $(B)/vm/share/bench-record -- \
 		env N=$(or $(BENCH_RECORD_N),100000) RUNS=$(or $(BENCH_RECORD_RUNS),3) \
 		tests/record/bench-record $(B)/vm/share/bench-record
 	cp $(B)/vm/share/bench-record/record.md $(B)/vm/share/bench-record/record.json results/bench/
