@@ -223,8 +223,10 @@ static int bridge_check(struct bridge *br)
 		return cli_usage_err("bridge", "--jetstream needs --state FILE, where the last acknowledged seq is kept");
 	if (br->state_path && !br->stream)
 		return cli_usage_err("bridge", "--state is for --jetstream");
-	if (br->stream && !*br->stream)
-		return cli_usage_err("bridge", "--jetstream needs a stream name");
+	if (br->stream && (!*br->stream || evbus_check_topic(br->stream, NULL) ||
+			   strchr(br->stream, '.') || strchr(br->stream, ':')))
+		return cli_usage_err("bridge", "invalid stream name '%s': use letters, digits, '_' and '-'",
+				     br->stream);
 	if (!br->tls_cert != !br->tls_key)
 		return cli_usage_err("bridge", "--tls-cert and --tls-key go together");
 	if (!br->user != !br->password)
@@ -286,6 +288,16 @@ static int bridge_identity(struct bridge *br)
 			hex[n++] = boot[i];
 	hex[n] = '\0';
 	snprintf(br->origin, sizeof(br->origin), "%s-%" PRIu64, hex, (uint64_t)st.bus_id);
+	/* A stream's own lag subject: streams' subjects must not overlap. */
+	snprintf(br->lag_subject, sizeof(br->lag_subject), BRIDGE_LAG_SUBJECT ".%s%s%s",
+		 br->origin, br->stream ? "." : "", br->stream ? br->stream : "");
+	for (i = 0; i < (size_t)br->n_exports; i++) {
+		snprintf(br->export_subj[i], sizeof(br->export_subj[i]), "%s%s%s",
+			 br->export_prefix ? br->export_prefix : "",
+			 br->export_prefix ? "." : "", br->exports[i]);
+		br->chain[i].name = br->export_subj[i];
+	}
+	br->chain[i].name = br->lag_subject;
 	if (gethostname(br->host, sizeof(br->host) - 1))
 		strcpy(br->host, "unknown");
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
@@ -315,25 +327,20 @@ static int bridge_ring(struct bridge *br)
 	return ret ? cli_errno_exit("cannot configure the ring", ret) : 0;
 }
 
-/* Subscribe the exported patterns, from since on when resuming. */
-static int bridge_sub_exports(struct bridge *br)
+/* Subscribe the exported patterns, from since on (0: live). */
+int bridge_sub_exports(struct bridge *br, uint64_t since)
 {
-	uint64_t since;
 	int i, ret;
 
-	ret = br->stream ? bridge_state_load(br, &since) : (since = 0, 0);
-	if (ret)
-		return ret;
-	if (since && br->verbose)
-		cli_err("bridge: resuming after seq %" PRIu64, since - 1);
 	for (i = 0; i < br->n_exports; i++) {
 		if (since)
-			ret = evbus_subscribe_since(br->bus, br->exports[i], since, NULL);
+			ret = evbus_subscribe_since(br->bus, br->exports[i], since,
+						    &br->sub_ids[i]);
 		else
-			ret = evbus_subscribe(br->bus, br->exports[i], NULL);
+			ret = evbus_subscribe(br->bus, br->exports[i], &br->sub_ids[i]);
 		if (ret == -ERANGE) {
-			cli_err("bridge: cannot resume at seq %" PRIu64 " from %s: the bus has not got that far",
-				since, br->state_path);
+			cli_err("bridge: cannot resume at seq %" PRIu64 ": the bus has not got that far",
+				since);
 			return EXIT_RUNTIME;
 		}
 		if (ret) {
@@ -343,6 +350,52 @@ static int bridge_sub_exports(struct bridge *br)
 		}
 	}
 	return 0;
+}
+
+static int bridge_start_exports(struct bridge *br)
+{
+	uint64_t since = br->since;
+	int ret;
+
+	if (since && br->verbose)
+		cli_err("bridge: resuming after seq %" PRIu64, since - 1);
+	if (br->stream && !since) {
+		/* Starting live: a rewind goes no further back than now. */
+		struct evbus_bus_stats st;
+
+		ret = evbus_get_bus_stats(br->bus, &st);
+		if (ret)
+			return cli_errno_exit("EVBUS_IOC_BUS_STATS", ret);
+		br->acked = st.seq;
+	}
+	return bridge_sub_exports(br, since);
+}
+
+/*
+ * JetStream: the ring lost events the stream has not got, but the bus's
+ * history may still have them.  Drop the subscriptions and what the ring
+ * holds, and subscribe again from the first seq not acknowledged: the
+ * replay brings them back, or says exactly what the history lost.
+ */
+static int bridge_rewind(struct bridge *br, const struct evbus_lagged *lg)
+{
+	const struct evbus_record *rec;
+	int i, ret;
+
+	if (br->verbose)
+		cli_err("bridge: ring lost seq %" PRIu64 "..%" PRIu64 ": replaying from %" PRIu64,
+			(uint64_t)lg->first_seq, (uint64_t)lg->last_seq, br->acked + 1);
+	for (i = 0; i < br->n_exports; i++) {
+		ret = evbus_unsubscribe(br->bus, br->sub_ids[i]);
+		if (ret)
+			return cli_errno_exit("EVBUS_IOC_UNSUBSCRIBE", ret);
+	}
+	while (!(ret = evbus_read(br->bus, &rec, 0)))
+		;
+	if (ret != -EAGAIN && ret != -ETIMEDOUT)
+		return cli_errno_exit("reading the bus", ret);
+	br->rewinds++;
+	return bridge_sub_exports(br, br->acked + 1);
 }
 
 static int bridge_sub_imports(struct bridge *br)
@@ -385,16 +438,17 @@ static void bridge_counters(struct bridge *br, const char *when)
 		" lag_msgs=%" PRIu64 " lag_events=%" PRIu64 " not_sent=%" PRIu64
 		" acked=%" PRIu64 " imported=%" PRIu64 " duplicates=%" PRIu64
 		" own_origin=%" PRIu64 " transit_gaps=%" PRIu64 " transit_lost=%" PRIu64
-		" lag_reports=%" PRIu64 " invalid=%" PRIu64 " refused=%" PRIu64 "\n",
+		" lag_reports=%" PRIu64 " invalid=%" PRIu64 " refused=%" PRIu64
+		" rewinds=%" PRIu64 "\n",
 		when, br->origin, br->exported, br->skipped_own, br->lag_msgs,
 		br->lag_events, br->not_sent, br->acked, br->imported, br->dup,
 		br->own_origin, br->gaps, br->gap_msgs, br->lag_reports, br->invalid,
-		br->refused);
+		br->refused, br->rewinds);
 	pthread_mutex_unlock(&br->imp_lock);
 	fflush(stderr);
 }
 
-/* Export what the ring holds now: 0, or 1 to stop (a signal, an error). */
+/* Export what the ring holds now: 0, 1 to stop (a signal), -1 on an error. */
 static int bridge_drain(struct bridge *br, int sigfd)
 {
 	const struct evbus_record *rec;
@@ -403,18 +457,21 @@ static int bridge_drain(struct bridge *br, int sigfd)
 	while (!(ret = evbus_read(br->bus, &rec, 0))) {
 		if (rec->event)
 			ret = bridge_export_event(br, rec, sigfd);
+		else if (rec->lagged && br->stream &&
+			 !(rec->lagged->flags & EVBUS_LAGGED_HISTORY))
+			return bridge_rewind(br, rec->lagged) ? -1 : 0;
 		else if (rec->lagged)
 			ret = bridge_export_lag(br, rec->lagged, sigfd);
 		else if (evbus_record_revoked(rec))
 			cli_err("bridge: a subscription was revoked by a policy change (after seq %" PRIu64 ")",
 				(uint64_t)evbus_record_revoked(rec)->seq);
 		if (ret)
-			return 1;
+			return ret > 0 ? 1 : -1;
 	}
 	if (ret == -EAGAIN || ret == -ETIMEDOUT)
 		return 0;
 	cli_errno_exit("reading the bus", ret);
-	return 1;
+	return -1;
 }
 
 /* 0 for SIGINT/SIGTERM, -1 for SIGUSR1 (counters printed). */
@@ -436,9 +493,13 @@ static int bridge_loop(struct bridge *br, int sigfd)
 		{ .fd = evbus_fd(br->bus), .events = POLLIN },
 		{ .fd = sigfd, .events = POLLIN },
 	};
+	int ret;
 
 	for (;;) {
-		if (br->n_exports && bridge_drain(br, sigfd))
+		ret = br->n_exports ? bridge_drain(br, sigfd) : 0;
+		if (ret < 0)
+			return EXIT_RUNTIME;
+		if (ret)
 			return atomic_load(&br->closed) ? EXIT_RUNTIME : 0;
 		if (atomic_load(&br->closed)) {
 			cli_err("bridge: the NATS connection is closed");
@@ -479,6 +540,8 @@ static int bridge_run(struct bridge *br, int sigfd)
 	int ret;
 
 	ret = bridge_identity(br);
+	if (!ret && br->stream)
+		ret = bridge_state_load(br);
 	if (!ret)
 		ret = bridge_ring(br);
 	if (!ret)
@@ -488,7 +551,7 @@ static int bridge_run(struct bridge *br, int sigfd)
 	if (!ret)
 		ret = bridge_sub_imports(br);
 	if (!ret && br->n_exports)
-		ret = bridge_sub_exports(br);
+		ret = bridge_start_exports(br);
 	if (ret)
 		return ret;
 	if (br->verbose)
@@ -523,6 +586,7 @@ int cmd_bridge(int argc, char **argv)
 	pthread_mutex_lock(&br.imp_lock);
 	br.stopping = true;	/* no import callback touches the bus after this */
 	pthread_mutex_unlock(&br.imp_lock);
+	atomic_store(&br.closing, true);
 	bridge_nats_close(&br);
 	if (br.stream && br.acked && bridge_state_save(&br))
 		ret = EXIT_RUNTIME;

@@ -24,7 +24,7 @@
 #define BRIDGE_ORIGIN_MAX	64
 
 /* Subjects and topics of the bridge's own reports (see evbus-bridge(1)). */
-#define BRIDGE_LAG_SUBJECT	"_evbus.lag"	/* + "." + origin, on NATS */
+#define BRIDGE_LAG_SUBJECT	"_evbus.lag"	/* + "." + origin [+ "." + stream] */
 #define BRIDGE_LAG_TOPIC	"_evbus.lag"	/* + "." + origin, locally */
 #define BRIDGE_ORIGIN_TOPIC	"_evbus.origin"	/* an imported event's origin */
 
@@ -43,6 +43,7 @@
 #define HDR_PARENT	"Evbus-Parent"
 #define HDR_FLAGS	"Evbus-Flags"
 #define HDR_BRIDGE	"Evbus-Bridge"
+#define HDR_EXPORT	"Evbus-Export"
 #define HDR_BSEQ	"Evbus-Bridge-Seq"
 #define HDR_PREV	"Evbus-Prev-Seq"
 #define HDR_CAUSE	"Evbus-Lag-Cause"
@@ -50,10 +51,17 @@
 #define HDR_FIRST	"Evbus-First-Seq"
 #define HDR_LAST	"Evbus-Last-Seq"
 
-/* The sender of an importing bridge's run, for the peers list. */
+#define BRIDGE_SUBJECT_MAX	(2 * EVBUS_TOPIC_MAX + 2)
+
+/*
+ * A chain: one export pattern's messages in one run, numbered by
+ * Evbus-Bridge-Seq.  The importer follows each (run, Evbus-Export) it
+ * receives; the exporter keeps one per pattern plus one for lag messages.
+ */
 struct bridge_peer {
 	struct bridge_peer *next;
 	char id[40];			/* Evbus-Bridge */
+	char export[BRIDGE_SUBJECT_MAX];	/* Evbus-Export */
 	uint64_t bseq;			/* last Evbus-Bridge-Seq seen */
 	uint64_t seq;			/* last origin seq it covered */
 };
@@ -78,6 +86,8 @@ struct bridge {
 	char origin[BRIDGE_ORIGIN_MAX];	/* <boot id>-<bus id> */
 	char host[256];
 	char run_id[40];		/* this process's run, Evbus-Bridge */
+	char lag_subject[BRIDGE_ORIGIN_MAX + 300];	/* where lag messages go */
+	uint64_t since;			/* JetStream: where to resume, 0: live */
 	pid_t pid;
 	pid_t prev_pid;			/* the previous run's, from the state file */
 
@@ -87,13 +97,20 @@ struct bridge {
 	natsSubscription *subs[BRIDGE_MAX_PATTERNS + 1];
 	int n_subs;
 	atomic_bool closed;		/* the NATS connection is gone for good */
+	atomic_bool closing;		/* we are closing it: no messages */
+	uint32_t sub_ids[BRIDGE_MAX_PATTERNS];	/* the exported patterns' */
 
-	/* export side (main thread) */
-	uint64_t bseq;			/* Evbus-Bridge-Seq of the last message */
-	uint64_t prev;			/* last origin seq covered */
+	/* export side (main thread); chain n_exports is the lag messages' */
+	char export_subj[BRIDGE_MAX_PATTERNS][BRIDGE_SUBJECT_MAX];	/* [prefix.]pattern */
+	struct {
+		const char *name;	/* Evbus-Export */
+		uint64_t bseq;		/* Evbus-Bridge-Seq of its last message */
+		uint64_t prev;		/* last origin seq it covered */
+	} chain[BRIDGE_MAX_PATTERNS + 1];
 	uint64_t acked;			/* JetStream: last seq acknowledged */
 	uint64_t exported, skipped_own, not_sent, lag_msgs, lag_events;
 	uint64_t fail_first, fail_last, fail_run;	/* failures since last success */
+	uint64_t rewinds;		/* JetStream: ring losses taken from the history */
 
 	/* import side (libnats threads) */
 	pthread_mutex_t imp_lock;
@@ -114,7 +131,8 @@ int bridge_export_event(struct bridge *br, const struct evbus_record *rec,
 			int sigfd);
 int bridge_export_lag(struct bridge *br, const struct evbus_lagged *lg,
 		      int sigfd);
-int bridge_state_load(struct bridge *br, uint64_t *since);
+int bridge_state_load(struct bridge *br);
+int bridge_sub_exports(struct bridge *br, uint64_t since);
 int bridge_state_save(struct bridge *br);
 
 /* bridge_import.c */

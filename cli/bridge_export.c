@@ -3,10 +3,12 @@
  * evbus bridge, the export side: events and LAGGED records of the
  * bridge's ring become NATS messages with the evbus metadata in headers.
  *
- * Every message of one run carries Evbus-Bridge (the run), Evbus-Bridge-Seq
- * (1, 2, 3, ... with no gap) and Evbus-Prev-Seq (the origin seq of the
- * previous message): an importer that sees the bridge seq jump knows
- * exactly how many messages it missed and between which origin seqs.
+ * Every message of one run carries Evbus-Bridge (the run), Evbus-Export
+ * (the export pattern it went out by, as a NATS subject pattern; lag
+ * messages have their subject), Evbus-Bridge-Seq (1, 2, 3, ... with no gap
+ * per run and pattern) and Evbus-Prev-Seq (the origin seq of the previous
+ * message of that pattern): an importer that sees the bridge seq jump
+ * knows exactly how many messages it missed and between which origin seqs.
  *
  * Core NATS: a message libnats refuses (connection closed, reconnect
  * buffer full) is counted and reported, and its bridge seq is spent, so
@@ -35,8 +37,8 @@ static natsStatus hdr_u64(natsMsg *m, const char *key, uint64_t v)
 	return natsMsgHeader_Set(m, key, buf);
 }
 
-/* The headers every message of this run has. */
-static natsStatus hdr_common(struct bridge *br, natsMsg *m)
+/* The headers every message of this run has; c is its chain. */
+static natsStatus hdr_common(struct bridge *br, natsMsg *m, int c)
 {
 	natsStatus s;
 
@@ -46,19 +48,21 @@ static natsStatus hdr_common(struct bridge *br, natsMsg *m)
 	if (s == NATS_OK)
 		s = natsMsgHeader_Set(m, HDR_BRIDGE, br->run_id);
 	if (s == NATS_OK)
-		s = hdr_u64(m, HDR_BSEQ, br->bseq + 1);
+		s = natsMsgHeader_Set(m, HDR_EXPORT, br->chain[c].name);
 	if (s == NATS_OK)
-		s = hdr_u64(m, HDR_PREV, br->prev);
+		s = hdr_u64(m, HDR_BSEQ, br->chain[c].bseq + 1);
+	if (s == NATS_OK)
+		s = hdr_u64(m, HDR_PREV, br->chain[c].prev);
 	return s;
 }
 
 static natsStatus hdr_event(struct bridge *br, natsMsg *m,
-			    const struct evbus_record *rec)
+			    const struct evbus_record *rec, int c)
 {
 	const struct evbus_event *ev = rec->event;
 	natsStatus s;
 
-	s = hdr_common(br, m);
+	s = hdr_common(br, m, c);
 	if (s == NATS_OK)
 		s = natsMsgHeader_Set(m, HDR_TOPIC, rec->topic);
 	if (s == NATS_OK)
@@ -161,9 +165,9 @@ static int send_js(struct bridge *br, natsMsg *m, const char *msg_id,
 	return bridge_state_save(br) ? -1 : 0;
 }
 
-/* Send m (covering origin seqs first..last), then advance the chain. */
+/* Send m (covering origin seqs first..last), then advance chain c. */
 static int bridge_send(struct bridge *br, natsMsg *m, const char *msg_id,
-		       uint64_t first, uint64_t last, int sigfd)
+		       uint64_t first, uint64_t last, int c, int sigfd)
 {
 	int ret;
 
@@ -173,8 +177,8 @@ static int bridge_send(struct bridge *br, natsMsg *m, const char *msg_id,
 		ret = send_core(br, m, first, last);
 	if (ret)
 		return ret;
-	br->bseq++;
-	br->prev = last;
+	br->chain[c].bseq++;
+	br->chain[c].prev = last;
 	return 0;
 }
 
@@ -187,6 +191,18 @@ static bool bridge_own(const struct bridge *br, const struct evbus_event *ev)
 	       ev->pid == (uint32_t)br->prev_pid && ev->uid == geteuid();
 }
 
+/* The chain of a topic: the first export pattern it matches. */
+static int export_chain(const struct bridge *br, const char *topic)
+{
+	int i;
+
+	/* The ring only has events of one of them: no need to match the last. */
+	for (i = 0; i < br->n_exports - 1; i++)
+		if (evbus_match(br->exports[i], topic) == 1)
+			return i;
+	return br->n_exports - 1;
+}
+
 /* 0, 1 (stopped by a signal, not sent) or a negative errno. */
 int bridge_export_event(struct bridge *br, const struct evbus_record *rec,
 			int sigfd)
@@ -196,7 +212,7 @@ int bridge_export_event(struct bridge *br, const struct evbus_record *rec,
 	char msg_id[BRIDGE_ORIGIN_MAX + 24];
 	natsMsg *m = NULL;
 	natsStatus s;
-	int ret;
+	int c, ret;
 
 	if (bridge_own(br, ev)) {
 		br->skipped_own++;
@@ -208,15 +224,16 @@ int bridge_export_event(struct bridge *br, const struct evbus_record *rec,
 		snprintf(subject, sizeof(subject), "%s", rec->topic);
 	snprintf(msg_id, sizeof(msg_id), "%s-%" PRIu64, br->origin, (uint64_t)ev->seq);
 	s = natsMsg_Create(&m, subject, NULL, rec->payload, (int)rec->payload_len);
+	c = export_chain(br, rec->topic);
 	if (s == NATS_OK)
-		s = hdr_event(br, m, rec);
+		s = hdr_event(br, m, rec, c);
 	if (s != NATS_OK) {
 		natsMsg_Destroy(m);
 		cli_err("bridge: cannot build the message for seq %" PRIu64 ": %s",
 			(uint64_t)ev->seq, bridge_nats_err(s));
 		return -ENOMEM;
 	}
-	ret = bridge_send(br, m, msg_id, ev->seq, ev->seq, sigfd);
+	ret = bridge_send(br, m, msg_id, ev->seq, ev->seq, c, sigfd);
 	natsMsg_Destroy(m);
 	if (!ret)
 		br->exported++;
@@ -231,16 +248,15 @@ int bridge_export_lag(struct bridge *br, const struct evbus_lagged *lg,
 		      int sigfd)
 {
 	const char *cause = lg->flags & EVBUS_LAGGED_HISTORY ? "history" : "ring";
-	char subject[BRIDGE_ORIGIN_MAX + 16], body[256];
+	char body[256];
 	char msg_id[BRIDGE_ORIGIN_MAX + 48];
 	natsMsg *m = NULL;
 	natsStatus s;
 	int len, ret;
 
-	cli_err("bridge: lost %" PRIu64 " events (seq %" PRIu64 "..%" PRIu64 ", %s): reported on "
-		BRIDGE_LAG_SUBJECT ".%s", (uint64_t)lg->lost, (uint64_t)lg->first_seq,
-		(uint64_t)lg->last_seq, cause, br->origin);
-	snprintf(subject, sizeof(subject), BRIDGE_LAG_SUBJECT ".%s", br->origin);
+	cli_err("bridge: lost %" PRIu64 " events (seq %" PRIu64 "..%" PRIu64 ", %s): reported on %s",
+		(uint64_t)lg->lost, (uint64_t)lg->first_seq, (uint64_t)lg->last_seq, cause,
+		br->lag_subject);
 	snprintf(msg_id, sizeof(msg_id), "%s-lag-%" PRIu64 "-%" PRIu64, br->origin,
 		 (uint64_t)lg->first_seq, (uint64_t)lg->last_seq);
 	len = snprintf(body, sizeof(body),
@@ -248,9 +264,9 @@ int bridge_export_lag(struct bridge *br, const struct evbus_lagged *lg,
 		       ",\"first_seq\":%" PRIu64 ",\"last_seq\":%" PRIu64 "}",
 		       br->origin, cause, (uint64_t)lg->lost,
 		       (uint64_t)lg->first_seq, (uint64_t)lg->last_seq);
-	s = natsMsg_Create(&m, subject, NULL, body, len);
+	s = natsMsg_Create(&m, br->lag_subject, NULL, body, len);
 	if (s == NATS_OK)
-		s = hdr_common(br, m);
+		s = hdr_common(br, m, br->n_exports);
 	if (s == NATS_OK)
 		s = natsMsgHeader_Set(m, HDR_CAUSE, cause);
 	if (s == NATS_OK)
@@ -264,7 +280,8 @@ int bridge_export_lag(struct bridge *br, const struct evbus_lagged *lg,
 		cli_err("bridge: cannot build the lag message: %s", bridge_nats_err(s));
 		return -ENOMEM;
 	}
-	ret = bridge_send(br, m, msg_id, lg->first_seq, lg->last_seq, sigfd);
+	ret = bridge_send(br, m, msg_id, lg->first_seq, lg->last_seq, br->n_exports,
+			  sigfd);
 	natsMsg_Destroy(m);
 	if (!ret) {
 		br->lag_msgs++;
@@ -308,8 +325,9 @@ int bridge_state_save(struct bridge *br)
  * Where to resume: *since = acked + 1 when the state file is this
  * origin's, 0 (start live) when there is none or it is another bus's.
  */
-int bridge_state_load(struct bridge *br, uint64_t *since)
+int bridge_state_load(struct bridge *br)
 {
+	uint64_t *since = &br->since;
 	char origin[BRIDGE_ORIGIN_MAX] = "";
 	unsigned long long acked = 0;
 	int pid = 0, n;
@@ -337,7 +355,8 @@ int bridge_state_load(struct bridge *br, uint64_t *since)
 		return 0;
 	}
 	br->acked = acked;
-	br->prev = acked;
+	for (n = 0; n <= br->n_exports; n++)
+		br->chain[n].prev = acked;
 	br->prev_pid = pid;
 	*since = acked + 1;
 	return 0;

@@ -7,10 +7,11 @@
  * rest of the origin's metadata follows the event as an "origin" event on
  * _evbus.origin (under the import prefix) whose parent is the imported
  * event's local seq.  Messages of this bridge's own origin are dropped.
- * Per exporting run (Evbus-Bridge), a repeated bridge seq is a duplicate
- * (a JetStream retry) and is dropped; a jump is a loss in transit,
- * published as a lag report on _evbus.lag.<origin> like the exporter's
- * own.
+ * Per exporting run and pattern (Evbus-Bridge, Evbus-Export), a repeated
+ * bridge seq is a duplicate (a JetStream retry) and is dropped; a jump is
+ * a loss in transit, published as a lag report on _evbus.lag.<origin>
+ * like the exporter's own.  All subscriptions share one delivery thread
+ * (bridge_nats.c), so messages are taken in the order they came.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,6 +28,7 @@ struct imp_msg {
 	const char *subject;
 	const char *origin;		/* NULL: not from a bridge */
 	const char *run;
+	const char *export;		/* Evbus-Export */
 	uint64_t bseq, prev, seq, last;
 	bool lag;			/* a lag report */
 };
@@ -92,13 +94,14 @@ static void imp_lag_report(struct bridge *br, const struct imp_msg *im,
 	br->lag_reports++;
 }
 
-static struct bridge_peer *peer_get(struct bridge *br, const char *run)
+static struct bridge_peer *peer_get(struct bridge *br, const char *run,
+				     const char *export)
 {
 	struct bridge_peer **pp, *p;
 	int n = 0;
 
 	for (pp = &br->peers; (p = *pp); pp = &p->next, n++) {
-		if (!strcmp(p->id, run)) {
+		if (!strcmp(p->id, run) && !strcmp(p->export, export)) {
 			*pp = p->next;		/* most recent first */
 			p->next = br->peers;
 			br->peers = p;
@@ -117,30 +120,75 @@ static struct bridge_peer *peer_get(struct bridge *br, const char *run)
 			return NULL;
 	}
 	snprintf(p->id, sizeof(p->id), "%s", run);
+	snprintf(p->export, sizeof(p->export), "%s", export);
 	p->next = br->peers;
 	br->peers = p;
 	return p;
 }
 
 /*
- * Follow the exporting run's bridge seq: false for a duplicate; a jump
- * is reported as lost in transit.  A run first seen mid-way starts there.
+ * Does NATS subject pattern p take every subject pattern q takes?  Token
+ * by token: '>' takes the rest, '*' one token (not a '>'), a literal
+ * itself.
+ */
+static bool pattern_covers(const char *p, const char *q)
+{
+	size_t pl, ql;
+
+	for (;;) {
+		pl = strcspn(p, ".");
+		ql = strcspn(q, ".");
+		if (pl == 1 && *p == '>')
+			return ql > 0;
+		if (pl == 1 && *p == '*') {
+			if (ql == 1 && *q == '>')
+				return false;
+		} else if (pl != ql || memcmp(p, q, pl)) {
+			return false;
+		}
+		p += pl;
+		q += ql;
+		if (!*p || !*q)
+			return !*p && !*q;
+		p++;
+		q++;
+	}
+}
+
+/* Do this bridge's imports take all of an export pattern's messages? */
+static bool imp_covers(const struct bridge *br, const char *export)
+{
+	int i;
+
+	if (!strncmp(export, BRIDGE_LAG_SUBJECT ".", sizeof(BRIDGE_LAG_SUBJECT)))
+		return true;		/* always subscribed */
+	for (i = 0; i < br->n_imports; i++)
+		if (pattern_covers(br->imports[i], export))
+			return true;
+	return false;
+}
+
+/*
+ * Follow the exporting run's chain: false for a duplicate (a JetStream
+ * retry, or overlapping imports); a jump is reported as lost in transit
+ * when the imports take the whole export pattern (otherwise the jump is
+ * what they do not take).  A chain first seen mid-way starts there.
  */
 static bool imp_track(struct bridge *br, const struct imp_msg *im)
 {
 	struct bridge_peer *p;
 	uint64_t lost;
 
-	if (!im->run || !im->bseq)
+	if (!im->run || !im->bseq || !im->export)
 		return true;
-	p = peer_get(br, im->run);
+	p = peer_get(br, im->run, im->export);
 	if (!p)
 		return true;
 	if (p->bseq && im->bseq <= p->bseq) {
 		br->dup++;
 		return false;
 	}
-	if (p->bseq && im->bseq > p->bseq + 1) {
+	if (p->bseq && im->bseq > p->bseq + 1 && imp_covers(br, im->export)) {
 		lost = im->bseq - p->bseq - 1;
 		br->gaps++;
 		br->gap_msgs += lost;
@@ -238,6 +286,9 @@ static void imp_one(struct bridge *br, natsMsg *m)
 	im.run = hdr(m, HDR_BRIDGE);
 	if (im.run && strlen(im.run) >= sizeof(((struct bridge_peer *)0)->id))
 		im.run = NULL;
+	im.export = hdr(m, HDR_EXPORT);
+	if (im.export && strlen(im.export) >= BRIDGE_SUBJECT_MAX)
+		im.export = NULL;
 	im.bseq = hdr_u64(m, HDR_BSEQ);
 	im.prev = hdr_u64(m, HDR_PREV);
 	im.lag = hdr(m, HDR_CAUSE) != NULL;

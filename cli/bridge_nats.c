@@ -19,7 +19,10 @@ const char *bridge_nats_err(natsStatus s)
 
 static void on_disconnected(natsConnection *nc, void *closure)
 {
-	cli_err("bridge: disconnected from NATS; reconnecting");
+	struct bridge *br = closure;
+
+	if (!atomic_load(&br->closing))
+		cli_err("bridge: disconnected from NATS; reconnecting");
 }
 
 static void on_reconnected(natsConnection *nc, void *closure)
@@ -85,6 +88,12 @@ static natsStatus bridge_opts(struct bridge *br, natsOptions *o)
 	s = natsOptions_SetServers(o, br->servers, br->n_servers);
 	if (s == NATS_OK)
 		s = natsOptions_SetName(o, name);
+	/*
+	 * One delivery thread for every subscription: messages are imported
+	 * in the order they came, whatever their subject.
+	 */
+	if (s == NATS_OK)
+		s = natsOptions_UseGlobalMessageDelivery(o, true);
 	/* Never get back what this connection publishes. */
 	if (s == NATS_OK)
 		s = natsOptions_SetNoEcho(o, true);
@@ -160,7 +169,6 @@ void bridge_nats_close(struct bridge *br)
 int bridge_stream_setup(struct bridge *br)
 {
 	const char *subjects[BRIDGE_MAX_PATTERNS + 1];
-	char buf[BRIDGE_MAX_PATTERNS + 1][EVBUS_TOPIC_MAX * 2 + 2];
 	jsStreamInfo *si = NULL;
 	jsStreamConfig cfg;
 	jsErrCode jerr = 0;
@@ -177,16 +185,9 @@ int bridge_stream_setup(struct bridge *br)
 			bridge_nats_err(s));
 		return EXIT_RUNTIME;
 	}
-	for (i = 0; i < br->n_exports; i++) {
-		if (br->export_prefix)
-			snprintf(buf[i], sizeof(buf[i]), "%s.%s", br->export_prefix,
-				 br->exports[i]);
-		else
-			snprintf(buf[i], sizeof(buf[i]), "%s", br->exports[i]);
-		subjects[i] = buf[i];
-	}
-	snprintf(buf[i], sizeof(buf[i]), BRIDGE_LAG_SUBJECT ".%s", br->origin);
-	subjects[i] = buf[i];
+	for (i = 0; i < br->n_exports; i++)
+		subjects[i] = br->export_subj[i];
+	subjects[i] = br->lag_subject;
 	jsStreamConfig_Init(&cfg);
 	cfg.Name = br->stream;
 	cfg.Subjects = subjects;
