@@ -7,6 +7,7 @@
  *                [--jetstream STREAM --state FILE] [--ring BYTES]
  *                [--creds FILE] [--tls-ca FILE] [--tls-cert FILE --tls-key FILE]
  *                [--user U --password P | --token T] [--reconnect-wait MS]
+ *                [--reconnect-buffer BYTES]
  *                [--no-origin-events] [--ready] [-v]
  *
  * This file parses the options, opens the bus and the connection, and
@@ -35,7 +36,7 @@ static const char bridge_usage[] =
 "                    [--jetstream STREAM --state FILE] [--ring BYTES]\n"
 "                    [--creds FILE] [--tls-ca FILE] [--tls-cert FILE --tls-key FILE]\n"
 "                    [--user U --password P | --token T] [--reconnect-wait MS]\n"
-"                    [--no-origin-events] [--ready] [-v]\n"
+"                    [--reconnect-buffer BYTES] [--no-origin-events] [--ready] [-v]\n"
 "\n"
 "Carry events between this bus and NATS (default server " DEFAULT_SERVER ").\n"
 "  --export PATTERN   events matching PATTERN go to the NATS subject of the\n"
@@ -52,6 +53,8 @@ static const char bridge_usage[] =
 "                     NATS credentials and TLS, passed to libnats\n"
 "  --reconnect-wait MS  first wait between reconnect rounds (default 250),\n"
 "                     doubled per round up to 16 times\n"
+"  --reconnect-buffer BYTES  what core NATS holds while disconnected (default\n"
+"                     8M); past it a message is counted as not sent\n"
 "  --no-origin-events do not follow imported events with an _evbus.origin event\n"
 "  --ready            print 'ready' on stderr once both sides are subscribed\n"
 "SIGUSR1 prints the counters on stderr; they are printed at exit too.\n"
@@ -61,7 +64,7 @@ enum {
 	OPT_SERVER = 256, OPT_EXPORT, OPT_EXPORT_PREFIX, OPT_IMPORT,
 	OPT_IMPORT_PREFIX, OPT_JETSTREAM, OPT_STATE, OPT_RING, OPT_CREDS,
 	OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY, OPT_USER, OPT_PASSWORD,
-	OPT_TOKEN, OPT_RECONNECT_WAIT, OPT_NO_ORIGIN, OPT_READY,
+	OPT_TOKEN, OPT_RECONNECT_WAIT, OPT_RECONNECT_BUF, OPT_NO_ORIGIN, OPT_READY,
 };
 
 static const struct option bridge_opts[] = {
@@ -81,6 +84,7 @@ static const struct option bridge_opts[] = {
 	{ "password", required_argument, NULL, OPT_PASSWORD },
 	{ "token", required_argument, NULL, OPT_TOKEN },
 	{ "reconnect-wait", required_argument, NULL, OPT_RECONNECT_WAIT },
+	{ "reconnect-buffer", required_argument, NULL, OPT_RECONNECT_BUF },
 	{ "no-origin-events", no_argument, NULL, OPT_NO_ORIGIN },
 	{ "ready", no_argument, NULL, OPT_READY },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -142,6 +146,12 @@ static int bridge_opt(struct bridge *br, int opt, char **argv)
 			return cli_usage_err("bridge", "--reconnect-wait needs milliseconds, 1..60000, not '%s'",
 					     optarg);
 		br->reconnect_wait_ms = v;
+		return 0;
+	case OPT_RECONNECT_BUF:
+		if (!parse_size(optarg, &br->reconnect_buf) || !br->reconnect_buf ||
+		    br->reconnect_buf > INT32_MAX)
+			return cli_usage_err("bridge", "--reconnect-buffer needs a size in bytes (K and M suffixes), not '%s'",
+					     optarg);
 		return 0;
 	case OPT_NO_ORIGIN: br->no_origin_events = true; return 0;
 	case OPT_READY: br->ready = true; return 0;

@@ -80,6 +80,7 @@ struct bridge {
 	const char *user, *password, *token;
 	uint32_t ring;
 	long long reconnect_wait_ms;
+	uint32_t reconnect_buf;		/* bytes; 0: libnats's default (8 MiB) */
 	bool ready, verbose, no_origin_events;
 
 	/* identity */

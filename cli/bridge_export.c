@@ -235,7 +235,7 @@ int bridge_export_event(struct bridge *br, const struct evbus_record *rec,
 	}
 	ret = bridge_send(br, m, msg_id, ev->seq, ev->seq, c, sigfd);
 	natsMsg_Destroy(m);
-	if (!ret)
+	if (!ret && !br->fail_run)
 		br->exported++;
 	return ret;
 }
@@ -283,7 +283,7 @@ int bridge_export_lag(struct bridge *br, const struct evbus_lagged *lg,
 	ret = bridge_send(br, m, msg_id, lg->first_seq, lg->last_seq, br->n_exports,
 			  sigfd);
 	natsMsg_Destroy(m);
-	if (!ret) {
+	if (!ret && !br->fail_run) {
 		br->lag_msgs++;
 		br->lag_events += lg->lost;
 	}

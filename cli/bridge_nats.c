@@ -101,6 +101,8 @@ static natsStatus bridge_opts(struct bridge *br, natsOptions *o)
 		s = natsOptions_SetMaxReconnect(o, -1);
 	if (s == NATS_OK)
 		s = natsOptions_SetCustomReconnectDelay(o, reconnect_delay, br);
+	if (s == NATS_OK && br->reconnect_buf)
+		s = natsOptions_SetReconnectBufSize(o, (int)br->reconnect_buf);
 	if (s == NATS_OK)
 		s = natsOptions_SetDisconnectedCB(o, on_disconnected, br);
 	if (s == NATS_OK)

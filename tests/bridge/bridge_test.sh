@@ -99,6 +99,7 @@ nats_try() {
 	local log=$tmp/nats.$((++starts)).log i nats_pid
 	nats-server -a 127.0.0.1 -p "$1" -js -sd "$tmp/js" >"$log" 2>&1 &
 	nats_pid=$!
+	disown "$nats_pid"	# killed by nats_kill, from any subshell
 	echo "$nats_pid" >"$tmp/nats-server.pid.keep"
 	for ((i = 0; i < 150; i++)); do
 		grep -q 'Server is ready' "$log" && return 0
@@ -106,7 +107,6 @@ nats_try() {
 		sleep 0.1
 	done
 	kill -KILL "$nats_pid" 2>/dev/null
-	wait "$nats_pid" 2>/dev/null
 	return 1
 }
 nats_start() {
@@ -131,7 +131,6 @@ nats_kill() {
 	kill -KILL "$p" || return 1
 	for ((i = 0; i < 100; i++)); do
 		kill -0 "$p" 2>/dev/null || return 0
-		wait "$p" 2>/dev/null
 		sleep 0.1
 	done
 	return 1
@@ -414,11 +413,26 @@ t_no_echo() {
 	expect_eq 0 "$(ctr ba own_origin)" "A's own messages back"
 }
 
-# kill -9 of nats-server mid-stream, core NATS: the bridges reconnect;
-# what was lost is reported exactly on the far bus.
+# status NAME REGEX: until the bridge's SIGUSR1 status line matches.
+status_until() {
+	local p i
+	p=$(cat "$tmp/$1.pid")
+	for ((i = 0; i < 300; i++)); do
+		kill -USR1 "$p"
+		sleep 0.2
+		grep 'bridge status:' "$tmp/$1.err" | tail -n1 | grep -Eq -- "$2" && return 0
+	done
+	return 1
+}
+
+# kill -9 of nats-server mid-stream, core NATS: the bridges reconnect.
+# The exporter's reconnect buffer is small, and the server comes back only
+# once it has refused messages: what was lost, in its buffer, in the
+# server or before the importer subscribed again, is reported exactly on
+# the far bus.
 t_nats_kill_core() {
 	local i ends=0
-	bridge_start ea A --export 'k.>' --reconnect-wait 100
+	bridge_start ea A --export 'k.>' --reconnect-wait 100 --reconnect-buffer 4K
 	bridge_start ib B --import 'k.>' --reconnect-wait 100
 	sub_start s B 'k.>' '_evbus.lag.>'
 	(for ((i = 0; i < 40; i++)); do
@@ -428,6 +442,7 @@ t_nats_kill_core() {
 	echo $! >"$tmp/pubs.pid"
 	wait_count "$tmp/s.out" 300 || die "the stream never got going"
 	nats_kill || die "nats-server would not die"
+	status_until ea 'not_sent=[1-9]' || die "the exporter never refused a message"
 	nats_start || die "nats-server did not restart"
 	wait "$(cat "$tmp/pubs.pid")" || die "publisher failed"
 	rm -f "$tmp/pubs.pid"
@@ -440,9 +455,13 @@ t_nats_kill_core() {
 	bridge_stop ea
 	bridge_stop ib
 	grep -q reconnected "$tmp/ea.err" || die "the exporter never reconnected: $(cat "$tmp/ea.err")"
+	grep -Eq 'messages not sent to NATS \(seq [0-9]+\.\.[0-9]+\)' "$tmp/ea.err" ||
+		die "the exporter did not report what it could not send: $(cat "$tmp/ea.err")"
 	# End markers lost on the way are in the reports' counts too.
 	check_conservation "$tmp/s.out" k.n "$tmp/seqs" \
 		$((ends - $(grep -c '"topic":"k.end"' "$tmp/s.out")))
+	[ "$(ctr ib transit_lost)" -ge "$(ctr ea not_sent)" ] ||
+		die "the importer reported fewer than the exporter could not send"
 	echo "# exporter: $(grep 'bridge exit' "$tmp/ea.err")"
 	echo "# importer: $(grep 'bridge exit' "$tmp/ib.err")"
 }
@@ -561,6 +580,8 @@ t_bad_input() {
 	check 2 'needs --state' --export a --jetstream S
 	check 2 'go together' --export a --tls-cert c
 	check 2 'go together' --export a --user u
+	check 2 "reconnect-buffer needs a size" --export a --reconnect-buffer 0
+	check 2 "invalid stream name 'a.b'" --export a --jetstream a.b --state x
 	check 2 'at most 16' $(for i in $(seq 17); do echo --export "a$i"; done)
 	check 2 "unknown option '--bogus'" --bogus
 	check 2 "too long|more than" --import "$(printf 'a.%.0s' $(seq 10))b" --import-prefix "$(printf 'p.%.0s' $(seq 10))q"
