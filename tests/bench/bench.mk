@@ -11,6 +11,10 @@
 #                      own icount boot; results in $(BENCH_OUT)/approval/
 #   make bench-bindings  only the bindings' AEGIS-loop rows (issue #18), likewise
 #                      in $(BENCH_OUT)/bindings/
+#   make bench-record, make bench-bridge  the recorder's events/s per backend
+#                      and the NATS bridge against direct NATS (issues #19,
+#                      #20): wall clock, -smp 2, results/bench/{record,bridge}.md;
+#                      make bench runs both after the matrix
 #
 # Variables:
 #   BENCH_OUT    where fanout is built (default $(B)/bench):
@@ -89,6 +93,11 @@ bench_args = --qemu '$(bench_qemu)' --git "$$(git -C $(REPO) describe --always -
 # results/bench/.  --share makes $(BENCH_OUT) writable in the guest, so
 # run-bench writes there directly.  Fails if a run failed (the results,
 # copied anyway, say which).
+# After the icount matrix, the benchmarks that must run on the wall clock
+# in a boot of their own (-smp 2): the recorder's databases do real I/O,
+# and nats-server is multi-threaded.  BENCH_WALL= leaves them out.
+BENCH_WALL ?= bench-record bench-bridge
+
 bench: deps module $(BENCH_OUT)/fanout $(BENCH_OUT)/roundtrip $(BENCH_OUT)/langbench \
 		$(BENCH_OUT)/aegis_loop bindings
 	@rm -f $(addprefix $(BENCH_OUT)/,results.json results.md fanout.png meta.json)
@@ -101,6 +110,10 @@ bench: deps module $(BENCH_OUT)/fanout $(BENCH_OUT)/roundtrip $(BENCH_OUT)/langb
 	mkdir -p $(BENCH_RESULTS); \
 	cp $(addprefix $(BENCH_OUT)/,results.md results.json fanout.png) $(BENCH_RESULTS)/ || rc=1; \
 	echo "bench: $(BENCH_RESULTS)/results.md"; \
+	for t in $(BENCH_WALL); do \
+		echo "bench: $$t (wall clock, its own VM boot)"; \
+		$(MAKE) --no-print-directory $$t || rc=1; \
+	done; \
 	exit $$rc
 
 # The same machinery on a tiny matrix (about 1.5 minutes, figures
