@@ -153,9 +153,15 @@ static int bridge_opt(struct bridge *br, int opt, char **argv)
 			return cli_usage_err("bridge", "--reconnect-buffer needs a size in bytes (K and M suffixes), not '%s'",
 					     optarg);
 		return 0;
-	case OPT_NO_ORIGIN: br->no_origin_events = true; return 0;
-	case OPT_READY: br->ready = true; return 0;
-	case 'v': br->verbose = true; return 0;
+	case OPT_NO_ORIGIN:
+		br->no_origin_events = true;
+		return 0;
+	case OPT_READY:
+		br->ready = true;
+		return 0;
+	case 'v':
+		br->verbose = true;
+		return 0;
 	default:
 		return cli_bad_opt("bridge", opt, argv);
 	}
@@ -214,15 +220,15 @@ static int bridge_check(struct bridge *br)
 
 	if (!br->n_exports && !br->n_imports)
 		return cli_usage_err("bridge", "nothing to do: give --export or --import");
-	if ((ret = check_prefix(br->export_prefix, "--export-prefix")) ||
-	    (ret = check_prefix(br->import_prefix, "--import-prefix")))
+	ret = check_prefix(br->export_prefix, "--export-prefix");
+	if (!ret)
+		ret = check_prefix(br->import_prefix, "--import-prefix");
+	for (i = 0; !ret && i < br->n_exports; i++)
+		ret = check_pattern(br->exports[i], NULL, "--export");
+	for (i = 0; !ret && i < br->n_imports; i++)
+		ret = check_pattern(br->imports[i], br->import_prefix, "--import");
+	if (ret)
 		return ret;
-	for (i = 0; i < br->n_exports; i++)
-		if ((ret = check_pattern(br->exports[i], NULL, "--export")))
-			return ret;
-	for (i = 0; i < br->n_imports; i++)
-		if ((ret = check_pattern(br->imports[i], br->import_prefix, "--import")))
-			return ret;
 	if (br->export_prefix && !br->n_exports)
 		return cli_usage_err("bridge", "--export-prefix without --export");
 	if (br->import_prefix && !br->n_imports)

@@ -337,7 +337,7 @@ static int bench_sub(int argc, char **argv)
 {
 	struct bench b = {};
 	bool nats = !strcmp(argv[2], "nats");
-	int a = nats ? 4 : 3, ret;
+	int a = nats ? 5 : 4, ret;	/* argv[a] is N */
 
 	if (argc != a + 2)
 		return 2;
