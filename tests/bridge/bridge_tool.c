@@ -354,7 +354,7 @@ static int bench_sub(int argc, char **argv)
 static int bench_pub(int argc, char **argv)
 {
 	bool nats = !strcmp(argv[2], "nats");
-	int a = nats ? 5 : 4;
+	int a = nats ? 6 : 5;	/* argv[a] is SIZE */
 
 	if (argc < a + 1 || argc > a + 2)
 		return 2;
