@@ -821,7 +821,7 @@ int cmd_approve(int argc, char **argv)
 		return ret;
 	/* A CMD that is gone makes writes fail with EPIPE, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
-	a.sigfd = signalfd_open(NULL);
+	a.sigfd = signalfd_open(NULL, 0);
 	if (a.sigfd < 0)
 		return cli_errno_exit("signalfd", a.sigfd);
 	ret = cli_open(&a.bus, 0);

@@ -535,22 +535,6 @@ static int bridge_loop(struct bridge *br, int sigfd)
 	}
 }
 
-/* SIGINT, SIGTERM and SIGUSR1 through a descriptor, blocked in every thread. */
-static int bridge_signalfd(void)
-{
-	sigset_t mask;
-	int fd;
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGUSR1);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL))
-		return -errno;
-	fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	return fd < 0 ? -errno : fd;
-}
-
 static int bridge_run(struct bridge *br, int sigfd)
 {
 	int ret;
@@ -588,7 +572,7 @@ int cmd_bridge(int argc, char **argv)
 	ret = bridge_parse(argc, argv, &br);
 	if (ret)
 		return ret < 0 ? 0 : ret;
-	sigfd = bridge_signalfd();
+	sigfd = signalfd_open(NULL, SIGUSR1);	/* before any thread */
 	if (sigfd < 0)
 		return cli_errno_exit("signalfd", sigfd);
 	if (!br.n_imports)

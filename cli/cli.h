@@ -57,7 +57,7 @@ bool parse_size(const char *s, uint32_t *out);
 bool parse_bytes(const char *s, uint64_t *out);
 bool parse_secs(const char *s, long long *ms);
 long long now_ms(void);
-int signalfd_open(sigset_t *old);
+int signalfd_open(sigset_t *old, int extra);
 
 /* format.c: printing records and values */
 bool utf8_valid(const void *buf, size_t len);

@@ -585,28 +585,13 @@ static int rec_start(struct evbus *bus, const struct rec_args *a,
 	return 0;
 }
 
-static int rec_sigfd(void)
-{
-	sigset_t mask;
-	int fd;
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGUSR1);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL))
-		return -errno;
-	fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	return fd < 0 ? -errno : fd;
-}
-
 static int rec_record(const struct rec_args *a)
 {
 	struct rec_state s = {};
 	struct evbus *bus;
 	int ret, sigfd;
 
-	sigfd = rec_sigfd();
+	sigfd = signalfd_open(NULL, SIGUSR1);
 	if (sigfd < 0)
 		return cli_errno_exit("signalfd", sigfd);
 	ret = cli_open(&bus, 0);

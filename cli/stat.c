@@ -551,7 +551,7 @@ static int stat_prom(const char *out, long long period)
 		ret = stat_prom_once(&st);
 		return ret ? ret : st.up ? 0 : EXIT_RUNTIME;
 	}
-	sigfd = signalfd_open(NULL);
+	sigfd = signalfd_open(NULL, 0);
 	if (sigfd < 0)
 		return cli_errno_exit("signalfd", sigfd);
 	/* A module that is missing now may be loaded later: go on. */
@@ -630,7 +630,7 @@ int cmd_stat(int argc, char **argv)
 		stat_snap_free(&snap);
 		goto out;
 	}
-	sigfd = signalfd_open(NULL);
+	sigfd = signalfd_open(NULL, 0);
 	if (sigfd < 0) {
 		ret = cli_errno_exit("signalfd", sigfd);
 		goto out;

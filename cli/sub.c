@@ -507,7 +507,7 @@ int cmd_sub(int argc, char **argv)
 		if (ret)
 			return ret;
 	}
-	sigfd = signalfd_open(NULL);
+	sigfd = signalfd_open(NULL, 0);
 	if (sigfd < 0)
 		return cli_errno_exit("signalfd", sigfd);
 	/* Mapping the ring writes its control page: that needs a read-write file. */

@@ -238,8 +238,11 @@ long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Block SIGINT and SIGTERM and return a signalfd that reports them. */
-int signalfd_open(sigset_t *old)
+/*
+ * Block SIGINT and SIGTERM, and extra unless it is 0 (SIGUSR1 for a
+ * progress line), and return a signalfd that reports them.
+ */
+int signalfd_open(sigset_t *old, int extra)
 {
 	sigset_t mask;
 	int fd;
@@ -247,6 +250,8 @@ int signalfd_open(sigset_t *old)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	if (extra)
+		sigaddset(&mask, extra);
 	if (sigprocmask(SIG_BLOCK, &mask, old))
 		return -errno;
 	fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
