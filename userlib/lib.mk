@@ -124,7 +124,13 @@ $(B)/tests/lib/feat_defs.h: uapi/linux/evbus.h userlib/lib.mk
 	echo '#include <linux/evbus.h>' | $(CC) $(CPPFLAGS_ALL) -dM -E -x c - | \
 		sed -n 's/^#define \(EVBUS_FEAT_[A-Z0-9_]*\) .*/FEAT_DEF(\1)/p' | sort >$@.tmp
 	mv $@.tmp $@
-$(B)/ksft/lib_cli: tests/lib/cli_test.sh $(CLI)
+# The shell suites' harness, sourced by lib_cli and the ops_* suites; not
+# executable, so tests/run-kselftests passes it by.
+KSFT_HARNESS := $(B)/ksft/harness.sh
+$(KSFT_HARNESS): tests/lib/harness.sh
+	@mkdir -p $(@D)
+	install -m 0644 $< $@
+$(B)/ksft/lib_cli: tests/lib/cli_test.sh $(CLI) $(KSFT_HARNESS)
 	@mkdir -p $(@D)
 	install -m 0755 $< $@
 

@@ -12,7 +12,7 @@ $(BRIDGE_TOOL): tests/bridge/bridge_tool.c $(LIB_A) $(LIB_HDRS)
 	$(CC) $(CPPFLAGS_ALL) $$($(PKG_CONFIG) --cflags libnats) $(CFLAGS) $(WARN) $< \
 		$(LIB_A) $$($(PKG_CONFIG) --libs libnats) -o $@
 
-$(B)/ksft/ops_bridge: tests/bridge/bridge_test.sh $(CLI) $(BRIDGE_TOOL)
+$(B)/ksft/ops_bridge: tests/bridge/bridge_test.sh $(CLI) $(BRIDGE_TOOL) $(KSFT_HARNESS)
 	@mkdir -p $(@D)
 	install -m 0755 $< $@
 

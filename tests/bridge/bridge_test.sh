@@ -20,25 +20,12 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-for c in "$here/../bin/evbus" "$here/../../build/bin/evbus"; do
-	[ -z "${EVBUS:-}" ] && [ -x "$c" ] && EVBUS=$(cd "$(dirname "$c")" && pwd)/evbus
-done
-for c in "$here/../bridge/bridge_tool" "$here/../../build/bridge/bridge_tool"; do
-	[ -z "${BRIDGE_TOOL:-}" ] && [ -x "$c" ] && BRIDGE_TOOL=$(cd "$(dirname "$c")" && pwd)/bridge_tool
-done
-TOOL=${BRIDGE_TOOL:-}
-
-echo "TAP version 13"
-n=0 pass=0 fail=0 skip=0
-totals() {
-	echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
-}
-skip_all() {
-	echo "1..0 # SKIP $*"
-	skip=1; totals; exit 0
-}
-[ -x "${EVBUS:-}" ] || { echo "ops_bridge: cannot find the evbus binary (set EVBUS)" >&2; exit 1; }
-[ -x "$TOOL" ] || { echo "ops_bridge: cannot find bridge_tool (set BRIDGE_TOOL)" >&2; exit 1; }
+# shellcheck source=tests/lib/harness.sh
+. "$here/harness.sh" 2>/dev/null || . "$here/../lib/harness.sh"
+find_prog EVBUS bin/evbus ops_bridge
+find_prog BRIDGE_TOOL bridge/bridge_tool ops_bridge
+TOOL=$BRIDGE_TOOL
+WAIT_TENTHS=600
 command -v nats-server >/dev/null || skip_all "nats-server is not installed"
 [ "$(id -u)" = 0 ] || skip_all "needs root (IPC namespaces)"
 unshare -i true 2>/dev/null || skip_all "cannot unshare an IPC namespace"
@@ -48,18 +35,6 @@ command -v jq >/dev/null || skip_all "jq is not installed"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/evbus-bridge.XXXXXX")
 port= nsA= nsB= starts=0
 
-# Kill what a test left running (each background process has a .pid).
-reap() {
-	local f p
-	for f in "$tmp"/*.pid; do
-		[ -f "$f" ] || continue
-		p=$(cat "$f")
-		kill -CONT "$p" 2>/dev/null
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-		rm -f "$f"
-	done
-}
 cleanup() {
 	reap
 	[ -f "$tmp/nats-server.pid.keep" ] && kill -KILL "$(cat "$tmp/nats-server.pid.keep")" 2>/dev/null
@@ -70,18 +45,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-die() { echo "FAIL: $*"; exit 1; }
-expect_eq() { [ "$1" = "$2" ] || die "${3:-value}: expected '$1', got '$2'"; }
 
-# wait_for FILE REGEX [TENTHS]: until a line of FILE matches (default 60 s).
-wait_for() {
-	local i
-	for ((i = 0; i < ${3:-600}; i++)); do
-		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 # wait_lines FILE N: until FILE has N lines matching REGEX (default: any).
 wait_count() {
 	local i
@@ -220,29 +184,14 @@ check_conservation() {
 	[ -z "$bad" ] || die "missing seqs outside every reported range: $bad"
 }
 
-# run_test NAME: runs t_NAME in a subshell; its status decides.
-run_test() {
-	local name=$1 rc
-	case " ${BRIDGE_TESTS:-$name} " in *" $name "*) ;; *) return ;; esac
-	n=$((n + 1))
-	( set -u; "t_$name" ) >"$tmp/log" 2>&1
-	rc=$?
-	reap
-	# Each test starts with no files but the server's.
+# after_test NAME (the harness's hook): each test starts with no files
+# but the server's; BRIDGE_KEEP=DIR keeps a copy of them in DIR/NAME.
+after_test() {
 	if [ -n "${BRIDGE_KEEP:-}" ]; then
-		mkdir -p "$BRIDGE_KEEP/$name"
-		find "$tmp" -maxdepth 1 -type f -exec cp {} "$BRIDGE_KEEP/$name/" \;
+		mkdir -p "$BRIDGE_KEEP/$1"
+		find "$tmp" -maxdepth 1 -type f -exec cp {} "$BRIDGE_KEEP/$1/" \;
 	fi
 	find "$tmp" -maxdepth 1 -type f ! -name '*.keep' ! -name 'nats.*.log' ! -name log -delete
-	grep '^# ' "$tmp/log"
-	if [ $rc = 0 ]; then
-		echo "ok $n $name"; pass=$((pass + 1))
-	elif [ $rc = 77 ]; then
-		echo "ok $n $name # SKIP $(tail -n1 "$tmp/log")"; skip=$((skip + 1))
-	else
-		echo "not ok $n $name"; fail=$((fail + 1))
-		sed 's/^/#   /' "$tmp/log"
-	fi
 }
 
 # ---------------------------------------------------------------------------
@@ -598,7 +547,7 @@ ip link set lo up 2>/dev/null
 if ! nats_start; then
 	echo "# nats-server would not start: $(tail -n3 "$tmp"/nats.*.log 2>/dev/null)"
 	echo "1..0 # SKIP nats-server would not start on 127.0.0.1"
-	skip=1; totals; exit 0
+	skip=1; tap_totals; exit 0
 fi
 echo "# nats-server $(nats-server --version 2>&1) on 127.0.0.1:$port"
 unshare -i sleep 100000 & nsA=$!
@@ -611,8 +560,6 @@ sleep 0.2	# let unshare get in (checked below)
 
 for t in headers export_prefix import_fields transit_gap conservation_lag no_echo \
 	nats_kill_core js_nats_kill js_bridge_kill js_ring_rewind scoped_handle bad_input; do
-	run_test "$t"
+	case " ${BRIDGE_TESTS:-$t} " in *" $t "*) run_test "$t" ;; esac
 done
-echo "1..$n"
-totals
-[ $fail = 0 ]
+tap_end

@@ -15,54 +15,14 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-if [ -z "${EVBUS:-}" ]; then
-	for c in "$here/../bin/evbus" "$here/../../build/bin/evbus"; do
-		[ -x "$c" ] && { EVBUS=$(cd "$(dirname "$c")" && pwd)/evbus; break; }
-	done
-fi
-[ -x "${EVBUS:-}" ] || { echo "cli_test: cannot find the evbus binary (set EVBUS)" >&2; exit 1; }
+# shellcheck source=tests/lib/harness.sh
+. "$here/harness.sh" 2>/dev/null || . "$here/../lib/harness.sh"
+find_prog EVBUS bin/evbus cli_test
+EF_STDOUT_EMPTY=1	# a refused command prints only its error
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/evbus-cli.XXXXXX")
-# Kill what a test left running (every background process records a .pid).
-reap() {
-	local f p
-	for f in "$tmp"/*.pid; do
-		[ -f "$f" ] || continue
-		p=$(cat "$f")
-		kill -CONT "$p" 2>/dev/null
-		kill -KILL "$p" 2>/dev/null
-		rm -f "$f"
-	done
-}
 trap 'reap; rm -rf "$tmp"' EXIT
-
-n=0 pass=0 fail=0 skip=0
 T=clitest$$		# topic prefix private to this run
-
-echo "TAP version 13"
-diag() { sed 's/^/# /' >&2; }
-
-# run_test NAME: runs the function t_NAME; its status decides ok / not ok.
-run_test() {
-	local name=$1 rc t0
-	n=$((n + 1))
-	t0=$(date +%s%N)
-	( set -u; "t_$name" ) >"$tmp/log" 2>&1
-	rc=$?
-	reap
-	echo "# $name: $((($(date +%s%N) - t0) / 1000000)) ms"
-	if [ $rc = 0 ]; then
-		echo "ok $n $name"; pass=$((pass + 1))
-	elif [ $rc = 77 ]; then
-		echo "ok $n $name # SKIP $(tail -n1 "$tmp/log")"; skip=$((skip + 1))
-	else
-		echo "not ok $n $name"; fail=$((fail + 1))
-		diag <"$tmp/log"
-	fi
-}
-
-die() { echo "FAIL: $*"; exit 1; }
-expect_eq() { [ "$1" = "$2" ] || die "${3:-value}: expected '$1', got '$2'"; }
 
 # Background subscriber: sub_start NAME ARGS...; output in $tmp/NAME.{out,err}.
 sub_start() {
@@ -87,15 +47,6 @@ stop_proc() {
 		sleep 0.05
 	done
 	die "process $1 did not stop"
-}
-# wait_for FILE REGEX [TENTHS]: until a line of FILE matches (default 20 s).
-wait_for() {
-	local i
-	for ((i = 0; i < ${3:-200}; i++)); do
-		grep -qE "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
 }
 # jget FILE LINE EXPR: evaluate a Python expression on JSON line LINE (1-based) as r.
 jget() {
@@ -123,20 +74,10 @@ except AssertionError as e:
     sys.exit(1)
 ' "$f" "$code" "$@" || die "check failed on $f"
 }
-need_device() { [ -c /dev/evbus ] || { echo "no /dev/evbus"; exit 77; }; }
 # need_feature NAME: skip unless the module reports feature NAME (evbus version).
 need_feature() {
 	"$EVBUS" version 2>/dev/null | grep -E '^features:' | grep -qw -- "$1" ||
 		{ echo "the module has no '$1' feature"; exit 77; }
-}
-# expect_fail CODE REGEX CMD...: CMD exits CODE with a stderr line matching
-# REGEX, and prints nothing on stdout unless ef_stdout_ok is set.
-expect_fail() {
-	local code=$1 re=$2 rc=0; shift 2
-	"$@" >"$tmp/ef.out" 2>"$tmp/ef.err" || rc=$?
-	[ "$rc" = "$code" ] || die "'$*' exited $rc, expected $code; stderr: $(cat "$tmp/ef.err")"
-	grep -qE -- "$re" "$tmp/ef.err" || die "'$*': stderr lacks /$re/: $(cat "$tmp/ef.err")"
-	[ -n "${ef_stdout_ok:-}" ] || [ ! -s "$tmp/ef.out" ] || die "'$*' wrote to stdout: $(cat "$tmp/ef.out")"
 }
 
 # ---------------------------------------------------------------- the tests
@@ -1467,9 +1408,7 @@ assert lost > 0 and len(events) + lost == 60, (lost, len(events))
 	'
 }
 
-for t in $(declare -F | awk '$3 ~ /^t_/ { print substr($3, 3) }'); do
+for t in $(all_tests); do
 	run_test "$t"
 done
-echo "1..$n"
-echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
-[ $fail = 0 ]
+tap_end

@@ -17,12 +17,9 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-if [ -z "${EVBUS:-}" ]; then
-	for c in "$here/../bin/evbus" "$here/../../build/bin/evbus"; do
-		[ -x "$c" ] && { EVBUS=$(cd "$(dirname "$c")" && pwd)/evbus; break; }
-	done
-fi
-[ -x "${EVBUS:-}" ] || { echo "prometheus_test: cannot find the evbus binary (set EVBUS)" >&2; exit 1; }
+# shellcheck source=tests/lib/harness.sh
+. "$here/harness.sh" 2>/dev/null || . "$here/../lib/harness.sh"
+find_prog EVBUS bin/evbus prometheus_test
 NODE_EXPORTER=${NODE_EXPORTER:-prometheus-node-exporter}
 STATS=/sys/kernel/evbus/stats
 PARAMS=/sys/module/evbus/parameters
@@ -34,14 +31,6 @@ mkdir -m 0755 "$textdir"
 prom=$textdir/evbus.prom
 ne_pid= port=
 
-reap() {
-	local f
-	for f in "$tmp"/*.pid; do
-		[ -f "$f" ] || continue
-		kill -KILL "$(cat "$f")" 2>/dev/null
-		rm -f "$f"
-	done
-}
 cleanup() {
 	reap
 	[ -z "$ne_pid" ] || { kill -TERM "$ne_pid" 2>/dev/null; wait "$ne_pid" 2>/dev/null; }
@@ -51,49 +40,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-n=0 pass=0 fail=0 skip=0
 T=promtest$$
 
-echo "TAP version 13"
-diag() { sed 's/^/# /' >&2; }
-
-run_test() {
-	local name=$1 rc
-	n=$((n + 1))
-	( set -u; "t_$name" ) >"$tmp/log" 2>&1
-	rc=$?
-	reap
-	if [ $rc = 0 ]; then
-		grep '^# ' "$tmp/log"
-		echo "ok $n $name"; pass=$((pass + 1))
-	elif [ $rc = 77 ]; then
-		echo "ok $n $name # SKIP $(tail -n1 "$tmp/log")"; skip=$((skip + 1))
-	else
-		echo "not ok $n $name"; fail=$((fail + 1))
-		diag <"$tmp/log"
-	fi
-}
-
-die() { echo "FAIL: $*"; exit 1; }
-expect_eq() { [ "$1" = "$2" ] || die "${3:-value}: expected '$1', got '$2'"; }
-need_device() { [ -c /dev/evbus ] || { echo "no /dev/evbus"; exit 77; }; }
-need_root() { [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }; }
 need_exporter() { [ -n "$port" ] || die "node_exporter is not running: $(cat "$tmp/ne.log" 2>/dev/null)"; }
-# wait_for CMD...: until CMD succeeds (at most 30 s; a bound, not a measure).
-wait_for() {
+# wait_until CMD...: until CMD succeeds (at most 30 s; a bound, not a measure).
+wait_until() {
 	local i
 	for ((i = 0; i < 300; i++)); do
 		"$@" && return 0
 		sleep 0.1
 	done
 	return 1
-}
-# expect_fail CODE REGEX CMD...: CMD exits CODE with a stderr line matching REGEX.
-expect_fail() {
-	local code=$1 re=$2 rc=0; shift 2
-	"$@" >"$tmp/ef.out" 2>"$tmp/ef.err" || rc=$?
-	[ "$rc" = "$code" ] || die "'$*' exited $rc, expected $code; stderr: $(cat "$tmp/ef.err")"
-	grep -qE -- "$re" "$tmp/ef.err" || die "'$*': stderr lacks /$re/: $(cat "$tmp/ef.err")"
 }
 as_nobody() { setpriv --reuid 65534 --regid 65534 --clear-groups "$@"; }
 scrape() { curl -sS --max-time 30 "http://127.0.0.1:$port/metrics"; }
@@ -193,7 +150,7 @@ start_exporter() {
 			--web.disable-exporter-metrics >"$tmp/ne.log" 2>&1 &
 		ne_pid=$!
 		port=$p
-		wait_for eval 'scrape >/dev/null 2>&1 || ! kill -0 $ne_pid 2>/dev/null'
+		wait_until eval 'scrape >/dev/null 2>&1 || ! kill -0 $ne_pid 2>/dev/null'
 		if scrape >/dev/null 2>&1; then
 			return 0
 		fi
@@ -327,7 +284,7 @@ t_scrape_after_known_activity_matches_sysfs() {
 	for ((i = 0; i < s; i++)); do
 		"$EVBUS" sub --ready --no-mmap --count $N --timeout 60 "$T.act.>" >"$tmp/sub$i.out" 2>"$tmp/sub$i.err" &
 		echo $! >"$tmp/sub$i.pid"
-		wait_for grep -q '^ready$' "$tmp/sub$i.err" || die "subscriber $i not ready"
+		wait_until grep -q '^ready$' "$tmp/sub$i.err" || die "subscriber $i not ready"
 	done
 	seq 1 $N | sed "s/^/event /" >"$tmp/lines"
 	bytes=$(($(wc -c <"$tmp/lines") - N))	# payloads without their newlines
@@ -578,11 +535,11 @@ t_watch_rewrites_until_sigterm() {
 	local w pub0
 	"$EVBUS" stat --prometheus --watch 0.2 --output "$tmp/w.prom" 2>"$tmp/w.err" &
 	w=$!; echo $w >"$tmp/w.pid"
-	wait_for test -s "$tmp/w.prom" || die "no file after 30 s"
+	wait_until test -s "$tmp/w.prom" || die "no file after 30 s"
 	pub0=$(awk '$1 == "evbus_published_total" { print $2 }' "$tmp/w.prom")
 	for i in 1 2 3 4 5; do "$EVBUS" pub "$T.watch" "$i" || die "pub"; done
 	want=$(python3 -c "print(int(float('$pub0')) + 5)")
-	wait_for eval "awk '\$1 == \"evbus_published_total\" { exit !(\$2 + 0 >= $want) }' '$tmp/w.prom'" ||
+	wait_until eval "awk '\$1 == \"evbus_published_total\" { exit !(\$2 + 0 >= $want) }' '$tmp/w.prom'" ||
 		die "the file never showed $want published: $(grep published_total "$tmp/w.prom")"
 	kill -TERM $w
 	wait $w; rc=$?
@@ -595,10 +552,8 @@ t_watch_rewrites_until_sigterm() {
 
 start_exporter || echo "# node_exporter did not start: $(tail -n 3 "$tmp/ne.log" | tr '\n' ' ')"
 [ -z "$port" ] || echo "# node_exporter $($NODE_EXPORTER --version 2>&1 | head -n1) on 127.0.0.1:$port"
-for t in $(declare -F | awk '$3 ~ /^t_/ { print substr($3, 3) }'); do
+for t in $(all_tests); do
 	[[ $t =~ ${PROM_TESTS:-.} ]] || continue	# PROM_TESTS=REGEX: only those
 	run_test "$t"
 done
-echo "1..$n"
-echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
-[ $fail = 0 ]
+tap_end

@@ -2,7 +2,7 @@
 # (make bench-record), included by the top-level Makefile.
 OPS_TESTS += $(B)/ksft/ops_record
 
-$(B)/ksft/ops_record: tests/record/record_test.sh $(CLI)
+$(B)/ksft/ops_record: tests/record/record_test.sh $(CLI) $(KSFT_HARNESS)
 	@mkdir -p $(@D)
 	install -m 0755 $< $@
 

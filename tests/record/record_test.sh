@@ -12,27 +12,15 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-if [ -z "${EVBUS:-}" ]; then
-	for c in "$here/../bin/evbus" "$here/../../build/bin/evbus"; do
-		[ -x "$c" ] && { EVBUS=$(cd "$(dirname "$c")" && pwd)/evbus; break; }
-	done
-fi
-[ -x "${EVBUS:-}" ] || { echo "record_test: cannot find the evbus binary (set EVBUS)" >&2; exit 1; }
+# shellcheck source=tests/lib/harness.sh
+. "$here/harness.sh" 2>/dev/null || . "$here/../lib/harness.sh"
+find_prog EVBUS bin/evbus record_test
+WAIT_TENTHS=300
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/evbus-rec.XXXXXX")
 chmod 755 "$tmp"
 pg_port=
-reap() {
-	local f p
-	for f in "$tmp"/*.pid; do
-		[ -f "$f" ] || continue
-		p=$(cat "$f")
-		kill -CONT "$p" 2>/dev/null
-		kill -KILL "$p" 2>/dev/null
-		rm -f "$f"
-	done
-}
 pg_stop() {
 	[ -n "$pg_port" ] || return 0
 	asuser "$PGBIN/pg_ctl" -D "$tmp/pg" -m immediate -w stop >/dev/null 2>&1
@@ -46,42 +34,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-n=0 pass=0 fail=0 skip=0
 T=rectest$$
 
-echo "TAP version 13"
-run_test() {
-	local name=$1 rc
-	n=$((n + 1))
-	( set -u; "t_$name" ) >"$tmp/log" 2>&1
-	rc=$?
-	reap
-	if [ $rc = 0 ]; then
-		echo "ok $n $name"; pass=$((pass + 1))
-	elif [ $rc = 77 ]; then
-		echo "ok $n $name # SKIP $(tail -n1 "$tmp/log")"; skip=$((skip + 1))
-	else
-		echo "not ok $n $name"; fail=$((fail + 1))
-		sed 's/^/# /' <"$tmp/log"
-	fi
-}
-die() { echo "FAIL: $*"; exit 1; }
-expect_eq() { [ "$1" = "$2" ] || die "${3:-value}: expected '$1', got '$2'"; }
-wait_for() {
-	local i
-	for ((i = 0; i < ${3:-300}; i++)); do
-		grep -qE "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-expect_fail() {
-	local code=$1 re=$2 rc=0; shift 2
-	"$@" >"$tmp/ef.out" 2>"$tmp/ef.err" || rc=$?
-	[ "$rc" = "$code" ] || die "'$*' exited $rc, expected $code; stderr: $(cat "$tmp/ef.err")"
-	grep -qE -- "$re" "$tmp/ef.err" || die "'$*': stderr lacks /$re/: $(cat "$tmp/ef.err")"
-}
-need_device() { [ -c /dev/evbus ] || { echo "no /dev/evbus"; exit 77; }; }
 asuser() { setpriv --reuid=postgres --regid=postgres --clear-groups -- "$@"; }
 
 # rec_start NAME ARGS...: a recorder in the background, once it subscribed.
@@ -507,6 +461,4 @@ for t in no_backend both_backends unknown_option no_pattern bad_pattern bad_batc
 	[ -z "${RECORD_TESTS:-}" ] || [[ " $RECORD_TESTS " == *" $t "* ]] || continue
 	run_test "$t"
 done
-echo "1..$n"
-echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
-[ "$fail" = 0 ]
+tap_end
