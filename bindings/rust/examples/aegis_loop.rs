@@ -9,17 +9,19 @@
 //!
 //! Modes:
 //!   aegis_loop                       subscribe "aegis.>" and print events
-//!   aegis_loop --bench N [--pattern P] [--ring BYTES] [--lossless MS]
+//!   aegis_loop --bench N [--pattern P] [--ring BYTES] [--lossless MS] [--borrow]
 //!       benchmark consumer (tests/bench/aegis_loop.c is the C baseline):
 //!       open, set the ring (default 1 MiB, drop-oldest; with --lossless a
 //!       lossless ring whose publishers wait up to MS ms), subscribe P (default "bench.>"), print `ready`,
 //!       receive until delivered + lost >= N doing the same match work per
 //!       event, then print `delivered=D lost=L bytes=B` and exit 0.
+//!       With --borrow it receives with `recv_ref()`, which borrows each
+//!       event from the read buffer instead of allocating an owned one.
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use evbus::{AsyncBus, Bus, Event, Policy, RecvError};
+use evbus::{AsyncBus, Bus, EventRef, Policy, RecvError};
 
 #[derive(Default)]
 struct Tally {
@@ -31,8 +33,8 @@ struct Tally {
 }
 
 /// The per-event work: dispatch on the topic, as the AEGIS loop does.
-fn dispatch(t: &mut Tally, event: &Event, verbose: bool) {
-    match event.topic.as_str() {
+fn dispatch(t: &mut Tally, event: &EventRef<'_>, verbose: bool) {
+    match event.topic {
         "aegis.task.started" => {
             t.started += 1;
             if verbose {
@@ -66,10 +68,11 @@ struct Args {
     pattern: String,
     ring: u32,
     lossless_ms: u64,
+    borrow: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { bench: None, pattern: String::new(), ring: 1 << 20, lossless_ms: 0 };
+    let mut a = Args { bench: None, pattern: String::new(), ring: 1 << 20, lossless_ms: 0, borrow: false };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut val = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -80,6 +83,7 @@ fn parse_args() -> Result<Args, String> {
             "--lossless" => {
                 a.lossless_ms = val("--lossless")?.parse().map_err(|e| format!("--lossless: {e}"))?
             }
+            "--borrow" => a.borrow = true,
             other => return Err(format!("unknown argument '{other}'")),
         }
     }
@@ -106,11 +110,13 @@ async fn run(args: Args) -> std::io::Result<()> {
         writeln!(out, "ready")?;
         out.flush()?;
         while delivered + lost < n {
-            match rx.recv().await {
-                Ok(event) => {
-                    dispatch(&mut t, &event, false);
-                    delivered += 1;
-                }
+            let got = if args.borrow {
+                rx.recv_ref().await.map(|event| dispatch(&mut t, &event, false))
+            } else {
+                rx.recv().await.map(|event| dispatch(&mut t, &event.as_event_ref(), false))
+            };
+            match got {
+                Ok(()) => delivered += 1,
                 Err(RecvError::Lagged { lost: l, .. }) => lost += l,
                 Err(e) => return Err(e.into()),
             }
@@ -121,7 +127,7 @@ async fn run(args: Args) -> std::io::Result<()> {
 
     loop {
         match rx.recv().await {
-            Ok(event) => dispatch(&mut t, &event, true),
+            Ok(event) => dispatch(&mut t, &event.as_event_ref(), true),
             Err(RecvError::Lagged { lost, first_seq, last_seq, .. }) => {
                 eprintln!("lagged: lost {lost} events, seq {first_seq}..={last_seq}");
                 continue;
@@ -143,7 +149,7 @@ fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("aegis_loop: {e}\nusage: aegis_loop [--bench N] [--pattern P] [--ring BYTES] [--lossless MS]");
+            eprintln!("aegis_loop: {e}\nusage: aegis_loop [--bench N] [--pattern P] [--ring BYTES] [--lossless MS] [--borrow]");
             return ExitCode::from(2);
         }
     };

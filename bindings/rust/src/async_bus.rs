@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 use futures_core::Stream;
 use tokio::io::unix::AsyncFd;
 
-use crate::{Bus, Event, RecvError};
+use crate::{Bus, Event, EventRef, RecvError};
 
 /// A [`Bus`] whose events are received under tokio, through
 /// `tokio::io::unix::AsyncFd` on the handle's (always non-blocking)
@@ -74,6 +74,21 @@ impl AsyncBus {
                 other => return other,
             }
         }
+    }
+
+    /// As [`AsyncBus::recv`], but the event is borrowed from the read
+    /// buffer (no allocation, no copy) until the next receive, as
+    /// [`Bus::recv_ref`].
+    pub async fn recv_ref(&mut self) -> Result<EventRef<'_>, RecvError> {
+        loop {
+            let mut guard = self.fd.readable_mut().await?;
+            match guard.get_inner_mut().next_raw(0) {
+                Err(e) if e.is_would_block() => guard.clear_ready(),
+                Err(e) => return Err(e),
+                Ok(()) => break,
+            }
+        }
+        self.fd.get_ref().cur_ref()
     }
 
     /// The handle as a `Stream` of events (it never ends).

@@ -202,6 +202,24 @@ pub struct Event {
 }
 
 impl Event {
+    /// The event as an [`EventRef`] borrowing this one's topic and payload.
+    pub fn as_event_ref(&self) -> EventRef<'_> {
+        EventRef {
+            seq: self.seq,
+            time_ns: self.time_ns,
+            mono_ns: self.mono_ns,
+            pid: self.pid,
+            tid: self.tid,
+            uid: self.uid,
+            gid: self.gid,
+            type_: self.type_,
+            flags: self.flags,
+            corr: self.corr,
+            parent: self.parent,
+            topic: &self.topic,
+            payload: &self.payload,
+        }
+    }
     /// Replayed from the history (a `since`/`last` subscription).
     pub fn replayed(&self) -> bool {
         self.flags & consts::EVENT_REPLAYED != 0
@@ -225,6 +243,62 @@ impl Event {
     /// The id of the last approver that modified the event (0: none).
     pub fn modifier(&self) -> u32 {
         self.flags >> 16
+    }
+}
+
+/// An event borrowed from the handle's read buffer: the fields of
+/// [`Event`], with the topic and payload where `read()` (or the mapped
+/// ring) put them, so receiving one allocates and copies nothing.  It
+/// lives until the next receive on the handle, which the borrow checker
+/// enforces; [`EventRef::to_event`] makes an owned [`Event`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventRef<'a> {
+    /// Global sequence number.
+    pub seq: u64,
+    /// CLOCK_REALTIME at publish.
+    pub time_ns: u64,
+    /// CLOCK_MONOTONIC at publish.
+    pub mono_ns: u64,
+    /// Sender's process (tgid) in the reader's pid namespace, or 0.
+    pub pid: u32,
+    /// Sender's thread id, or 0.
+    pub tid: u32,
+    /// Sender's euid in the reader's user namespace.
+    pub uid: u32,
+    /// Sender's egid.
+    pub gid: u32,
+    /// Application type code.
+    pub type_: u32,
+    /// `consts::EVENT_*` bits, and the modifier in the top 16 bits.
+    pub flags: u32,
+    /// Correlation id.
+    pub corr: u64,
+    /// Parent sequence number.
+    pub parent: u64,
+    /// The topic (ASCII: the kernel checks every topic).
+    pub topic: &'a str,
+    /// The payload.
+    pub payload: &'a [u8],
+}
+
+impl EventRef<'_> {
+    /// An owned copy.
+    pub fn to_event(&self) -> Event {
+        Event {
+            seq: self.seq,
+            time_ns: self.time_ns,
+            mono_ns: self.mono_ns,
+            pid: self.pid,
+            tid: self.tid,
+            uid: self.uid,
+            gid: self.gid,
+            type_: self.type_,
+            flags: self.flags,
+            corr: self.corr,
+            parent: self.parent,
+            topic: self.topic.to_owned(),
+            payload: self.payload.to_vec(),
+        }
     }
 }
 
@@ -278,22 +352,29 @@ pub enum Record {
 /// Copy one event out of a record libevbus's walker checked.
 ///
 /// # Safety
-/// `ev` must be the walker's event for `r` (its topic and payload pointers).
-unsafe fn event_from(ev: &sys::evbus_event, r: &sys::evbus_record) -> Event {
-    let topic = if r.topic.is_null() {
-        String::new()
+/// `r` must be a record the walker checked (its topic pointer and length).
+unsafe fn raw_topic(r: &sys::evbus_record) -> &[u8] {
+    if r.topic.is_null() {
+        &[]
     } else {
         // SAFETY: the walker checked topic_len bytes and the NUL.
-        let b = unsafe { std::slice::from_raw_parts(r.topic as *const u8, r.topic_len) };
-        String::from_utf8_lossy(b).into_owned()
-    };
-    let payload = if r.payload.is_null() || r.payload_len == 0 {
-        Vec::new()
+        unsafe { std::slice::from_raw_parts(r.topic as *const u8, r.topic_len) }
+    }
+}
+
+/// # Safety
+/// As [`raw_topic`], for the payload.
+unsafe fn raw_payload(r: &sys::evbus_record) -> &[u8] {
+    if r.payload.is_null() || r.payload_len == 0 {
+        &[]
     } else {
         // SAFETY: the walker checked payload_len bytes within the record.
-        unsafe { std::slice::from_raw_parts(r.payload as *const u8, r.payload_len) }.to_vec()
-    };
-    Event {
+        unsafe { std::slice::from_raw_parts(r.payload as *const u8, r.payload_len) }
+    }
+}
+
+fn event_ref_with<'a>(ev: &sys::evbus_event, topic: &'a str, payload: &'a [u8]) -> EventRef<'a> {
+    EventRef {
         seq: ev.seq,
         time_ns: ev.time_ns,
         mono_ns: ev.mono_ns,
@@ -307,6 +388,40 @@ unsafe fn event_from(ev: &sys::evbus_event, r: &sys::evbus_record) -> Event {
         parent: ev.parent,
         topic,
         payload,
+    }
+}
+
+/// # Safety
+/// `ev` must be the walker's event for `r`, both valid for `'a`.
+unsafe fn event_ref_from<'a>(
+    ev: &sys::evbus_event,
+    r: &'a sys::evbus_record,
+) -> Result<EventRef<'a>, std::str::Utf8Error> {
+    // SAFETY: as the caller promised.
+    let (topic, payload) = unsafe { (raw_topic(r), raw_payload(r)) };
+    Ok(event_ref_with(ev, topic_str(topic)?, payload))
+}
+
+/// A topic as `&str`: the kernel allows only ASCII in topics, which is
+/// checked a word at a time, before the full UTF-8 check as a fallback.
+fn topic_str(b: &[u8]) -> Result<&str, std::str::Utf8Error> {
+    if b.is_ascii() {
+        // SAFETY: ASCII is UTF-8.
+        Ok(unsafe { std::str::from_utf8_unchecked(b) })
+    } else {
+        std::str::from_utf8(b)
+    }
+}
+
+/// # Safety
+/// `ev` must be the walker's event for `r` (its topic and payload pointers).
+unsafe fn event_from(ev: &sys::evbus_event, r: &sys::evbus_record) -> Event {
+    // SAFETY: as the caller promised.
+    let (topic, payload) = unsafe { (raw_topic(r), raw_payload(r)) };
+    match topic_str(topic) {
+        Ok(t) => event_ref_with(ev, t, payload).to_event(),
+        // Not from a well-formed bus (topics are ASCII): decode lossily.
+        Err(_) => event_ref_with(ev, &String::from_utf8_lossy(topic), payload).to_event(),
     }
 }
 
@@ -627,7 +742,7 @@ impl OpenOptions {
         // SAFETY: opts is fully initialised; raw is an out pointer.
         cvt(unsafe { sys::evbus_open(&mut raw, &opts) })?;
         NonNull::new(raw)
-            .map(|raw| Bus { raw })
+            .map(|raw| Bus { raw, cur: None })
             .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))
     }
 }
@@ -807,6 +922,9 @@ pub struct Stats {
 /// `&mut self`.
 pub struct Bus {
     raw: NonNull<sys::evbus>,
+    /// The event record the last `next_raw` stopped at, in libevbus's
+    /// buffer: valid until the next `evbus_read()`, which needs `&mut self`.
+    cur: Option<NonNull<sys::evbus_record>>,
 }
 
 // SAFETY: a handle may move between threads; the &self calls are the ones
@@ -1233,12 +1351,67 @@ impl Bus {
         self.read_record(timeout_ms(Some(timeout)))
     }
 
-    fn recv_inner(&mut self, timeout: c_int) -> Result<Event, RecvError> {
+    /// Read on to the next event record and keep it in `self.cur`; a loss
+    /// or a revocation is the error, other records are skipped.
+    pub(crate) fn next_raw(&mut self, timeout: c_int) -> Result<(), RecvError> {
         loop {
-            if let Some(r) = record_to_recv(self.read_record(timeout)?) {
-                return r;
+            let mut rec: *const sys::evbus_record = ptr::null();
+            // SAFETY: rec valid until the next evbus_read (we hold &mut).
+            let ret = unsafe { sys::evbus_read(self.p(), &mut rec, timeout) };
+            if ret == -libc::EINTR && timeout < 0 {
+                continue;
+            }
+            cvt(ret)?;
+            // SAFETY: the walker's record.
+            let r = unsafe { &*rec };
+            if r.kind == sys::EVBUS_REC_EVENT && !r.event.is_null() {
+                self.cur = NonNull::new(rec as *mut sys::evbus_record);
+                return Ok(());
+            }
+            // SAFETY: as above; copied out now.
+            if let Some(Err(e)) = record_to_recv(unsafe { record_from_raw(r) }) {
+                return Err(e);
             }
         }
+    }
+
+    /// The event `next_raw` stopped at, borrowed.
+    pub(crate) fn cur_ref(&self) -> Result<EventRef<'_>, RecvError> {
+        let r = self.cur.ok_or_else(|| io::Error::from_raw_os_error(libc::ENODATA))?;
+        // SAFETY: next_raw set it from evbus_read, and no read happened
+        // since (that takes &mut self, which our borrow of self excludes
+        // for as long as the EventRef lives).
+        let r = unsafe { r.as_ref() };
+        // SAFETY: an event record the walker checked.
+        unsafe { event_ref_from(&*r.event, r) }
+            .map_err(|_| RecvError::Io(io::Error::from_raw_os_error(libc::EBADMSG)))
+    }
+
+    fn recv_inner(&mut self, timeout: c_int) -> Result<Event, RecvError> {
+        self.next_raw(timeout)?;
+        let r = self.cur.take().expect("next_raw keeps the record");
+        // SAFETY: set just now; an event record the walker checked.
+        Ok(unsafe { event_from(&*r.as_ref().event, r.as_ref()) })
+    }
+
+    /// As [`Bus::recv`], but the event is borrowed from the read buffer
+    /// (no allocation, no copy) until the next receive.  A topic that is
+    /// not UTF-8 (never on a well-formed bus) is `Io(EBADMSG)`.
+    pub fn recv_ref(&mut self) -> Result<EventRef<'_>, RecvError> {
+        self.next_raw(-1)?;
+        self.cur_ref()
+    }
+
+    /// As [`Bus::try_recv`], borrowed.
+    pub fn try_recv_ref(&mut self) -> Result<EventRef<'_>, RecvError> {
+        self.next_raw(0)?;
+        self.cur_ref()
+    }
+
+    /// As [`Bus::recv_timeout`], borrowed.
+    pub fn recv_ref_timeout(&mut self, timeout: Duration) -> Result<EventRef<'_>, RecvError> {
+        self.next_raw(timeout_ms(Some(timeout)))?;
+        self.cur_ref()
     }
 
     /// The next event, waiting for it.  A loss comes as

@@ -74,6 +74,35 @@ async fn async_recv_reports_lag_then_goes_on() {
     assert_eq!(within(rx.recv()).await.unwrap().seq, seq);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_recv_ref_borrows_waits_and_reports_lag() {
+    need_device!();
+    let topic = "alrf.xy";
+    let mut b = Bus::open().unwrap();
+    b.set_ring(4096, Policy::DropNewest).unwrap();
+    b.subscribe(topic).unwrap();
+    let mut rx = AsyncBus::new(b).unwrap();
+    let p = open();
+    let seqs: Vec<u64> = (0..18).map(|_| p.publish(topic, &[9u8; 168]).unwrap()).collect();
+    for seq in &seqs[..16] {
+        let r = within(rx.recv_ref()).await.unwrap();
+        assert_eq!((r.seq, r.topic, r.payload), (*seq, topic, &[9u8; 168][..]));
+    }
+    match within(rx.recv_ref()).await {
+        Err(RecvError::Lagged { lost, first_seq, last_seq, .. }) => {
+            assert_eq!((lost, first_seq, last_seq), (2, seqs[16], seqs[17]))
+        }
+        other => panic!("{:?}", other),
+    }
+    // Empty now: recv_ref waits for a publish from another thread.
+    let h = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        open().publish(topic, b"later").unwrap()
+    });
+    let r = within(rx.recv_ref()).await.unwrap();
+    assert_eq!((r.seq, r.payload), (h.join().unwrap(), &b"later"[..]));
+}
+
 #[tokio::test]
 async fn stream_yields_events_in_order() {
     need_device!();

@@ -148,6 +148,55 @@ fn lagged_reports_the_exact_range_drop_newest() {
     assert_eq!((st.delivered, st.lag_records, st.lost), (16, 1, 4));
 }
 
+/// recv_ref() hands out the same event recv() does, borrowed: every field
+/// equal between two subscribers of one publish, one reading each way.
+#[test]
+fn recv_ref_borrows_what_recv_owns() {
+    need_device!();
+    let t = uniq("ref.same");
+    let (mut owned, mut borrowed) = (sub(&t), sub(&t));
+    let p = open();
+    let opts = PubOpts { type_: 7, corr: 99, parent: 3, ..Default::default() };
+    let seqs: Vec<u64> = (0..3)
+        .map(|i| p.publish_with(&t, format!("payload {i}").as_bytes(), &opts).unwrap())
+        .collect();
+    for seq in &seqs {
+        let ev = owned.try_recv().unwrap();
+        let r = borrowed.try_recv_ref().unwrap();
+        assert_eq!(r.seq, *seq);
+        assert_eq!((r.topic, r.type_, r.corr, r.parent), (t.as_str(), 7, 99, 3));
+        assert_eq!(r.to_event(), ev);
+        assert_eq!(ev.as_event_ref(), r);
+    }
+    assert!(borrowed.try_recv_ref().unwrap_err().is_would_block());
+    assert!(borrowed.recv_ref_timeout(Duration::from_millis(20)).is_err());
+}
+
+/// recv_ref() reports a loss exactly as recv() does, in stream order.
+#[test]
+fn recv_ref_reports_the_exact_lag() {
+    need_device!();
+    let topic = "lagr.xy";
+    let mut s = open();
+    s.set_ring(4096, Policy::DropNewest).unwrap();
+    s.subscribe(topic).unwrap();
+    let p = open();
+    let seqs: Vec<u64> = (0..20).map(|_| p.publish(topic, &[5u8; 168]).unwrap()).collect();
+    for seq in &seqs[..16] {
+        let r = s.try_recv_ref().unwrap();
+        assert_eq!((r.seq, r.payload), (*seq, &[5u8; 168][..]));
+    }
+    match s.try_recv_ref() {
+        Err(RecvError::Lagged { lost, first_seq, last_seq, history }) => {
+            assert_eq!((lost, first_seq, last_seq, history), (4, seqs[16], seqs[19], false))
+        }
+        other => panic!("expected Lagged, got {:?}", other),
+    }
+    let seq = p.publish(topic, b"after").unwrap();
+    let r = s.recv_ref().unwrap();
+    assert_eq!((r.seq, r.payload), (seq, &b"after"[..]));
+}
+
 /// Drop-oldest: whatever is delivered and whatever is reported lost
 /// together cover every seq published, once, in order.
 #[test]
