@@ -140,7 +140,8 @@ bench-approval: deps module $(BENCH_OUT)/fanout $(BENCH_OUT)/roundtrip
 .PHONY: bench-bindings
 # Just the bindings' rows of issue #18 (run-bench --only bindings): the
 # AEGIS loop in C, Rust and Python as 16 readers, in an icount boot of
-# their own; results in $(BENCH_OUT)/bindings, never in results/.
+# their own; results in $(BENCH_OUT)/bindings (copied by hand to
+# results/bench/bindings.{md,json} when README quotes them).
 BINDINGS_SCALE ?= 1
 bench-bindings: deps module $(BENCH_OUT)/fanout $(BENCH_OUT)/langbench $(BENCH_OUT)/aegis_loop bindings
 	rm -rf $(BENCH_OUT)/bindings
