@@ -80,15 +80,16 @@ impl AsyncBus {
     /// buffer (no allocation, no copy) until the next receive, as
     /// [`Bus::recv_ref`].
     pub async fn recv_ref(&mut self) -> Result<EventRef<'_>, RecvError> {
-        loop {
+        let r = loop {
             let mut guard = self.fd.readable_mut().await?;
-            match guard.get_inner_mut().next_raw(0) {
+            match guard.get_inner_mut().next_event_raw(0) {
                 Err(e) if e.is_would_block() => guard.clear_ready(),
                 Err(e) => return Err(e),
-                Ok(()) => break,
+                Ok(r) => break r,
             }
-        }
-        self.fd.get_ref().cur_ref()
+        };
+        // SAFETY: just read, and no read since.
+        unsafe { self.fd.get_ref().event_ref_at(r) }
     }
 
     /// The handle as a `Stream` of events (it never ends).

@@ -742,7 +742,7 @@ impl OpenOptions {
         // SAFETY: opts is fully initialised; raw is an out pointer.
         cvt(unsafe { sys::evbus_open(&mut raw, &opts) })?;
         NonNull::new(raw)
-            .map(|raw| Bus { raw, cur: None })
+            .map(|raw| Bus { raw })
             .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))
     }
 }
@@ -922,9 +922,6 @@ pub struct Stats {
 /// `&mut self`.
 pub struct Bus {
     raw: NonNull<sys::evbus>,
-    /// The event record the last `next_raw` stopped at, in libevbus's
-    /// buffer: valid until the next `evbus_read()`, which needs `&mut self`.
-    cur: Option<NonNull<sys::evbus_record>>,
 }
 
 // SAFETY: a handle may move between threads; the &self calls are the ones
@@ -1322,18 +1319,26 @@ impl Bus {
 
     // -------------------------------------------------------- receiving
 
-    fn read_record(&mut self, timeout: c_int) -> io::Result<Record> {
+    /// The next record, in libevbus's read buffer: valid until the next
+    /// `evbus_read()`, which needs `&mut self` again.
+    fn read_raw(&mut self, timeout: c_int) -> io::Result<NonNull<sys::evbus_record>> {
         let mut rec: *const sys::evbus_record = ptr::null();
         loop {
-            // SAFETY: rec valid until the next evbus_read (we hold &mut).
+            // SAFETY: rec is an out pointer.
             let ret = unsafe { sys::evbus_read(self.p(), &mut rec, timeout) };
             if ret == -libc::EINTR && timeout < 0 {
                 continue;
             }
             cvt(ret)?;
-            // SAFETY: the walker's record, copied out now.
-            return Ok(unsafe { record_from_raw(&*rec) });
+            return NonNull::new(rec as *mut sys::evbus_record)
+                .ok_or_else(|| io::Error::from_raw_os_error(libc::EIO));
         }
+    }
+
+    fn read_record(&mut self, timeout: c_int) -> io::Result<Record> {
+        let r = self.read_raw(timeout)?;
+        // SAFETY: the walker's record, copied out now.
+        Ok(unsafe { record_from_raw(r.as_ref()) })
     }
 
     /// The next record of any kind, waiting as long as it takes.
@@ -1351,22 +1356,16 @@ impl Bus {
         self.read_record(timeout_ms(Some(timeout)))
     }
 
-    /// Read on to the next event record and keep it in `self.cur`; a loss
-    /// or a revocation is the error, other records are skipped.
-    pub(crate) fn next_raw(&mut self, timeout: c_int) -> Result<(), RecvError> {
+    /// Read on to the next event record (in the read buffer, as
+    /// `read_raw`); a loss or a revocation is the error, other records
+    /// are skipped.
+    pub(crate) fn next_event_raw(&mut self, timeout: c_int) -> Result<NonNull<sys::evbus_record>, RecvError> {
         loop {
-            let mut rec: *const sys::evbus_record = ptr::null();
-            // SAFETY: rec valid until the next evbus_read (we hold &mut).
-            let ret = unsafe { sys::evbus_read(self.p(), &mut rec, timeout) };
-            if ret == -libc::EINTR && timeout < 0 {
-                continue;
-            }
-            cvt(ret)?;
+            let rec = self.read_raw(timeout)?;
             // SAFETY: the walker's record.
-            let r = unsafe { &*rec };
+            let r = unsafe { rec.as_ref() };
             if r.kind == sys::EVBUS_REC_EVENT && !r.event.is_null() {
-                self.cur = NonNull::new(rec as *mut sys::evbus_record);
-                return Ok(());
+                return Ok(rec);
             }
             // SAFETY: as above; copied out now.
             if let Some(Err(e)) = record_to_recv(unsafe { record_from_raw(r) }) {
@@ -1375,22 +1374,21 @@ impl Bus {
         }
     }
 
-    /// The event `next_raw` stopped at, borrowed.
-    pub(crate) fn cur_ref(&self) -> Result<EventRef<'_>, RecvError> {
-        let r = self.cur.ok_or_else(|| io::Error::from_raw_os_error(libc::ENODATA))?;
-        // SAFETY: next_raw set it from evbus_read, and no read happened
-        // since (that takes &mut self, which our borrow of self excludes
-        // for as long as the EventRef lives).
-        let r = unsafe { r.as_ref() };
-        // SAFETY: an event record the walker checked.
+    /// The event at `r`, borrowed for as long as `self` is.
+    ///
+    /// # Safety
+    /// `r` must come from `next_event_raw` on this handle, with no read
+    /// since (a read takes `&mut self`, which the borrow then excludes).
+    pub(crate) unsafe fn event_ref_at(&self, r: NonNull<sys::evbus_record>) -> Result<EventRef<'_>, RecvError> {
+        // SAFETY: an event record the walker checked, as promised.
+        let r = unsafe { &*r.as_ptr() };
         unsafe { event_ref_from(&*r.event, r) }
             .map_err(|_| RecvError::Io(io::Error::from_raw_os_error(libc::EBADMSG)))
     }
 
     fn recv_inner(&mut self, timeout: c_int) -> Result<Event, RecvError> {
-        self.next_raw(timeout)?;
-        let r = self.cur.take().expect("next_raw keeps the record");
-        // SAFETY: set just now; an event record the walker checked.
+        let r = self.next_event_raw(timeout)?;
+        // SAFETY: just read; an event record the walker checked.
         Ok(unsafe { event_from(&*r.as_ref().event, r.as_ref()) })
     }
 
@@ -1398,20 +1396,23 @@ impl Bus {
     /// (no allocation, no copy) until the next receive.  A topic that is
     /// not UTF-8 (never on a well-formed bus) is `Io(EBADMSG)`.
     pub fn recv_ref(&mut self) -> Result<EventRef<'_>, RecvError> {
-        self.next_raw(-1)?;
-        self.cur_ref()
+        let r = self.next_event_raw(-1)?;
+        // SAFETY: just read.
+        unsafe { self.event_ref_at(r) }
     }
 
     /// As [`Bus::try_recv`], borrowed.
     pub fn try_recv_ref(&mut self) -> Result<EventRef<'_>, RecvError> {
-        self.next_raw(0)?;
-        self.cur_ref()
+        let r = self.next_event_raw(0)?;
+        // SAFETY: just read.
+        unsafe { self.event_ref_at(r) }
     }
 
     /// As [`Bus::recv_timeout`], borrowed.
     pub fn recv_ref_timeout(&mut self, timeout: Duration) -> Result<EventRef<'_>, RecvError> {
-        self.next_raw(timeout_ms(Some(timeout)))?;
-        self.cur_ref()
+        let r = self.next_event_raw(timeout_ms(Some(timeout)))?;
+        // SAFETY: just read.
+        unsafe { self.event_ref_at(r) }
     }
 
     /// The next event, waiting for it.  A loss comes as
